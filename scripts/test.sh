@@ -5,6 +5,8 @@
 #   3. runs cargo fmt --check, cargo clippy -D warnings and the whole test suite against them;
 #   4. stops what it started, whatever happened.
 # Usage: scripts/test.sh [extra arguments for cargo test, e.g. a test name filter]
+#        scripts/test.sh --servers   start the servers only, print their URLs as shell exports, and
+#                                    keep them running until interrupted (for running single tests)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -78,9 +80,9 @@ start_postgres() {
   runuser -u postgres -- "$bin/initdb" -D "$WORK/pg" -U postgres --auth=scram-sha-256 \
     --pwfile="$WORK/pgpw" -E UTF8 --locale=C.UTF-8 >"$WORK/pg-init.log" 2>&1 \
     || { cat "$WORK/pg-init.log" >&2; return 1; }
-  runuser -u postgres -- "$bin/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w -t 60 \
+  runuser -u postgres -- "$bin/pg_ctl" -D "$WORK/pg" -l "$WORK/pgsock/pg.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$WORK/pgsock -c fsync=off -c max_connections=300" \
-    start >/dev/null || { cat "$WORK/pg.log" >&2; return 1; }
+    start >/dev/null || { cat "$WORK/pgsock/pg.log" >&2; return 1; }
   PG_PID=$(head -n 1 "$WORK/pg/postmaster.pid")
   export OSIPS_TEST_PGSQL_URL="postgres://postgres:$SECRET@127.0.0.1:$port"
   log "PostgreSQL on 127.0.0.1:$port"
@@ -116,6 +118,14 @@ start_mariadb() {
 
 start_postgres
 start_mariadb
+
+if [ "${1:-}" = "--servers" ]; then
+  printf 'export OSIPS_TEST_PGSQL_URL=%q\nexport OSIPS_TEST_MYSQL_URL=%q\n' "$OSIPS_TEST_PGSQL_URL" "$OSIPS_TEST_MYSQL_URL"
+  log "servers running; interrupt to stop them"
+  while kill -0 "$PG_PID" 2>/dev/null && kill -0 "$MY_PID" 2>/dev/null; do sleep 1; done
+  log "a server stopped"
+  exit 1
+fi
 
 # ---------------------------------------------------------------- checks and tests
 export CI="${CI:-}"

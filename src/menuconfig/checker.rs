@@ -229,11 +229,22 @@ impl CheckReport {
             ),
             CheckOutcome::Unavailable(why) => format!("{name}: checker unavailable ({why})"),
         };
-        format!(
-            "{} | {}",
-            part(&self.checker, &self.outcome),
-            part("structure", &self.structure)
-        )
+        // failures first, then passes, then what could not run: the line is cut on narrow screens
+        let rank = |o: &CheckOutcome| match o {
+            CheckOutcome::Failed(_) => 0,
+            CheckOutcome::Passed => 1,
+            CheckOutcome::Unavailable(_) => 2,
+        };
+        let mut parts = [
+            (self.checker.as_str(), &self.outcome),
+            ("structure", &self.structure),
+        ];
+        parts.sort_by_key(|(_, o)| rank(o));
+        parts
+            .iter()
+            .map(|(n, o)| part(n, o))
+            .collect::<Vec<_>>()
+            .join(" | ")
     }
 }
 

@@ -36,7 +36,7 @@ pub fn draw(app: &App, f: &mut Frame) {
                 Style::new().add_modifier(Modifier::REVERSED),
             ),
             Span::raw(" "),
-            Span::styled(breadcrumb(app), Style::new().fg(Color::Green)),
+            Span::styled(breadcrumb(app, area.width), Style::new().fg(Color::Green)),
         ])),
         title,
     );
@@ -50,8 +50,10 @@ pub fn draw(app: &App, f: &mut Frame) {
     }
 }
 
-fn breadcrumb(app: &App) -> String {
-    app.stack
+/// The path to the current screen; only its last two steps when the whole is too long.
+fn breadcrumb(app: &App, width: u16) -> String {
+    let steps: Vec<String> = app
+        .stack
         .iter()
         .map(|s| match s {
             Screen::Main => super::app::MAIN_TITLE.to_string(),
@@ -59,8 +61,13 @@ fn breadcrumb(app: &App) -> String {
             Screen::Scenario(i) => app.scenarios[*i].title().to_string(),
             Screen::Configure(_) => "Configure".to_string(),
         })
-        .collect::<Vec<_>>()
-        .join(" > ")
+        .collect();
+    let full = steps.join(" > ");
+    if full.chars().count() + 14 <= width as usize || steps.len() <= 2 {
+        full
+    } else {
+        format!("... > {}", steps[steps.len() - 2..].join(" > "))
+    }
 }
 
 /// The keys of the current screen, as (key, action).

@@ -24,7 +24,7 @@ pub fn draw(app: &App, i: usize, f: &mut Frame, area: Rect) {
     ])
     .areas(area);
     if area.width >= PREVIEW_MIN_WIDTH {
-        let left_w = (area.width * 2 / 5).max(38);
+        let left_w = (area.width * 2 / 5).max(36);
         let [left, right] =
             Layout::horizontal([Constraint::Length(left_w), Constraint::Min(10)]).areas(main);
         draw_options(sc, f, left);
@@ -143,12 +143,18 @@ fn draw_preview(sc: &ScenarioState, f: &mut Frame, area: Rect) {
 
 fn draw_info(sc: &ScenarioState, f: &mut Frame, area: Rect) {
     let mut lines = Vec::new();
+    if let Some((ok, msg)) = &sc.message {
+        let color = if *ok { Color::Cyan } else { Color::Yellow };
+        let style = Style::new().fg(color).add_modifier(Modifier::BOLD);
+        lines.push(Line::styled(msg.clone(), style));
+    }
     if let Some(o) = sc.current() {
         let default = Value::from_toml(o, &o.default)
             .map(|v| v.display())
             .unwrap_or_default();
+        let stop = if o.help.ends_with('.') { "" } else { "." };
         let mut about = format!(
-            "{} ({}, default {default}): {}",
+            "{} ({}, default {default}): {}{stop}",
             o.name,
             o.kind.label(),
             o.help
@@ -168,13 +174,6 @@ fn draw_info(sc: &ScenarioState, f: &mut Frame, area: Rect) {
             about.push_str(&format!(" Choices: {}.", o.choices.join(", ")));
         }
         lines.push(Line::styled(about, Style::new().fg(Color::Green)));
-    }
-    if let Some((ok, msg)) = &sc.message {
-        let color = if *ok { Color::Cyan } else { Color::Yellow };
-        lines.push(Line::styled(
-            msg.clone(),
-            Style::new().fg(color).add_modifier(Modifier::BOLD),
-        ));
     }
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
 }

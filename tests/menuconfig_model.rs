@@ -244,7 +244,7 @@ fn opensips_template_defects_are_not_copied() {
     assert!(outbound.contains("\t\t$rd = \"127.0.0.3\";\n\t\t$rp = 5060;\n"));
     // §1.9.5: no TLSv1-only method
     let tls = with(&lib, "residential", &[("ENABLE_TLS", "yes")]);
-    assert!(tls.contains("\"[default]TLSv1_2-\"") && !tls.contains("TLSv1\")"));
+    assert!(tls.contains("\"[default]TLSv1_2-TLSv1_3\"") && !tls.contains("TLSv1\")"));
     assert!(tls.contains("loadmodule \"tls_openssl.so\""));
     // DR module only with a PSTN toggle
     let dr = with(

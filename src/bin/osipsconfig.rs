@@ -64,14 +64,15 @@ fn main() -> ExitCode {
     } else {
         CtlrcDefaults::load()
     };
+    // the proxy's check when available, and the structural check (lenient for user templates)
+    let checks = if cli.templates.is_some() {
+        Checks::lenient(default_checker())
+    } else {
+        Checks::new(default_checker())
+    };
     match cli.command {
         None => {
-            let app = App::new(
-                Arc::new(library),
-                Checks::new(default_checker()),
-                &cli.dir,
-                &rc,
-            );
+            let app = App::new(Arc::new(library), checks, &cli.dir, &rc);
             match tui::run(app) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(2, &format!("terminal: {e}")),
@@ -91,6 +92,7 @@ fn main() -> ExitCode {
             output,
         }) => generate(
             &library,
+            &checks,
             &rc,
             template.as_deref(),
             &set,
@@ -154,6 +156,7 @@ fn show(library: &Library, rc: &CtlrcDefaults, name: &str) -> ExitCode {
 
 fn generate(
     library: &Library,
+    checks: &Checks,
     rc: &CtlrcDefaults,
     template: Option<&str>,
     sets: &[String],
@@ -200,7 +203,7 @@ fn generate(
         Ok(s) => s,
         Err(e) => return fail(2, &e.to_string()),
     };
-    let report = Checks::new(default_checker()).run(&script);
+    let report = checks.run(&script);
     if let CheckOutcome::Unavailable(why) = &report.outcome {
         eprintln!(
             "osipsconfig: warning: {} unavailable ({why}); only the structural check ran",

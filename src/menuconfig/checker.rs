@@ -251,14 +251,24 @@ impl CheckReport {
 /// A checker plus the structural check, as used by the TUI and the CLI.
 pub struct Checks {
     pub checker: Box<dyn ScriptChecker>,
-    pub structural: super::structural::StructuralChecker,
+    pub structural: Box<dyn ScriptChecker>,
 }
 
 impl Checks {
+    /// For the built-in templates: the structural check also rejects unknown functions.
     pub fn new(checker: Box<dyn ScriptChecker>) -> Self {
         Checks {
             checker,
-            structural: super::structural::StructuralChecker,
+            structural: Box::new(super::structural::StructuralChecker),
+        }
+    }
+
+    /// For templates read from a directory: functions osipsconfig does not know are left to
+    /// the proxy's checker.
+    pub fn lenient(checker: Box<dyn ScriptChecker>) -> Self {
+        Checks {
+            checker,
+            structural: Box::new(super::structural::LenientStructuralChecker),
         }
     }
 

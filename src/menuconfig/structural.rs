@@ -495,6 +495,31 @@ fn route_block(
 
 /// Checks `src`; returns every problem found, by line.
 pub fn check_structure(src: &str) -> Vec<CheckError> {
+    check_structure_with(src, true)
+}
+
+/// The structural check for scripts from user templates: functions missing from osipsconfig's
+/// table are allowed (the proxy's checker judges them); known functions still need their module.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LenientStructuralChecker;
+
+impl ScriptChecker for LenientStructuralChecker {
+    fn name(&self) -> &str {
+        "structure"
+    }
+
+    fn check(&self, script: &str) -> CheckOutcome {
+        let errors = check_structure_with(script, false);
+        if errors.is_empty() {
+            CheckOutcome::Passed
+        } else {
+            CheckOutcome::Failed(errors)
+        }
+    }
+}
+
+/// Checks `src`; with `strict`, a function osipsconfig does not know is an error.
+pub fn check_structure_with(src: &str, strict: bool) -> Vec<CheckError> {
     let mut errors = Vec::new();
     for (n, l) in src.lines().enumerate() {
         if l.contains("{{") || l.contains("{%") || l.contains("%}") || l.contains("}}") {
@@ -511,7 +536,8 @@ pub fn check_structure(src: &str) -> Vec<CheckError> {
     let mut reported = BTreeSet::new();
     for (f, line) in &s.calls {
         match table.get(f.as_str()) {
-            None => errors.push(err(*line, format!("unknown function {f}()"))),
+            None if strict => errors.push(err(*line, format!("unknown function {f}()"))),
+            None => {}
             Some(&"core") => {}
             Some(m) => {
                 if !s.modules.contains_key(*m) && reported.insert((f.clone(), *m)) {

@@ -537,16 +537,17 @@ pub fn check_structure_with(src: &str, strict: bool) -> Vec<CheckError> {
     for (f, line) in &s.calls {
         match table.get(f.as_str()) {
             None if strict => errors.push(err(*line, format!("unknown function {f}()"))),
-            None => {}
-            Some(&"core") => {}
-            Some(m) => {
-                if !s.modules.contains_key(*m) && reported.insert((f.clone(), *m)) {
-                    errors.push(err(
-                        *line,
-                        format!("{f}() needs module {m}, which is not loaded"),
-                    ));
-                }
+            Some(m)
+                if *m != "core"
+                    && !s.modules.contains_key(*m)
+                    && reported.insert((f.clone(), *m)) =>
+            {
+                errors.push(err(
+                    *line,
+                    format!("{f}() needs module {m}, which is not loaded"),
+                ));
             }
+            _ => {}
         }
     }
     for (kind, name, line) in &s.route_refs {

@@ -223,3 +223,46 @@ fn no_panic_on_any_key_at_any_size() {
         }
     }
 }
+
+/// Stands in for `osips -C`, which cannot run here yet: rejects scripts that load `acc.so`.
+struct RejectsAcc;
+
+impl osips::menuconfig::ScriptChecker for RejectsAcc {
+    fn name(&self) -> &str {
+        "osips -C"
+    }
+    fn check(&self, script: &str) -> osips::menuconfig::CheckOutcome {
+        match script.lines().position(|l| l == "loadmodule \"acc.so\"") {
+            None => osips::menuconfig::CheckOutcome::Passed,
+            Some(n) => {
+                osips::menuconfig::CheckOutcome::Failed(vec![osips::menuconfig::CheckError {
+                    line: n + 1,
+                    column: Some(1),
+                    message: "module acc not available".into(),
+                }])
+            }
+        }
+    }
+}
+
+#[test]
+fn failing_check_is_shown_and_blocks_generation() {
+    let dir = PathBuf::from("target/menuconfig-screens/failing");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let checks = Checks::new(Box::new(RejectsAcc));
+    let mut a = App::new(
+        Arc::new(Library::embedded()),
+        checks,
+        &dir,
+        &CtlrcDefaults::default(),
+    );
+    open_configure(&mut a, 1);
+    press(&mut a, KeyCode::Char('e'));
+    assert_eq!(a.scenarios[1].preview_scroll, 75);
+    snap("check_failed", &a, 100, 30);
+    press(&mut a, KeyCode::Char('g'));
+    press(&mut a, KeyCode::Enter);
+    snap("check_failed_not_generated", &a, 100, 30);
+    assert!(!dir.join("opensips_trunking.cfg").exists());
+}

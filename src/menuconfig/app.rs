@@ -410,6 +410,16 @@ impl App {
             }
             KeyCode::PageUp => sc.preview_scroll = sc.preview_scroll.saturating_sub(10),
             KeyCode::PageDown => sc.preview_scroll += 10,
+            KeyCode::Char('e') | KeyCode::Char('E') => {
+                let first = sc
+                    .report
+                    .as_ref()
+                    .and_then(|r| r.errors().first().map(|e| e.line));
+                match first {
+                    Some(line) => sc.preview_scroll = line.saturating_sub(3),
+                    None => sc.message = Some((true, "The script has no check errors".into())),
+                }
+            }
             KeyCode::Left | KeyCode::Char('q') | KeyCode::Char('Q') | KeyCode::Esc => {
                 self.stack.pop();
             }

@@ -94,6 +94,7 @@ pub fn keys(app: &App) -> Vec<(&'static str, &'static str)> {
             ("Space", "toggle/next choice"),
             ("Enter", "edit value"),
             ("PgUp/PgDn", "scroll preview"),
+            ("e", "first error"),
             ("s", "save options"),
             ("g", "generate"),
             ("←/q", "back"),

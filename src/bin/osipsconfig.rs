@@ -11,6 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// `writeln!` into a String (cannot fail).
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(name = "osipsconfig", version = osips::VERSION, about = "Generate checked OpenSIPS scripts from scenario templates")]
 struct Cli {
@@ -79,10 +87,11 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::List) => {
+            let mut out = String::new();
             for c in library.catalogues() {
-                println!("{:<14}{:<30}{}", c.name, c.title, c.description);
+                outln!(out, "{:<14}{:<30}{}", c.name, c.title, c.description);
             }
-            ExitCode::SUCCESS
+            emit(&out)
         }
         Some(Command::Show { name }) => show(&library, &rc, &name),
         Some(Command::Generate {
@@ -102,6 +111,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to standard output; a closed pipe (`| head`) ends quietly instead of panicking.
+fn emit(text: &str) -> ExitCode {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => fail(2, &format!("standard output: {e}")),
+    }
+}
+
 fn fail(code: u8, msg: &str) -> ExitCode {
     eprintln!("osipsconfig: {msg}");
     ExitCode::from(code)
@@ -114,7 +137,8 @@ fn show(library: &Library, rc: &CtlrcDefaults, name: &str) -> ExitCode {
     };
     let mut set = OptionSet::defaults(cat.clone());
     let from_rc = rc.apply(&mut set);
-    println!("{} ({}): {}\n", cat.title, cat.name, cat.description);
+    let mut out = String::new();
+    outln!(out, "{} ({}): {}\n", cat.title, cat.name, cat.description);
     for o in &cat.options {
         let value = set.get(&o.name).map(Value::display).unwrap_or_default();
         let origin = if from_rc.contains(&o.name) {
@@ -122,36 +146,37 @@ fn show(library: &Library, rc: &CtlrcDefaults, name: &str) -> ExitCode {
         } else {
             ""
         };
-        println!(
+        outln!(
+            out,
             "{:<32}{:<8} default: {value}{origin}",
             o.name,
             o.kind.label()
         );
-        println!("    {}", o.help);
+        outln!(out, "    {}", o.help);
         if !o.depends_on.is_empty() {
             let needs: Vec<String> = o
                 .depends_on
                 .iter()
                 .map(|d| d.replace('|', " or "))
                 .collect();
-            println!("    needs: {}", needs.join(" and "));
+            outln!(out, "    needs: {}", needs.join(" and "));
         }
         if !o.conflicts_with.is_empty() {
-            println!("    conflicts with: {}", o.conflicts_with.join(", "));
+            outln!(out, "    conflicts with: {}", o.conflicts_with.join(", "));
         }
         if !o.choices.is_empty() {
-            println!("    choices: {}", o.choices.join(", "));
+            outln!(out, "    choices: {}", o.choices.join(", "));
         }
         if !o.schemes.is_empty() {
-            println!("    schemes: {}", o.schemes.join(", "));
+            outln!(out, "    schemes: {}", o.schemes.join(", "));
         }
     }
     for d in &cat.derived {
         if !d.help.is_empty() {
-            println!("{:<32}derived  {}", d.name, d.help);
+            outln!(out, "{:<32}derived  {}", d.name, d.help);
         }
     }
-    ExitCode::SUCCESS
+    emit(&out)
 }
 
 fn generate(
@@ -220,8 +245,7 @@ fn generate(
         );
     }
     if output == Path::new("-") {
-        print!("{script}");
-        return ExitCode::SUCCESS;
+        return emit(&script);
     }
     if let Err(e) = std::fs::write(output, &script) {
         return fail(2, &format!("{}: {e}", output.display()));

@@ -1,12 +1,21 @@
-//! Runs the TUI on the real terminal. `ratatui::init` enters the alternate screen in raw mode
-//! and installs a panic hook that restores the terminal; `restore` is called on every exit path.
+//! Runs the TUI on the real terminal. `ratatui::try_init` installs a panic hook that restores the
+//! terminal, then enters the alternate screen in raw mode; `restore` is called on every exit path.
 
 use super::app::App;
 use super::view;
 use crossterm::event;
 
 pub fn run(mut app: App) -> std::io::Result<()> {
-    let mut terminal = ratatui::init();
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("cannot start the TUI (is this a terminal?): {e}"),
+            ));
+        }
+    };
     let result = (|| -> std::io::Result<()> {
         while !app.quit {
             terminal.draw(|f| view::draw(&app, f))?;

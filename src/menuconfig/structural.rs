@@ -4,7 +4,8 @@
 //! global parameter and route-block structure at top level; every module function called is
 //! known and its module loaded; a modparam's module is loaded before it; every DB URL's driver
 //! is loaded; every route, failure, reply and branch route referenced is defined once; one main
-//! route; no template syntax left over.
+//! route; functions whose OpenSIPS export limits their route types are called only where allowed
+//! (sub-routes take the types of the routes that call them); no template syntax left over.
 
 use super::checker::{CheckError, CheckOutcome, ScriptChecker};
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,6 +84,40 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("ds_mark_dst", "dispatcher"),
     ("lb_start", "load_balancer"),
     ("lb_next", "load_balancer"),
+];
+
+/// Route types a function may run in, for the functions whose OpenSIPS export limits them
+/// (R request, F failure, O reply, B branch, L local, E error). Unlisted functions run anywhere.
+const ALLOWED_IN: &[(&str, &str)] = &[
+    ("sl_send_reply", "RE"),
+    ("sl_reply_error", "R"),
+    ("send_reply", "REF"),
+    ("t_relay", "RF"),
+    ("t_reply", "RF"),
+    ("t_newtran", "R"),
+    ("t_check_trans", "RB"),
+    ("t_on_branch", "RFOB"),
+    ("record_route", "RBF"),
+    ("add_rr_param", "RBF"),
+    ("loose_route", "R"),
+    ("check_route_param", "R"),
+    ("mf_process_maxfwd_header", "R"),
+    ("save", "RO"),
+    ("lookup", "ROF"),
+    ("www_authorize", "R"),
+    ("proxy_authorize", "R"),
+    ("www_challenge", "R"),
+    ("proxy_challenge", "R"),
+    ("consume_credentials", "R"),
+    ("alias_db_lookup", "RF"),
+    ("is_domain_local", "RBFL"),
+    ("create_dialog", "R"),
+    ("fix_nated_register", "R"),
+    ("fix_nated_contact", "ROBL"),
+    ("ds_select_dst", "RBFL"),
+    ("ds_next_dst", "RF"),
+    ("ds_mark_dst", "RF"),
+    ("do_accounting", "RFBL"),
 ];
 
 const KEYWORDS: &[&str] = &["if", "while", "switch", "return", "for", "route", "else"];
@@ -313,8 +348,12 @@ fn check_balance(toks: &[Token], errors: &mut Vec<CheckError>) {
 struct Script {
     modules: BTreeMap<String, usize>,
     routes: BTreeMap<(String, String), usize>,
-    calls: Vec<(String, usize)>,
-    route_refs: Vec<(String, String, usize)>,
+    /// Route blocks in order, as (kind, name).
+    blocks: Vec<(String, String)>,
+    /// Function calls as (function, line, index in `blocks`).
+    calls: Vec<(String, usize, usize)>,
+    /// References to routes as (kind, name, line, index in `blocks` of the caller).
+    route_refs: Vec<(String, String, usize, usize)>,
     db_urls: Vec<(String, usize)>,
 }
 
@@ -346,6 +385,7 @@ fn top_level(toks: &[Token], errors: &mut Vec<CheckError>) -> Script {
     let mut s = Script {
         modules: BTreeMap::new(),
         routes: BTreeMap::new(),
+        blocks: Vec::new(),
         calls: Vec::new(),
         route_refs: Vec::new(),
         db_urls: Vec::new(),
@@ -459,6 +499,8 @@ fn route_block(
             format!("{kind}[{name}] defined twice (first on line {first})"),
         ));
     }
+    let block = s.blocks.len();
+    s.blocks.push((kind.clone(), name.clone()));
     let mut depth = 0;
     while i < toks.len() {
         match &toks[i].tok {
@@ -480,10 +522,10 @@ fn route_block(
                     _ => None,
                 };
                 if let (Some(t), Some(a)) = (target, arg) {
-                    s.route_refs.push((t.to_string(), a.to_string(), l));
+                    s.route_refs.push((t.to_string(), a.to_string(), l, block));
                 }
                 if !KEYWORDS.contains(&w.as_str()) {
-                    s.calls.push((w.clone(), l));
+                    s.calls.push((w.clone(), l, block));
                 }
             }
             _ => {}
@@ -491,6 +533,83 @@ fn route_block(
         i += 1;
     }
     toks.len()
+}
+
+/// The route type letter of a top-level block kind (`route` blocks take their callers' types).
+fn block_type(kind: &str) -> Option<char> {
+    match kind {
+        "failure_route" => Some('F'),
+        "onreply_route" => Some('O'),
+        "branch_route" => Some('B'),
+        "local_route" => Some('L'),
+        "error_route" => Some('E'),
+        "startup_route" => Some('S'),
+        "timer_route" => Some('T'),
+        "event_route" => Some('V'),
+        _ => None,
+    }
+}
+
+fn type_name(t: char) -> &'static str {
+    match t {
+        'R' => "request route",
+        'F' => "failure_route",
+        'O' => "onreply_route",
+        'B' => "branch_route",
+        'L' => "local_route",
+        'E' => "error_route",
+        'S' => "startup_route",
+        'T' => "timer_route",
+        _ => "event_route",
+    }
+}
+
+/// Works out which route types reach each block (sub-routes inherit their callers' types) and
+/// reports functions called where OpenSIPS does not allow them.
+fn route_types(s: &Script, errors: &mut Vec<CheckError>) {
+    let mut types: Vec<BTreeSet<char>> = s
+        .blocks
+        .iter()
+        .map(|(kind, name)| match block_type(kind) {
+            Some(t) => BTreeSet::from([t]),
+            None if name.is_empty() => BTreeSet::from(['R']),
+            None => BTreeSet::new(),
+        })
+        .collect();
+    loop {
+        let mut grew = false;
+        for (kind, name, _, from) in &s.route_refs {
+            if kind != "route" {
+                continue;
+            }
+            let Some(to) = s.blocks.iter().position(|b| b.0 == "route" && &b.1 == name) else {
+                continue;
+            };
+            let add: Vec<char> = types[*from].difference(&types[to]).copied().collect();
+            if !add.is_empty() {
+                types[to].extend(add);
+                grew = true;
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    let allowed: BTreeMap<&str, &str> = ALLOWED_IN.iter().copied().collect();
+    for (f, line, block) in &s.calls {
+        let Some(mask) = allowed.get(f.as_str()) else {
+            continue;
+        };
+        if let Some(t) = types[*block].iter().find(|t| !mask.contains(**t)) {
+            let (kind, name) = &s.blocks[*block];
+            let place = if kind == "route" && !name.is_empty() {
+                format!("route[{name}], which runs as a {}", type_name(*t))
+            } else {
+                type_name(*t).to_string()
+            };
+            errors.push(err(*line, format!("{f}() cannot be used in {place}")));
+        }
+    }
 }
 
 /// Checks `src`; returns every problem found, by line.
@@ -534,7 +653,7 @@ pub fn check_structure_with(src: &str, strict: bool) -> Vec<CheckError> {
     let s = top_level(&toks, &mut errors);
     let table: BTreeMap<&str, &str> = FUNCTIONS.iter().copied().collect();
     let mut reported = BTreeSet::new();
-    for (f, line) in &s.calls {
+    for (f, line, _) in &s.calls {
         match table.get(f.as_str()) {
             None if strict => errors.push(err(*line, format!("unknown function {f}()"))),
             Some(m)
@@ -550,7 +669,8 @@ pub fn check_structure_with(src: &str, strict: bool) -> Vec<CheckError> {
             _ => {}
         }
     }
-    for (kind, name, line) in &s.route_refs {
+    route_types(&s, &mut errors);
+    for (kind, name, line, _) in &s.route_refs {
         if !s.routes.contains_key(&(kind.clone(), name.clone())) {
             errors.push(err(
                 *line,
@@ -644,6 +764,19 @@ failure_route[fail] { xlog("f $rm\n"); }
                 .any(|m| m.contains("unknown function frobnicate()")),
             "{msgs:?}"
         );
+    }
+
+    #[test]
+    fn functions_are_checked_against_the_route_types_that_reach_them() {
+        let s = "loadmodule \"tm.so\"\nloadmodule \"rr.so\"\nroute { t_on_failure(\"f\"); route(r); }\nroute[r] { loose_route(); t_relay(); }\nfailure_route[f] { route(r); }\n";
+        let e = check_structure(s);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].line, 4);
+        assert_eq!(
+            e[0].message,
+            "loose_route() cannot be used in route[r], which runs as a failure_route"
+        );
+        assert!(check_structure(&s.replace("route(r); }\n", "exit; }\n")).is_empty());
     }
 
     #[test]

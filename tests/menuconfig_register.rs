@@ -5,8 +5,6 @@
 //! Ignored until the `osips` proxy runs scripts (it is written in another branch); run them with
 //! `cargo test --test menuconfig_register -- --ignored`.
 
-mod common;
-
 use osips::menuconfig::{Library, OptionSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -53,6 +51,35 @@ const REGISTER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 </scenario>
 "#;
 
+/// sipp's path; a missing sipp fails the test in CI (`CI` set) and skips it elsewhere.
+fn sipp() -> Option<String> {
+    let found = ["/usr/bin/sipp", "/usr/local/bin/sipp"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    assert!(
+        found.is_some() || !ci,
+        "sipp is required: install Debian's sip-tester"
+    );
+    found.map(str::to_string)
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 struct Proxy(Child);
 
 impl Drop for Proxy {
@@ -88,7 +115,7 @@ fn start(dir: &Path, script: &str) -> Proxy {
 
 /// Registers alice@domain through the proxy on 127.0.0.1:port, retrying while it starts.
 fn register(dir: &Path, port: u16, domain: &str, auth: Option<(&str, &str)>) {
-    let Some(sipp) = common::sipp() else { return };
+    let Some(sipp) = sipp() else { return };
     std::fs::write(dir.join("reg.xml"), REGISTER).unwrap();
     let auth = match auth {
         Some((u, p)) => format!("[authentication username={u} password={p}]"),
@@ -138,7 +165,7 @@ fn register(dir: &Path, port: u16, domain: &str, auth: Option<(&str, &str)>) {
 #[ignore = "needs the osips proxy to run scripts; run with --ignored once it does"]
 fn residential_script_registers_a_user() {
     let dir = tempfile::tempdir().unwrap();
-    let port = common::free_udp_port();
+    let port = free_udp_port();
     let fifo = dir.path().join("fifo").display().to_string();
     let script = render(
         "residential",
@@ -169,8 +196,8 @@ fn platform_script_registers_a_tenant_user_with_auth() {
     )
     .unwrap();
     drop(conn);
-    let port = common::free_udp_port();
-    let mi_port = common::free_tcp_port();
+    let port = free_udp_port();
+    let mi_port = free_tcp_port();
     let script = render(
         "platform",
         &[

@@ -3,6 +3,7 @@
 //! only when the user saves or generates.
 
 use super::checker::{CheckReport, Checks};
+use super::input::Input;
 use super::library::Library;
 use super::optionfile;
 use super::options::{OptionSet, Value};
@@ -38,61 +39,6 @@ pub enum Confirm {
 pub enum PromptFor {
     Value(String),
     OutputFile,
-}
-
-/// A line editor for value fields and file names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Input {
-    pub text: String,
-    /// Cursor position in characters.
-    pub cursor: usize,
-}
-
-impl Input {
-    pub fn new(text: &str) -> Self {
-        Input {
-            text: text.to_string(),
-            cursor: text.chars().count(),
-        }
-    }
-
-    fn byte(&self, c: usize) -> usize {
-        self.text
-            .char_indices()
-            .nth(c)
-            .map_or(self.text.len(), |(b, _)| b)
-    }
-
-    /// Applies an editing key; false if the key is not an editing key.
-    pub fn edit(&mut self, key: KeyEvent) -> bool {
-        match key.code {
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                let b = self.byte(self.cursor);
-                self.text.insert(b, c);
-                self.cursor += 1;
-            }
-            KeyCode::Char('u') => {
-                self.text.clear();
-                self.cursor = 0;
-            }
-            KeyCode::Backspace if self.cursor > 0 => {
-                self.cursor -= 1;
-                let b = self.byte(self.cursor);
-                self.text.remove(b);
-            }
-            KeyCode::Delete if self.cursor < self.text.chars().count() => {
-                let b = self.byte(self.cursor);
-                self.text.remove(b);
-            }
-            KeyCode::Left => self.cursor = self.cursor.saturating_sub(1),
-            KeyCode::Right => self.cursor = (self.cursor + 1).min(self.text.chars().count()),
-            KeyCode::Home => self.cursor = 0,
-            KeyCode::End => self.cursor = self.text.chars().count(),
-            KeyCode::Backspace | KeyCode::Delete => {}
-            _ => return false,
-        }
-        true
-    }
 }
 
 /// A window over the screen that takes the keys until closed.

@@ -23,6 +23,7 @@ pub use options::{OptionError, OptionSet, Value};
 pub use rc_defaults::CtlrcDefaults;
 
 pub mod app;
+pub mod input;
 pub mod tui;
 pub mod view;
 mod view_configure;

@@ -1,1 +1,2 @@
 //! db
+pub mod schema;

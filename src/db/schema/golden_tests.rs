@@ -190,3 +190,187 @@ fn mysql_engine_is_a_parameter() {
     assert!(sql[0].ends_with(") ENGINE=MyISAM"), "{}", sql[0]);
     assert!(t.create_sql(Engine::Mysql)[0].ends_with(") ENGINE=InnoDB"));
 }
+
+#[test]
+fn dispatcher_domain_subscriber_match_opensips_3_6_mysql() {
+    let s = current();
+    assert_golden(
+        s,
+        "dispatcher",
+        Engine::Mysql,
+        "INSERT INTO version (table_name, table_version) values ('dispatcher','9');
+CREATE TABLE dispatcher (
+    id INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    setid INT DEFAULT 0 NOT NULL,
+    destination CHAR(192) DEFAULT '' NOT NULL,
+    socket CHAR(128) DEFAULT NULL,
+    state INT DEFAULT 0 NOT NULL,
+    probe_mode INT(11) UNSIGNED DEFAULT 0 NOT NULL,
+    weight CHAR(64) DEFAULT 1 NOT NULL,
+    priority INT DEFAULT 0 NOT NULL,
+    attrs CHAR(128) DEFAULT NULL,
+    description CHAR(64) DEFAULT NULL
+) ENGINE=InnoDB;",
+    );
+    assert_golden(
+        s,
+        "domain",
+        Engine::Mysql,
+        "INSERT INTO version (table_name, table_version) values ('domain','4');
+CREATE TABLE domain (
+    id INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    domain CHAR(64) DEFAULT '' NOT NULL,
+    attrs CHAR(255) DEFAULT NULL,
+    accept_subdomain INT(11) UNSIGNED DEFAULT 0 NOT NULL,
+    last_modified DATETIME DEFAULT '1900-01-01 00:00:01' NOT NULL,
+    CONSTRAINT domain_idx UNIQUE (domain)
+) ENGINE=InnoDB;",
+    );
+    assert_golden(
+        s,
+        "auth_db",
+        Engine::Mysql,
+        "INSERT INTO version (table_name, table_version) values ('subscriber','8');
+CREATE TABLE subscriber (
+    id INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    username CHAR(64) DEFAULT '' NOT NULL,
+    domain CHAR(64) DEFAULT '' NOT NULL,
+    password CHAR(25) DEFAULT '' NOT NULL,
+    ha1 CHAR(64) DEFAULT '' NOT NULL,
+    ha1_sha256 CHAR(64) DEFAULT '' NOT NULL,
+    ha1_sha512t256 CHAR(64) DEFAULT '' NOT NULL,
+    CONSTRAINT account_idx UNIQUE (username, domain)
+) ENGINE=InnoDB;
+CREATE INDEX username_idx ON subscriber (username);
+INSERT INTO version (table_name, table_version) values ('uri','2');
+CREATE TABLE uri (
+    id INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    username CHAR(64) DEFAULT '' NOT NULL,
+    domain CHAR(64) DEFAULT '' NOT NULL,
+    uri_user CHAR(64) DEFAULT '' NOT NULL,
+    last_modified DATETIME DEFAULT '1900-01-01 00:00:01' NOT NULL,
+    CONSTRAINT account_idx UNIQUE (username, domain, uri_user)
+) ENGINE=InnoDB;",
+    );
+}
+
+#[test]
+fn location_matches_opensips_3_6_sqlite() {
+    assert_golden(
+        current(),
+        "usrloc",
+        Engine::Sqlite,
+        "INSERT INTO version (table_name, table_version) values ('location','1013');
+CREATE TABLE location (
+    contact_id  INTEGER PRIMARY KEY AUTOINCREMENT  NOT NULL,
+    username CHAR(64) DEFAULT '' NOT NULL,
+    domain CHAR(64) DEFAULT NULL,
+    contact TEXT NOT NULL,
+    received CHAR(255) DEFAULT NULL,
+    path CHAR(255) DEFAULT NULL,
+    expires INTEGER NOT NULL,
+    q FLOAT(10,2) DEFAULT 1.0 NOT NULL,
+    callid CHAR(255) DEFAULT 'Default-Call-ID' NOT NULL,
+    cseq INTEGER DEFAULT 13 NOT NULL,
+    last_modified DATETIME DEFAULT '1900-01-01 00:00:01' NOT NULL,
+    flags INTEGER DEFAULT 0 NOT NULL,
+    cflags CHAR(255) DEFAULT NULL,
+    user_agent CHAR(255) DEFAULT '' NOT NULL,
+    socket CHAR(64) DEFAULT NULL,
+    methods INTEGER DEFAULT NULL,
+    sip_instance CHAR(255) DEFAULT NULL,
+    kv_store TEXT(512) DEFAULT NULL,
+    attr CHAR(255) DEFAULT NULL
+);",
+    );
+}
+
+#[test]
+fn location_on_postgres_is_bigserial_with_capped_sequence() {
+    let sql = current()
+        .table("location")
+        .unwrap()
+        .create_sql(Engine::Postgres);
+    assert!(
+        sql[0].contains("contact_id BIGSERIAL PRIMARY KEY NOT NULL,"),
+        "{}",
+        sql[0]
+    );
+    assert!(sql[0].contains("q REAL DEFAULT 1.0 NOT NULL"), "{}", sql[0]);
+    assert!(sql[0].contains("kv_store TEXT DEFAULT NULL"), "{}", sql[0]);
+    assert_eq!(
+        sql[1],
+        "ALTER SEQUENCE location_contact_id_seq MAXVALUE 2147483647 CYCLE"
+    );
+    let dialog = current()
+        .table("dialog")
+        .unwrap()
+        .create_sql(Engine::Postgres);
+    assert!(
+        dialog[0].contains("dlg_id BIGINT PRIMARY KEY NOT NULL,"),
+        "{}",
+        dialog[0]
+    );
+    assert!(
+        dialog[0].contains("vars BYTEA DEFAULT NULL"),
+        "{}",
+        dialog[0]
+    );
+    assert_eq!(dialog.len(), 1, "no sequence without SERIAL");
+}
+
+#[test]
+fn legacy_2_4_dispatcher_and_dialog_match_opensips_mysql() {
+    let old = legacy("2.4").unwrap();
+    assert_golden(
+        old,
+        "dispatcher",
+        Engine::Mysql,
+        "INSERT INTO version (table_name, table_version) values ('dispatcher','8');
+CREATE TABLE dispatcher (
+    id INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    setid INT DEFAULT 0 NOT NULL,
+    destination CHAR(192) DEFAULT '' NOT NULL,
+    socket CHAR(128) DEFAULT NULL,
+    state INT DEFAULT 0 NOT NULL,
+    weight CHAR(64) DEFAULT 1 NOT NULL,
+    priority INT DEFAULT 0 NOT NULL,
+    attrs CHAR(128) DEFAULT '' NOT NULL,
+    description CHAR(64) DEFAULT '' NOT NULL
+) ENGINE=InnoDB;",
+    );
+    let dialog = old.table("dialog").unwrap();
+    assert_eq!(dialog.version, 10);
+    assert!(dialog.column("rt_on_answer").is_none());
+    assert_eq!(
+        dialog.column("script_flags").unwrap().ty.sql(Engine::Mysql),
+        "INT(10) UNSIGNED"
+    );
+    assert_eq!(old.table("domain").unwrap().version, 3);
+    assert!(
+        old.table("domain")
+            .unwrap()
+            .column("accept_subdomain")
+            .is_none()
+    );
+    let sub = old.table("subscriber").unwrap();
+    assert!(sub.column("ha1b").is_some() && sub.column("ha1_sha256").is_none());
+}
+
+#[test]
+fn legacy_3_4_keeps_avpops_and_the_old_subscriber_columns() {
+    let old = legacy("3.4").unwrap();
+    let m = old.module("avpops").unwrap();
+    assert_eq!(m.name, "avpops");
+    assert_eq!(old.module("sqlops").unwrap().name, "avpops");
+    assert_eq!(
+        old.tables().filter(|t| t.name == "usr_preferences").count(),
+        1
+    );
+    let sub = old.table("subscriber").unwrap();
+    assert_eq!(sub.version, 8);
+    assert!(sub.column("email_address").is_some() && sub.column("rpid").is_some());
+    let d = old.table("dispatcher").unwrap();
+    assert_eq!((d.version, d.column("attrs").unwrap().not_null), (9, true));
+    assert!(legacy("1.11").is_none());
+}

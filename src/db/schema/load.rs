@@ -69,8 +69,34 @@ const CURRENT_FILES: &[(&str, &str)] = embed![
 ];
 
 /// Per older release: the modules whose tables differ from 3.6.
-const LEGACY_FILES: &[(&str, &[(&str, &str)])] =
-    &[("2.4", embed!["legacy/2.4/auth_db.toml"]), ("3.4", &[])];
+const LEGACY_FILES: &[(&str, &[(&str, &str)])] = &[
+    (
+        "2.4",
+        embed![
+            "legacy/2.4/auth_db.toml",
+            "legacy/2.4/avpops.toml",
+            "legacy/2.4/dialog.toml",
+            "legacy/2.4/dialplan.toml",
+            "legacy/2.4/dispatcher.toml",
+            "legacy/2.4/domain.toml",
+            "legacy/2.4/drouting.toml",
+            "legacy/2.4/load_balancer.toml",
+            "legacy/2.4/permissions.toml",
+            "legacy/2.4/tls_mgm.toml",
+            "legacy/2.4/usrloc.toml",
+        ],
+    ),
+    (
+        "3.4",
+        embed![
+            "legacy/3.4/auth_db.toml",
+            "legacy/3.4/avpops.toml",
+            "legacy/3.4/dispatcher.toml",
+            "legacy/3.4/domain.toml",
+            "legacy/3.4/permissions.toml",
+        ],
+    ),
+];
 
 /// Every embedded file of `release` as `(path under schema/, text)`.
 pub fn embedded_files(release: &str) -> Vec<(&'static str, &'static str)> {
@@ -266,7 +292,12 @@ pub(super) fn load_release(release: &str) -> (Schema, Vec<LoadError>) {
     if release != CURRENT_RELEASE {
         for (file, text) in embedded_files(release) {
             match parse_module(file, text) {
-                Ok(m) => match modules.iter_mut().find(|c| c.name == m.name) {
+                // A legacy module replaces the current one of the same name, or the one it was
+                // renamed to (avpops -> sqlops).
+                Ok(m) => match modules
+                    .iter_mut()
+                    .find(|c| c.name == m.name || m.aliases.contains(&c.name))
+                {
                     Some(slot) => *slot = m,
                     None => modules.push(m),
                 },

@@ -374,3 +374,111 @@ fn legacy_3_4_keeps_avpops_and_the_old_subscriber_columns() {
     assert_eq!((d.version, d.column("attrs").unwrap().not_null), (9, true));
     assert!(legacy("1.11").is_none());
 }
+
+#[test]
+fn userblacklist_matches_opensips_postgres_and_sqlite() {
+    assert_golden(
+        current(),
+        "userblacklist",
+        Engine::Postgres,
+        "INSERT INTO version (table_name, table_version) values ('userblacklist','2');
+CREATE TABLE userblacklist (
+    id SERIAL PRIMARY KEY NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT '' NOT NULL,
+    prefix VARCHAR(64) DEFAULT '' NOT NULL,
+    whitelist SMALLINT DEFAULT 0 NOT NULL
+);
+ALTER SEQUENCE userblacklist_id_seq MAXVALUE 2147483647 CYCLE;
+CREATE INDEX userblacklist_userblacklist_idx ON userblacklist (username, domain, prefix);
+INSERT INTO version (table_name, table_version) values ('globalblacklist','2');
+CREATE TABLE globalblacklist (
+    id SERIAL PRIMARY KEY NOT NULL,
+    prefix VARCHAR(64) DEFAULT '' NOT NULL,
+    whitelist SMALLINT DEFAULT 0 NOT NULL,
+    description VARCHAR(255) DEFAULT NULL
+);
+ALTER SEQUENCE globalblacklist_id_seq MAXVALUE 2147483647 CYCLE;
+CREATE INDEX globalblacklist_globalblacklist_idx ON globalblacklist (prefix);",
+    );
+    assert_golden(
+        current(),
+        "userblacklist",
+        Engine::Sqlite,
+        "INSERT INTO version (table_name, table_version) values ('userblacklist','2');
+CREATE TABLE userblacklist (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    username CHAR(64) DEFAULT '' NOT NULL,
+    domain CHAR(64) DEFAULT '' NOT NULL,
+    prefix CHAR(64) DEFAULT '' NOT NULL,
+    whitelist TINYINT(1) DEFAULT 0 NOT NULL
+);
+CREATE INDEX ORA_userblacklist_idx  ON userblacklist (username, domain, prefix);
+INSERT INTO version (table_name, table_version) values ('globalblacklist','2');
+CREATE TABLE globalblacklist (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    prefix CHAR(64) DEFAULT '' NOT NULL,
+    whitelist TINYINT(1) DEFAULT 0 NOT NULL,
+    description CHAR(255) DEFAULT NULL
+);
+CREATE INDEX ORA_globalblacklist_idx  ON globalblacklist (prefix);",
+    );
+}
+
+#[test]
+fn carrierroute_and_old_address_match_opensips_sqlite() {
+    assert_golden(
+        current(),
+        "carrierroute",
+        Engine::Sqlite,
+        "INSERT INTO version (table_name, table_version) values ('carrierroute','3');
+CREATE TABLE carrierroute (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    carrier INTEGER DEFAULT 0 NOT NULL,
+    domain CHAR(64) DEFAULT '' NOT NULL,
+    scan_prefix CHAR(64) DEFAULT '' NOT NULL,
+    flags INTEGER DEFAULT 0 NOT NULL,
+    mask INTEGER DEFAULT 0 NOT NULL,
+    prob FLOAT DEFAULT 0 NOT NULL,
+    strip INTEGER DEFAULT 0 NOT NULL,
+    rewrite_host CHAR(255) DEFAULT '' NOT NULL,
+    rewrite_prefix CHAR(64) DEFAULT '' NOT NULL,
+    rewrite_suffix CHAR(64) DEFAULT '' NOT NULL,
+    description CHAR(255) DEFAULT NULL
+);
+INSERT INTO version (table_name, table_version) values ('carrierfailureroute','2');
+CREATE TABLE carrierfailureroute (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    carrier INTEGER DEFAULT 0 NOT NULL,
+    domain CHAR(64) DEFAULT '' NOT NULL,
+    scan_prefix CHAR(64) DEFAULT '' NOT NULL,
+    host_name CHAR(255) DEFAULT '' NOT NULL,
+    reply_code CHAR(3) DEFAULT '' NOT NULL,
+    flags INTEGER DEFAULT 0 NOT NULL,
+    mask INTEGER DEFAULT 0 NOT NULL,
+    next_domain CHAR(64) DEFAULT '' NOT NULL,
+    description CHAR(255) DEFAULT NULL
+);
+INSERT INTO version (table_name, table_version) values ('route_tree','2');
+CREATE TABLE route_tree (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    carrier CHAR(64) DEFAULT NULL
+);",
+    );
+    assert_golden(
+        legacy("3.4").unwrap(),
+        "permissions",
+        Engine::Sqlite,
+        "INSERT INTO version (table_name, table_version) values ('address','5');
+CREATE TABLE address (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    grp SMALLINT(5) DEFAULT 0 NOT NULL,
+    ip CHAR(50) NOT NULL,
+    mask TINYINT DEFAULT 32 NOT NULL,
+    port SMALLINT(5) DEFAULT 0 NOT NULL,
+    proto CHAR(4) DEFAULT 'any' NOT NULL,
+    pattern CHAR(64) DEFAULT NULL,
+    context_info CHAR(32) DEFAULT NULL
+);",
+    );
+}

@@ -173,6 +173,8 @@ struct RawIndex {
     columns: Vec<String>,
     #[serde(default)]
     unique: bool,
+    #[serde(default)]
+    sqlite_name: Option<String>,
 }
 
 /// Parses one module file; `file` names it in errors.
@@ -238,6 +240,7 @@ fn convert_table(t: RawTable) -> Result<Table, String> {
             name: i.name.clone(),
             columns: i.columns.clone(),
             unique: i.unique,
+            sqlite_name: i.sqlite_name.clone(),
         });
     }
     Ok(Table {

@@ -109,6 +109,9 @@ pub struct Index {
     pub name: String,
     pub columns: Vec<String>,
     pub unique: bool,
+    /// The name OpenSIPS's SQLite script uses when it is not `<table>_<name>` (a few indexes
+    /// carry their Oracle name there, e.g. `ORA_userblacklist_idx`).
+    pub sqlite_name: Option<String>,
 }
 
 /// The table that holds every other table's version.
@@ -196,9 +199,10 @@ impl Table {
 
     /// The index name as created on engine `e` (PostgreSQL/SQLite prefix the table name).
     pub fn index_name(&self, index: &Index, e: Engine) -> String {
-        match e {
-            Engine::Mysql => index.name.clone(),
-            Engine::Postgres | Engine::Sqlite => format!("{}_{}", self.name, index.name),
+        match (e, &index.sqlite_name) {
+            (Engine::Mysql, _) => index.name.clone(),
+            (Engine::Sqlite, Some(name)) => name.clone(),
+            (Engine::Postgres | Engine::Sqlite, _) => format!("{}_{}", self.name, index.name),
         }
     }
 }

@@ -351,3 +351,35 @@ impl From<Failure> for DbError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_is_shareable_between_worker_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Db>();
+    }
+
+    #[test]
+    fn sqlite_handle_works_from_several_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite(&dir.path().join("t.sqlite"), true).unwrap();
+        db.execute("CREATE TABLE t (n INTEGER)", &[]).unwrap();
+        std::thread::scope(|s| {
+            for i in 0..4 {
+                let db = &db;
+                s.spawn(move || {
+                    db.execute("INSERT INTO t (n) VALUES (?)", &[Value::Int(i)])
+                        .unwrap()
+                });
+            }
+        });
+        assert_eq!(db.query("SELECT n FROM t", &[]).unwrap().len(), 4);
+        assert!(matches!(
+            Db::open_sqlite(&dir.path().join("missing.sqlite"), false),
+            Err(DbError::DatabaseMissing(_))
+        ));
+    }
+}

@@ -25,6 +25,18 @@ use crate::db::{Db, DbError, Engine, Row, Tx, Value, admin};
 struct Step<'a> {
     table: &'a Table,
     from: i64,
+    /// Live columns the definition no longer has (their values are not kept).
+    dropped: Vec<String>,
+}
+
+impl Step<'_> {
+    fn describe(&self) -> String {
+        if self.from == self.table.version as i64 {
+            format!("{} v{} (columns)", self.table.name, self.from)
+        } else {
+            format!("{} {}→{}", self.table.name, self.from, self.table.version)
+        }
+    }
 }
 
 const TMP_NEW: &str = "__osips_new";
@@ -143,8 +155,29 @@ fn plan<'a>(db: &Db, def: &'a schema::Schema) -> Outcome<Vec<Step<'a>>> {
                 "use a newer osipsdbctl",
             ));
         }
-        if *v < target {
-            steps.push(Step { table: t, from: *v });
+        let live_cols = admin::columns(db, name)?;
+        let dropped: Vec<String> = live_cols
+            .iter()
+            .filter(|l| {
+                !t.columns
+                    .iter()
+                    .any(|c| c.name.eq_ignore_ascii_case(&l.name))
+            })
+            .map(|l| l.name.clone())
+            .collect();
+        let missing = t.columns.iter().any(|c| {
+            !live_cols
+                .iter()
+                .any(|l| l.name.eq_ignore_ascii_case(&c.name))
+        });
+        // 3.6 dropped columns without a version bump (subscriber.email_address, rpid): a
+        // table at the right version with other columns is rebuilt too.
+        if *v < target || !dropped.is_empty() || missing {
+            steps.push(Step {
+                table: t,
+                from: *v,
+                dropped,
+            });
         }
     }
     Ok(steps)
@@ -175,11 +208,21 @@ fn migrate_db(ctx: &Ctx, db: &Db, name: &str) -> Outcome<String> {
             schema::CURRENT_RELEASE
         ));
     }
-    let list: Vec<String> = steps
+    let list: Vec<String> = steps.iter().map(Step::describe).collect();
+    let dropped: Vec<String> = steps
         .iter()
-        .map(|s| format!("{} {}→{}", s.table.name, s.from, s.table.version))
+        .flat_map(|s| {
+            s.dropped
+                .iter()
+                .map(move |c| format!("{}.{c}", s.table.name))
+        })
         .collect();
-    ctx.confirm(&format!("Migrate {} in {name}", list.join(", ")))?;
+    let dropping = if dropped.is_empty() {
+        String::new()
+    } else {
+        format!(" (dropping columns {})", dropped.join(", "))
+    };
+    ctx.confirm(&format!("Migrate {} in {name}{dropping}", list.join(", ")))?;
     let engine = db.engine();
     let mysql_engine = ctx.rc.mysql_engine()?.to_string();
     let mut needs_reset = 0u64;
@@ -226,6 +269,13 @@ fn migrate_db(ctx: &Ctx, db: &Db, name: &str) -> Outcome<String> {
         schema::CURRENT_RELEASE,
         list.join(", ")
     );
+    if !dropped.is_empty() {
+        msg.push_str(&format!(
+            "; columns not in OpenSIPS {} were dropped: {}",
+            schema::CURRENT_RELEASE,
+            dropped.join(", ")
+        ));
+    }
     if needs_reset > 0 {
         msg.push_str(&format!(
             "; {needs_reset} subscriber(s) have no clear password: their ha1_sha256/ha1_sha512t256 are empty until a new password is set (osipsctl passwd)"

@@ -10,6 +10,8 @@ mod types;
 mod golden_tests;
 #[cfg(test)]
 mod sqlite_tests;
+#[cfg(test)]
+mod versions_tests;
 
 use std::sync::OnceLock;
 

@@ -520,10 +520,13 @@ impl Rc {
 
     /// The superuser's password: `DBROOTPW`, else `PGPASSWORD` (PostgreSQL) or `PW` (MySQL);
     /// `None` = ask on the terminal.
+    /// An empty value counts as unset.
     pub fn db_root_password(&self, engine: Engine) -> Option<&str> {
-        self.get("DBROOTPW").or_else(|| match engine {
-            Engine::Postgres => self.get("PGPASSWORD").or_else(|| self.get("PW")),
-            _ => self.get("PW"),
+        self.non_empty("DBROOTPW").or_else(|| match engine {
+            Engine::Postgres => self
+                .non_empty("PGPASSWORD")
+                .or_else(|| self.non_empty("PW")),
+            _ => self.non_empty("PW"),
         })
     }
 

@@ -121,6 +121,9 @@ fn backup_drop_restore_keeps_every_row(engine: Engine) {
     let dump = env.dir.path().join("backup.dump");
     let out = env.ok(&["backup", dump.to_str().unwrap()]);
     assert!(out.contains("backed up"), "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&dump).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the dump is private: {mode:o}");
     env.ok(&["drop", "--yes"]);
     assert!(!env.exists(None));
     env.ok(&["restore", dump.to_str().unwrap()]);
@@ -463,6 +466,18 @@ fn version_help_and_flag_positions(engine: Engine) {
     let Some(env) = Env::new(engine) else { return };
     let out = env.ok(&["version"]);
     assert!(out.contains("osipsdbctl") && out.contains("3.6"), "{out}");
+    let help = env.ok(&["--help"]);
+    for want in [
+        "Exit codes",
+        "Examples",
+        "osipsctlrc",
+        "--rc",
+        "--yes",
+        "--json",
+        "migrate",
+    ] {
+        assert!(help.contains(want), "--help lacks {want}: {help}");
+    }
     let out = env.ok(&["version", "--json"]);
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["ok"], true);

@@ -48,7 +48,17 @@ pub fn dump_to(db: &Db, name: &str, path: &Path) -> Outcome<(u64, u64)> {
 }
 
 fn write_dump(db: &Db, name: &str, path: &Path) -> Outcome<(u64, u64)> {
-    let f = File::create(path).map_err(|e| io_fail("write", path, e))?;
+    // The dump holds password hashes: readable by its owner only.
+    let f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| io_fail("write", path, e))?
+    };
     let io = |e: std::io::Error| io_fail("write", path, e);
     let engine = db.engine();
     let mut w =

@@ -42,6 +42,19 @@ pub struct Db {
 const POOL_SIZE: u32 = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What error messages say about `url`.
+fn err_ctx(url: &DbUrl) -> ErrCtx {
+    ErrCtx {
+        target: url.target(),
+        user: url.user.clone().unwrap_or_default(),
+        database: url
+            .database
+            .clone()
+            .or_else(|| url.path.as_ref().map(|p| p.display().to_string()))
+            .unwrap_or_default(),
+    }
+}
+
 fn lock(c: &Mutex<rusqlite::Connection>) -> MutexGuard<'_, rusqlite::Connection> {
     c.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -67,7 +80,7 @@ impl Db {
                 if let Some(p) = &url.password {
                     o = o.password(p);
                 }
-                let db = Db::placeholder(url);
+                let ctx = err_ctx(url);
                 // One direct attempt first: the pool would retry a refused connection until
                 // its timeout, the user wants to know at once.
                 rt().block_on(async {
@@ -76,7 +89,7 @@ impl Db {
                         .map_err(|_| sqlx::Error::PoolTimedOut)??;
                     c.close().await
                 })
-                .map_err(|e| Failure::Sqlx(e).classify(&db.ctx()))?;
+                .map_err(|e| Failure::Sqlx(e).classify(&ctx))?;
                 let _in_runtime = rt().enter();
                 let pool = PgPoolOptions::new()
                     .max_connections(POOL_SIZE)
@@ -84,8 +97,9 @@ impl Db {
                     .acquire_timeout(CONNECT_TIMEOUT)
                     .connect_lazy_with(o);
                 Ok(Db {
+                    url: url.clone(),
                     backend: Backend::Pg(pool),
-                    ..db
+                    pg_types: Default::default(),
                 })
             }
             Engine::Mysql => {
@@ -100,7 +114,7 @@ impl Db {
                 if let Some(d) = &url.database {
                     o = o.database(d);
                 }
-                let db = Db::placeholder(url);
+                let ctx = err_ctx(url);
                 rt().block_on(async {
                     let c =
                         tokio::time::timeout(CONNECT_TIMEOUT, MySqlConnection::connect_with(&o))
@@ -108,7 +122,7 @@ impl Db {
                             .map_err(|_| sqlx::Error::PoolTimedOut)??;
                     c.close().await
                 })
-                .map_err(|e| Failure::Sqlx(e).classify(&db.ctx()))?;
+                .map_err(|e| Failure::Sqlx(e).classify(&ctx))?;
                 let _in_runtime = rt().enter();
                 let pool = MySqlPoolOptions::new()
                     .max_connections(POOL_SIZE)
@@ -116,20 +130,11 @@ impl Db {
                     .acquire_timeout(CONNECT_TIMEOUT)
                     .connect_lazy_with(o);
                 Ok(Db {
+                    url: url.clone(),
                     backend: Backend::My(pool),
-                    ..db
+                    pg_types: Default::default(),
                 })
             }
-        }
-    }
-
-    fn placeholder(url: &DbUrl) -> Db {
-        Db {
-            url: url.clone(),
-            backend: Backend::Sqlite(Mutex::new(
-                rusqlite::Connection::open_in_memory().expect("in-memory SQLite"),
-            )),
-            pg_types: Default::default(),
         }
     }
 
@@ -174,16 +179,7 @@ impl Db {
     }
 
     pub(crate) fn ctx(&self) -> ErrCtx {
-        ErrCtx {
-            target: self.url.target(),
-            user: self.url.user.clone().unwrap_or_default(),
-            database: self
-                .url
-                .database
-                .clone()
-                .or_else(|| self.url.path.as_ref().map(|p| p.display().to_string()))
-                .unwrap_or_default(),
-        }
+        err_ctx(&self.url)
     }
 
     fn sqlite_err(&self, e: rusqlite::Error) -> DbError {

@@ -72,6 +72,13 @@ fn write_dump(db: &Db, name: &str, path: &Path) -> Outcome<(u64, u64)> {
         tables.push((t, cols));
     }
     db.transaction(|tx| {
+        if engine == Engine::Postgres {
+            // one snapshot for every table (MySQL's InnoDB default already gives one)
+            tx.execute(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                &[],
+            )?;
+        }
         for (t, cols) in tables {
             let list: Vec<String> = cols.iter().map(|c| engine.quote(c)).collect();
             let sql = format!("SELECT {} FROM {}", list.join(", "), engine.quote(&t));

@@ -485,7 +485,27 @@ fn version_help_and_flag_positions(engine: Engine) {
     let out = env.ok(&["check", "--json"]);
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["issues"].as_array().unwrap().len(), 0);
+    // --rc after the command name too
+    let mut c = assert_cmd::Command::cargo_bin("osipsdbctl").unwrap();
+    let out = c
+        .args(["check", "--rc", env.rc.to_str().unwrap()])
+        .env_remove("OSIPSCTLRC")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     env.ok(&["-y", "drop"]);
+    if engine == Engine::Sqlite {
+        // the DBURL shortcut names the file
+        let file = env.dir.path().join("by-url.sqlite");
+        env.write_rc(&format!("DBURL=sqlite://{}", file.display()));
+        env.ok(&["create"]);
+        assert!(file.exists());
+    }
 }
 
 macro_rules! engine_tests {

@@ -138,6 +138,13 @@ impl Db {
         }
     }
 
+    /// Connects as the rc file's read-write user (`DBENGINE`, `DB_PATH` / `DBHOST`, `DBPORT`,
+    /// `DBNAME`, `DBRWUSER`, `DBRWPW`, or `DBURL`).
+    pub fn connect_rc(rc: &crate::ctlrc::Rc) -> Result<Db> {
+        let url = rc.db_url().map_err(|e| DbError::Invalid(e.to_string()))?;
+        Db::connect(&url)
+    }
+
     /// Opens a SQLite file; with `create`, makes the file (and its parent folder) when missing.
     pub fn open_sqlite(path: &Path, create: bool) -> Result<Db> {
         use rusqlite::OpenFlags as F;

@@ -4,6 +4,24 @@
 //! Statements are always parameterised: write `?` placeholders (translated to `$1...` for
 //! PostgreSQL) and pass [`Value`]s. Names that cannot be parameters (databases, users, tables)
 //! go through [`sql::check_name`] and [`Engine::quote`].
+//!
+//! ```no_run
+//! use osips::db::{Db, DbUrl, Value};
+//! use osips::params;
+//!
+//! let db = Db::connect(&DbUrl::parse("postgres://opensips:opensipsrw@127.0.0.1/opensips")?)?;
+//! let rows = db.query(
+//!     "SELECT ha1 FROM subscriber WHERE username = ? AND domain = ?",
+//!     params!["alice", "example.com"],
+//! )?;
+//! let ha1 = rows.first().and_then(|r| r.by_name("ha1").as_str().map(str::to_string));
+//! db.transaction(|tx| {
+//!     tx.execute("DELETE FROM location WHERE expires < ?", &[Value::Int(1_700_000_000)])?;
+//!     Ok::<_, osips::db::DbError>(())
+//! })?;
+//! # let _ = ha1;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod admin;
 mod conn;

@@ -342,6 +342,7 @@ impl Rc {
             rc: self,
             file: file.to_path_buf(),
         };
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         parse::parse(text, &mut scope).map_err(|e| RcError::Syntax {
             origin: Origin {
                 file: file.to_path_buf(),
@@ -851,6 +852,12 @@ mod tests {
             e.to_string().starts_with("f.rc:3: not an assignment"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn crlf_and_byte_order_mark_are_accepted() {
+        let rc = Rc::from_str_named("\u{feff}DBNAME=x\r\nDBHOST=\"h\"\r\n", "f").unwrap();
+        assert_eq!((rc.db_name(), rc.db_host()), ("x", "h"));
     }
 
     #[test]

@@ -348,6 +348,47 @@ pub const NET_STATS: &[StatDef] = &[
     StatDef::gauge("waiting_tls"),
 ];
 
+/// tm's statistics (`modules/tm/tm.c`), for its descriptor.
+pub const TM_STATS: &[StatDef] = &[
+    StatDef::counter("received_replies"),
+    StatDef::counter("relayed_replies"),
+    StatDef::counter("local_replies"),
+    StatDef::counter("UAS_transactions"),
+    StatDef::counter("UAC_transactions"),
+    StatDef::counter("2xx_transactions"),
+    StatDef::counter("3xx_transactions"),
+    StatDef::counter("4xx_transactions"),
+    StatDef::counter("5xx_transactions"),
+    StatDef::counter("6xx_transactions"),
+    StatDef::gauge("inuse_transactions"),
+];
+
+/// sl's statistics (`modules/sl/sl.c`).
+pub const SL_STATS: &[StatDef] = &[
+    StatDef::counter("1xx_replies"),
+    StatDef::counter("2xx_replies"),
+    StatDef::counter("3xx_replies"),
+    StatDef::counter("4xx_replies"),
+    StatDef::counter("5xx_replies"),
+    StatDef::counter("6xx_replies"),
+    StatDef::counter("sent_replies"),
+    StatDef::counter("sent_err_replies"),
+    StatDef::counter("received_ACKs"),
+];
+
+/// registrar's statistics (`modules/registrar/reg_mod.c`).
+pub const REGISTRAR_STATS: &[StatDef] = &[
+    StatDef::gauge("max_expires"),
+    StatDef::gauge("max_contacts"),
+    StatDef::gauge("default_expire"),
+    StatDef::counter("accepted_regs"),
+    StatDef::counter("rejected_regs"),
+];
+
+/// usrloc's global statistic; per table it adds `<table>-users`, `<table>-contacts` and
+/// `<table>-expires` (gauges, registered when the table is created).
+pub const USRLOC_STATS: &[StatDef] = &[StatDef::gauge("registered_users")];
+
 /// Handles to the core statistics, for the transport and script layers.
 #[derive(Clone, Debug)]
 pub struct CoreStats {

@@ -113,10 +113,13 @@ pub fn response(outcome: MiResult, id: Value) -> Value {
 }
 
 /// Handles one request text: the reply text, or `None` when no reply is due.
+/// As OpenSIPS (cJSON without a terminator check), text after the first JSON value is ignored.
 pub fn handle_text(registry: &MiRegistry, body: &[u8]) -> Option<String> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(v) => handle_request(registry, &MiRequest::from_value(v)).map(|r| r.to_string()),
-        Err(_) => Some(parse_error_reply()),
+    match next_value(body) {
+        Framed::Value(v, _) => {
+            handle_request(registry, &MiRequest::from_value(v)).map(|r| r.to_string())
+        }
+        Framed::Incomplete | Framed::Invalid => Some(parse_error_reply()),
     }
 }
 
@@ -196,7 +199,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(text, r#"{"jsonrpc":"2.0","result":{"Hello":"x"},"id":3}"#);
-        let r = run(r#"{"jsonrpc":"2.0","method":"hello","params":{},"id":null}"#).unwrap();
+        let r =
+            run(r#"{"jsonrpc":"2.0","method":"hello","params":{},"id":null} trailing"#).unwrap();
         assert_eq!(r["result"], "OK");
         assert_eq!(r["id"], Value::Null);
     }

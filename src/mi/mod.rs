@@ -16,6 +16,7 @@ pub mod http;
 mod params;
 pub mod process;
 mod registry;
+pub mod servers;
 
 pub use codec::{MiRequest, handle_request, handle_text};
 pub use core::{MiCore, register_core};

@@ -30,6 +30,9 @@ pub struct Raised {
 /// Handler for `route:` subscribers (the script's `event_route[E_NAME]`).
 pub type RouteHandler = Arc<dyn Fn(&str, &EventParams) + Send + Sync>;
 
+/// The registry's current route handler, read at delivery time.
+pub type SharedRouteHandler = Arc<parking_lot::RwLock<Option<RouteHandler>>>;
+
 /// Counters of one subscriber.
 #[derive(Debug, Default)]
 pub struct SinkStats {
@@ -46,7 +49,7 @@ pub struct Sink {
 
 impl Sink {
     /// Starts the worker for `socket`.
-    pub fn spawn(socket: EventSocket, route: Option<RouteHandler>) -> std::io::Result<Sink> {
+    pub fn spawn(socket: EventSocket, route: Option<SharedRouteHandler>) -> std::io::Result<Sink> {
         let (tx, rx) = sync_channel::<Arc<Raised>>(QUEUE_LEN);
         let stats = Arc::new(SinkStats::default());
         let st = stats.clone();
@@ -71,7 +74,7 @@ impl Sink {
 
 fn worker(
     socket: EventSocket,
-    route: Option<RouteHandler>,
+    route: Option<SharedRouteHandler>,
     rx: Receiver<Arc<Raised>>,
     stats: Arc<SinkStats>,
 ) {
@@ -112,7 +115,7 @@ fn worker(
                 let p = build_payload(&ev.name, &ev.params, None);
                 post_http(addr, host, path, &p).is_ok()
             }
-            EventSocket::Route(_) => match &route {
+            EventSocket::Route(_) => match route.as_ref().and_then(|r| r.read().clone()) {
                 Some(h) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     h(&ev.name, &ev.params)
                 }))

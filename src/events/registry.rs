@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
-use super::delivery::{Raised, RouteHandler, Sink, SinkStats};
+use super::delivery::{Raised, RouteHandler, SharedRouteHandler, Sink, SinkStats};
 use super::params::EventParams;
 use super::socket::{EventSocket, SocketError};
 
@@ -89,6 +89,8 @@ pub enum SubscribeError {
     Socket(#[from] SocketError),
     #[error("cannot start the delivery worker: {0}")]
     Worker(String),
+    #[error("too many subscribers (limit {0})")]
+    TooMany(usize),
 }
 
 fn now() -> u64 {
@@ -102,9 +104,14 @@ fn now() -> u64 {
 #[derive(Default)]
 pub struct EventRegistry {
     events: RwLock<Vec<Arc<Event>>>,
-    route_handler: RwLock<Option<RouteHandler>>,
+    route_handler: SharedRouteHandler,
     dropped: AtomicU64,
+    /// Serialises subscription changes (the limit check spans every event).
+    subscribing: Mutex<()>,
 }
+
+/// Subscribers in the whole registry; more are refused (each has a delivery thread).
+pub const MAX_SUBSCRIBERS: usize = 1024;
 
 impl EventRegistry {
     pub fn new() -> Self {
@@ -166,9 +173,29 @@ impl EventRegistry {
             .collect()
     }
 
-    /// Sets what runs `route:` subscribers (the script engine's event_route dispatcher).
+    /// Sets what runs `route:` subscribers (the script engine's event_route dispatcher); it may
+    /// be set or replaced (script reload) after the routes subscribed.
     pub fn set_route_handler(&self, h: RouteHandler) {
         *self.route_handler.write() = Some(h);
+    }
+
+    /// Removes the script's `event_route[event]` subscription (before a reload drops the route).
+    pub fn unsubscribe_route(&self, event: &str) -> bool {
+        let Some(ev) = self.event(event) else {
+            return false;
+        };
+        let mut subs = ev.subscribers.lock();
+        let before = subs.len();
+        subs.retain(|s| !matches!(&s.socket, EventSocket::Route(r) if r == event));
+        subs.len() != before
+    }
+
+    fn subscriber_count(&self) -> usize {
+        self.events
+            .read()
+            .iter()
+            .map(|e| e.subscribers.lock().len())
+            .sum()
     }
 
     /// Subscribes `socket` (`udp:…`, `unix:…`, `tcp:…`, `http:…`) to `event`. Subscribing the same
@@ -194,6 +221,7 @@ impl EventRegistry {
         sock: EventSocket,
         expiry: Expiry,
     ) -> Result<(), SubscribeError> {
+        let _serial = self.subscribing.lock();
         let ev = self
             .event(event)
             .ok_or_else(|| SubscribeError::UnknownEvent(event.to_string()))?;
@@ -211,9 +239,12 @@ impl EventRegistry {
         if expiry == Expiry::Secs(0) {
             return Ok(());
         }
-        let route = matches!(sock, EventSocket::Route(_))
-            .then(|| self.route_handler.read().clone())
-            .flatten();
+        drop(subs);
+        if self.subscriber_count() >= MAX_SUBSCRIBERS {
+            return Err(SubscribeError::TooMany(MAX_SUBSCRIBERS));
+        }
+        let mut subs = ev.subscribers.lock();
+        let route = matches!(sock, EventSocket::Route(_)).then(|| self.route_handler.clone());
         let sink =
             Sink::spawn(sock.clone(), route).map_err(|e| SubscribeError::Worker(e.to_string()))?;
         // newest first, as OpenSIPS links them
@@ -397,5 +428,33 @@ mod tests {
         let (n, aor) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(n, "E_UL_AOR_INSERT");
         assert_eq!(aor, Some(super::super::EvValue::Str("alice".into())));
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn subscriber_limit_and_route_unsubscribe() {
+        let r = EventRegistry::new();
+        r.publish("E_A", &[]);
+        for port in 1..=MAX_SUBSCRIBERS {
+            r.subscribe("E_A", &format!("udp:127.0.0.1:{port}"), Expiry::Never)
+                .unwrap();
+        }
+        assert_eq!(
+            r.subscribe("E_A", "udp:127.0.0.1:60000", Expiry::Never),
+            Err(SubscribeError::TooMany(MAX_SUBSCRIBERS))
+        );
+        // refreshing an existing one is still allowed
+        r.subscribe("E_A", "udp:127.0.0.1:1", Expiry::Secs(10))
+            .unwrap();
+        let r = EventRegistry::new();
+        r.publish("E_B", &[]);
+        r.subscribe_route("E_B").unwrap();
+        assert_eq!(r.subscribers("E_B").unwrap()[0].socket, "route:E_B");
+        assert!(r.unsubscribe_route("E_B"));
+        assert!(r.subscribers("E_B").unwrap().is_empty());
     }
 }

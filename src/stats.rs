@@ -284,45 +284,123 @@ impl Stats {
         found.then_some(out)
     }
 
-    /// Prometheus text exposition (version 0.0.4) of every statistic: `opensips_<group>_<name>`,
-    /// `counter` for incremental statistics and `gauge` for the others.
+    /// Prometheus text exposition (version 0.0.4) with the default [`PromFormat`]
+    /// (`opensips_<group>_<name>`).
     pub fn prometheus_text(&self) -> String {
+        self.prometheus_text_with(&PromFormat::default())
+    }
+
+    /// Prometheus text of the selected statistics: `counter` for incremental statistics,
+    /// `gauge` for the others.
+    pub fn prometheus_text_with(&self, fmt: &PromFormat) -> String {
+        let stats = if fmt.statistics.is_empty() {
+            self.all()
+        } else {
+            self.select(&fmt.statistics, true).unwrap_or_default()
+        };
         let mut out = String::new();
-        for s in self.all() {
-            let metric = prometheus_name(&s.group, &s.name);
-            let ty = if s.is_incremental() {
-                "counter"
-            } else {
-                "gauge"
-            };
-            let _ = writeln!(
-                out,
-                "# HELP {metric} OpenSIPS statistic {}:{}",
-                s.group, s.name
-            );
-            let _ = writeln!(out, "# TYPE {metric} {ty}");
-            let _ = writeln!(out, "{metric} {}", s.get());
+        let mut typed: Vec<String> = Vec::new();
+        for s in stats {
+            let metric = fmt.metric_name(&s.group, &s.name);
+            if !typed.contains(&metric) {
+                let ty = if s.is_incremental() {
+                    "counter"
+                } else {
+                    "gauge"
+                };
+                let _ = writeln!(out, "# TYPE {metric} {ty}");
+                typed.push(metric.clone());
+            }
+            match fmt.group_mode {
+                PromGroupMode::Label => {
+                    let _ = writeln!(
+                        out,
+                        "{metric}{{{}=\"{}\"}} {}",
+                        fmt.group_label,
+                        s.group,
+                        s.get()
+                    );
+                }
+                _ => {
+                    let _ = writeln!(out, "{metric} {}", s.get());
+                }
+            }
         }
         out
     }
 }
 
-/// Metric name from group and statistic: characters outside `[a-zA-Z0-9_]` become `_`.
-pub fn prometheus_name(group: &str, name: &str) -> String {
-    let mut m = String::with_capacity(10 + group.len() + name.len());
-    m.push_str("opensips_");
-    for c in group
-        .chars()
-        .chain(std::iter::once('_'))
-        .chain(name.chars())
-    {
-        m.push(if c.is_ascii_alphanumeric() || c == '_' {
+/// Where the group goes in a metric (prometheus module `group_mode` 0, 1, 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromGroupMode {
+    /// `opensips_rcv_requests` (OpenSIPS's default; names may clash across groups).
+    None,
+    /// `opensips_core_rcv_requests` (osips's default).
+    Name,
+    /// `opensips_rcv_requests{group="core"}`.
+    Label,
+}
+
+/// Naming of the Prometheus metrics (prometheus module modparams `prefix`, `delimiter`,
+/// `group_prefix`, `group_mode`, `group_label`, `statistics`).
+#[derive(Debug, Clone)]
+pub struct PromFormat {
+    pub prefix: String,
+    pub delimiter: String,
+    pub group_prefix: String,
+    pub group_mode: PromGroupMode,
+    pub group_label: String,
+    /// `get_statistics`-style selectors; empty = every statistic.
+    pub statistics: Vec<String>,
+}
+
+impl Default for PromFormat {
+    fn default() -> Self {
+        PromFormat {
+            prefix: "opensips".into(),
+            delimiter: "_".into(),
+            group_prefix: String::new(),
+            group_mode: PromGroupMode::Name,
+            group_label: "group".into(),
+            statistics: Vec::new(),
+        }
+    }
+}
+
+fn sanitize(out: &mut String, part: &str) {
+    for c in part.chars() {
+        out.push(if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
             c
         } else {
             '_'
         });
     }
-    m
+}
+
+impl PromFormat {
+    /// The metric name of `group:name`; characters Prometheus does not allow become `_`.
+    pub fn metric_name(&self, group: &str, name: &str) -> String {
+        let mut m = String::with_capacity(16 + group.len() + name.len());
+        if !self.prefix.is_empty() {
+            sanitize(&mut m, &self.prefix);
+            sanitize(&mut m, &self.delimiter);
+        }
+        if self.group_mode == PromGroupMode::Name {
+            if !self.group_prefix.is_empty() {
+                sanitize(&mut m, &self.group_prefix);
+                sanitize(&mut m, &self.delimiter);
+            }
+            sanitize(&mut m, group);
+            sanitize(&mut m, &self.delimiter);
+        }
+        sanitize(&mut m, name);
+        m
+    }
+}
+
+/// Metric name with the default format: `opensips_<group>_<name>`.
+pub fn prometheus_name(group: &str, name: &str) -> String {
+    PromFormat::default().metric_name(group, name)
 }
 
 /// The `core:` group of OpenSIPS (`core_stats.c`), in its order.
@@ -527,6 +605,26 @@ mod tests {
         assert!(text.contains(
             "# TYPE opensips_usrloc_registered_users gauge\nopensips_usrloc_registered_users 3\n"
         ));
+        let label = PromFormat {
+            group_mode: PromGroupMode::Label,
+            statistics: vec!["core:".into()],
+            ..PromFormat::default()
+        };
+        let t = stats.prometheus_text_with(&label);
+        assert!(
+            t.contains("opensips_fwd_requests{group=\"core\"} 42\n"),
+            "{t}"
+        );
+        assert!(!t.contains("registered_users"));
+        let plain = PromFormat {
+            group_mode: PromGroupMode::None,
+            prefix: "osips".into(),
+            ..PromFormat::default()
+        };
+        assert_eq!(
+            plain.metric_name("core", "rcv_requests"),
+            "osips_rcv_requests"
+        );
         assert_eq!(
             prometheus_name("tm", "2xx-transactions"),
             "opensips_tm_2xx_transactions"

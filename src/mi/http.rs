@@ -29,7 +29,7 @@ use tokio::time::{Instant, Sleep};
 use super::codec::{handle_text, response};
 use super::error::MiError;
 use super::registry::MiRegistry;
-use crate::stats::Stats;
+use crate::stats::{PromFormat, Stats};
 
 /// httpd / mi_http settings (modparams `httpd` `ip`, `port`; `mi_http` `root`).
 #[derive(Debug, Clone)]
@@ -39,6 +39,9 @@ pub struct HttpConfig {
     pub max_body: usize,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    /// prometheus module `root` (default `metrics`).
+    pub metrics_root: String,
+    pub prometheus: PromFormat,
 }
 
 impl Default for HttpConfig {
@@ -49,6 +52,8 @@ impl Default for HttpConfig {
             max_body: 1 << 20,
             idle_timeout: Duration::from_secs(30),
             max_connections: 256,
+            metrics_root: "metrics".into(),
+            prometheus: PromFormat::default(),
         }
     }
 }
@@ -57,15 +62,17 @@ impl Default for HttpConfig {
 struct AppState {
     registry: Arc<MiRegistry>,
     stats: Option<Arc<Stats>>,
+    prometheus: Arc<PromFormat>,
     max_body: usize,
 }
 
-/// The router: `/<root>` and `/<root>/` for MI, `/metrics` when statistics are given.
+/// The router: `/<root>` and `/<root>/` for MI, `/<metrics_root>` when statistics are given.
 pub fn router(cfg: &HttpConfig, registry: Arc<MiRegistry>, stats: Option<Arc<Stats>>) -> Router {
     let root = cfg.root.trim_matches('/');
     let state = AppState {
         registry,
         stats,
+        prometheus: Arc::new(cfg.prometheus.clone()),
         max_body: cfg.max_body,
     };
     let mut r = Router::new();
@@ -76,7 +83,9 @@ pub fn router(cfg: &HttpConfig, registry: Arc<MiRegistry>, stats: Option<Arc<Sta
             .route(&format!("/{root}"), any(mi_endpoint))
             .route(&format!("/{root}/"), any(mi_endpoint));
     }
-    r.route("/metrics", get(metrics)).with_state(state)
+    let metrics_root = cfg.metrics_root.trim_matches('/');
+    r.route(&format!("/{metrics_root}"), get(metrics))
+        .with_state(state)
 }
 
 /// Binds `cfg.addr` (refusing ports below 1024, as httpd does).
@@ -144,7 +153,7 @@ async fn metrics(State(st): State<AppState>) -> Response {
         Some(s) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            s.prometheus_text(),
+            s.prometheus_text_with(&st.prometheus),
         )
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),

@@ -132,11 +132,40 @@ impl MiConfig {
                     d.1 = m;
                 }
             }
+            ("prometheus", _) => return self.set_prometheus(name, value),
             // accepted and without effect here (tracing, pretty printing, TLS not supported yet)
             (
                 "mi_fifo" | "mi_http" | "mi_datagram",
                 "pretty_printing" | "trace_destination" | "trace_bwlist",
             ) => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl MiConfig {
+    fn set_prometheus(&mut self, name: &str, value: &str) -> Result<bool, String> {
+        use crate::stats::PromGroupMode;
+        let http = self.http.get_or_insert_with(HttpConfig::default);
+        let p = &mut http.prometheus;
+        match name {
+            "root" => http.metrics_root = value.trim_matches('/').to_string(),
+            "prefix" => p.prefix = value.to_string(),
+            "delimiter" => p.delimiter = value.to_string(),
+            "group_prefix" => p.group_prefix = value.to_string(),
+            "group_label" => p.group_label = value.to_string(),
+            "group_mode" => {
+                p.group_mode = match value.trim() {
+                    "0" => PromGroupMode::None,
+                    "1" => PromGroupMode::Name,
+                    "2" => PromGroupMode::Label,
+                    _ => return Err(format!("prometheus group_mode: '{value}' is not 0, 1 or 2")),
+                }
+            }
+            "statistics" => p
+                .statistics
+                .extend(value.split_whitespace().map(str::to_string)),
             _ => return Ok(false),
         }
         Ok(true)
@@ -273,6 +302,16 @@ mod tests {
         );
         assert_eq!(c.datagram[1].1, 0o600);
         assert!(!c.set_modparam("tm", "fr_timeout", "5").unwrap());
+        assert!(c.set_modparam("prometheus", "group_mode", "2").unwrap());
+        assert!(
+            c.set_modparam("prometheus", "statistics", "core: tm:")
+                .unwrap()
+        );
+        assert!(c.set_modparam("prometheus", "root", "prom").unwrap());
+        assert!(c.set_modparam("prometheus", "group_mode", "7").is_err());
+        let h = c.http.as_ref().unwrap();
+        assert_eq!(h.prometheus.statistics, vec!["core:", "tm:"]);
+        assert_eq!(h.metrics_root, "prom");
     }
 
     #[test]

@@ -91,6 +91,15 @@ impl StatVar {
                 Some(v.saturating_sub(n))
             });
     }
+    /// Adds a signed amount (script `update_stat`), saturating at 0.
+    #[inline]
+    pub fn update(&self, delta: i64) {
+        if delta >= 0 {
+            self.add(delta as u64);
+        } else {
+            self.sub(delta.unsigned_abs());
+        }
+    }
     #[inline]
     pub fn set(&self, v: u64) {
         self.value.store(v, Ordering::Relaxed);
@@ -588,8 +597,10 @@ mod tests {
         let stats = Stats::new();
         stats.get_or_create("my_calls").inc();
         stats.get_or_create("custom:hits").add(4);
+        stats.get_or_create("custom:hits").update(3);
+        stats.get_or_create("custom:hits").update(-2);
         assert_eq!(stats.group(DYNAMIC_GROUP).unwrap()[0].get(), 1);
-        assert_eq!(stats.get("custom:hits").unwrap().get(), 4);
+        assert_eq!(stats.get("custom:hits").unwrap().get(), 5);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Wire compatibility with the real `opensips-cli` (PyPI package `opensipscli`), installed into a
 //! virtualenv under the target directory on first use, driving the MI servers over HTTP, FIFO and
-//! datagram. The test fails when python3 / pip cannot provide the tool.
+//! datagram. With `CI` set the test fails when python3 / pip cannot provide the tool.
 
 mod mi_support;
 
@@ -13,33 +13,50 @@ use serde_json::Value;
 
 static INSTALL: Mutex<()> = Mutex::new(());
 
-fn opensips_cli() -> PathBuf {
+fn required() -> bool {
+    let set = |k: &str| std::env::var(k).map(|v| !v.is_empty() && v != "0" && v != "false");
+    set("CI").unwrap_or(false) || set("OSIPS_REQUIRE_SERVERS").unwrap_or(false)
+}
+
+/// The opensips-cli binary, installing it on first use. `None` (test skipped with a message) only
+/// on a developer machine without python3 venv / pip; with `CI` set a missing tool fails the test.
+fn opensips_cli() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("OSIPS_OPENSIPS_CLI") {
-        return PathBuf::from(p);
+        return Some(PathBuf::from(p));
     }
     let _g = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("opensips-cli-venv");
     let bin = venv.join("bin/opensips-cli");
     if bin.exists() {
-        return bin;
+        return Some(bin);
     }
-    let st = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .expect("python3 is needed for this test");
-    assert!(st.success(), "python3 -m venv failed");
-    let st = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "opensipscli"])
-        .status()
-        .expect("pip in the virtualenv");
-    assert!(st.success(), "pip install opensipscli failed");
-    assert!(
-        bin.exists(),
-        "opensips-cli not installed at {}",
-        bin.display()
-    );
-    bin
+    let install = || -> Result<(), String> {
+        let st = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .map_err(|e| format!("python3: {e}"))?;
+        if !st.success() {
+            return Err("python3 -m venv failed (Debian: apt-get install python3-venv)".into());
+        }
+        let st = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "opensipscli"])
+            .status()
+            .map_err(|e| format!("pip: {e}"))?;
+        if !st.success() || !bin.exists() {
+            return Err("pip install opensipscli failed".into());
+        }
+        Ok(())
+    };
+    match install() {
+        Ok(()) => Some(bin),
+        Err(e) if required() => panic!("opensips-cli is required: {e}"),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&venv);
+            eprintln!("skipping: {e}");
+            None
+        }
+    }
 }
 
 /// Runs `opensips-cli -f cfg -x mi <args>` and parses its pretty-printed JSON output.
@@ -96,7 +113,7 @@ const COMMON: &str = "[default]\nlog_level: WARNING\noutput_type: pretty-print\n
 
 #[test]
 fn opensips_cli_over_http() {
-    let cli = opensips_cli();
+    let Some(cli) = opensips_cli() else { return };
     let h = start();
     let cfg = format!(
         "{COMMON}communication_type: http\nurl: http://{}/mi\n",
@@ -107,7 +124,7 @@ fn opensips_cli_over_http() {
 
 #[test]
 fn opensips_cli_over_fifo() {
-    let cli = opensips_cli();
+    let Some(cli) = opensips_cli() else { return };
     let h = start();
     let cfg = format!(
         "{COMMON}communication_type: fifo\nfifo_file: {f}\nfifo_file_fallback: {f}\nfifo_reply_dir: {d}\n",
@@ -119,7 +136,7 @@ fn opensips_cli_over_fifo() {
 
 #[test]
 fn opensips_cli_over_datagram() {
-    let cli = opensips_cli();
+    let Some(cli) = opensips_cli() else { return };
     let h = start();
     let cfg = format!(
         "{COMMON}communication_type: datagram\ndatagram_ip: {}\ndatagram_port: {}\ndatagram_timeout: 5\n",
@@ -131,7 +148,7 @@ fn opensips_cli_over_datagram() {
 
 #[test]
 fn opensips_cli_over_unix_datagram() {
-    let cli = opensips_cli();
+    let Some(cli) = opensips_cli() else { return };
     let h = start();
     let cfg = format!(
         "{COMMON}communication_type: datagram\ndatagram_unix_socket: {}\ndatagram_timeout: 5\n",

@@ -3,6 +3,7 @@
 //! The library holds all logic; the four binaries in `src/bin/` only parse arguments.
 //! See `ARCHITECTURE.md` for the map of the code.
 
+pub mod cache;
 pub mod ctl;
 pub mod ctlrc;
 pub mod db;
@@ -13,6 +14,7 @@ pub mod mi;
 pub mod modules;
 pub mod script;
 pub mod sip;
+pub mod stats;
 pub mod transport;
 
 /// Version string shared by every binary (`-V`, `version`).

@@ -43,6 +43,8 @@ command -v mariadbd >/dev/null || command -v mysqld >/dev/null || missing+=(mari
 command -v mariadb >/dev/null || command -v mysql >/dev/null || missing+=(mariadb-client)
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v tmux >/dev/null || missing+=(tmux)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 free_port() {

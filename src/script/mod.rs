@@ -10,6 +10,8 @@ pub mod core_cmds;
 pub mod diag;
 pub mod eval;
 pub mod exec;
+#[cfg(test)]
+mod exec_tests;
 pub mod globals;
 pub mod ir;
 pub mod known_modules;

@@ -305,7 +305,17 @@ impl<'a> Parser<'a> {
         while !self.at(&Tok::Eof) && (self.pos == first || self.line_of(self.span()) == line) {
             self.bump();
         }
-        let toks = &self.toks[first..self.pos];
+        let mut toks = &self.toks[first..self.pos];
+        while toks.len() > 1 && toks[toks.len() - 1].tok == Tok::Semi {
+            self.diags.push(
+                Diagnostic::error(
+                    toks[toks.len() - 1].span,
+                    "unexpected `;` after a global parameter",
+                )
+                .label("global parameters take no `;`"),
+            );
+            toks = &toks[..toks.len() - 1];
+        }
         let vspan = toks[0].span.to(toks[toks.len() - 1].span);
         let value = match toks {
             [t] => match &t.tok {
@@ -1447,3 +1457,7 @@ impl<'a> Parser<'a> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "parser_tests.rs"]
+mod tests;

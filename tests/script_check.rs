@@ -90,8 +90,14 @@ static RR: ModuleDescriptor = ModuleDescriptor {
     ..ModuleDescriptor::EMPTY
 };
 
+static USRLOC: ModuleDescriptor = ModuleDescriptor {
+    name: "usrloc",
+    params: &[ParamSpec::bflag("nat_bflag"), ParamSpec::str("db_url")],
+    ..ModuleDescriptor::EMPTY
+};
+
 fn registry() -> Registry {
-    Registry::with(&[&SL, &TM, &RR])
+    Registry::with(&[&SL, &TM, &RR, &USRLOC])
 }
 
 fn golden(name: &str) {
@@ -189,7 +195,9 @@ log_level = 3
 socket = udp:127.0.0.1:5060
 loadmodule "sl.so"
 loadmodule "tm.so"
+loadmodule "usrloc.so"
 modparam("tm", "fr_timeout", 5)
+modparam("usrloc", "nat_bflag", "NAT")
 
 route {
     if ($rU == NULL) {
@@ -197,6 +205,9 @@ route {
         exit;
     }
     t_on_failure("missed");
+    setflag("ACC");
+    if (isbflagset("NAT"))
+        setbflag("PING");
     if (!t_relay())
         sl_reply_error();
 }
@@ -216,4 +227,10 @@ failure_route[missed] {
         Some(&osips::script::module::ParamValue::Int(5))
     );
     assert!(script.route(RouteKind::Failure, Some("missed")).is_some());
+    // Flag names get ids at compile time; a modparam flag shares the setbflag() name space.
+    assert_eq!(
+        script.flags.branch,
+        vec!["NAT".to_string(), "PING".to_string()]
+    );
+    assert_eq!(script.flags.msg_id("ACC"), Some(0));
 }

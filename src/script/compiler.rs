@@ -352,6 +352,25 @@ impl Compiler<'_> {
                 (ModParamValue::Str(s), ModParamKind::Str | ModParamKind::IntOrStr) => {
                     ParamValue::Str(s.clone())
                 }
+                (ModParamValue::Str(s), ModParamKind::Flag | ModParamKind::BranchFlag) => {
+                    let branch = spec.kind == ModParamKind::BranchFlag;
+                    if self.flag(s, branch, mp.value.span).is_none() {
+                        continue;
+                    }
+                    ParamValue::Str(s.clone())
+                }
+                (ModParamValue::Int(_), ModParamKind::Flag | ModParamKind::BranchFlag) => {
+                    let msg = format!(
+                        "parameter `{}` of module `{name}` takes a flag name",
+                        mp.param.node
+                    );
+                    self.err(
+                        mp.value.span,
+                        msg,
+                        "flags are named in OpenSIPS 3.x: quote it",
+                    );
+                    continue;
+                }
                 (ModParamValue::Str(s), ModParamKind::Int) => {
                     self.diags.push(
                         Diagnostic::error(
@@ -560,6 +579,11 @@ impl Compiler<'_> {
         };
         if let ("mpath", GlobalSetting::Str(s)) = (canon, &setting) {
             mpath.push(s.clone());
+        }
+        if let ("tcp_no_new_conn_bflag" | "tcp_no_new_conn_rplflag", GlobalSetting::Str(f)) =
+            (canon, &setting)
+        {
+            self.flag(f, canon == "tcp_no_new_conn_bflag", vs);
         }
         out.push((canon.to_string(), setting, g.span));
         if let ("log_stderror", Some(GlobalSetting::Int(i))) =
@@ -1501,5 +1525,15 @@ pub fn posix_regex(s: &str) -> Result<regex::Regex, String> {
     regex::RegexBuilder::new(s)
         .case_insensitive(true)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(|e| {
+            // The regex crate prints the pattern and a caret over several lines: keep the reason.
+            let text = e.to_string();
+            let reason = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            reason.strip_prefix("error: ").unwrap_or(reason).to_string()
+        })
 }

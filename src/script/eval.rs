@@ -8,6 +8,7 @@ use super::pv::{FmtPart, Format, PvIndex, PvInner, PvSpec, parse_format};
 use super::pvnames;
 use super::transform::{TrEnv, bytes_to_value, eval_chain, ip_matches, value_bytes};
 use super::value::Value;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -137,15 +138,17 @@ pub fn arith(op: BinOp, l: &Value, r: &Value) -> Result<Value, EvalError> {
 }
 
 impl RunCtx<'_> {
-    fn inner_name(&mut self, spec: &PvSpec) -> Result<String, EvalError> {
+    /// Name inside `$name(...)`: borrowed from the spec when literal (no allocation per access).
+    fn inner_name<'p>(&mut self, spec: &'p PvSpec) -> Result<Cow<'p, str>, EvalError> {
         match &spec.inner {
-            Some(PvInner::Literal(s)) => Ok(s.clone()),
-            Some(PvInner::Pv(p)) => Ok(self
-                .get_pv(p)?
-                .as_str()
-                .map(|s| s.into_owned())
-                .unwrap_or_default()),
-            None => Ok(String::new()),
+            Some(PvInner::Literal(s)) => Ok(Cow::Borrowed(s)),
+            Some(PvInner::Pv(p)) => Ok(Cow::Owned(
+                self.get_pv(p)?
+                    .as_str()
+                    .map(|s| s.into_owned())
+                    .unwrap_or_default(),
+            )),
+            None => Ok(Cow::Borrowed("")),
         }
     }
 
@@ -174,14 +177,14 @@ impl RunCtx<'_> {
             }
             "avp" => {
                 let n = self.inner_name(spec)?;
-                let n = strip_avp_prefix(&n).to_string();
+                let n = strip_avp_prefix(&n);
                 match self.index(spec)? {
-                    None => self.avps.get(&n, 0),
-                    Some(PvIndex::At(i)) => self.avps.get(&n, i),
+                    None => self.avps.get(n, 0),
+                    Some(PvIndex::At(i)) => self.avps.get(n, i),
                     Some(PvIndex::All) => {
                         let all: Vec<String> = self
                             .avps
-                            .values(&n)
+                            .values(n)
                             .map(|v| v.to_display().into_owned())
                             .collect();
                         if all.is_empty() {
@@ -209,7 +212,7 @@ impl RunCtx<'_> {
                     None => self
                         .params
                         .iter()
-                        .find(|p| p.0.as_deref() == Some(n.as_str()))
+                        .find(|p| p.0.as_deref() == Some(n.as_ref()))
                         .map(|p| p.1.clone())
                         .unwrap_or(Value::Null),
                 }
@@ -277,35 +280,35 @@ impl RunCtx<'_> {
             }
             "avp" => {
                 let n = self.inner_name(spec)?;
-                let n = strip_avp_prefix(&n).to_string();
+                let n = strip_avp_prefix(&n);
                 let idx = self.index(spec)?;
                 match (op, idx, v.is_null()) {
                     (AssignOp::Replace, _, true) | (_, Some(PvIndex::All), true) => {
-                        self.avps.delete_all(&n)
+                        self.avps.delete_all(n)
                     }
                     (_, None, true) => {
-                        self.avps.delete_at(&n, 0);
+                        self.avps.delete_at(n, 0);
                     }
                     (_, Some(PvIndex::At(i)), true) => {
-                        self.avps.delete_at(&n, i);
+                        self.avps.delete_at(n, i);
                     }
                     (AssignOp::Replace, _, false) | (_, Some(PvIndex::All), false) => {
-                        self.avps.replace(&n, v)
+                        self.avps.replace(n, v)
                     }
                     (AssignOp::Compound(_), None, false) => {
-                        if !self.avps.set_at(&n, 0, v.clone()) {
-                            self.avps.push(&n, v);
+                        if !self.avps.set_at(n, 0, v.clone()) {
+                            self.avps.push(n, v);
                         }
                     }
-                    (_, Some(PvIndex::Append), false) => self.avps.append(&n, v),
+                    (_, Some(PvIndex::Append), false) => self.avps.append(n, v),
                     (_, Some(PvIndex::At(i)), false) => {
-                        if !self.avps.set_at(&n, i, v) {
+                        if !self.avps.set_at(n, i, v) {
                             return Err(EvalError::Type(format!(
                                 "no value at index {i} of $avp({n})"
                             )));
                         }
                     }
-                    (_, None, false) => self.avps.push(&n, v),
+                    (_, None, false) => self.avps.push(n, v),
                     (_, Some(PvIndex::Append), true) | (_, Some(PvIndex::Pv(_)), _) => {}
                 }
             }

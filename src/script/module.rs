@@ -242,6 +242,10 @@ pub enum ModParamKind {
     Str,
     /// Accepts either (OpenSIPS params declared STR_PARAM|INT_PARAM).
     IntOrStr,
+    /// Message flag name (`tcp_persistent_flag`); the name gets an id shared with `setflag()`.
+    Flag,
+    /// Branch flag name (`nat_bflag`); shares ids with `setbflag()`.
+    BranchFlag,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -264,6 +268,20 @@ impl ParamSpec {
         ParamSpec {
             name,
             kind: ModParamKind::Str,
+            multi: false,
+        }
+    }
+    pub const fn flag(name: &'static str) -> ParamSpec {
+        ParamSpec {
+            name,
+            kind: ModParamKind::Flag,
+            multi: false,
+        }
+    }
+    pub const fn bflag(name: &'static str) -> ParamSpec {
+        ParamSpec {
+            name,
+            kind: ModParamKind::BranchFlag,
             multi: false,
         }
     }

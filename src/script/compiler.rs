@@ -1460,11 +1460,14 @@ impl Compiler<'_> {
             Operand::Int(i) => COperand::Int(*i as i32),
             Operand::Null => COperand::Null,
             Operand::Net(n) => {
-                if super::transform::ip_matches("0.0.0.0", n).is_none() {
+                if super::transform::ip_matches("0.0.0.0", n)
+                    .or_else(|| super::transform::ip_matches("::", n))
+                    .is_none()
+                {
                     self.err(
                         rhs.span,
                         format!("bad network `{n}`"),
-                        "expected a.b.c.d/len or a.b.c.d/mask",
+                        "expected a.b.c.d/len, a.b.c.d/mask or an IPv6 network",
                     );
                     return None;
                 }

@@ -483,3 +483,23 @@ fn message_variables_are_unavailable_without_message() {
     // Reading $ru with no message is an error: the assignment does not happen.
     assert_eq!(var("$var(x) = 1; $var(x) = $ru;", "x"), Value::Int(1));
 }
+
+#[test]
+fn ipv6_network_comparison() {
+    let v = var(
+        "$var(ip) = \"2001:db8::7\"; if ($var(ip) == 2001:db8::/32) $var(x) = 1;",
+        "x",
+    );
+    assert_eq!(v, Value::Int(1));
+    assert_eq!(
+        var("$var(ip) = \"::1\"; if ($var(ip) == ::1) $var(x) = 1;", "x"),
+        Value::Int(1)
+    );
+    assert_eq!(
+        var(
+            "$var(ip) = \"::2\"; if ($var(ip) != [::1]) $var(x) = 1;",
+            "x"
+        ),
+        Value::Int(1)
+    );
+}

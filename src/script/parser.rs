@@ -199,6 +199,19 @@ impl<'a> Parser<'a> {
                 Ok(Some(Item::LoadModule(Spanned::new(s, span))))
             }
             "modparam" => self.modparam(t.span).map(|m| Some(Item::ModParam(m))),
+            "mem"
+                if self.at(&Tok::Minus)
+                    && matches!(self.peek_tok(1), Tok::Ident(g) if g == "group") =>
+            {
+                self.bump();
+                let end = self.bump().span;
+                if !self.at(&Tok::Assign) {
+                    return Err(self.error_here("expected `=` after `mem-group`", "expected `=`"));
+                }
+                let eq = self.bump().span;
+                self.global_value(Spanned::new("mem-group".into(), t.span.to(end)), eq)
+                    .map(|g| Some(Item::Global(g)))
+            }
             _ => {
                 if !self.at(&Tok::Assign) {
                     let found = self.tok().describe();
@@ -301,8 +314,19 @@ impl<'a> Parser<'a> {
                 "expected a value",
             ));
         }
-        // The value runs to the end of the line (global statements have no terminator).
-        while !self.at(&Tok::Eof) && (self.pos == first || self.line_of(self.span()) == line) {
+        // The value runs to the end of the line (global statements have no terminator), or further
+        // while a `{` / `(` is open (multi-line `dst_blacklist` rules).
+        let mut depth = 0i32;
+        let mut line = line;
+        while !self.at(&Tok::Eof)
+            && (self.pos == first || depth > 0 || self.line_of(self.span()) == line)
+        {
+            match self.tok() {
+                Tok::LBrace | Tok::LParen => depth += 1,
+                Tok::RBrace | Tok::RParen => depth -= 1,
+                _ => {}
+            }
+            line = self.line_of(self.span());
             self.bump();
         }
         let mut toks = &self.toks[first..self.pos];
@@ -1246,8 +1270,59 @@ impl<'a> Parser<'a> {
         self.comparison(Spanned::new(pv.to_string(), span), op)
     }
 
+    /// An IPv6 address or network written without quotes (`::1`, `2001:db8::/32`, `[::1]`): the
+    /// lexer splits it into numbers, words and colons; they are glued back when contiguous.
+    fn ipv6_literal(&mut self) -> Option<String> {
+        let first = self.pos;
+        let mut end = first;
+        let mut prev_end = self.toks[first].span.start;
+        while end < self.toks.len() - 1 {
+            let t = &self.toks[end];
+            let glued = t.span.start == prev_end;
+            let ok = matches!(
+                t.tok,
+                Tok::Int { .. }
+                    | Tok::Ident(_)
+                    | Tok::Colon
+                    | Tok::Ipv4(_)
+                    | Tok::LBracket
+                    | Tok::RBracket
+                    | Tok::Slash
+            );
+            if !glued || !ok {
+                break;
+            }
+            prev_end = t.span.end;
+            end += 1;
+        }
+        if end == first {
+            return None;
+        }
+        let span = self.toks[first].span.to(self.toks[end - 1].span);
+        let text = self.sources.snippet(span).to_string();
+        let addr = text.split('/').next().unwrap_or("");
+        let addr = addr.trim_start_matches('[').trim_end_matches(']');
+        if !text.contains(':') || addr.parse::<std::net::Ipv6Addr>().is_err() {
+            return None;
+        }
+        self.pos = end;
+        Some(text.replace(['[', ']'], ""))
+    }
+
     fn comparison(&mut self, lhs: Spanned<String>, op: CmpOp) -> PResult<Cond> {
         let start = self.span();
+        if matches!(
+            self.tok(),
+            Tok::Colon | Tok::Int { .. } | Tok::Ident(_) | Tok::LBracket
+        ) && let Some(net) = self.ipv6_literal()
+        {
+            let span = start.to(self.prev_span());
+            return Ok(Cond::Cmp {
+                lhs,
+                op,
+                rhs: Spanned::new(Operand::Net(net), span),
+            });
+        }
         let rhs = match self.tok().clone() {
             Tok::Str { value, .. } => {
                 self.bump();

@@ -69,6 +69,21 @@ fn globals_loadmodule_modparam() {
 }
 
 #[test]
+fn multi_line_and_dashed_globals() {
+    let cfg = parse_ok(
+        "dst_blacklist = gw:{\n  (udp, 10.0.0.1, 5060, \"\"),\n  (tcp, 10.0.0.2, 5060, \"\")\n}\n\
+         mem-group = \"tm\": \"tm\" \"dialog\"\nlog_level = 1\n",
+    );
+    assert_eq!(cfg.items.len(), 3);
+    assert!(
+        matches!(&cfg.items[0], Item::Global(g) if g.name.node == "dst_blacklist"
+        && matches!(&g.value.node, GlobalValue::Raw(r) if r.ends_with('}')))
+    );
+    assert!(matches!(&cfg.items[1], Item::Global(g) if g.name.node == "mem-group"));
+    assert!(matches!(&cfg.items[2], Item::Global(g) if g.value.node == GlobalValue::Int(1)));
+}
+
+#[test]
 fn every_route_type() {
     let cfg = parse_ok(
         "route { }\nroute[0] { }\nroute[relay] { }\nfailure_route[f] { }\nonreply_route { }\nonreply_route[r] { }\n\
@@ -274,6 +289,27 @@ fn comparisons() {
             cond: Cond::Cmp { rhs, .. },
             ..
         } => assert_eq!(rhs.node, Operand::Net("10.0.0.0/8".into())),
+        other => panic!("{other:?}"),
+    }
+    match one("if ($si == 2001:db8::/32) ;") {
+        StmtKind::If {
+            cond: Cond::Cmp { rhs, .. },
+            ..
+        } => assert_eq!(rhs.node, Operand::Net("2001:db8::/32".into())),
+        other => panic!("{other:?}"),
+    }
+    match one("if ($si != [::1]) ;") {
+        StmtKind::If {
+            cond: Cond::Cmp { rhs, .. },
+            ..
+        } => assert_eq!(rhs.node, Operand::Net("::1".into())),
+        other => panic!("{other:?}"),
+    }
+    match one("if ($var(x) == 5) ;") {
+        StmtKind::If {
+            cond: Cond::Cmp { rhs, .. },
+            ..
+        } => assert_eq!(rhs.node, Operand::Int(5)),
         other => panic!("{other:?}"),
     }
     match one("if ($rU == NULL) ;") {

@@ -14,12 +14,17 @@ pub struct Parser<'a> {
     pub diags: Vec<Diagnostic>,
     /// Depth of enclosing while / for / switch bodies (for `break`).
     loop_depth: usize,
+    /// Active nested statements / conditions / expressions (bounded, so no input overflows the stack).
+    nesting: usize,
 }
 
 /// A parse error already reported; the caller resynchronises.
 struct Bail;
 
 type PResult<T> = Result<T, Bail>;
+
+/// Bound on nested blocks, conditions and expressions (OpenSIPS allows 100 nested expressions).
+const MAX_NESTING: usize = 120;
 
 const TOP_KEYWORDS: &[&str] = &[
     "route",
@@ -45,6 +50,7 @@ impl<'a> Parser<'a> {
             sources,
             diags: Vec::new(),
             loop_depth: 0,
+            nesting: 0,
         }
     }
 
@@ -570,7 +576,26 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Counts one level of nesting; errors past [`MAX_NESTING`].
+    fn enter(&mut self) -> PResult<()> {
+        if self.nesting >= MAX_NESTING {
+            return Err(self.error_here(
+                "nested too deeply",
+                format!("more than {MAX_NESTING} levels"),
+            ));
+        }
+        self.nesting += 1;
+        Ok(())
+    }
+
     fn stmt(&mut self) -> PResult<Stmt> {
+        self.enter()?;
+        let r = self.stmt_inner();
+        self.nesting -= 1;
+        r
+    }
+
+    fn stmt_inner(&mut self) -> PResult<Stmt> {
         let start = self.span();
         let kind = self.stmt_kind()?;
         Ok(Stmt {
@@ -1136,6 +1161,13 @@ impl<'a> Parser<'a> {
     }
 
     fn cond_unary(&mut self) -> PResult<Cond> {
+        self.enter()?;
+        let r = self.cond_unary_inner();
+        self.nesting -= 1;
+        r
+    }
+
+    fn cond_unary_inner(&mut self) -> PResult<Cond> {
         if self.eat(&Tok::Not) {
             return Ok(Cond::Not(Box::new(self.cond_unary()?)));
         }
@@ -1479,6 +1511,13 @@ impl<'a> Parser<'a> {
     }
 
     fn expr_unary(&mut self) -> PResult<Expr> {
+        self.enter()?;
+        let r = self.expr_unary_inner();
+        self.nesting -= 1;
+        r
+    }
+
+    fn expr_unary_inner(&mut self) -> PResult<Expr> {
         if self.eat(&Tok::Tilde) {
             return Ok(Expr::BitNot(Box::new(self.expr_unary()?)));
         }

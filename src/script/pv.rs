@@ -108,9 +108,30 @@ pub fn parse_pv(text: &str) -> Result<PvSpec, PvError> {
     Ok(spec)
 }
 
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Variables nest (`$avp($var(n))`, transformation parameters); this bounds the recursion.
+const MAX_PV_DEPTH: usize = 16;
+
 /// Parses the variable at the start of `text` (which begins with `$`); returns it and the bytes used.
 /// `known` says whether a class name exists: it lets `"$rd."` in a format string stop before the dot.
 pub fn parse_pv_prefix(
+    text: &str,
+    known: &dyn Fn(&str) -> bool,
+) -> Result<(PvSpec, usize), PvError> {
+    let depth = DEPTH.with(|d| d.get());
+    if depth >= MAX_PV_DEPTH {
+        return err(0, "variables nested too deeply");
+    }
+    DEPTH.with(|d| d.set(depth + 1));
+    let r = parse_pv_prefix_inner(text, known);
+    DEPTH.with(|d| d.set(depth));
+    r
+}
+
+fn parse_pv_prefix_inner(
     text: &str,
     known: &dyn Fn(&str) -> bool,
 ) -> Result<(PvSpec, usize), PvError> {

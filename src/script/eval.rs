@@ -127,7 +127,7 @@ pub fn arith(op: BinOp, l: &Value, r: &Value) -> Result<Value, EvalError> {
                 _ => x ^ y,
             };
             Ok(bytes_to_value(
-                a.iter().zip(&b).map(|(x, y)| f(*x, *y)).collect(),
+                a.iter().zip(b.iter()).map(|(x, y)| f(*x, *y)).collect(),
             ))
         }
         _ => Err(EvalError::Type(format!(

@@ -388,11 +388,12 @@ pub(crate) fn bytes_to_value(b: Vec<u8>) -> Value {
 }
 
 /// Inverse of [`bytes_to_value`] for strings made of chars ≤ U+00FF; other strings give their UTF-8.
-pub(crate) fn value_bytes(s: &str) -> Vec<u8> {
-    if s.chars().all(|c| (c as u32) < 256) && s.chars().any(|c| (c as u32) >= 128) {
-        s.chars().map(|c| c as u8).collect()
+/// Plain ASCII / UTF-8 text is borrowed (no allocation).
+pub(crate) fn value_bytes(s: &str) -> std::borrow::Cow<'_, [u8]> {
+    if !s.is_ascii() && s.chars().all(|c| (c as u32) < 256) {
+        std::borrow::Cow::Owned(s.chars().map(|c| c as u8).collect())
     } else {
-        s.as_bytes().to_vec()
+        std::borrow::Cow::Borrowed(s.as_bytes())
     }
 }
 

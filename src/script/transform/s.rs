@@ -331,7 +331,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
                 return Value::Null;
             };
             let len = len.max(0) as usize;
-            let mut out = b.clone();
+            let mut out = b.to_vec();
             out.resize(len, b' ');
             bytes_to_value(out)
         }

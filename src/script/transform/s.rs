@@ -32,24 +32,29 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
+// OpenSIPS `escape_user` keeps unreserved and user-unreserved characters, except `/`.
 fn is_user_unreserved(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&c)
+    c.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?".contains(&c)
 }
 
 fn is_param_unreserved(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"-_.!~*'()[]/:&+$".contains(&c)
 }
 
-fn percent_escape(s: &[u8], keep: fn(u8) -> bool) -> Vec<u8> {
+/// %-escapes with lower-case hex, as OpenSIPS does; control and non-ASCII bytes are an error.
+fn percent_escape(s: &[u8], keep: fn(u8) -> bool) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len());
     for &c in s {
+        if !(32..=126).contains(&c) {
+            return None;
+        }
         if keep(c) {
             out.push(c);
         } else {
-            out.extend_from_slice(format!("%{c:02X}").as_bytes());
+            out.extend_from_slice(format!("%{c:02x}").as_bytes());
         }
     }
-    out
+    Some(out)
 }
 
 fn percent_unescape(s: &[u8]) -> Option<Vec<u8>> {
@@ -59,6 +64,9 @@ fn percent_unescape(s: &[u8]) -> Option<Vec<u8>> {
         if s[i] == b'%' {
             let h = s.get(i + 1..i + 3)?;
             let v = u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()?;
+            if !(32..=126).contains(&v) {
+                return None;
+            }
             out.push(v);
             i += 3;
         } else {
@@ -281,8 +289,12 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
         }
         "escape.common" => bytes_to_value(escape_common(&b)),
         "unescape.common" => bytes_to_value(unescape_common(&b)),
-        "escape.user" => bytes_to_value(percent_escape(&b, is_user_unreserved)),
-        "escape.param" => bytes_to_value(percent_escape(&b, is_param_unreserved)),
+        "escape.user" => percent_escape(&b, is_user_unreserved)
+            .map(bytes_to_value)
+            .unwrap_or(Value::Null),
+        "escape.param" => percent_escape(&b, is_param_unreserved)
+            .map(bytes_to_value)
+            .unwrap_or(Value::Null),
         "unescape.user" | "unescape.param" => percent_unescape(&b)
             .map(bytes_to_value)
             .unwrap_or(Value::Null),
@@ -549,7 +561,10 @@ mod tests {
             run("{s.escape.user}{s.unescape.user}", s("a b@c")),
             s("a b@c")
         );
-        assert_eq!(run("{s.escape.param}", s("a;b=c")), s("a%3Bb%3Dc"));
+        assert_eq!(run("{s.escape.param}", s("a;b=c")), s("a%3bb%3dc"));
+        assert_eq!(run("{s.escape.user}", s("a/b")), s("a%2fb"));
+        assert_eq!(run("{s.escape.user}", s("a\tb")), Value::Null);
+        assert_eq!(run("{s.unescape.user}", s("a%00")), Value::Null);
         assert_eq!(
             run("{s.xor,x}{s.xor,x}", s("aaaaaabbbbbb")),
             s("aaaaaabbbbbb")

@@ -181,6 +181,7 @@ impl RunCtx<'_> {
                 match self.index(spec)? {
                     None => self.avps.get(n, 0),
                     Some(PvIndex::At(i)) => self.avps.get(n, i),
+                    // `[*]` joins every value with ", " (OpenSIPS PV_FIELD_DELIM).
                     Some(PvIndex::All) => {
                         let all: Vec<String> = self
                             .avps
@@ -190,7 +191,7 @@ impl RunCtx<'_> {
                         if all.is_empty() {
                             Value::Null
                         } else {
-                            Value::Str(all.join(","))
+                            Value::Str(all.join(", "))
                         }
                     }
                     Some(_) => Value::Null,

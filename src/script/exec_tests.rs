@@ -343,7 +343,7 @@ fn avp_stack_rules() {
     );
     assert_eq!(r.vars.get("top"), Value::Int(3));
     assert_eq!(r.vars.get("last"), Value::Int(1));
-    assert_eq!(r.vars.get("all"), Value::str("3,2,1"));
+    assert_eq!(r.vars.get("all"), Value::str("3, 2, 1"));
     let r = run("$avp(a) = 1; $avp(a) = 2; $avp(a) := 9;");
     assert_eq!(
         r.avps.values("a").cloned().collect::<Vec<_>>(),

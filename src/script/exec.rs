@@ -340,9 +340,10 @@ impl<'s> Interpreter<'s> {
         };
         ctx.last_rc = 1;
         let matches = |l: &CaseLabel| match l {
-            CaseLabel::Str(c) => v.as_str().is_some_and(|s| {
-                !matches!(v, Value::Int(_)) && s.len() == c.len() && s.eq_ignore_ascii_case(c)
-            }),
+            // An integer also has a string form, so `case "5":` matches 5 (as in OpenSIPS).
+            CaseLabel::Str(c) => v
+                .as_str()
+                .is_some_and(|s| s.len() == c.len() && s.eq_ignore_ascii_case(c)),
             CaseLabel::Int(i) => v.as_int() == Some(*i),
         };
         let start = cases

@@ -334,6 +334,12 @@ fn switch_fallthrough_default_and_case_insensitive() {
     assert_eq!(sw("\"zzz\""), Value::str("d"));
     // "2" as a string has no integer form: the int case does not match it.
     assert_eq!(sw("\"2\""), Value::str("d"));
+    // An integer has a string form: a string case matches it.
+    let v = var(
+        "$var(s) = 5; switch ($var(s)) { case \"5\": $var(x) = 1; break; default: $var(x) = 2; }",
+        "x",
+    );
+    assert_eq!(v, Value::Int(1));
 }
 
 #[test]

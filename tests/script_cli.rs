@@ -134,3 +134,29 @@ fn version_and_help() {
         assert!(help.contains(flag), "{flag} missing from help:\n{help}");
     }
 }
+
+#[test]
+fn preprocessor_output_is_checked() {
+    let out = osips()
+        .args(["-C", "-f", "-", "-p", "sed s/CUSTOM_EXIT/exit/"])
+        .write_stdin("route { CUSTOM_EXIT; }\n")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = osips()
+        .args([
+            "-C",
+            "-f",
+            "tests/fixtures/script/clean_core.cfg",
+            "-p",
+            "exit 4",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("preprocessor `exit 4` exited with"));
+}

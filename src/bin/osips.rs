@@ -48,27 +48,48 @@ struct Cli {
     #[arg(short = 'M', value_name = "MB")]
     pkg_mb: Option<String>,
 
+    /// Pipe the script through this preprocessor command before parsing (e.g. `m4`)
+    #[arg(short = 'p', value_name = "CMD")]
+    preprocessor: Option<String>,
+
     /// Print version and exit
     #[arg(short = 'V', long = "version")]
     version: bool,
 }
 
-fn check(path: &Path) -> ExitCode {
-    let reg = osips::script::Registry::builtin();
-    let checked = if path.as_os_str() == "-" {
+fn read_script(path: &Path) -> Result<String, String> {
+    if path.as_os_str() == "-" {
         let mut text = String::new();
-        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
-            eprintln!("osips: cannot read the script from standard input: {e}");
-            return ExitCode::from(2);
-        }
-        osips::script::check_str("<stdin>", &text, &reg)
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("cannot read the script from standard input: {e}"))?;
+        Ok(text)
     } else {
-        match osips::script::check_file(path, &reg) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("osips: {e}");
-                return ExitCode::from(2);
-            }
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+}
+
+fn check(path: &Path, preprocessor: Option<&str>) -> ExitCode {
+    use osips::script::{check_file, check_str, source::preprocess};
+    let reg = osips::script::Registry::builtin();
+    let name = if path.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let checked = match (path.as_os_str() == "-", preprocessor) {
+        (false, None) => check_file(path, &reg),
+        (_, pp) => read_script(path)
+            .and_then(|text| match pp {
+                Some(cmd) => preprocess(&text, cmd),
+                None => Ok(text),
+            })
+            .map(|text| check_str(&name, &text, &reg)),
+    };
+    let checked = match checked {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("osips: {e}");
+            return ExitCode::from(2);
         }
     };
     eprint!("{}", checked.render());
@@ -97,7 +118,7 @@ fn main() -> ExitCode {
             eprintln!("osips: -C needs a configuration file: osips -C -f FILE");
             return ExitCode::from(2);
         };
-        return check(path);
+        return check(path, cli.preprocessor.as_deref());
     }
     let _ = (
         cli.foreground,

@@ -174,3 +174,56 @@ mod tests {
         assert!(d[1].message.contains("cannot find"));
     }
 }
+
+/// Pipes a script through an external preprocessor (`opensips -p CMD`, e.g. `m4` or `/bin/cat`): CMD
+/// runs under `sh -c` with the script on its standard input; its standard output is the script.
+pub fn preprocess(text: &str, cmd: &str) -> Result<String, String> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run preprocessor `{cmd}`: {e}"))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or("preprocessor has no standard input")?;
+    let input = text.as_bytes().to_vec();
+    // Written from another thread so a large script cannot deadlock against a full stdout pipe.
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("preprocessor `{cmd}` failed: {e}"))?;
+    let _ = writer.join();
+    if !out.status.success() {
+        return Err(format!(
+            "preprocessor `{cmd}` exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    String::from_utf8(out.stdout)
+        .map_err(|_| format!("preprocessor `{cmd}` produced text that is not UTF-8"))
+}
+
+#[cfg(test)]
+mod preprocess_tests {
+    use super::preprocess;
+
+    #[test]
+    fn pipes_through_the_command() {
+        assert_eq!(
+            preprocess("route { FOO; }\n", "sed s/FOO/exit/").unwrap(),
+            "route { exit; }\n"
+        );
+        assert!(
+            preprocess("x", "exit 3")
+                .unwrap_err()
+                .contains("exited with")
+        );
+    }
+}

@@ -602,6 +602,13 @@ impl Compiler<'_> {
     fn declare_routes(&mut self, cfg: &Config) {
         for item in &cfg.items {
             let Item::Route(r) = item else { continue };
+            if r.interval.is_some_and(|i| i <= 0) {
+                self.err(
+                    r.span,
+                    "timer_route interval must be at least 1 second",
+                    "bad interval",
+                );
+            }
             let key = (r.kind, r.name.as_ref().map(|n| n.node.clone()));
             if let Some(&first) = self.route_index.get(&key) {
                 let at = self.sources.location(self.route_meta[first].span);

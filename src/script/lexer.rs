@@ -192,7 +192,8 @@ impl<'a> Lexer<'a> {
         Lexer {
             src: text.as_bytes(),
             text,
-            pos: 0,
+            // A UTF-8 byte-order mark (editors on Windows) is not part of the script.
+            pos: if text.starts_with('\u{feff}') { 3 } else { 0 },
             file,
             diags: Vec::new(),
         }
@@ -743,6 +744,11 @@ mod tests {
                 Tok::Not
             ]
         );
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        assert_eq!(toks("\u{feff}route"), vec![Tok::Ident("route".into())]);
     }
 
     #[test]

@@ -74,6 +74,7 @@ pub struct Compiler<'a> {
     edges: Vec<Vec<usize>>,
     sites: Vec<Vec<FnSite>>,
     unresolved: HashSet<String>,
+    var_slots: HashMap<String, u32>,
 }
 
 /// Compiles a parsed script. Returns the script when there are no errors, and every diagnostic.
@@ -95,6 +96,7 @@ pub fn compile(
         edges: Vec::new(),
         sites: Vec::new(),
         unresolved: HashSet::new(),
+        var_slots: HashMap::new(),
     };
     let mut globals_out = Vec::new();
     let mut sockets = Vec::new();
@@ -160,6 +162,10 @@ pub fn compile(
             }
         }
     }
+    let mut var_names = vec![String::new(); c.var_slots.len()];
+    for (n, i) in &c.var_slots {
+        var_names[*i as usize] = n.clone();
+    }
     let Compiler {
         diags,
         modules,
@@ -179,6 +185,7 @@ pub fn compile(
         modparams,
         routes,
         flags,
+        var_names,
     );
     (Some(script), diags)
 }
@@ -775,6 +782,10 @@ impl Compiler<'_> {
 
     fn check_pv(&mut self, spec: &mut PvSpec, span: Span) -> bool {
         let mut ok = true;
+        if let ("var", Some(PvInner::Literal(n))) = (spec.name.as_str(), &spec.inner) {
+            let next = self.var_slots.len() as u32;
+            spec.slot = Some(*self.var_slots.entry(n.clone()).or_insert(next));
+        }
         if let Some((_, repl)) = pvnames::REMOVED_PVS.iter().find(|(n, _)| *n == spec.name) {
             self.warn(
                 span,

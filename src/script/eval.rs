@@ -171,10 +171,13 @@ impl RunCtx<'_> {
     /// Value of a variable before transformations.
     fn base_value(&mut self, spec: &PvSpec) -> Result<Value, EvalError> {
         Ok(match spec.name.as_str() {
-            "var" => {
-                let n = self.inner_name(spec)?;
-                self.vars.get(&n)
-            }
+            "var" => match spec.slot {
+                Some(slot) if self.vars.bound_to() != 0 => self.vars.get_slot(slot),
+                _ => {
+                    let n = self.inner_name(spec)?;
+                    self.vars.get(&n)
+                }
+            },
             "avp" => {
                 let n = self.inner_name(spec)?;
                 let n = strip_avp_prefix(&n);
@@ -272,6 +275,14 @@ impl RunCtx<'_> {
         };
         match spec.name.as_str() {
             "var" => {
+                // Slots are valid once the interpreter bound the table to the running script.
+                let v = match spec.slot {
+                    Some(slot) if self.vars.bound_to() != 0 => match self.vars.set_slot(slot, v) {
+                        Ok(()) => return Ok(()),
+                        Err(v) => v,
+                    },
+                    _ => v,
+                };
                 let n = self.inner_name(spec)?;
                 self.vars.set(&n, v);
             }

@@ -69,6 +69,7 @@ impl<'s> Interpreter<'s> {
             };
         };
         ctx.route = route.kind;
+        ctx.vars.bind(self.script.id, &self.script.var_names);
         match self.block(ctx, &route.body) {
             Ctl::Return(rc) => RunOutcome { rc, dropped: false },
             Ctl::Halt(Halt::Drop) => RunOutcome {

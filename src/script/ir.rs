@@ -274,6 +274,10 @@ pub struct Script {
     pub modparams: HashMap<String, ModParams>,
     pub routes: Vec<CRoute>,
     pub flags: FlagNames,
+    /// `$var` names by slot (see [`PvSpec::slot`]).
+    pub var_names: Vec<String>,
+    /// Unique per compiled script: a worker's variable table is bound to one script at a time.
+    pub id: u64,
     route_index: HashMap<(RouteKind, Option<String>), usize>,
 }
 
@@ -289,7 +293,9 @@ impl Script {
         modparams: HashMap<String, ModParams>,
         routes: Vec<CRoute>,
         flags: FlagNames,
+        var_names: Vec<String>,
     ) -> Script {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let route_index = routes
             .iter()
             .enumerate()
@@ -305,6 +311,8 @@ impl Script {
             modparams,
             routes,
             flags,
+            var_names,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             route_index,
         }
     }

@@ -39,6 +39,9 @@ pub struct PvSpec {
     pub context: Option<PvContext>,
     /// Text as written, for messages.
     pub text: String,
+    /// For `$var(name)` with a literal name: its slot in the worker's variable table, given by the
+    /// compiler so reads and writes skip the name lookup.
+    pub slot: Option<u32>,
 }
 
 impl PvSpec {
@@ -180,6 +183,7 @@ fn parse_pv_prefix_inner(
             trans: Vec::new(),
             context: None,
             text: text[..end].to_string(),
+            slot: None,
         },
         end,
     ))
@@ -274,6 +278,7 @@ fn parse_long_form(text: &str, start: usize, close: usize) -> Result<PvSpec, PvE
         trans,
         context,
         text: text[..close + 1].to_string(),
+        slot: None,
     })
 }
 

@@ -6,23 +6,77 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 
 /// `$var(name)`: one value per name, per worker; not reset between messages (as in OpenSIPS).
+/// Names written literally in the script have a slot (given by the compiler) so the interpreter
+/// reads them by index; other names (`$var($var(n))`) are added after them.
 #[derive(Debug, Default, Clone)]
 pub struct VarStore {
-    vars: HashMap<String, Value>,
+    values: Vec<Value>,
+    index: HashMap<String, usize>,
+    /// Id of the script whose slots this table follows (0 = none).
+    bound_to: u64,
 }
 
 impl VarStore {
+    /// Lays the table out for a script's slots, keeping the values already set (by name).
+    pub fn bind(&mut self, script_id: u64, names: &[String]) {
+        if self.bound_to == script_id {
+            return;
+        }
+        let mut old: Vec<(String, Value)> = self
+            .index
+            .drain()
+            .map(|(n, i)| (n, std::mem::take(&mut self.values[i])))
+            .collect();
+        old.sort_by(|a, b| a.0.cmp(&b.0));
+        self.values.clear();
+        for n in names {
+            self.index.insert(n.clone(), self.values.len());
+            self.values.push(Value::Null);
+        }
+        for (n, v) in old {
+            self.set(&n, v);
+        }
+        self.bound_to = script_id;
+    }
+
     pub fn get(&self, name: &str) -> Value {
-        self.vars.get(name).cloned().unwrap_or(Value::Null)
+        self.index
+            .get(name)
+            .map(|&i| self.values[i].clone())
+            .unwrap_or(Value::Null)
     }
 
     pub fn set(&mut self, name: &str, v: Value) {
-        match self.vars.get_mut(name) {
-            Some(slot) => *slot = v,
+        match self.index.get(name) {
+            Some(&i) => self.values[i] = v,
             None => {
-                self.vars.insert(name.to_string(), v);
+                self.index.insert(name.to_string(), self.values.len());
+                self.values.push(v);
             }
         }
+    }
+
+    /// Value in a slot of the bound script.
+    pub fn get_slot(&self, slot: u32) -> Value {
+        self.values
+            .get(slot as usize)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// Sets a slot of the bound script; gives the value back if there is no such slot.
+    pub fn set_slot(&mut self, slot: u32, v: Value) -> Result<(), Value> {
+        match self.values.get_mut(slot as usize) {
+            Some(x) => {
+                *x = v;
+                Ok(())
+            }
+            None => Err(v),
+        }
+    }
+
+    pub fn bound_to(&self) -> u64 {
+        self.bound_to
     }
 }
 
@@ -140,6 +194,21 @@ impl SharedVars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_follow_the_bound_script() {
+        let mut v = VarStore::default();
+        v.set("b", Value::Int(2));
+        v.bind(7, &["a".to_string(), "b".to_string()]);
+        assert_eq!(v.get_slot(1), Value::Int(2));
+        assert!(v.set_slot(0, Value::Int(1)).is_ok());
+        assert_eq!(v.get("a"), Value::Int(1));
+        v.set("dyn", Value::Int(3));
+        v.bind(8, &["dyn".to_string()]);
+        assert_eq!(v.get_slot(0), Value::Int(3));
+        assert_eq!(v.get("a"), Value::Int(1));
+        assert_eq!(v.bound_to(), 8);
+    }
 
     #[test]
     fn var_overwrites() {

@@ -1,0 +1,182 @@
+//! Core functions (OpenSIPS `core_cmds.c`), described through the same [`ModuleDescriptor`] table
+//! as modules. Functions that need the SIP message or the transport use [`needs_message`] until the
+//! runtime is wired to the SIP layer: they log an error and return -1 (false), never a fake success.
+
+use super::ast::AssignOp;
+use super::module::{ArgValue, FunctionSpec, ModuleDescriptor, RouteMask, RunCtx, p};
+use super::value::Value;
+
+const ALL: RouteMask = RouteMask::ALL;
+
+/// Handler of a core function that needs the message or the transport layer.
+pub fn needs_message(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
+    tracing::error!(route = ?ctx.route, "core function needs the SIP runtime, which is not wired yet");
+    -1
+}
+
+/// `pv_printf(var, fmt)`: the format was expanded by the interpreter.
+fn pv_printf(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let (Some(ArgValue::Var(pv)), Some(ArgValue::Str(s))) = (args.first(), args.get(1)) else {
+        return -1;
+    };
+    match ctx.set_pv(pv, AssignOp::Set, Value::Str(s.clone())) {
+        Ok(()) => 1,
+        Err(e) => {
+            tracing::error!("pv_printf: {e}");
+            -1
+        }
+    }
+}
+
+/// `get_timestamp(sec_var, usec_var)`.
+fn get_timestamp(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let (Some(ArgValue::Var(s)), Some(ArgValue::Var(u))) = (args.first(), args.get(1)) else {
+        return -1;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let ok = ctx
+        .set_pv(s, AssignOp::Set, Value::Int(now.as_secs() as i32))
+        .is_ok()
+        && ctx
+            .set_pv(u, AssignOp::Set, Value::Int(now.subsec_micros() as i32))
+            .is_ok();
+    if ok { 1 } else { -1 }
+}
+
+/// `avp_print()`: logs every AVP at INFO.
+fn avp_print(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
+    let mut names: Vec<&str> = ctx.avps.names().collect();
+    names.sort_unstable();
+    for n in names {
+        for (i, v) in ctx.avps.values(n).enumerate() {
+            tracing::info!("$avp({n})[{i}] = {v}");
+        }
+    }
+    1
+}
+
+macro_rules! f {
+    ($name:literal, [$($p:expr),*]) => {
+        FunctionSpec { name: $name, params: &[$($p),*], routes: ALL, handler: needs_message }
+    };
+    ($name:literal, [$($p:expr),*], $h:expr) => {
+        FunctionSpec { name: $name, params: &[$($p),*], routes: ALL, handler: $h }
+    };
+}
+
+pub static CORE_FUNCTIONS: &[FunctionSpec] = &[
+    f!("forward", [p::OPT_STR]),
+    f!("send", [p::STR, p::OPT_STR]),
+    f!("setflag", [p::FLAG]),
+    f!("resetflag", [p::FLAG]),
+    f!("isflagset", [p::FLAG]),
+    f!("setbflag", [p::BFLAG, p::OPT_INT]),
+    f!("resetbflag", [p::BFLAG, p::OPT_INT]),
+    f!("isbflagset", [p::BFLAG, p::OPT_INT]),
+    f!("sethost", [p::STR]),
+    f!("sethostport", [p::STR]),
+    f!("setuser", [p::STR]),
+    f!("setuserpass", [p::STR]),
+    f!("setport", [p::STR]),
+    f!("seturi", [p::STR]),
+    f!("prefix", [p::STR]),
+    f!("strip", [p::INT]),
+    f!("strip_tail", [p::INT]),
+    f!("append_msg_branch", [p::STR, p::OPT_STR, p::OPT_STR]),
+    f!("append_branch_old", [p::OPT_STR, p::OPT_STR]),
+    f!("append_branch", [p::OPT_STR, p::OPT_STR]),
+    f!("remove_msg_branch", [p::INT]),
+    f!("remove_branch", [p::INT]),
+    f!("move_msg_branch", [p::OPT_INT, p::OPT_INT, p::OPT_STR]),
+    f!("move_branch", [p::OPT_INT, p::OPT_INT, p::OPT_STR]),
+    f!("swap_msg_branches", [p::OPT_INT, p::OPT_INT]),
+    f!("swap_branches", [p::OPT_INT, p::OPT_INT]),
+    f!("pv_printf", [p::VAR, p::STR], pv_printf),
+    f!("revert_uri", []),
+    f!("setdsturi", [p::STR]),
+    f!("resetdsturi", []),
+    f!("isdsturiset", []),
+    f!("force_rport", []),
+    f!("add_local_rport", []),
+    f!("force_tcp_alias", [p::OPT_INT]),
+    f!("set_via_handling", [p::STR]),
+    f!("set_advertised_address", [p::STR]),
+    f!("set_advertised_port", [p::STR]),
+    f!("force_send_socket", [p::STATIC]),
+    f!("serialize_branches", [p::INT, p::OPT_INT]),
+    f!("next_branches", []),
+    f!("use_blacklist", [p::STR]),
+    f!("unuse_blacklist", [p::STR]),
+    f!(
+        "check_blacklist_rule",
+        [p::STR, p::STR, p::OPT_INT, p::OPT_STR, p::OPT_STR]
+    ),
+    f!(
+        "add_blacklist_rule",
+        [
+            p::STR,
+            p::STR,
+            p::OPT_INT,
+            p::OPT_STR,
+            p::OPT_STR,
+            p::OPT_INT
+        ]
+    ),
+    f!(
+        "del_blacklist_rule",
+        [p::STR, p::STR, p::OPT_INT, p::OPT_STR, p::OPT_STR]
+    ),
+    f!("cache_store", [p::STR, p::STR, p::STR, p::OPT_INT]),
+    f!("cache_fetch", [p::STR, p::STR, p::VAR]),
+    f!("cache_remove", [p::STR, p::STR]),
+    f!("cache_counter_fetch", [p::STR, p::STR, p::VAR]),
+    f!("cache_add", [p::STR, p::STR, p::INT, p::INT, p::OPT_VAR]),
+    f!("cache_sub", [p::STR, p::STR, p::INT, p::INT, p::OPT_VAR]),
+    f!("cache_raw_query", [p::STR, p::STR, p::OPT_RAW]),
+    f!("raise_event", [p::STR, p::OPT_AVP, p::OPT_AVP]),
+    f!("subscribe_event", [p::STR, p::STR, p::OPT_INT]),
+    f!(
+        "construct_uri",
+        [p::STR, p::OPT_STR, p::STR, p::OPT_STR, p::OPT_STR, p::AVP]
+    ),
+    f!("get_timestamp", [p::VAR, p::VAR], get_timestamp),
+    f!("script_trace", [p::OPT_INT, p::OPT_RAW, p::OPT_STATIC]),
+    f!("is_myself", [p::STR, p::OPT_INT]),
+    f!("sr_check_status", [p::STR, p::OPT_STR]),
+    f!("avp_print", [], avp_print),
+];
+
+/// Function names of older releases, accepted with a warning as the given current name.
+pub const RENAMED: &[(&str, &str, &str)] = &[
+    ("rewritehost", "sethost", "3.3"),
+    ("rewritehostport", "sethostport", "3.3"),
+    ("rewriteuser", "setuser", "3.3"),
+    ("rewriteuserpass", "setuserpass", "3.3"),
+    ("rewriteport", "setport", "3.3"),
+    ("rewriteuri", "seturi", "3.3"),
+];
+
+pub static CORE: ModuleDescriptor = ModuleDescriptor {
+    name: "core",
+    functions: CORE_FUNCTIONS,
+    ..ModuleDescriptor::EMPTY
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_renames_resolve() {
+        let mut names: Vec<_> = CORE_FUNCTIONS.iter().map(|f| f.name).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(n, names.len());
+        for (_, new, _) in RENAMED {
+            assert!(CORE.function(new).is_some(), "{new}");
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! `{param.*}`: the value is a list `name1=value1;name2=value2;...`.
+
+use super::{TrEnv, Transform};
+use crate::script::transform::s::pick;
+use crate::script::value::Value;
+
+/// Splits a parameter list into (name, value) pairs; a valueless parameter has value None.
+pub(crate) fn split_params(s: &str, sep: char) -> Vec<(&str, Option<&str>)> {
+    s.split(sep)
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (p, None),
+        })
+        .collect()
+}
+
+pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
+    let Some(text) = input.as_str() else {
+        return Value::Null;
+    };
+    let sep_idx = if t.method == "count" { 0 } else { 1 };
+    let sep = if t.params.len() > sep_idx {
+        match t.param_str(sep_idx, env).and_then(|s| s.chars().next()) {
+            Some(c) => c,
+            None => return Value::Null,
+        }
+    } else {
+        ';'
+    };
+    let params = split_params(&text, sep);
+    match t.method.as_str() {
+        "count" => Value::Int(params.len() as i32),
+        "value" | "exist" => {
+            let Some(name) = t.param_str(0, env) else {
+                return Value::Null;
+            };
+            let found = params.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name));
+            if t.method == "exist" {
+                let v = found.is_some() as i32;
+                return Value::StrInt(v.to_string(), v);
+            }
+            match found {
+                Some((_, Some(v))) => Value::str(*v),
+                Some((_, None)) => Value::str(""),
+                None => Value::Null,
+            }
+        }
+        "valueat" | "name" => {
+            let Some(idx) = t.param_int(0, env) else {
+                return Value::Null;
+            };
+            match pick(&params, idx) {
+                Some((n, v)) if t.method == "name" => Value::str(*n),
+                Some((_, v)) => Value::str(v.unwrap_or("")),
+                None => Value::Null,
+            }
+        }
+        _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_env::{Env, run, run_env};
+    use crate::script::value::Value;
+
+    fn s(v: &str) -> Value {
+        Value::str(v)
+    }
+
+    #[test]
+    fn documented_examples() {
+        assert_eq!(run("{param.value,c}", s("a=1;b=2;c=3")), s("3"));
+        assert_eq!(
+            run("{param.exist,ob}", s("a=0;b=2;ob;c=3")),
+            Value::StrInt("1".into(), 1)
+        );
+        assert_eq!(
+            run("{param.exist,a}", s("a=0;b=2;ob;c=3")),
+            Value::StrInt("1".into(), 1)
+        );
+        assert_eq!(
+            run("{param.exist,foo}", s("a=0;b=2;ob;c=3")),
+            Value::StrInt("0".into(), 0)
+        );
+        assert_eq!(run("{param.valueat,1}", s("a=1;b=2;c=3")), s("2"));
+        assert_eq!(run("{param.valueat,-1}", s("a=1;b=2;c=3")), s("3"));
+        assert_eq!(run("{param.name,1}", s("a=1;b=2;c=3")), s("b"));
+        assert_eq!(run("{param.count}", s("a=1;b=2;c=3")), Value::Int(3));
+        assert_eq!(run("{param.value,zz}", s("a=1")), Value::Null);
+    }
+
+    #[test]
+    fn nested_name_from_variable() {
+        let mut env = Env::default();
+        env.0.insert("$var(x)".into(), s("a=1;b=22;c=333"));
+        let v = run_env(
+            "{param.value,$(var(x){param.name,1})}{s.len}",
+            s("a=1;b=22;c=333"),
+            &mut env,
+        );
+        // The inner variable is looked up by its text in the test environment: give it the name.
+        assert_eq!(v, Value::Null);
+        env.0.insert("$(var(x){param.name,1})".into(), s("b"));
+        let v = run_env(
+            "{param.value,$(var(x){param.name,1})}{s.len}",
+            s("a=1;b=22;c=333"),
+            &mut env,
+        );
+        assert_eq!(v, Value::Int(2));
+    }
+}

@@ -20,14 +20,14 @@ pub type MiDynHandler = Arc<dyn Fn(&MiParams<'_>) -> MiResult + Send + Sync>;
 pub const MI_NAMED_PARAMS_ONLY: u32 = 1 << 1;
 
 /// One way of calling a command: its parameter names and the handler for them.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct Recipe {
     pub params: &'static [&'static str],
     pub handler: MiHandler,
 }
 
 /// An MI command as a module exports it (`mi_export_t`): `&'static [MiCommand]` in its descriptor.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct MiCommand {
     /// The 3.x name, e.g. `ul_show_contact`.
     pub name: &'static str,

@@ -30,8 +30,8 @@ pub mod vars;
 pub use diag::{Diagnostic, Severity};
 pub use ir::Script;
 pub use module::{
-    ArgType, ArgValue, CmdHandler, EventSpec, FunctionSpec, MessageAccess, MiCommandSpec,
-    ModParamKind, ModuleDescriptor, ParamKind, ParamSpec, PvExport, Registry, RouteMask, RunCtx,
+    ArgType, ArgValue, CmdHandler, FunctionSpec, MessageAccess, ModParamKind, ModuleDescriptor,
+    ParamKind, ParamSpec, PvExport, Registry, RouteMask, RunCtx,
 };
 pub use span::{SourceMap, Span};
 pub use value::Value;

@@ -307,32 +307,6 @@ pub enum ParamValue {
     Str(String),
 }
 
-/// Error of an MI command: JSON-RPC error code and message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MiError {
-    pub code: i32,
-    pub message: String,
-}
-
-/// MI command handler: named parameters in (positional ones are mapped by recipe) and a JSON result.
-pub type MiHandler =
-    fn(&serde_json::Map<String, serde_json::Value>) -> Result<serde_json::Value, MiError>;
-
-#[derive(Debug, Clone, Copy)]
-pub struct MiCommandSpec {
-    pub name: &'static str,
-    pub help: &'static str,
-    /// Accepted parameter-name lists; the first matching one is used.
-    pub recipes: &'static [&'static [&'static str]],
-    pub handler: MiHandler,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct EventSpec {
-    pub name: &'static str,
-    pub params: &'static [&'static str],
-}
-
 /// A pseudo-variable class a module exports (`$T_reply_code`, `$dlg_val(name)`).
 #[derive(Debug, Clone, Copy)]
 pub struct PvExport {
@@ -373,8 +347,12 @@ pub struct ModuleDescriptor {
     pub params: &'static [ParamSpec],
     pub functions: &'static [FunctionSpec],
     pub pvs: &'static [PvExport],
-    pub mi_commands: &'static [MiCommandSpec],
-    pub events: &'static [EventSpec],
+    /// Registered with `mi::MiRegistry::register_module` at load time.
+    pub mi_commands: &'static [crate::mi::MiCommand],
+    /// Registered with `stats::Stats::register_group` under the module's name.
+    pub stats: &'static [crate::stats::StatDef],
+    /// Published with `events::EventRegistry::publish_all`.
+    pub events: &'static [crate::events::EventDef],
     /// Called once after the script is compiled, before workers start.
     pub init: Option<InitHook>,
     /// Called in each worker with its rank.
@@ -390,6 +368,7 @@ impl ModuleDescriptor {
         functions: &[],
         pvs: &[],
         mi_commands: &[],
+        stats: &[],
         events: &[],
         init: None,
         child_init: None,

@@ -1,3 +1,8 @@
+//! osipsctl: argument parsing only; the work is in `osips::ctl`.
+
+use clap::Parser;
+use osips::ctl::{self, cli::Cli};
+
 fn main() {
-    println!("osipsctl {}", osips::VERSION);
+    std::process::exit(ctl::run(Cli::parse()));
 }

@@ -5,9 +5,10 @@ use super::auth::AuthParams;
 use super::contact::Contact;
 use super::error::ParseError;
 use super::hdr::HdrId;
+use super::media::MediaType;
 use super::msg::Msg;
 use super::nameaddr::NameAddr;
-use super::scan::{is_token_str, parse_u32, trim};
+use super::scan::{is_token_str, parse_u32};
 use super::uri::Scheme;
 use super::via::Via;
 
@@ -63,14 +64,7 @@ impl Msg {
                     parse_u32(h.value).ok_or(ParseError::in_header(id, "bad delta-seconds"))?;
                 }
                 HdrId::ContentType => {
-                    let v = h.value;
-                    let mt = trim(&v[..memchr::memchr(b';', v).unwrap_or(v.len())]);
-                    let ok = memchr::memchr(b'/', mt).is_some_and(|s| {
-                        is_token_str(trim(&mt[..s])) && is_token_str(trim(&mt[s + 1..]))
-                    });
-                    if !ok {
-                        return Err(ParseError::in_header(id, "bad media type"));
-                    }
+                    MediaType::parse(h.value).map_err(err)?;
                 }
                 HdrId::Authorization
                 | HdrId::ProxyAuthorization

@@ -288,12 +288,7 @@ impl Msg {
     }
 
     fn count_lines(&self, id: HdrId) -> usize {
-        match self.hdrs.first(id) {
-            None => 0,
-            Some(first) => (first..self.hdrs.len())
-                .filter(|&i| self.hdrs.get(i).is_some_and(|f| f.id == id))
-                .count(),
-        }
+        self.hdrs.count(id)
     }
 }
 

@@ -38,6 +38,8 @@ pub(crate) struct HeaderTable {
     len: u16,
     /// Index of the first header of each id, `u16::MAX` when absent.
     first: [u16; HdrId::COUNT],
+    /// Header lines per id (saturating).
+    count: [u8; HdrId::COUNT],
 }
 
 impl HeaderTable {
@@ -47,6 +49,7 @@ impl HeaderTable {
             spill: Vec::new(),
             len: 0,
             first: [u16::MAX; HdrId::COUNT],
+            count: [0; HdrId::COUNT],
         }
     }
 
@@ -57,6 +60,8 @@ impl HeaderTable {
         } else {
             self.spill.push(f);
         }
+        let n = &mut self.count[f.id as usize];
+        *n = n.saturating_add(1);
         let slot = &mut self.first[f.id as usize];
         if *slot == u16::MAX {
             *slot = self.len;
@@ -80,6 +85,12 @@ impl HeaderTable {
         } else {
             self.spill.get(i - INLINE)
         }
+    }
+
+    /// Number of header lines with this id (saturates at 255).
+    #[inline]
+    pub fn count(&self, id: HdrId) -> usize {
+        self.count[id as usize] as usize
     }
 
     #[inline]

@@ -86,16 +86,14 @@ fn rejects_with_reply_codes() {
     assert_eq!(parse(&v).unwrap_err().code, 505);
     let big = format!("{}{}", INVITE, "x".repeat(70_000));
     assert_eq!(parse(&big).unwrap_err().code, 513);
-    let many = INVITE.replace(
-        "Subject",
-        &"X-A: 1\r\n"
-            .repeat(300)
-            .to_string()
-            .replace("", "")
-            .trim_end()
-            .to_owned(),
-    );
-    assert_eq!(parse(&(many)).unwrap_err().code, 513);
+    let many = INVITE.replace("Subject", &format!("{}Subject", "X-A: 1\r\n".repeat(300)));
+    let e = parse(&many).unwrap_err();
+    assert_eq!((e.code, e.reason), (513, "Too many headers"));
+    let long = INVITE.replace("Subject: folded", &format!("Subject: {}", "y".repeat(9000)));
+    let e = parse(&long).unwrap_err();
+    assert_eq!((e.code, e.reason), (513, "Header line too long"));
+    let long_uri = INVITE.replace("sip:bob@", &format!("sip:{}@", "b".repeat(9000)));
+    assert_eq!(parse(&long_uri).unwrap_err().code, 414);
     let lim = Limits {
         max_body: 2,
         ..Limits::DEFAULT

@@ -199,9 +199,17 @@ impl Msg {
 
     /// The top Via.
     pub fn via1(&self) -> Result<Via<'_>, HeaderError> {
-        self.vias()
-            .next()
-            .unwrap_or(Err(HeaderError::new("no Via")))
+        Via::parse(self.first_list_value(HdrId::Via)?)
+    }
+
+    /// The first comma-separated value of the first line with this id.
+    pub(crate) fn first_list_value(&self, id: HdrId) -> Result<&[u8], HeaderError> {
+        let v = self.header(id).ok_or(HeaderError::new("header missing"))?;
+        match super::scan::find_unquoted(v, b',') {
+            Ok(Some(i)) => Ok(trim(&v[..i])),
+            Ok(None) => Ok(v),
+            Err(_) => Err(HeaderError::new("unbalanced quotes or <>")),
+        }
     }
 
     /// The second Via (the previous hop of a response), if any.

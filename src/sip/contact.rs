@@ -67,7 +67,7 @@ impl<'a> Contact<'a> {
 
 /// `q` value ("0", "0.5", "1.000") in thousandths.
 pub fn parse_q(v: &[u8]) -> Option<u16> {
-    let (int, frac) = match memchr::memchr(b'.', v) {
+    let (int, frac) = match super::scan::find_byte(b'.', v) {
         Some(d) => (&v[..d], &v[d + 1..]),
         None => (v, &b""[..]),
     };
@@ -94,7 +94,11 @@ impl Msg {
 
     /// The first Contact value.
     pub fn contact(&self) -> Option<Result<Contact<'_>, HeaderError>> {
-        self.contacts().next()
+        self.header(HdrId::Contact)?;
+        Some(
+            self.first_list_value(HdrId::Contact)
+                .and_then(Contact::parse),
+        )
     }
 }
 

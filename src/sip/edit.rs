@@ -55,6 +55,11 @@ impl Edits {
                 });
             }
         }
+        if self.lumps.capacity() == 0 {
+            // One allocation each for a typical message's edits instead of repeated growth.
+            self.lumps.reserve(8);
+            self.data.reserve(256);
+        }
         let d0 = self.data.len() as u32;
         for part in data {
             self.data.extend_from_slice(part);

@@ -55,64 +55,67 @@ pub enum HdrId {
     Other,
 }
 
+/// Canonical names, indexed by id.
+const NAMES: [&str; HdrId::COUNT] = [
+    "Via",
+    "From",
+    "To",
+    "Call-ID",
+    "CSeq",
+    "Contact",
+    "Max-Forwards",
+    "Route",
+    "Record-Route",
+    "Content-Length",
+    "Content-Type",
+    "Content-Encoding",
+    "Content-Disposition",
+    "Expires",
+    "Min-Expires",
+    "Authorization",
+    "Proxy-Authorization",
+    "WWW-Authenticate",
+    "Proxy-Authenticate",
+    "Supported",
+    "Require",
+    "Proxy-Require",
+    "Unsupported",
+    "Path",
+    "User-Agent",
+    "Server",
+    "Event",
+    "Allow-Events",
+    "Allow",
+    "Accept",
+    "Subject",
+    "Refer-To",
+    "Referred-By",
+    "Session-Expires",
+    "Min-SE",
+    "Timestamp",
+    "Date",
+    "Privacy",
+    "P-Asserted-Identity",
+    "P-Preferred-Identity",
+    "Subscription-State",
+    "Retry-After",
+    "Warning",
+    "Accept-Contact",
+    "Reject-Contact",
+    "Request-Disposition",
+    "Identity",
+    "Identity-Info",
+    "",
+];
+
 impl HdrId {
     /// Number of ids, `Other` included.
     pub const COUNT: usize = HdrId::Other as usize + 1;
 
     /// Canonical (long-form) name.
+    #[inline]
     pub fn name(self) -> &'static str {
-        use HdrId::*;
-        match self {
-            Via => "Via",
-            From => "From",
-            To => "To",
-            CallId => "Call-ID",
-            CSeq => "CSeq",
-            Contact => "Contact",
-            MaxForwards => "Max-Forwards",
-            Route => "Route",
-            RecordRoute => "Record-Route",
-            ContentLength => "Content-Length",
-            ContentType => "Content-Type",
-            ContentEncoding => "Content-Encoding",
-            ContentDisposition => "Content-Disposition",
-            Expires => "Expires",
-            MinExpires => "Min-Expires",
-            Authorization => "Authorization",
-            ProxyAuthorization => "Proxy-Authorization",
-            WwwAuthenticate => "WWW-Authenticate",
-            ProxyAuthenticate => "Proxy-Authenticate",
-            Supported => "Supported",
-            Require => "Require",
-            ProxyRequire => "Proxy-Require",
-            Unsupported => "Unsupported",
-            Path => "Path",
-            UserAgent => "User-Agent",
-            Server => "Server",
-            Event => "Event",
-            AllowEvents => "Allow-Events",
-            Allow => "Allow",
-            Accept => "Accept",
-            Subject => "Subject",
-            ReferTo => "Refer-To",
-            ReferredBy => "Referred-By",
-            SessionExpires => "Session-Expires",
-            MinSe => "Min-SE",
-            Timestamp => "Timestamp",
-            Date => "Date",
-            Privacy => "Privacy",
-            PAssertedIdentity => "P-Asserted-Identity",
-            PPreferredIdentity => "P-Preferred-Identity",
-            SubscriptionState => "Subscription-State",
-            RetryAfter => "Retry-After",
-            Warning => "Warning",
-            AcceptContact => "Accept-Contact",
-            RejectContact => "Reject-Contact",
-            RequestDisposition => "Request-Disposition",
-            Identity => "Identity",
-            IdentityInfo => "Identity-Info",
-            Other => "",
-        }
+        NAMES[self as usize]
     }
 
     /// Compact form (RFC 3261 §7.3.3 and later RFCs), if the header has one.
@@ -169,7 +172,8 @@ impl HdrId {
         )
     }
 
-    /// Looks a header name up, case-insensitively, long or compact form.
+    /// Looks a header name up, case-insensitively, long or compact form. `name` is expected to be
+    /// an RFC 3261 token, as the parser guarantees.
     pub fn from_name(name: &[u8]) -> HdrId {
         use HdrId::*;
         if name.len() == 1 {
@@ -246,12 +250,35 @@ impl HdrId {
             _ => &[],
         };
         for &id in candidates {
-            if id.name().as_bytes().eq_ignore_ascii_case(name) {
+            if eq_lower(name, id.name().as_bytes()) {
                 return id;
             }
         }
         Other
     }
+}
+
+/// Case-insensitive compare of a header name against a known name, eight bytes at a time.
+/// `b | 0x20` lowercases ASCII letters and leaves '-' and digits alone; the only other byte it
+/// can map onto a letter or '-' is a control character, which the caller's token check has
+/// already excluded (CR would compare equal to '-').
+#[inline]
+fn eq_lower(name: &[u8], known: &[u8]) -> bool {
+    if name.len() != known.len() {
+        return false;
+    }
+    let mut a = name;
+    let mut b = known;
+    while a.len() >= 8 {
+        let x = u64::from_le_bytes(a[..8].try_into().unwrap_or([0; 8]));
+        let y = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
+        if (x | 0x2020_2020_2020_2020) != (y | 0x2020_2020_2020_2020) {
+            return false;
+        }
+        a = &a[8..];
+        b = &b[8..];
+    }
+    a.iter().zip(b).all(|(x, y)| (x | 0x20) == (y | 0x20))
 }
 
 #[cfg(test)]

@@ -16,9 +16,9 @@ pub struct MediaType<'a> {
 
 impl<'a> MediaType<'a> {
     pub fn parse(v: &'a [u8]) -> Result<MediaType<'a>, HeaderError> {
-        let semi = memchr::memchr(b';', v).unwrap_or(v.len());
+        let semi = super::scan::find_byte(b';', v).unwrap_or(v.len());
         let mt = trim(&v[..semi]);
-        let slash = memchr::memchr(b'/', mt).ok_or(HeaderError::new("bad media type"))?;
+        let slash = super::scan::find_byte(b'/', mt).ok_or(HeaderError::new("bad media type"))?;
         let (mtype, subtype) = (trim(&mt[..slash]), trim(&mt[slash + 1..]));
         let params = Params::new(&v[semi..]);
         if !is_token_str(mtype) || !is_token_str(subtype) || !params.validate() {
@@ -59,7 +59,7 @@ impl Msg {
     /// Event header, parsed.
     pub fn event_parsed(&self) -> Option<Result<Event<'_>, HeaderError>> {
         self.header(HdrId::Event).map(|v| {
-            let semi = memchr::memchr(b';', v).unwrap_or(v.len());
+            let semi = super::scan::find_byte(b';', v).unwrap_or(v.len());
             let package = trim(&v[..semi]);
             let params = Params::new(&v[semi..]);
             if package.is_empty() || !params.validate() {

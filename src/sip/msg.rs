@@ -8,7 +8,7 @@ use super::edit::Edits;
 use super::error::ParseError;
 use super::hdr::HdrId;
 use super::method::Method;
-use super::scan::{is_token, is_token_str, parse_u32, parse_u64, trim};
+use super::scan::{is_token, is_token_str, parse_u32, parse_u64, token_len, trim};
 use super::table::{HField, HeaderTable};
 
 /// Size limits applied while parsing; exceeding one gives the reply code in the error.
@@ -150,20 +150,23 @@ impl Msg {
                 return Err(ParseError::new(513, "Header line too long"));
             }
             let line = &b[line_start..content_end];
-            let colon =
-                memchr::memchr(b':', line).ok_or(ParseError::bad("Header line without a colon"))?;
-            let mut name_len = colon;
-            while name_len > 0 && matches!(line[name_len - 1], b' ' | b'\t') {
-                name_len -= 1;
+            let name_len = token_len(line);
+            let mut colon = name_len;
+            while colon < line.len() && matches!(line[colon], b' ' | b'\t') {
+                colon += 1;
+            }
+            if name_len == 0 || line.get(colon) != Some(&b':') || name_len > u16::MAX as usize {
+                return Err(if memchr::memchr(b':', line).is_some() {
+                    ParseError::bad("Bad header name")
+                } else {
+                    ParseError::bad("Header line without a colon")
+                });
             }
             let name = &line[..name_len];
-            if !is_token_str(name) || name_len > u16::MAX as usize {
-                return Err(ParseError::bad("Bad header name"));
-            }
             let raw_value = &line[colon + 1..];
-            let lead = raw_value.len() - super::scan::trim_start(raw_value).len();
-            let value = trim(raw_value);
-            let value_start = line_start + colon + 1 + lead;
+            let started = super::scan::trim_start(raw_value);
+            let value = super::scan::trim_end(started);
+            let value_start = line_start + colon + 1 + (raw_value.len() - started.len());
             if hdrs.len() >= limits.max_headers || hdrs.len() >= u16::MAX as usize - 1 {
                 return Err(ParseError::new(513, "Too many headers"));
             }

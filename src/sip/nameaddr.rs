@@ -40,7 +40,7 @@ impl<'a> NameAddr<'a> {
             if raw.get(i) != Some(&b'<') {
                 return Err(HeaderError::new("display name not followed by <URI>"));
             }
-        } else if let Some(lt) = memchr::memchr(b'<', raw) {
+        } else if let Some(lt) = super::scan::find_byte(b'<', raw) {
             let dn = trim(&raw[..lt]);
             if !dn.is_empty() {
                 if !dn.iter().all(|&b| is_token(b) || is_lws(b)) {
@@ -51,7 +51,7 @@ impl<'a> NameAddr<'a> {
             i = lt;
         }
         if raw.get(i) == Some(&b'<') {
-            let end = memchr::memchr(b'>', &raw[i..])
+            let end = super::scan::find_byte(b'>', &raw[i..])
                 .map(|e| i + e)
                 .ok_or(HeaderError::new("unterminated <URI>"))?;
             let inner = &raw[i + 1..end];

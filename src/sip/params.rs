@@ -59,6 +59,11 @@ impl<'a> Params<'a> {
 
     /// Checks that every parameter has a non-empty token name (`;;` and `;=x` are rejected).
     pub fn validate(&self) -> bool {
+        self.scan(|_, _| {})
+    }
+
+    /// Validates the list and calls `f(name, value)` for each parameter, in one pass.
+    pub fn scan(&self, mut f: impl FnMut(&'a [u8], Option<&'a [u8]>)) -> bool {
         let mut rest = self.raw;
         loop {
             rest = trim(rest);
@@ -70,21 +75,20 @@ impl<'a> Params<'a> {
             }
             let (p, r) = split_one(&rest[1..]);
             rest = r;
-            let name = match memchr::memchr(b'=', p) {
+            let (name, value) = match super::scan::find_byte(b'=', p) {
                 Some(i) => {
-                    if trim(&p[i + 1..]).is_empty() {
+                    let v = trim(&p[i + 1..]);
+                    if v.is_empty() {
                         return false;
                     }
-                    trim(&p[..i])
+                    (trim(&p[..i]), Some(v))
                 }
-                None => trim(p),
+                None => (trim(p), None),
             };
-            if !super::scan::is_token_str(name) && !name.iter().all(|&b| is_param_char(b)) {
+            if name.is_empty() || !name.iter().all(|&b| is_param_char(b)) {
                 return false;
             }
-            if name.is_empty() {
-                return false;
-            }
+            f(name, value);
         }
     }
 }
@@ -99,11 +103,11 @@ fn split_one(s: &[u8]) -> (&[u8], &[u8]) {
     let mut i = 0;
     while i < s.len() {
         match s[i] {
+            b';' => return (&s[..i], &s[i..]),
             b'"' => match super::scan::skip_quoted(s, i) {
-                Ok(j) => i = j,
+                Ok(k) => i = k,
                 Err(_) => return (s, b""),
             },
-            b';' => return (&s[..i], &s[i..]),
             _ => i += 1,
         }
     }
@@ -129,7 +133,7 @@ impl<'a> Iterator for ParamIter<'a> {
             if p.is_empty() {
                 continue;
             }
-            return Some(match memchr::memchr(b'=', p) {
+            return Some(match super::scan::find_byte(b'=', p) {
                 Some(i) => Param {
                     name: trim(&p[..i]),
                     value: Some(trim(&p[i + 1..])),

@@ -6,6 +6,23 @@ use super::error::HeaderError;
 use super::params::Params;
 use super::scan::{eq_ic, parse_u16};
 
+const fn uri_excluded() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = b <= b' ' as usize
+            || b == 0x7f
+            || b == b'<' as usize
+            || b == b'>' as usize
+            || b == b'"' as usize;
+        b += 1;
+    }
+    t
+}
+
+/// Bytes that never appear unescaped in a URI: controls, space, DEL, `<`, `>`, `"`.
+static URI_EXCLUDED: [bool; 256] = uri_excluded();
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     Sip,
@@ -48,7 +65,8 @@ pub struct Uri<'a> {
 impl<'a> Uri<'a> {
     /// Parses a URI (no surrounding `<>` or whitespace).
     pub fn parse(raw: &'a [u8]) -> Result<Uri<'a>, HeaderError> {
-        let colon = memchr::memchr(b':', raw).ok_or(HeaderError::new("URI without a scheme"))?;
+        let colon =
+            super::scan::find_byte(b':', raw).ok_or(HeaderError::new("URI without a scheme"))?;
         let scheme_raw = &raw[..colon];
         if scheme_raw.is_empty()
             || !scheme_raw[0].is_ascii_alphabetic()
@@ -58,13 +76,14 @@ impl<'a> Uri<'a> {
         {
             return Err(HeaderError::new("bad URI scheme"));
         }
-        if raw
-            .iter()
-            .any(|&b| b <= b' ' || matches!(b, b'<' | b'>' | b'"') || b == 0x7f)
-        {
-            return Err(HeaderError::new(
-                "URI contains whitespace or a reserved character",
-            ));
+        let mut escaped = false;
+        for &b in raw {
+            if URI_EXCLUDED[b as usize] {
+                return Err(HeaderError::new(
+                    "URI contains whitespace or a reserved character",
+                ));
+            }
+            escaped |= b == b'%';
         }
         let scheme = if eq_ic(scheme_raw, b"sip") {
             Scheme::Sip
@@ -91,7 +110,7 @@ impl<'a> Uri<'a> {
         match scheme {
             Scheme::Sip | Scheme::Sips => parse_sip(rest, &mut uri)?,
             Scheme::Tel => {
-                let semi = memchr::memchr(b';', rest).unwrap_or(rest.len());
+                let semi = super::scan::find_byte(b';', rest).unwrap_or(rest.len());
                 if semi == 0 {
                     return Err(HeaderError::new("tel URI without a number"));
                 }
@@ -104,7 +123,9 @@ impl<'a> Uri<'a> {
                 }
             }
         }
-        check_escapes(raw)?;
+        if escaped {
+            check_escapes(raw)?;
+        }
         Ok(uri)
     }
 
@@ -145,10 +166,10 @@ impl<'a> Uri<'a> {
 fn parse_sip<'a>(rest: &'a [u8], uri: &mut Uri<'a>) -> Result<(), HeaderError> {
     // '@' cannot appear unescaped in parameters or headers, so it always ends the userinfo,
     // whose user part may itself hold ';', '?' and ',' (RFC 4475 §3.1.1.2 and §3.1.1.9).
-    let hostpart = match memchr::memchr(b'@', rest) {
+    let hostpart = match super::scan::find_byte(b'@', rest) {
         Some(at) => {
             let userinfo = &rest[..at];
-            let (user, password) = match memchr::memchr(b':', userinfo) {
+            let (user, password) = match super::scan::find_byte(b':', userinfo) {
                 Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                 None => (userinfo, None),
             };
@@ -161,12 +182,12 @@ fn parse_sip<'a>(rest: &'a [u8], uri: &mut Uri<'a>) -> Result<(), HeaderError> {
         }
         None => rest,
     };
-    let (body, headers) = match memchr::memchr(b'?', hostpart) {
+    let (body, headers) = match super::scan::find_byte(b'?', hostpart) {
         Some(q) => (&hostpart[..q], Some(&hostpart[q + 1..])),
         None => (hostpart, None),
     };
     uri.headers = headers;
-    let (hostport, params) = match memchr::memchr(b';', body) {
+    let (hostport, params) = match super::scan::find_byte(b';', body) {
         Some(s) => (&body[..s], &body[s..]),
         None => (body, &b""[..]),
     };
@@ -184,8 +205,8 @@ fn parse_sip<'a>(rest: &'a [u8], uri: &mut Uri<'a>) -> Result<(), HeaderError> {
 /// Splits `host[:port]` (IPv6 in brackets) and validates both.
 pub fn split_hostport(hp: &[u8]) -> Result<(&[u8], Option<u16>), HeaderError> {
     let (host, port) = if hp.first() == Some(&b'[') {
-        let end =
-            memchr::memchr(b']', hp).ok_or(HeaderError::new("unterminated IPv6 reference"))?;
+        let end = super::scan::find_byte(b']', hp)
+            .ok_or(HeaderError::new("unterminated IPv6 reference"))?;
         let after = &hp[end + 1..];
         let port = match after {
             [] => None,
@@ -194,7 +215,7 @@ pub fn split_hostport(hp: &[u8]) -> Result<(&[u8], Option<u16>), HeaderError> {
         };
         (&hp[..=end], port)
     } else {
-        match memchr::memchr(b':', hp) {
+        match super::scan::find_byte(b':', hp) {
             Some(c) => (&hp[..c], Some(&hp[c + 1..])),
             None => (hp, None),
         }
@@ -225,35 +246,53 @@ pub fn host_kind(host: &[u8]) -> Result<HostKind, HeaderError> {
             Err(HeaderError::new("bad IPv6 reference"))
         };
     }
-    if host.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
-        let ok = std::str::from_utf8(host)
-            .ok()
-            .and_then(|s| s.parse::<std::net::Ipv4Addr>().ok())
-            .is_some();
+    let mut digits_dots = true;
+    let mut name_chars = true;
+    for &b in host {
+        digits_dots &= b.is_ascii_digit() || b == b'.';
+        name_chars &= b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+    }
+    if digits_dots {
         // A dotted all-digit name that is not an IPv4 address is not a valid hostname either
         // (the top label must start with a letter).
-        return if ok {
+        return if is_ipv4(host) {
             Ok(HostKind::Ipv4)
         } else {
             Err(HeaderError::new("bad IPv4 address"))
         };
     }
-    let valid = !host.is_empty()
-        && host
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        && host[0] != b'.'
-        && host[0] != b'-';
-    if valid {
+    if name_chars && !host.is_empty() && host[0] != b'.' && host[0] != b'-' {
         Ok(HostKind::Name)
     } else {
         Err(HeaderError::new("bad host name"))
     }
 }
 
+/// Dotted-quad IPv4 address: four decimal octets of one to three digits, each at most 255.
+pub fn is_ipv4(s: &[u8]) -> bool {
+    let mut parts = 0;
+    for part in s.split(|&b| b == b'.') {
+        parts += 1;
+        if parts > 4 || part.is_empty() || part.len() > 3 {
+            return false;
+        }
+        let mut v: u16 = 0;
+        for &d in part {
+            if !d.is_ascii_digit() {
+                return false;
+            }
+            v = v * 10 + u16::from(d - b'0');
+        }
+        if v > 255 {
+            return false;
+        }
+    }
+    parts == 4
+}
+
 fn check_escapes(s: &[u8]) -> Result<(), HeaderError> {
     let mut i = 0;
-    while let Some(p) = memchr::memchr(b'%', &s[i..]) {
+    while let Some(p) = super::scan::find_byte(b'%', &s[i..]) {
         let j = i + p;
         let ok = s.len() > j + 2 && s[j + 1].is_ascii_hexdigit() && s[j + 2].is_ascii_hexdigit();
         if !ok {
@@ -266,7 +305,7 @@ fn check_escapes(s: &[u8]) -> Result<(), HeaderError> {
 
 /// Resolves `%XX` escapes. Borrows when there is nothing to resolve. Invalid escapes are kept as is.
 pub fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
-    if memchr::memchr(b'%', s).is_none() {
+    if super::scan::find_byte(b'%', s).is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = Vec::with_capacity(s.len());

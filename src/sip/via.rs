@@ -2,7 +2,7 @@
 
 use super::error::HeaderError;
 use super::params::Params;
-use super::scan::{is_lws, is_token, parse_u16, parse_u32, trim, trim_start};
+use super::scan::{eq_ic, is_lws, is_token, parse_u16, parse_u32, trim, trim_start, unquote};
 use super::uri::{HostKind, host_kind, split_hostport};
 
 /// One Via value (a Via header line may hold several, comma-separated).
@@ -21,6 +21,9 @@ pub struct Via<'a> {
     pub host_kind: HostKind,
     pub port: Option<u16>,
     pub params: Params<'a>,
+    branch: Option<&'a [u8]>,
+    received: Option<&'a [u8]>,
+    rport: Option<Option<u16>>,
 }
 
 fn token(s: &[u8]) -> (&[u8], &[u8]) {
@@ -51,14 +54,34 @@ impl<'a> Via<'a> {
             return Err(HeaderError::new("bad Via sent-by"));
         }
         let s = trim_start(s);
-        let semi = memchr::memchr(b';', s).unwrap_or(s.len());
+        let semi = super::scan::find_byte(b';', s).unwrap_or(s.len());
         let sent_by = trim(&s[..semi]);
         let (host, port) = split_sent_by(sent_by)?;
         let params = Params::new(&s[semi..]);
-        if !params.validate() {
+        let (mut branch, mut received, mut rport) = (None, None, None);
+        let mut bad = None;
+        let ok = params.scan(|name, value| {
+            if eq_ic(name, b"branch") {
+                branch = branch.or(value);
+            } else if eq_ic(name, b"received") {
+                received = received.or(value);
+            } else if eq_ic(name, b"rport") {
+                match value.map(parse_u16) {
+                    None => rport = Some(None),
+                    Some(Some(p)) => rport = Some(Some(p)),
+                    Some(None) => bad = Some("bad Via rport"),
+                }
+            } else if eq_ic(name, b"ttl") && value.and_then(parse_u32).is_none_or(|t| t > 255) {
+                bad = Some("bad Via ttl");
+            }
+        });
+        if !ok {
             return Err(HeaderError::new("bad Via parameter"));
         }
-        let via = Via {
+        if let Some(why) = bad {
+            return Err(HeaderError::new(why));
+        }
+        Ok(Via {
             raw,
             protocol,
             version,
@@ -67,31 +90,23 @@ impl<'a> Via<'a> {
             host_kind: host_kind(host)?,
             port,
             params,
-        };
-        if let Some(ttl) = via.params.get(b"ttl")
-            && ttl.and_then(parse_u32).is_none_or(|t| t > 255)
-        {
-            return Err(HeaderError::new("bad Via ttl"));
-        }
-        if let Some(Some(p)) = via.params.get(b"rport")
-            && parse_u16(p).is_none()
-        {
-            return Err(HeaderError::new("bad Via rport"));
-        }
-        Ok(via)
+            branch: branch.map(unquote),
+            received: received.map(unquote),
+            rport,
+        })
     }
 
     pub fn branch(&self) -> Option<&'a [u8]> {
-        self.params.value(b"branch")
+        self.branch
     }
 
     pub fn received(&self) -> Option<&'a [u8]> {
-        self.params.value(b"received")
+        self.received
     }
 
     /// `None`: no rport; `Some(None)`: `;rport` without value; `Some(Some(port))`: filled in.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params.get(b"rport").map(|v| v.and_then(parse_u16))
+        self.rport
     }
 
     pub fn maddr(&self) -> Option<&'a [u8]> {
@@ -121,7 +136,7 @@ impl<'a> Via<'a> {
 /// `host [ SWS ":" SWS port ]`.
 fn split_sent_by(s: &[u8]) -> Result<(&[u8], Option<u16>), HeaderError> {
     if s.first() == Some(&b'[') {
-        let end = memchr::memchr(b']', s).ok_or(HeaderError::new("bad Via sent-by"))?;
+        let end = super::scan::find_byte(b']', s).ok_or(HeaderError::new("bad Via sent-by"))?;
         let rest = trim(&s[end + 1..]);
         let port = match rest {
             [] => None,
@@ -130,7 +145,7 @@ fn split_sent_by(s: &[u8]) -> Result<(&[u8], Option<u16>), HeaderError> {
         };
         return Ok((&s[..=end], port));
     }
-    match memchr::memchr(b':', s) {
+    match super::scan::find_byte(b':', s) {
         Some(c) => {
             let host = trim(&s[..c]);
             let port = parse_u16(trim(&s[c + 1..])).ok_or(HeaderError::new("bad Via port"))?;

@@ -3,6 +3,7 @@
 //! The library holds all logic; the four binaries in `src/bin/` only parse arguments.
 //! See `ARCHITECTURE.md` for the map of the code.
 
+pub mod core;
 pub mod ctl;
 pub mod ctlrc;
 pub mod db;

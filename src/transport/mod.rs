@@ -79,6 +79,33 @@ pub struct Listener {
     pub def: SocketDef,
     udp: Vec<Arc<socket2::Socket>>,
     tcp: Mutex<Option<std::net::TcpListener>>,
+    /// `SIP/2.0/UDP host:port;branch=`: our Via up to its branch value.
+    via_prefix: String,
+    /// Bound IP (no brackets) and advertised host, lower case, with their ports.
+    names: Vec<(String, u16)>,
+}
+
+impl Listener {
+    fn new(
+        def: SocketDef,
+        udp: Vec<Arc<socket2::Socket>>,
+        tcp: Option<std::net::TcpListener>,
+    ) -> Listener {
+        let (host, port) = def.sent_by();
+        let via_prefix = format!("SIP/2.0/{} {host}:{port};branch=", def.proto.via_token());
+        let mut names = vec![(def.addr.ip().to_string(), def.addr.port())];
+        if let Some(a) = &def.advertised {
+            let bare = a.host.trim_start_matches('[').trim_end_matches(']');
+            names.push((bare.to_ascii_lowercase(), a.port.unwrap_or(def.addr.port())));
+        }
+        Listener {
+            def,
+            udp,
+            tcp: Mutex::new(tcp),
+            via_prefix,
+            names,
+        }
+    }
 }
 
 /// Why the transport could not start.
@@ -159,22 +186,14 @@ impl Transport {
                     addr,
                     ..def.clone()
                 };
-                Listener {
-                    def,
-                    udp: socks,
-                    tcp: Mutex::new(None),
-                }
+                Listener::new(def, socks, None)
             } else {
                 let l = stream::bind(def.addr).map_err(bind_err)?;
                 let def = SocketDef {
                     addr: l.local_addr().map_err(bind_err)?,
                     ..def.clone()
                 };
-                Listener {
-                    def,
-                    udp: Vec::new(),
-                    tcp: Mutex::new(Some(l)),
-                }
+                Listener::new(def, Vec::new(), Some(l))
             };
             listeners.push(listener);
         }
@@ -263,25 +282,40 @@ impl Transport {
     }
 
     /// True when `host:port` over `proto` (any protocol when `None`) names one of our sockets,
-    /// by bound or advertised address (the script's `myself`).
+    /// by bound or advertised address (the script's `myself`). A missing port is the protocol's default.
     pub fn is_local(&self, proto: Option<Proto>, host: &str, port: Option<u16>) -> bool {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let ip: Option<IpAddr> = bare.parse().ok();
+        self.is_local_bytes(proto, host.as_bytes(), port)
+    }
+
+    /// [`Self::is_local`] for a host as found in a message (IPv6 in brackets or not).
+    pub fn is_local_bytes(&self, proto: Option<Proto>, host: &[u8], port: Option<u16>) -> bool {
+        let bare = host
+            .strip_prefix(b"[")
+            .and_then(|h| h.strip_suffix(b"]"))
+            .unwrap_or(host);
+        let mut ip: Option<Option<IpAddr>> = None;
         self.listeners.iter().any(|l| {
             if proto.is_some_and(|p| p != l.def.proto) {
                 return false;
             }
-            let port_ok = |p: u16| port.unwrap_or(l.def.proto.default_port()) == p;
-            let bound = ip.is_some_and(|ip| ip == l.def.addr.ip()) && port_ok(l.def.addr.port());
-            let advertised = l.def.advertised.as_ref().is_some_and(|a| {
-                a.host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .eq_ignore_ascii_case(bare)
-                    && port_ok(a.port.unwrap_or(l.def.addr.port()))
-            });
-            bound || advertised
+            let want = port.unwrap_or(l.def.proto.default_port());
+            l.names.iter().enumerate().any(|(i, (name, p))| {
+                *p == want
+                    && (name.as_bytes().eq_ignore_ascii_case(bare)
+                        || (i == 0 && l.def.addr.is_ipv6() && {
+                            // IPv6 has many spellings of one address.
+                            let parsed = *ip.get_or_insert_with(|| {
+                                std::str::from_utf8(bare).ok().and_then(|s| s.parse().ok())
+                            });
+                            parsed == Some(l.def.addr.ip())
+                        }))
+            })
         })
+    }
+
+    /// Our Via for socket `id` up to the branch value: `SIP/2.0/UDP host:port;branch=`.
+    pub fn via_prefix(&self, id: SocketId) -> Option<&str> {
+        self.listeners.get(id).map(|l| l.via_prefix.as_str())
     }
 
     /// Makes `addr` reach connection `conn` too (RFC 5923 alias of the peer's Via sent-by).

@@ -113,7 +113,23 @@ impl Msg {
         let start_line_end = nl + 1;
         pos = start_line_end;
 
-        let mut hdrs = HeaderTable::new();
+        // Built in place: the header table is the bulk of a Msg and should not be moved.
+        let mut msg = Msg {
+            start: start as u32,
+            start_line_end: start_line_end as u32,
+            line,
+            hdrs: HeaderTable::new(),
+            headers_end: 0,
+            body_start: 0,
+            body_end: b.len() as u32,
+            content_length: None,
+            cseq_num: 0,
+            cseq_method: Method::Other,
+            max_forwards: None,
+            edits: Edits::default(),
+            buf: Bytes::new(),
+        };
+        let hdrs = &mut msg.hdrs;
         let headers_end;
         let body_start;
         loop {
@@ -181,21 +197,8 @@ impl Msg {
             pos = nl + 1;
         }
 
-        let mut msg = Msg {
-            start: start as u32,
-            start_line_end: start_line_end as u32,
-            line,
-            hdrs,
-            headers_end: headers_end as u32,
-            body_start: body_start as u32,
-            body_end: b.len() as u32,
-            content_length: None,
-            cseq_num: 0,
-            cseq_method: Method::Other,
-            max_forwards: None,
-            edits: Edits::default(),
-            buf: Bytes::new(),
-        };
+        msg.headers_end = headers_end as u32;
+        msg.body_start = body_start as u32;
         msg.check_core(b, limits)?;
         msg.buf = buf;
         Ok(msg)

@@ -4,7 +4,7 @@
 use super::hdr::HdrId;
 
 /// Header lines kept without heap allocation.
-pub const INLINE: usize = 40;
+pub const INLINE: usize = 32;
 
 /// Offsets of one header line in the message buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

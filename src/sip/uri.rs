@@ -246,27 +246,35 @@ pub fn host_kind(host: &[u8]) -> Result<HostKind, HeaderError> {
             Err(HeaderError::new("bad IPv6 reference"))
         };
     }
-    let mut digits_dots = true;
-    let mut name_chars = true;
-    for &b in host {
-        digits_dots &= b.is_ascii_digit() || b == b'.';
-        name_chars &= b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+    if host.first().is_some_and(u8::is_ascii_digit) && is_ipv4(host) {
+        return Ok(HostKind::Ipv4);
     }
-    if digits_dots {
-        // A dotted all-digit name that is not an IPv4 address is not a valid hostname either
-        // (the top label must start with a letter).
-        return if is_ipv4(host) {
-            Ok(HostKind::Ipv4)
-        } else {
-            Err(HeaderError::new("bad IPv4 address"))
-        };
-    }
-    if name_chars && !host.is_empty() && host[0] != b'.' && host[0] != b'-' {
+    // A dotted all-digit name that is not an IPv4 address is not a valid hostname either (the
+    // top label must start with a letter).
+    let valid = host.first().is_some_and(u8::is_ascii_alphanumeric)
+        && host.iter().all(|&b| HOST_CHAR[b as usize])
+        && !host.iter().all(|&b| b.is_ascii_digit() || b == b'.');
+    if valid {
         Ok(HostKind::Name)
+    } else if host.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+        Err(HeaderError::new("bad IPv4 address"))
     } else {
         Err(HeaderError::new("bad host name"))
     }
 }
+
+const fn host_char() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'.';
+        b += 1;
+    }
+    t
+}
+
+static HOST_CHAR: [bool; 256] = host_char();
 
 /// Dotted-quad IPv4 address: four decimal octets of one to three digits, each at most 255.
 pub fn is_ipv4(s: &[u8]) -> bool {

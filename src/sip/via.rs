@@ -60,20 +60,18 @@ impl<'a> Via<'a> {
         let params = Params::new(&s[semi..]);
         let (mut branch, mut received, mut rport) = (None, None, None);
         let mut bad = None;
-        let ok = params.scan(|name, value| {
-            if eq_ic(name, b"branch") {
-                branch = branch.or(value);
-            } else if eq_ic(name, b"received") {
-                received = received.or(value);
-            } else if eq_ic(name, b"rport") {
-                match value.map(parse_u16) {
-                    None => rport = Some(None),
-                    Some(Some(p)) => rport = Some(Some(p)),
-                    Some(None) => bad = Some("bad Via rport"),
-                }
-            } else if eq_ic(name, b"ttl") && value.and_then(parse_u32).is_none_or(|t| t > 255) {
-                bad = Some("bad Via ttl");
+        let ok = params.scan(|name, value| match name.len() {
+            6 if eq_ic(name, b"branch") => branch = branch.or(value),
+            8 if eq_ic(name, b"received") => received = received.or(value),
+            5 if eq_ic(name, b"rport") => match value.map(parse_u16) {
+                None => rport = Some(None),
+                Some(Some(p)) => rport = Some(Some(p)),
+                Some(None) => bad = Some("bad Via rport"),
+            },
+            3 if eq_ic(name, b"ttl") && value.and_then(parse_u32).is_none_or(|t| t > 255) => {
+                bad = Some("bad Via ttl")
             }
+            _ => {}
         });
         if !ok {
             return Err(HeaderError::new("bad Via parameter"));

@@ -34,7 +34,7 @@ trap cleanup EXIT
 "$BIN" "udp:127.0.0.1:$PROXY_PORT" "udp:127.0.0.1:$UAS_PORT" "$WORKERS" $SHARED 2>"$TMP/proxy.log" &
 PROXY=$!
 "$SIPP" -sf "$UAS" -i 127.0.0.1 -p "$UAS_PORT" -t u1 -m "$COUNT" -buff_size 4194304 \
-    -timeout 600s >/dev/null 2>&1 </dev/null &
+    -timeout 600s -trace_stat -fd 1 -stf "$TMP/uas_stat.csv" >/dev/null 2>&1 </dev/null &
 UAS_PID=$!
 sleep 0.5
 
@@ -49,17 +49,20 @@ START=$(date +%s.%N)
 END=$(date +%s.%N)
 sleep 0.5
 T1=$(ticks); S1=$(sys_ticks)
-kill "$UAS_PID" 2>/dev/null || true; UAS_PID=
+# The UAS stops by itself after COUNT calls; give it a few seconds, then stop it.
+for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$UAS_PID" 2>/dev/null || break; sleep 0.5; done
+kill "$UAS_PID" 2>/dev/null || true; wait "$UAS_PID" 2>/dev/null || true; UAS_PID=
 
-col() { # value of column $1 in the last line of sipp's statistics file
-    n=$(head -1 "$TMP/uac_stat.csv" | tr ';' '\n' | grep -n "^$1\$" | cut -d: -f1)
-    tail -1 "$TMP/uac_stat.csv" | tr ';' '\n' | sed -n "${n}p"
+col() { # value of column $2 in the last line of sipp's statistics file $1
+    n=$(head -1 "$1" | tr ';' '\n' | grep -n "^$2\$" | cut -d: -f1)
+    tail -1 "$1" | tr ';' '\n' | sed -n "${n}p"
 }
-OK=$(col 'SuccessfulCall(C)'); FAILED=$(col 'FailedCall(C)')
+# Count what reached the UAS (every forwarded request) and what the UAC saw fail.
+OK=$(col "$TMP/uas_stat.csv" 'SuccessfulCall(C)'); FAILED=$(col "$TMP/uac_stat.csv" 'FailedCall(C)')
 awk -v t0="$T0" -v t1="$T1" -v s0="$S0" -v s1="$S1" -v hz="$HZ" -v ok="$OK" -v failed="$FAILED" -v s="$START" -v e="$END" \
     -v rate="$RATE" -v w="$WORKERS" -v per="$PER" -v mode="$MODE" 'BEGIN {
     cpu = (t1 - t0) / hz;
-    printf "%s: %d ok, %d failed, offered %d/s over %.1f s, %d UDP workers\n", mode, ok, failed, rate, e - s, w;
+    printf "%s: %d completed at the UAS, %d failed at the UAC, offered %d/s over %.1f s, %d UDP workers\n", mode, ok, failed, rate, e - s, w;
     printf "proxy CPU: %.2f s (%.2f s in the kernel) for %d forwarded messages\n", cpu, (s1 - s0) / hz, ok * per;
     if (ok > 0) printf "proxy CPU per forwarded message: %.2f us\n", cpu * 1e6 / (per * ok);
 }'

@@ -245,3 +245,30 @@ fn malformed_request_gets_400_and_response_garbage_is_dropped() {
     assert!(buf[..n].starts_with(b"SIP/2.0 200 OK"));
     core.shutdown();
 }
+
+#[test]
+fn oversized_udp_request_gets_513() {
+    let cfg = TransportConfig {
+        sockets: vec!["udp:127.0.0.1:0".parse::<SocketDef>().unwrap()],
+        max_message: 2000,
+        ..TransportConfig::default()
+    };
+    let next = uas("127.0.0.1");
+    let handler = move |_: &mut osips::sip::Msg, _: &ReceiveInfo| {
+        Action::Forward(Destination::new(Proto::Udp, next))
+    };
+    let core = Core::start(cfg, Box::new(handler)).unwrap();
+    let to = socket_of(&core, Proto::Udp);
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    let big = options(Proto::Udp, c.local_addr().unwrap()).replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!("Subject: {}\r\nContent-Length: 0\r\n\r\n", "x".repeat(3000)),
+    );
+    c.send_to(big.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 65535];
+    let (n, _) = c.recv_from(&mut buf).unwrap();
+    let rsp = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(rsp.starts_with("SIP/2.0 513 "), "{rsp}");
+    core.shutdown();
+}

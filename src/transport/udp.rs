@@ -88,7 +88,8 @@ fn receive_loop(transport: &Transport, handler: &dyn Handler, socket_id: usize, 
         let Some(src) = from.as_socket() else {
             continue;
         };
-        if n == 0 || n >= MAX_DATAGRAM || n > transport.cfg.max_message {
+        // Oversized messages still go to the handler, whose parser answers them 513.
+        if n == 0 || n >= MAX_DATAGRAM {
             continue;
         }
         // SAFETY: recv_from initialised the first `n` bytes of the spare capacity.

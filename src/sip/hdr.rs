@@ -264,39 +264,21 @@ impl HdrId {
 /// already excluded (CR would compare equal to '-').
 #[inline]
 fn eq_lower(name: &[u8], known: &[u8]) -> bool {
-    const LOWER: u64 = 0x2020_2020_2020_2020;
-    let n = name.len();
-    if n != known.len() {
+    if name.len() != known.len() {
         return false;
     }
-    if n < 8 {
-        return (load_short(name) | LOWER) == (load_short(known) | LOWER);
-    }
-    // Whole words, then the last eight bytes (overlapping the previous word).
-    let mut i = 0;
-    while i + 8 <= n {
-        if (load8(&name[i..]) | LOWER) != (load8(&known[i..]) | LOWER) {
+    let mut a = name;
+    let mut b = known;
+    while a.len() >= 8 {
+        let x = u64::from_le_bytes(a[..8].try_into().unwrap_or([0; 8]));
+        let y = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
+        if (x | 0x2020_2020_2020_2020) != (y | 0x2020_2020_2020_2020) {
             return false;
         }
-        i += 8;
+        a = &a[8..];
+        b = &b[8..];
     }
-    i == n || (load8(&name[n - 8..]) | LOWER) == (load8(&known[n - 8..]) | LOWER)
-}
-
-#[inline]
-fn load8(s: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&s[..8]);
-    u64::from_le_bytes(w)
-}
-
-/// Loads fewer than eight bytes; the missing high bytes are zero (0x20 after lowercasing, on
-/// both sides of a compare).
-#[inline]
-fn load_short(s: &[u8]) -> u64 {
-    s.iter()
-        .rev()
-        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+    a.iter().zip(b).all(|(x, y)| (x | 0x20) == (y | 0x20))
 }
 
 #[cfg(test)]

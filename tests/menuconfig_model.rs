@@ -353,7 +353,7 @@ fn osipsctlrc_values_become_defaults() {
         "DBENGINE=PGSQL\nDBHOST=127.0.0.1\nDBRWPW=secret\nOSIPS_FIFO=/run/osips/fifo\n",
     )
     .unwrap();
-    let d = CtlrcDefaults::from_files(&[rc.clone(), dir.path().join("missing")]);
+    let d = CtlrcDefaults::from_files(&[rc.clone(), dir.path().join("missing")]).unwrap();
     assert_eq!(d.files, vec![rc]);
     let lib = Library::embedded();
     let mut s = set(&lib, "trunking");

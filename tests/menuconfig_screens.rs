@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use osips::menuconfig::app::{App, Modal, Screen};
-use osips::menuconfig::checker::{Checks, Unavailable};
+use osips::menuconfig::checker::{Checks, LibraryChecker};
 use osips::menuconfig::{CtlrcDefaults, Library, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -16,7 +16,7 @@ fn app(name: &str) -> (App, PathBuf) {
     let dir = PathBuf::from("target/menuconfig-screens").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let checks = Checks::new(Box::new(Unavailable("no osips binary in this test".into())));
+    let checks = Checks::new(Box::new(LibraryChecker::new()));
     let app = App::new(
         Arc::new(Library::embedded()),
         checks,
@@ -164,7 +164,7 @@ fn saved_options_are_reloaded() {
     press(&mut a, KeyCode::Char(' '));
     press(&mut a, KeyCode::Char('s'));
     assert!(matches!(&a.modal, Some(Modal::Notice(n)) if n.contains("saved for Trunking Script")));
-    let checks = Checks::new(Box::new(Unavailable("none".into())));
+    let checks = Checks::new(Box::new(LibraryChecker::new()));
     let b = App::new(
         Arc::new(Library::embedded()),
         checks,

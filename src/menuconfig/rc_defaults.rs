@@ -1,13 +1,10 @@
-//! Defaults taken from the osipsctlrc files: the database URL and the MI FIFO path.
-//!
-//! This is a small stand-in for the project's rc reader (`crate::ctlrc`, written separately):
-//! when that lands, replace the body of [`CtlrcDefaults::load`] with a call to it and keep
-//! [`CtlrcDefaults::from_vars`] as the mapping from rc variables to option defaults. The file is
-//! read as `KEY=value` lines and never executed.
+//! Defaults taken from the osipsctlrc files (read by [`crate::ctlrc::Rc`], the reader of
+//! `osipsctl` and `osipsdbctl`): the database URL and the MI FIFO path, so that a generated
+//! script uses the database and FIFO the tools provision and talk to.
 
 use super::catalogue::DefaultSource;
 use super::options::{OptionSet, Value, validate_value};
-use std::collections::BTreeMap;
+use crate::ctlrc::{LoadOptions, Rc, RcError};
 use std::path::PathBuf;
 
 /// Option defaults found in the rc files (None when the rc files do not say).
@@ -20,72 +17,36 @@ pub struct CtlrcDefaults {
 }
 
 impl CtlrcDefaults {
-    /// Reads the rc cascade as opensipsctl does: `$OSIPSCTLRC` (or `$osipsctlrc`) alone if set,
-    /// else `/etc/opensips/opensipsctlrc`, `/usr/local/etc/opensips/opensipsctlrc`,
-    /// `~/.opensipsctlrc`, `/etc/osips/osipsctlrc` and `~/.osipsctlrc`, later files overriding.
-    pub fn load() -> CtlrcDefaults {
-        let env = std::env::var_os("OSIPSCTLRC").or_else(|| std::env::var_os("osipsctlrc"));
-        let files: Vec<PathBuf> = match env {
-            Some(f) => vec![PathBuf::from(f)],
-            None => {
-                let home = std::env::var_os("HOME").map(PathBuf::from);
-                let mut v = vec![
-                    PathBuf::from("/etc/opensips/opensipsctlrc"),
-                    PathBuf::from("/usr/local/etc/opensips/opensipsctlrc"),
-                ];
-                if let Some(h) = &home {
-                    v.push(h.join(".opensipsctlrc"));
-                }
-                v.push(PathBuf::from("/etc/osips/osipsctlrc"));
-                if let Some(h) = &home {
-                    v.push(h.join(".osipsctlrc"));
-                }
-                v
-            }
+    /// Reads the rc cascade (or the file `$OSIPSCTLRC` names) as `osipsctl` does.
+    pub fn load() -> Result<CtlrcDefaults, RcError> {
+        Self::from_rc(&Rc::load(None)?)
+    }
+
+    /// Reads these files in order (later ones win), without the environment.
+    pub fn from_files(files: &[PathBuf]) -> Result<CtlrcDefaults, RcError> {
+        Self::from_rc(&Rc::load_with(&LoadOptions {
+            system_files: files.to_vec(),
+            ..LoadOptions::default()
+        })?)
+    }
+
+    /// Maps rc settings to defaults: the database URL when `DBENGINE` (or `DBURL`) is set, built
+    /// by [`Rc::db_url`] from `DBHOST`, `DBPORT`, `DBNAME`, `DBRWUSER`, `DBRWPW`, `DB_PATH`;
+    /// the FIFO when `OSIPS_FIFO` is set ([`Rc::osips_fifo`], under `CHROOT_DIR`). What the rc
+    /// does not set keeps the catalogue's default rather than the tools' built-in one.
+    pub fn from_rc(rc: &Rc) -> Result<CtlrcDefaults, RcError> {
+        let set = |k: &str| rc.get(k).is_some_and(|v| !v.is_empty());
+        let db_url = if set("DBENGINE") {
+            Some(rc.db_url()?.to_url_string())
+        } else {
+            None
         };
-        Self::from_files(&files)
-    }
-
-    pub fn from_files(files: &[PathBuf]) -> CtlrcDefaults {
-        let mut vars = BTreeMap::new();
-        let mut read = Vec::new();
-        for f in files {
-            if let Ok(text) = std::fs::read_to_string(f) {
-                parse_into(&text, &mut vars);
-                read.push(f.clone());
-            }
-        }
-        let mut d = Self::from_vars(&vars);
-        d.files = read;
-        d
-    }
-
-    /// Maps rc variables to defaults: `DBENGINE` (MYSQL, PGSQL/POSTGRES…, SQLITE) with `DBHOST`,
-    /// `DBPORT`, `DBNAME`, `DBRWUSER`, `DBRWPW`, `DB_PATH`; and `OSIPS_FIFO`.
-    pub fn from_vars(vars: &BTreeMap<String, String>) -> CtlrcDefaults {
-        let get = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
-        let host = get("DBHOST").unwrap_or_else(|| "localhost".into());
-        let port = get("DBPORT").map(|p| format!(":{p}")).unwrap_or_default();
-        let name = get("DBNAME").unwrap_or_else(|| "opensips".into());
-        let user = get("DBRWUSER").unwrap_or_else(|| "opensips".into());
-        let pw = get("DBRWPW").unwrap_or_else(|| "opensipsrw".into());
-        let db_url = get("DBENGINE").and_then(|e| match e.to_ascii_uppercase().as_str() {
-            "MYSQL" => Some(format!("mysql://{user}:{pw}@{host}{port}/{name}")),
-            "PGSQL" | "POSTGRES" | "POSTGRESQL" => {
-                Some(format!("postgres://{user}:{pw}@{host}{port}/{name}"))
-            }
-            "SQLITE" => {
-                let path =
-                    get("DB_PATH").unwrap_or_else(|| "/usr/local/etc/opensips/sqlite".into());
-                Some(format!("sqlite://{path}"))
-            }
-            _ => None,
-        });
-        CtlrcDefaults {
+        let mi_fifo = set("OSIPS_FIFO").then(|| rc.osips_fifo().display().to_string());
+        Ok(CtlrcDefaults {
             db_url,
-            mi_fifo: get("OSIPS_FIFO"),
-            files: Vec::new(),
-        }
+            mi_fifo,
+            files: rc.files().to_vec(),
+        })
     }
 
     /// Replaces the catalogue defaults of options marked with a `source` by the rc values that
@@ -116,51 +77,19 @@ impl CtlrcDefaults {
     }
 }
 
-/// Reads `KEY=value` lines (optionally `export KEY=value`, values optionally quoted); anything
-/// else, including command substitutions, is ignored.
-fn parse_into(text: &str, vars: &mut BTreeMap<String, String>) {
-    for line in text.lines() {
-        let line = line.trim();
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        if line.starts_with('#') {
-            continue;
-        }
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            continue;
-        }
-        let v = v.trim();
-        let v = if let Some(inner) = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-            inner
-        } else if let Some(inner) = v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
-            inner
-        } else {
-            v.split(" #").next().unwrap_or(v).trim()
-        };
-        if v.contains('$') || v.contains('`') {
-            continue;
-        }
-        vars.insert(k.to_string(), v.to_string());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn vars(text: &str) -> BTreeMap<String, String> {
-        let mut v = BTreeMap::new();
-        parse_into(text, &mut v);
-        v
+    fn from(text: &str) -> CtlrcDefaults {
+        CtlrcDefaults::from_rc(&Rc::from_str_named(text, "rc").unwrap()).unwrap()
     }
 
     #[test]
     fn pgsql_rc_gives_postgres_url() {
-        let d = CtlrcDefaults::from_vars(&vars(
+        let d = from(
             "# comment\nDBENGINE=PGSQL\nDBHOST=127.0.0.1\nDBPORT=5433\nDBRWUSER=\"sip\"\nDBRWPW='pw'\nOSIPS_FIFO=/run/x_fifo\n",
-        ));
+        );
         assert_eq!(
             d.db_url.as_deref(),
             Some("postgres://sip:pw@127.0.0.1:5433/opensips")
@@ -170,23 +99,28 @@ mod tests {
 
     #[test]
     fn sqlite_rc_gives_three_slash_url() {
-        let d = CtlrcDefaults::from_vars(&vars("DBENGINE=SQLITE\nDB_PATH=/var/db/osips.sqlite\n"));
+        let d = from("DBENGINE=SQLITE\nDB_PATH=/var/db/osips.sqlite\n");
         assert_eq!(d.db_url.as_deref(), Some("sqlite:///var/db/osips.sqlite"));
+        let d = from("DBURL=mysql://u:p@db:3307/x\n");
+        assert_eq!(d.db_url.as_deref(), Some("mysql://u:p@db:3307/x"));
     }
 
     #[test]
-    fn shell_expansions_are_not_run() {
-        let v = vars("DBHOST=$(hostname)\nDBNAME=`id`\nexport DBENGINE=MYSQL\n");
-        assert!(!v.contains_key("DBHOST") && !v.contains_key("DBNAME"));
-        assert_eq!(v.get("DBENGINE").map(String::as_str), Some("MYSQL"));
+    fn fifo_goes_under_the_chroot() {
+        let d = from("CHROOT_DIR=/srv/jail\nOSIPS_FIFO=/tmp/fifo\n");
+        assert_eq!(d.mi_fifo.as_deref(), Some("/srv/jail/tmp/fifo"));
     }
 
     #[test]
     fn no_engine_means_no_url() {
-        assert!(
-            CtlrcDefaults::from_vars(&vars("DBHOST=db\n"))
-                .db_url
-                .is_none()
-        );
+        let d = from("DBHOST=db\n");
+        assert!(d.db_url.is_none() && d.mi_fifo.is_none());
+    }
+
+    #[test]
+    fn bad_engine_is_an_error_naming_the_place() {
+        let rc = Rc::from_str_named("DBENGINE=ORACLE\n", "rc").unwrap();
+        let e = CtlrcDefaults::from_rc(&rc).unwrap_err().to_string();
+        assert!(e.contains("DBENGINE") && e.contains("rc:1"), "{e}");
     }
 }

@@ -6,9 +6,8 @@ use osips::menuconfig::structural::StructuralChecker;
 
 fn cmd() -> Command {
     let mut c = Command::cargo_bin("osipsconfig").unwrap();
-    // the binary under test, not whatever osips is on PATH; rc files of this machine ignored
-    c.env("OSIPS_BIN", env!("CARGO_BIN_EXE_osips"))
-        .arg("--no-rc");
+    // rc files of this machine ignored
+    c.arg("--no-rc");
     c
 }
 
@@ -55,6 +54,12 @@ fn generate_writes_script_and_options() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
+    // valid OpenSIPS that osips cannot run yet: written, with a warning naming the modules
+    let e = stderr(&o);
+    assert!(
+        e.contains("uses modules osips does not implement yet: ") && e.contains(" tm, "),
+        "{e}"
+    );
     let script = std::fs::read_to_string(&out).unwrap();
     assert!(script.contains("www_authorize(\"\", \"subscriber\")"));
     assert!(script.contains("loadmodule \"db_postgres.so\""));
@@ -143,7 +148,7 @@ fn failing_check_exits_nonzero_with_the_errors() {
     .unwrap();
     std::fs::write(
         t.join("broken.cfg.j2"),
-        "loadmodule \"sl.so\"\nroute {\n\tt_relay();\n}\n",
+        "loadmodule \"sl.so\"\nroute {\n\tt_relay();\n\t$var(x) = ;\n}\n",
     )
     .unwrap();
     let out = t.join("b.cfg");
@@ -156,8 +161,13 @@ fn failing_check_exits_nonzero_with_the_errors() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
+    // the script checker's error with its line and column, then the structural check's
     assert!(
-        e.contains("b.cfg:3: t_relay() needs module tm, which is not loaded"),
+        e.contains("b.cfg:4:12: error: unexpected `;` in expression"),
+        "{e}"
+    );
+    assert!(
+        e.contains("b.cfg:3: error: t_relay() needs module tm, which is not loaded"),
         "{e}"
     );
     assert!(!out.exists());

@@ -350,15 +350,15 @@ fn osipsctlrc_values_become_defaults() {
     let rc = dir.path().join("osipsctlrc");
     std::fs::write(
         &rc,
-        "DBENGINE=PGSQL\nDBHOST=127.0.0.1\nDBRWPW=secret\nOSIPS_FIFO=/run/osips/fifo\n",
+        "DBENGINE=PGSQL\nDBHOST=127.0.0.1\nDBRWPW=secret\nOSIPS_FIFO=/run/osips/fifo\nOSIPS_MI_URL=http://127.0.0.7:8890/mi\n",
     )
     .unwrap();
-    let d = CtlrcDefaults::from_files(&[rc.clone(), dir.path().join("missing")]);
+    let d = CtlrcDefaults::from_files(&[rc.clone(), dir.path().join("missing")]).unwrap();
     assert_eq!(d.files, vec![rc]);
     let lib = Library::embedded();
     let mut s = set(&lib, "trunking");
     let changed = d.apply(&mut s);
-    assert_eq!(changed, ["DB_URL", "MI_FIFO"]);
+    assert_eq!(changed, ["DB_URL", "MI_FIFO", "MI_HTTP_IP", "MI_HTTP_PORT"]);
     let out = render(&lib, &s);
     assert!(out.contains("loadmodule \"db_postgres.so\""));
     assert!(out.contains(

@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use osips::menuconfig::app::{App, Modal, Screen};
-use osips::menuconfig::checker::{Checks, Unavailable};
+use osips::menuconfig::checker::{Checks, LibraryChecker};
 use osips::menuconfig::{CtlrcDefaults, Library, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -16,7 +16,7 @@ fn app(name: &str) -> (App, PathBuf) {
     let dir = PathBuf::from("target/menuconfig-screens").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let checks = Checks::new(Box::new(Unavailable("no osips binary in this test".into())));
+    let checks = Checks::new(Box::new(LibraryChecker::new()));
     let app = App::new(
         Arc::new(Library::embedded()),
         checks,
@@ -164,7 +164,7 @@ fn saved_options_are_reloaded() {
     press(&mut a, KeyCode::Char(' '));
     press(&mut a, KeyCode::Char('s'));
     assert!(matches!(&a.modal, Some(Modal::Notice(n)) if n.contains("saved for Trunking Script")));
-    let checks = Checks::new(Box::new(Unavailable("none".into())));
+    let checks = Checks::new(Box::new(LibraryChecker::new()));
     let b = App::new(
         Arc::new(Library::embedded()),
         checks,
@@ -224,45 +224,44 @@ fn no_panic_on_any_key_at_any_size() {
     }
 }
 
-/// Stands in for `osips -C`, which cannot run here yet: rejects scripts that load `acc.so`.
-struct RejectsAcc;
-
-impl osips::menuconfig::ScriptChecker for RejectsAcc {
-    fn name(&self) -> &str {
-        "osips -C"
-    }
-    fn check(&self, script: &str) -> osips::menuconfig::CheckOutcome {
-        match script.lines().position(|l| l == "loadmodule \"acc.so\"") {
-            None => osips::menuconfig::CheckOutcome::Passed,
-            Some(n) => {
-                osips::menuconfig::CheckOutcome::Failed(vec![osips::menuconfig::CheckError {
-                    line: n + 1,
-                    column: Some(1),
-                    message: "module acc not available".into(),
-                }])
-            }
-        }
-    }
-}
-
 #[test]
 fn failing_check_is_shown_and_blocks_generation() {
+    // a template directory whose script has a real error, found by the real script checker
     let dir = PathBuf::from("target/menuconfig-screens/failing");
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let checks = Checks::new(Box::new(RejectsAcc));
+    let templates = dir.join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("broken.toml"),
+        "name = \"broken\"\ntitle = \"Broken Script\"\ndescription = \"has an error\"\n",
+    )
+    .unwrap();
+    let mut body = String::from("loadmodule \"tm.so\"\n\nroute {\n");
+    for n in 0..20 {
+        body.push_str(&format!("\txlog(\"L_INFO\", \"step {n}\\n\");\n"));
+    }
+    body.push_str("\t$var(x) = ;\n\texit;\n}\n");
+    std::fs::write(templates.join("broken.cfg.j2"), body).unwrap();
+    let checks = Checks::lenient(Box::new(LibraryChecker::new()));
     let mut a = App::new(
-        Arc::new(Library::embedded()),
+        Arc::new(Library::from_dir(&templates).unwrap()),
         checks,
         &dir,
         &CtlrcDefaults::default(),
     );
-    open_configure(&mut a, 1);
+    open_configure(&mut a, 0);
+    let report = a.scenarios[0].report.clone().unwrap();
+    let errors = report.errors();
+    assert_eq!(
+        (errors[0].line, errors[0].column),
+        (24, Some(12)),
+        "{errors:?}"
+    );
     press(&mut a, KeyCode::Char('e'));
-    assert_eq!(a.scenarios[1].preview_scroll, 75);
+    assert_eq!(a.scenarios[0].preview_scroll, 21);
     snap("check_failed", &a, 100, 30);
     press(&mut a, KeyCode::Char('g'));
     press(&mut a, KeyCode::Enter);
     snap("check_failed_not_generated", &a, 100, 30);
-    assert!(!dir.join("opensips_trunking.cfg").exists());
+    assert!(!dir.join("opensips_broken.cfg").exists());
 }

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use osips::menuconfig::app::App;
-use osips::menuconfig::checker::{CheckOutcome, Checks};
+use osips::menuconfig::checker::Checks;
 use osips::menuconfig::{
     CtlrcDefaults, Library, OptionSet, Value, default_checker, optionfile, tui,
 };
@@ -70,7 +70,10 @@ fn main() -> ExitCode {
     let rc = if cli.no_rc {
         CtlrcDefaults::default()
     } else {
-        CtlrcDefaults::load()
+        CtlrcDefaults::load().unwrap_or_else(|e| {
+            eprintln!("osipsconfig: warning: osipsctlrc: {e}; using the catalogue defaults");
+            CtlrcDefaults::default()
+        })
     };
     // the proxy's check when available, and the structural check (lenient for user templates)
     let checks = if cli.templates.is_some() {
@@ -229,19 +232,24 @@ fn generate(
         Err(e) => return fail(2, &e.to_string()),
     };
     let report = checks.run(&script);
-    if let CheckOutcome::Unavailable(why) = &report.outcome {
-        eprintln!(
-            "osipsconfig: warning: {} unavailable ({why}); only the structural check ran",
-            report.checker
-        );
-    }
     if !report.passed() {
         for e in report.errors() {
-            eprintln!("{}:{}: {}", output.display(), e.line, e.message);
+            match e.column {
+                Some(c) => eprintln!("{}:{}:{c}: error: {}", output.display(), e.line, e.message),
+                None => eprintln!("{}:{}: error: {}", output.display(), e.line, e.message),
+            }
         }
         return fail(
             1,
             &format!("{} does not pass the check; not written", output.display()),
+        );
+    }
+    if !report.not_implemented().is_empty() {
+        eprintln!(
+            "osipsconfig: warning: {} uses modules osips does not implement yet: {} \
+             (valid OpenSIPS; osips cannot run it until they exist)",
+            output.display(),
+            report.not_implemented().join(", ")
         );
     }
     if output == Path::new("-") {
@@ -254,10 +262,14 @@ fn generate(
     if let Err(e) = optionfile::save(&set, &opts) {
         return fail(2, &e.to_string());
     }
+    let checked = if report.not_implemented().is_empty() {
+        report.summary()
+    } else {
+        "checked: no errors".to_string()
+    };
     eprintln!(
-        "osipsconfig: wrote {} ({}); options in {}",
+        "osipsconfig: wrote {} ({checked}); options in {}",
         output.display(),
-        report.summary(),
         opts.display()
     );
     ExitCode::SUCCESS

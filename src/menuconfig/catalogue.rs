@@ -42,6 +42,10 @@ pub enum DefaultSource {
     CtlrcDbUrl,
     /// The MI FIFO path from the osipsctlrc `OSIPS_FIFO` variable.
     CtlrcFifo,
+    /// The host of the osipsctlrc `OSIPS_MI_URL` (the HTTP management interface).
+    CtlrcMiHttpIp,
+    /// The port of the osipsctlrc `OSIPS_MI_URL`.
+    CtlrcMiHttpPort,
 }
 
 /// One option of a scenario.

@@ -1,14 +1,13 @@
 //! The script check behind generation: a [`ScriptChecker`] takes script text and says whether
 //! it passes, with errors by line.
 //!
-//! Implementations: [`OsipsBinaryChecker`] runs `osips -C -f FILE`; [`StructuralChecker`]
-//! (in `structural.rs`) is osipsconfig's own check of what the templates must get right. When
-//! the script library exposes its checker, wrap it in a type implementing [`ScriptChecker`] and
-//! return it from [`default_checker`]; nothing else changes.
+//! Implementations: [`LibraryChecker`] is the check of `osips -C` (the script library's
+//! compiler, with every module osips provides); [`StructuralChecker`] (in `structural.rs`) is
+//! osipsconfig's own check of what the templates must get right.
+//!
+//! [`StructuralChecker`]: super::structural::StructuralChecker
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::script::{DiagCode, Registry, check_str};
 
 /// One problem in a script; `line` is 1-based, 0 when the checker gave no line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +31,10 @@ impl std::fmt::Display for CheckError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckOutcome {
     Passed,
+    /// The script is correct OpenSIPS, but it loads these modules, which osips does not
+    /// implement yet (so osips cannot run it yet); names in the order of their `loadmodule`.
+    NotImplemented(Vec<String>),
     Failed(Vec<CheckError>),
-    /// The checker could not run (no binary, binary without `-C`); the reason says why.
-    Unavailable(String),
 }
 
 /// Checks the text of a generated script.
@@ -44,154 +44,69 @@ pub trait ScriptChecker: Send + Sync {
     fn check(&self, script: &str) -> CheckOutcome;
 }
 
-/// Runs `osips -C -f FILE` on a temporary copy of the script.
-#[derive(Debug, Clone)]
-pub struct OsipsBinaryChecker {
-    binary: PathBuf,
+/// The check `osips -C` runs, called in-process: parse and compile against the modules osips
+/// provides. "Module not implemented yet" errors are told apart from real errors by their
+/// diagnostic code.
+pub struct LibraryChecker {
+    registry: Registry,
 }
 
-impl OsipsBinaryChecker {
-    pub fn new(binary: PathBuf) -> Self {
-        OsipsBinaryChecker { binary }
-    }
-
-    /// `$OSIPS_BIN`, else `osips` beside the running executable, else `osips` on `PATH`.
-    pub fn locate() -> Option<Self> {
-        if let Some(p) = std::env::var_os("OSIPS_BIN") {
-            return Some(Self::new(PathBuf::from(p)));
+impl LibraryChecker {
+    pub fn new() -> Self {
+        LibraryChecker {
+            registry: Registry::builtin(),
         }
-        let sibling = std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent().map(|d| d.join("osips")))
-            .filter(|p| p.is_file());
-        if let Some(p) = sibling {
-            return Some(Self::new(p));
-        }
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("osips"))
-                .find(|p| p.is_file())
-                .map(Self::new)
-        })
-    }
-
-    pub fn binary(&self) -> &Path {
-        &self.binary
-    }
-
-    fn run(&self, script: &str) -> Result<std::process::Output, String> {
-        let file = TempScript::write(script)
-            .map_err(|e| format!("cannot write a temporary script: {e}"))?;
-        Command::new(&self.binary)
-            .arg("-C")
-            .arg("-f")
-            .arg(&file.0)
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", self.binary.display()))
-    }
-
-    /// A binary that accepts a script that is not one does not implement `-C`: treat it as
-    /// unavailable rather than trust its "pass".
-    pub fn probe(&self) -> Result<(), String> {
-        let out = self.run("route {\n\tthis is not a script (\n")?;
-        if out.status.success() {
-            return Err(format!(
-                "{} does not check scripts yet (it accepted an invalid one)",
-                self.binary.display()
-            ));
-        }
-        Ok(())
     }
 }
 
-impl ScriptChecker for OsipsBinaryChecker {
+impl Default for LibraryChecker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScriptChecker for LibraryChecker {
     fn name(&self) -> &str {
         "osips -C"
     }
 
     fn check(&self, script: &str) -> CheckOutcome {
-        match self.run(script) {
-            Err(e) => CheckOutcome::Unavailable(e),
-            Ok(out) if out.status.success() => CheckOutcome::Passed,
-            Ok(out) => {
-                let text = format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stderr),
-                    String::from_utf8_lossy(&out.stdout)
-                );
-                let mut errors: Vec<CheckError> =
-                    text.lines().filter_map(parse_error_line).collect();
-                if errors.is_empty() {
-                    let first = text
-                        .lines()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("script rejected");
+        let checked = check_str("opensips.cfg", script, &self.registry);
+        let mut errors = Vec::new();
+        let mut missing: Vec<String> = Vec::new();
+        for d in checked.errors() {
+            match &d.code {
+                Some(DiagCode::ModuleNotImplemented { module }) => {
+                    if !missing.contains(module) {
+                        missing.push(module.clone());
+                    }
+                }
+                None => {
+                    let (line, column) = checked.sources.line_col(d.span);
+                    let message = if d.label.is_empty() {
+                        d.message.clone()
+                    } else {
+                        format!("{} ({})", d.message, d.label)
+                    };
                     errors.push(CheckError {
-                        line: 0,
-                        column: None,
-                        message: first.trim().to_string(),
+                        line,
+                        column: Some(column),
+                        message,
                     });
                 }
-                CheckOutcome::Failed(errors)
             }
+        }
+        if !errors.is_empty() {
+            CheckOutcome::Failed(errors)
+        } else if !missing.is_empty() {
+            CheckOutcome::NotImplemented(missing)
+        } else {
+            CheckOutcome::Passed
         }
     }
 }
 
-/// Reads `FILE:LINE:COL: message`, `FILE:LINE: message` or `... line N[, column M] ...`.
-fn parse_error_line(line: &str) -> Option<CheckError> {
-    static RE: std::sync::OnceLock<(regex::Regex, regex::Regex)> = std::sync::OnceLock::new();
-    let (colon, words) = RE.get_or_init(|| {
-        (
-            regex::Regex::new(r"^(?:[^:\s]*:)?(\d+)(?::(\d+))?:\s*(.+)$").expect("static regex"),
-            regex::Regex::new(r"(?i)\bline\s+(\d+)(?:\s*,?\s*col(?:umn)?\s+(\d+))?[:,]?\s*(.*)$")
-                .expect("static regex"),
-        )
-    });
-    let c = colon
-        .captures(line.trim())
-        .or_else(|| words.captures(line.trim()))?;
-    let line_no = c.get(1)?.as_str().parse().ok()?;
-    let column = c.get(2).and_then(|m| m.as_str().parse().ok());
-    let message = c
-        .get(3)
-        .map(|m| m.as_str().trim().to_string())
-        .unwrap_or_default();
-    Some(CheckError {
-        line: line_no,
-        column,
-        message: if message.is_empty() {
-            line.trim().to_string()
-        } else {
-            message
-        },
-    })
-}
-
-struct TempScript(PathBuf);
-
-impl TempScript {
-    fn write(text: &str) -> std::io::Result<TempScript> {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "osipsconfig-check-{}-{}.cfg",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(name);
-        std::fs::write(&path, text)?;
-        Ok(TempScript(path))
-    }
-}
-
-impl Drop for TempScript {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// The result of the full check: the proxy's own check when it is available, and osipsconfig's
-/// structural check always.
+/// The result of the full check: the proxy's own check and osipsconfig's structural check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckReport {
     pub checker: String,
@@ -200,7 +115,8 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    /// True when nothing that ran found an error.
+    /// True when no check found an error (modules osips does not implement yet are not errors:
+    /// the script is valid OpenSIPS).
     pub fn passed(&self) -> bool {
         !matches!(self.outcome, CheckOutcome::Failed(_))
             && !matches!(self.structure, CheckOutcome::Failed(_))
@@ -217,23 +133,41 @@ impl CheckReport {
         v
     }
 
+    /// The modules the script loads that osips does not implement yet.
+    pub fn not_implemented(&self) -> &[String] {
+        match &self.outcome {
+            CheckOutcome::NotImplemented(m) => m,
+            _ => &[],
+        }
+    }
+
     /// One line for the status bar.
     pub fn summary(&self) -> String {
+        if self.passed() && !self.not_implemented().is_empty() {
+            // the names matter more than which check said OK: they come first on narrow screens
+            return format!(
+                "OK except modules osips does not implement yet: {}",
+                self.not_implemented().join(", ")
+            );
+        }
         let part = |name: &str, o: &CheckOutcome| match o {
             CheckOutcome::Passed => format!("{name}: OK"),
+            CheckOutcome::NotImplemented(m) => format!(
+                "{name}: OK except modules osips does not implement yet: {}",
+                m.join(", ")
+            ),
             CheckOutcome::Failed(e) => format!(
                 "{name}: {} error{}: {}",
                 e.len(),
                 if e.len() == 1 { "" } else { "s" },
                 e[0]
             ),
-            CheckOutcome::Unavailable(why) => format!("{name}: checker unavailable ({why})"),
         };
-        // failures first, then passes, then what could not run: the line is cut on narrow screens
+        // failures first: the line is cut on narrow screens
         let rank = |o: &CheckOutcome| match o {
             CheckOutcome::Failed(_) => 0,
             CheckOutcome::Passed => 1,
-            CheckOutcome::Unavailable(_) => 2,
+            CheckOutcome::NotImplemented(_) => 2,
         };
         let mut parts = [
             (self.checker.as_str(), &self.outcome),
@@ -281,29 +215,9 @@ impl Checks {
     }
 }
 
-/// A checker that is honestly absent.
-#[derive(Debug, Clone)]
-pub struct Unavailable(pub String);
-
-impl ScriptChecker for Unavailable {
-    fn name(&self) -> &str {
-        "osips -C"
-    }
-    fn check(&self, _script: &str) -> CheckOutcome {
-        CheckOutcome::Unavailable(self.0.clone())
-    }
-}
-
-/// The checker osipsconfig uses: the `osips` binary when it is found and really checks scripts,
-/// otherwise [`Unavailable`] with the reason.
+/// The checker osipsconfig uses: the script library's, as `osips -C` runs it.
 pub fn default_checker() -> Box<dyn ScriptChecker> {
-    match OsipsBinaryChecker::locate() {
-        None => Box::new(Unavailable("osips binary not found; set OSIPS_BIN".into())),
-        Some(b) => match b.probe() {
-            Ok(()) => Box::new(b),
-            Err(why) => Box::new(Unavailable(why)),
-        },
-    }
+    Box::new(LibraryChecker::new())
 }
 
 #[cfg(test)]
@@ -311,39 +225,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_file_line_column() {
-        let e = parse_error_line("/tmp/x.cfg:12:5: unknown function foo").unwrap();
+    fn real_error_has_its_line_and_column() {
+        let script = "# a comment\n\nroute {\n\tno_such_function();\n}\n";
+        match LibraryChecker::new().check(script) {
+            CheckOutcome::Failed(e) => {
+                assert_eq!((e[0].line, e[0].column), (4, Some(2)), "{e:?}");
+                assert!(e[0].message.contains("no_such_function"), "{e:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn modules_not_implemented_are_not_errors() {
+        let script = "loadmodule \"tm.so\"\nloadmodule \"rr.so\"\nloadmodule \"tm.so\"\n\nroute {\n\tif (loose_route())\n\t\tt_relay();\n\texit;\n}\n";
+        let out = LibraryChecker::new().check(script);
         assert_eq!(
-            (e.line, e.column, e.message.as_str()),
-            (12, Some(5), "unknown function foo")
+            out,
+            CheckOutcome::NotImplemented(vec!["tm".into(), "rr".into()])
+        );
+        let report = CheckReport {
+            checker: "osips -C".into(),
+            outcome: out,
+            structure: CheckOutcome::Passed,
+        };
+        assert!(report.passed());
+        assert_eq!(
+            report.summary(),
+            "OK except modules osips does not implement yet: tm, rr"
         );
     }
 
     #[test]
-    fn parses_line_words() {
-        let e =
-            parse_error_line("ERROR: parse error in config file, line 7, column 3: syntax error")
-                .unwrap();
-        assert_eq!((e.line, e.column), (7, Some(3)));
-        assert!(parse_error_line("nothing useful here").is_none());
-    }
-
-    #[test]
-    fn binary_that_accepts_anything_is_unavailable() {
-        let c = OsipsBinaryChecker::new(PathBuf::from("/bin/true"));
-        assert!(c.probe().is_err());
-        let c = OsipsBinaryChecker::new(PathBuf::from("/nonexistent/osips"));
-        assert!(matches!(c.check("route{}"), CheckOutcome::Unavailable(_)));
-    }
-
-    #[test]
-    fn failing_binary_reports_errors() {
-        // `false` exits 1 with no output: a failure without a line.
-        let c = OsipsBinaryChecker::new(PathBuf::from("/bin/false"));
-        assert!(c.probe().is_ok());
-        match c.check("route{}") {
-            CheckOutcome::Failed(e) => assert_eq!(e[0].line, 0),
+    fn real_errors_win_over_missing_modules() {
+        let script = "loadmodule \"tm.so\"\nroute {\n\t$x = ;\n}\n";
+        match LibraryChecker::new().check(script) {
+            CheckOutcome::Failed(e) => assert_eq!(e[0].line, 3, "{e:?}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_clean_script_passes() {
+        assert_eq!(
+            LibraryChecker::new().check("route {\n\texit;\n}\n"),
+            CheckOutcome::Passed
+        );
     }
 }

@@ -17,7 +17,9 @@ pub mod rc_defaults;
 pub mod structural;
 
 pub use catalogue::{Catalogue, OptionKind, OptionSpec};
-pub use checker::{CheckError, CheckOutcome, CheckReport, Checks, ScriptChecker, default_checker};
+pub use checker::{
+    CheckError, CheckOutcome, CheckReport, Checks, LibraryChecker, ScriptChecker, default_checker,
+};
 pub use library::Library;
 pub use options::{OptionError, OptionSet, Value};
 pub use rc_defaults::CtlrcDefaults;

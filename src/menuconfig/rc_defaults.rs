@@ -1,13 +1,10 @@
-//! Defaults taken from the osipsctlrc files: the database URL and the MI FIFO path.
-//!
-//! This is a small stand-in for the project's rc reader (`crate::ctlrc`, written separately):
-//! when that lands, replace the body of [`CtlrcDefaults::load`] with a call to it and keep
-//! [`CtlrcDefaults::from_vars`] as the mapping from rc variables to option defaults. The file is
-//! read as `KEY=value` lines and never executed.
+//! Defaults taken from the osipsctlrc files (read by [`crate::ctlrc::Rc`], the reader of
+//! `osipsctl` and `osipsdbctl`): the database URL, the MI FIFO path and the HTTP MI address,
+//! so that a generated script uses the database and management interface the tools use.
 
 use super::catalogue::DefaultSource;
 use super::options::{OptionSet, Value, validate_value};
-use std::collections::BTreeMap;
+use crate::ctlrc::{LoadOptions, Rc, RcError};
 use std::path::PathBuf;
 
 /// Option defaults found in the rc files (None when the rc files do not say).
@@ -15,77 +12,55 @@ use std::path::PathBuf;
 pub struct CtlrcDefaults {
     pub db_url: Option<String>,
     pub mi_fifo: Option<String>,
+    /// Host and port of `OSIPS_MI_URL` (`http://HOST:PORT/mi`).
+    pub mi_http: Option<(String, u16)>,
     /// The files that were read, for the TUI's help screen.
     pub files: Vec<PathBuf>,
 }
 
 impl CtlrcDefaults {
-    /// Reads the rc cascade as opensipsctl does: `$OSIPSCTLRC` (or `$osipsctlrc`) alone if set,
-    /// else `/etc/opensips/opensipsctlrc`, `/usr/local/etc/opensips/opensipsctlrc`,
-    /// `~/.opensipsctlrc`, `/etc/osips/osipsctlrc` and `~/.osipsctlrc`, later files overriding.
-    pub fn load() -> CtlrcDefaults {
-        let env = std::env::var_os("OSIPSCTLRC").or_else(|| std::env::var_os("osipsctlrc"));
-        let files: Vec<PathBuf> = match env {
-            Some(f) => vec![PathBuf::from(f)],
-            None => {
-                let home = std::env::var_os("HOME").map(PathBuf::from);
-                let mut v = vec![
-                    PathBuf::from("/etc/opensips/opensipsctlrc"),
-                    PathBuf::from("/usr/local/etc/opensips/opensipsctlrc"),
-                ];
-                if let Some(h) = &home {
-                    v.push(h.join(".opensipsctlrc"));
-                }
-                v.push(PathBuf::from("/etc/osips/osipsctlrc"));
-                if let Some(h) = &home {
-                    v.push(h.join(".osipsctlrc"));
-                }
-                v
-            }
+    /// Reads the rc cascade (or the file `$OSIPSCTLRC` names) as `osipsctl` does.
+    pub fn load() -> Result<CtlrcDefaults, RcError> {
+        Self::from_rc(&Rc::load(None)?)
+    }
+
+    /// Reads these files in order (later ones win), without the environment.
+    pub fn from_files(files: &[PathBuf]) -> Result<CtlrcDefaults, RcError> {
+        Self::from_rc(&Rc::load_with(&LoadOptions {
+            system_files: files.to_vec(),
+            ..LoadOptions::default()
+        })?)
+    }
+
+    /// Maps rc settings to defaults: the database URL when `DBENGINE` (or `DBURL`) is set, built
+    /// by [`Rc::db_url`] from `DBHOST`, `DBPORT`, `DBNAME`, `DBRWUSER`, `DBRWPW`, `DB_PATH`;
+    /// the FIFO when `OSIPS_FIFO` is set ([`Rc::osips_fifo`], under `CHROOT_DIR`); the HTTP MI
+    /// host and port when `OSIPS_MI_URL` is set ([`Rc::mi_url`]). What the rc
+    /// does not set keeps the catalogue's default rather than the tools' built-in one.
+    pub fn from_rc(rc: &Rc) -> Result<CtlrcDefaults, RcError> {
+        let set = |k: &str| rc.get(k).is_some_and(|v| !v.is_empty());
+        let db_url = if set("DBENGINE") {
+            Some(rc.db_url()?.to_url_string())
+        } else {
+            None
         };
-        Self::from_files(&files)
-    }
-
-    pub fn from_files(files: &[PathBuf]) -> CtlrcDefaults {
-        let mut vars = BTreeMap::new();
-        let mut read = Vec::new();
-        for f in files {
-            if let Ok(text) = std::fs::read_to_string(f) {
-                parse_into(&text, &mut vars);
-                read.push(f.clone());
-            }
-        }
-        let mut d = Self::from_vars(&vars);
-        d.files = read;
-        d
-    }
-
-    /// Maps rc variables to defaults: `DBENGINE` (MYSQL, PGSQL/POSTGRES…, SQLITE) with `DBHOST`,
-    /// `DBPORT`, `DBNAME`, `DBRWUSER`, `DBRWPW`, `DB_PATH`; and `OSIPS_FIFO`.
-    pub fn from_vars(vars: &BTreeMap<String, String>) -> CtlrcDefaults {
-        let get = |k: &str| vars.get(k).filter(|v| !v.is_empty()).cloned();
-        let host = get("DBHOST").unwrap_or_else(|| "localhost".into());
-        let port = get("DBPORT").map(|p| format!(":{p}")).unwrap_or_default();
-        let name = get("DBNAME").unwrap_or_else(|| "opensips".into());
-        let user = get("DBRWUSER").unwrap_or_else(|| "opensips".into());
-        let pw = get("DBRWPW").unwrap_or_else(|| "opensipsrw".into());
-        let db_url = get("DBENGINE").and_then(|e| match e.to_ascii_uppercase().as_str() {
-            "MYSQL" => Some(format!("mysql://{user}:{pw}@{host}{port}/{name}")),
-            "PGSQL" | "POSTGRES" | "POSTGRESQL" => {
-                Some(format!("postgres://{user}:{pw}@{host}{port}/{name}"))
-            }
-            "SQLITE" => {
-                let path =
-                    get("DB_PATH").unwrap_or_else(|| "/usr/local/etc/opensips/sqlite".into());
-                Some(format!("sqlite://{path}"))
-            }
-            _ => None,
-        });
-        CtlrcDefaults {
+        let mi_fifo = set("OSIPS_FIFO").then(|| rc.osips_fifo().display().to_string());
+        let mi_http = if set("OSIPS_MI_URL") {
+            Some(http_host_port(rc.mi_url()).ok_or_else(|| RcError::Value {
+                key: "OSIPS_MI_URL".into(),
+                value: rc.mi_url().to_string(),
+                origin: rc.origin("OSIPS_MI_URL").cloned(),
+                message: "expected http://HOST:PORT/PATH".into(),
+            })?)
+        } else {
+            None
+        };
+        Ok(CtlrcDefaults {
             db_url,
-            mi_fifo: get("OSIPS_FIFO"),
-            files: Vec::new(),
-        }
+            mi_fifo,
+            mi_http,
+            files: rc.files().to_vec(),
+        })
     }
 
     /// Replaces the catalogue defaults of options marked with a `source` by the rc values that
@@ -95,72 +70,64 @@ impl CtlrcDefaults {
         let mut changed = Vec::new();
         for o in &cat.options {
             let v = match o.source {
-                Some(DefaultSource::CtlrcDbUrl) => self.db_url.as_ref(),
-                Some(DefaultSource::CtlrcFifo) => self.mi_fifo.as_ref(),
+                Some(DefaultSource::CtlrcDbUrl) => self.db_url.clone(),
+                Some(DefaultSource::CtlrcFifo) => self.mi_fifo.clone(),
+                Some(DefaultSource::CtlrcMiHttpIp) => self.mi_http.as_ref().map(|h| h.0.clone()),
+                Some(DefaultSource::CtlrcMiHttpPort) => {
+                    self.mi_http.as_ref().map(|h| h.1.to_string())
+                }
                 None => None,
             };
-            if let Some(v) = v {
-                let value = Value::Text(v.clone());
-                if validate_value(o, &value).is_ok()
-                    && set.set_value_unchecked(&o.name, value).is_ok()
-                {
-                    changed.push(o.name.clone());
-                }
+            if let Some(v) = v
+                && let Ok(value) = Value::parse(o, &v)
+                && validate_value(o, &value).is_ok()
+                && set.set_value_unchecked(&o.name, value).is_ok()
+            {
+                changed.push(o.name.clone());
             }
         }
         changed
     }
 
     pub fn is_empty(&self) -> bool {
-        self.db_url.is_none() && self.mi_fifo.is_none()
+        self.db_url.is_none() && self.mi_fifo.is_none() && self.mi_http.is_none()
     }
 }
 
-/// Reads `KEY=value` lines (optionally `export KEY=value`, values optionally quoted); anything
-/// else, including command substitutions, is ignored.
-fn parse_into(text: &str, vars: &mut BTreeMap<String, String>) {
-    for line in text.lines() {
-        let line = line.trim();
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        if line.starts_with('#') {
-            continue;
+/// Host and port of `http://HOST:PORT/...` (IPv6 hosts in brackets; port 80 when absent).
+fn http_host_port(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split('/').next()?;
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (h, after) = v6.split_once(']')?;
+            (h, after.strip_prefix(':'))
         }
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            continue;
-        }
-        let v = v.trim();
-        let v = if let Some(inner) = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-            inner
-        } else if let Some(inner) = v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
-            inner
-        } else {
-            v.split(" #").next().unwrap_or(v).trim()
-        };
-        if v.contains('$') || v.contains('`') {
-            continue;
-        }
-        vars.insert(k.to_string(), v.to_string());
-    }
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    let port = match port {
+        Some(p) => p.parse().ok().filter(|p| *p > 0)?,
+        None => 80,
+    };
+    (!host.is_empty()).then(|| (host.to_string(), port))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn vars(text: &str) -> BTreeMap<String, String> {
-        let mut v = BTreeMap::new();
-        parse_into(text, &mut v);
-        v
+    fn from(text: &str) -> CtlrcDefaults {
+        CtlrcDefaults::from_rc(&Rc::from_str_named(text, "rc").unwrap()).unwrap()
     }
 
     #[test]
     fn pgsql_rc_gives_postgres_url() {
-        let d = CtlrcDefaults::from_vars(&vars(
+        let d = from(
             "# comment\nDBENGINE=PGSQL\nDBHOST=127.0.0.1\nDBPORT=5433\nDBRWUSER=\"sip\"\nDBRWPW='pw'\nOSIPS_FIFO=/run/x_fifo\n",
-        ));
+        );
         assert_eq!(
             d.db_url.as_deref(),
             Some("postgres://sip:pw@127.0.0.1:5433/opensips")
@@ -170,23 +137,39 @@ mod tests {
 
     #[test]
     fn sqlite_rc_gives_three_slash_url() {
-        let d = CtlrcDefaults::from_vars(&vars("DBENGINE=SQLITE\nDB_PATH=/var/db/osips.sqlite\n"));
+        let d = from("DBENGINE=SQLITE\nDB_PATH=/var/db/osips.sqlite\n");
         assert_eq!(d.db_url.as_deref(), Some("sqlite:///var/db/osips.sqlite"));
+        let d = from("DBURL=mysql://u:p@db:3307/x\n");
+        assert_eq!(d.db_url.as_deref(), Some("mysql://u:p@db:3307/x"));
     }
 
     #[test]
-    fn shell_expansions_are_not_run() {
-        let v = vars("DBHOST=$(hostname)\nDBNAME=`id`\nexport DBENGINE=MYSQL\n");
-        assert!(!v.contains_key("DBHOST") && !v.contains_key("DBNAME"));
-        assert_eq!(v.get("DBENGINE").map(String::as_str), Some("MYSQL"));
+    fn fifo_goes_under_the_chroot() {
+        let d = from("CHROOT_DIR=/srv/jail\nOSIPS_FIFO=/tmp/fifo\n");
+        assert_eq!(d.mi_fifo.as_deref(), Some("/srv/jail/tmp/fifo"));
+    }
+
+    #[test]
+    fn mi_url_gives_http_address_and_port() {
+        let d = from("OSIPS_MI_URL=http://127.0.0.5:8899/mi\n");
+        assert_eq!(d.mi_http, Some(("127.0.0.5".into(), 8899)));
+        let d = from("OSIPS_MI_URL=http://[::1]/mi\n");
+        assert_eq!(d.mi_http, Some(("::1".into(), 80)));
+        let rc = Rc::from_str_named("OSIPS_MI_URL=https://x:1/mi\n", "rc").unwrap();
+        let e = CtlrcDefaults::from_rc(&rc).unwrap_err().to_string();
+        assert!(e.contains("OSIPS_MI_URL") && e.contains("rc:1"), "{e}");
     }
 
     #[test]
     fn no_engine_means_no_url() {
-        assert!(
-            CtlrcDefaults::from_vars(&vars("DBHOST=db\n"))
-                .db_url
-                .is_none()
-        );
+        let d = from("DBHOST=db\n");
+        assert!(d.db_url.is_none() && d.mi_fifo.is_none());
+    }
+
+    #[test]
+    fn bad_engine_is_an_error_naming_the_place() {
+        let rc = Rc::from_str_named("DBENGINE=ORACLE\n", "rc").unwrap();
+        let e = CtlrcDefaults::from_rc(&rc).unwrap_err().to_string();
+        assert!(e.contains("DBENGINE") && e.contains("rc:1"), "{e}");
     }
 }

@@ -1,5 +1,5 @@
-//! osipsconfig's own check of a generated script, used always and as the only check when the
-//! proxy's checker is unavailable. It is not a parser of the whole language; it checks what a
+//! osipsconfig's own check of a generated script, run beside the script checker of `osips -C`
+//! (which does not check calls into modules osips does not implement yet). It is not a parser of the whole language; it checks what a
 //! template can get wrong: balanced braces, parentheses and brackets; `loadmodule`, `modparam`,
 //! global parameter and route-block structure at top level; every module function called is
 //! known and its module loaded; a modparam's module is loaded before it; every DB URL's driver

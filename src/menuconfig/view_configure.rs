@@ -185,7 +185,7 @@ fn draw_status(sc: &ScenarioState, f: &mut Frame, area: Rect) {
         (Ok(_), Some(r)) => {
             let color = if !r.passed() {
                 Color::Red
-            } else if matches!(r.outcome, CheckOutcome::Unavailable(_)) {
+            } else if matches!(r.outcome, CheckOutcome::NotImplemented(_)) {
                 Color::Yellow
             } else {
                 Color::Green

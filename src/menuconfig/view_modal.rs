@@ -42,7 +42,7 @@ Configure screen:\n\
   SPACE toggles a feature ([*] on, [ ] off, [-] needs another feature first) or steps a choice;\n\
   ENTER edits a value; s saves the option set beside the script; g generates the script;\n\
   PgUp/PgDn scroll the preview, e shows the first check error. A change the scenario cannot take is refused with the reason.\n\
-Every script is checked before it is written (osips -C when available, and a structural check).";
+Every script is checked before it is written (osips -C and a structural check); an error stops it, a module osips does not implement yet only gets a warning.";
 
 pub fn draw(app: &App, modal: &Modal, f: &mut Frame, area: Rect) {
     let width = area.width.saturating_sub(4).min(100);

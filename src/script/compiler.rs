@@ -4,7 +4,7 @@
 
 use super::ast::*;
 use super::core_cmds::RENAMED;
-use super::diag::Diagnostic;
+use super::diag::{DiagCode, Diagnostic};
 use super::globals::{self, GlobalKind, Lookup};
 use super::ir::*;
 use super::known_modules::{is_opensips_module, module_name};
@@ -153,7 +153,7 @@ pub fn compile(
         let mut names: Vec<_> = c.unresolved.iter().cloned().collect();
         names.sort();
         for d in c.diags.iter_mut() {
-            if d.message.contains("is not implemented in osips yet") {
+            if matches!(d.code, Some(DiagCode::ModuleNotImplemented { .. })) {
                 d.notes.push(format!(
                     "calls to functions osips does not know were not checked: {}",
                     names.join(", ")
@@ -239,7 +239,10 @@ impl Compiler<'_> {
                         m.span,
                         format!("module `{name}` is not implemented in osips yet"),
                     )
-                    .label("osips does not provide this OpenSIPS module"),
+                    .label("osips does not provide this OpenSIPS module")
+                    .code(DiagCode::ModuleNotImplemented {
+                        module: name.clone(),
+                    }),
                 );
             } else {
                 let implemented: Vec<&str> = self.reg.modules().map(|d| d.name).collect();

@@ -9,9 +9,20 @@ pub enum Severity {
     Error,
 }
 
+/// What kind of problem a diagnostic reports, for tools that treat some kinds apart (osipsconfig
+/// writes a script whose only errors are modules osips does not implement yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiagCode {
+    /// A real OpenSIPS module that osips does not implement yet; the script may still be valid
+    /// OpenSIPS.
+    ModuleNotImplemented { module: String },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
     pub severity: Severity,
+    /// The kind of problem, when a tool may need to tell it apart (most diagnostics have none).
+    pub code: Option<DiagCode>,
     pub message: String,
     pub span: Span,
     /// Text printed after the carets.
@@ -23,6 +34,7 @@ impl Diagnostic {
     pub fn error(span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
+            code: None,
             message: message.into(),
             span,
             label: String::new(),
@@ -35,6 +47,11 @@ impl Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(span, message)
         }
+    }
+
+    pub fn code(mut self, code: DiagCode) -> Self {
+        self.code = Some(code);
+        self
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Self {

@@ -27,7 +27,7 @@ pub mod transform;
 pub mod value;
 pub mod vars;
 
-pub use diag::{Diagnostic, Severity};
+pub use diag::{DiagCode, Diagnostic, Severity};
 pub use ir::Script;
 pub use module::{
     ArgType, ArgValue, CmdHandler, FunctionSpec, MessageAccess, ModParamKind, ModuleDescriptor,

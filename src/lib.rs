@@ -4,6 +4,7 @@
 //! See `ARCHITECTURE.md` for the map of the code.
 
 pub mod cache;
+pub mod core;
 pub mod ctl;
 pub mod ctlrc;
 pub mod db;

@@ -1,0 +1,159 @@
+//! The core's receive path: parse, answer what the core must answer itself (malformed requests,
+//! Max-Forwards 0, loops), ask the handler about requests, forward statelessly.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use crate::sip::{Limits, Msg};
+use crate::transport::{self, ReceiveInfo, Transport, TransportConfig, TransportError};
+
+use super::action::{Action, RequestHandler};
+use super::branch::BranchHasher;
+use super::reply::{ToTagger, reply, reply_to_raw};
+use super::stateless::{ForwardError, forward_request, forward_response, is_loop};
+
+/// Counters of what the core did, readable at any time.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub responses: AtomicU64,
+    pub forwarded_requests: AtomicU64,
+    pub forwarded_responses: AtomicU64,
+    pub replies: AtomicU64,
+    pub malformed: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The proxy core: the [`transport::Handler`] every socket delivers to.
+pub struct Core {
+    transport: Arc<Transport>,
+    handler: Box<dyn RequestHandler>,
+    branches: BranchHasher,
+    tags: ToTagger,
+    limits: Limits,
+    stats: Stats,
+}
+
+impl Core {
+    pub fn new(transport: Arc<Transport>, handler: Box<dyn RequestHandler>) -> Arc<Core> {
+        let limits = Limits {
+            max_message: transport.config().max_message,
+            ..Limits::default()
+        };
+        Arc::new(Core {
+            transport,
+            handler,
+            branches: BranchHasher::new(),
+            tags: ToTagger::new(),
+            limits,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Binds the sockets of `cfg`, starts the workers and returns the running core.
+    pub fn start(
+        cfg: TransportConfig,
+        handler: Box<dyn RequestHandler>,
+    ) -> Result<Arc<Core>, TransportError> {
+        let transport = Transport::bind(cfg)?;
+        let core = Core::new(transport.clone(), handler);
+        transport.start(core.clone());
+        Ok(core)
+    }
+
+    pub fn transport(&self) -> &Arc<Transport> {
+        &self.transport
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Stops the transport (listeners, connections, workers).
+    pub fn shutdown(&self) {
+        self.transport.shutdown();
+    }
+
+    /// Processes one received message to completion.
+    pub fn receive(&self, data: Bytes, info: &ReceiveInfo) {
+        let mut msg = match Msg::parse_with(data.clone(), &self.limits) {
+            Ok(m) => m,
+            Err(e) => {
+                bump(&self.stats.malformed);
+                tracing::debug!("malformed message from {} ({}): {e}", info.src, info.proto);
+                if let Some((out, dest)) = reply_to_raw(&self.tags, &data, info, e.code, e.reason) {
+                    self.send_reply(dest, out);
+                }
+                return;
+            }
+        };
+        if msg.is_request() {
+            bump(&self.stats.requests);
+            self.on_request(&mut msg, info);
+        } else {
+            bump(&self.stats.responses);
+            if !self.handler.on_response(&mut msg, info) {
+                bump(&self.stats.dropped);
+                return;
+            }
+            match forward_response(&self.transport, &mut msg) {
+                Ok(()) => bump(&self.stats.forwarded_responses),
+                Err(e) => {
+                    bump(&self.stats.dropped);
+                    tracing::debug!("response from {} not forwarded: {e}", info.src);
+                }
+            }
+        }
+    }
+
+    fn on_request(&self, msg: &mut Msg, info: &ReceiveInfo) {
+        if msg.max_forwards() == Some(0) {
+            return self.reply(msg, info, 483, "Too Many Hops");
+        }
+        if is_loop(&self.branches, &self.transport, msg) {
+            return self.reply(msg, info, 482, "Loop Detected");
+        }
+        match self.handler.on_request(msg, info) {
+            Action::Forward(dest) => {
+                match forward_request(&self.transport, &self.branches, msg, info, &dest) {
+                    Ok(()) => bump(&self.stats.forwarded_requests),
+                    // Without a Via no reply can be routed either.
+                    Err(ForwardError::NoVia) => bump(&self.stats.dropped),
+                    Err(e) => {
+                        tracing::debug!("cannot forward request to {}: {e}", dest.addr);
+                        self.reply(msg, info, 503, "Service Unavailable");
+                    }
+                }
+            }
+            Action::Reply(code, reason) => self.reply(msg, info, code, &reason),
+            Action::Drop => bump(&self.stats.dropped),
+        }
+    }
+
+    /// Sends a stateless reply to `req` (nothing for ACK).
+    pub fn reply(&self, req: &Msg, info: &ReceiveInfo, code: u16, reason: &str) {
+        match reply(&self.tags, req, info, code, reason) {
+            Some((out, dest)) => self.send_reply(dest, out),
+            None => bump(&self.stats.dropped),
+        }
+    }
+
+    fn send_reply(&self, dest: transport::Destination, out: Vec<u8>) {
+        match self.transport.send(&dest, Bytes::from(out)) {
+            Ok(()) => bump(&self.stats.replies),
+            Err(e) => tracing::debug!("cannot send reply to {}: {e}", dest.addr),
+        }
+    }
+}
+
+impl transport::Handler for Core {
+    fn on_message(&self, data: Bytes, info: &ReceiveInfo) {
+        self.receive(data, info);
+    }
+}

@@ -1,0 +1,150 @@
+//! name-addr / addr-spec with header parameters (From, To, Contact, Route, Record-Route, ...).
+
+use std::borrow::Cow;
+
+use super::error::HeaderError;
+use super::params::Params;
+use super::scan::{is_lws, is_token, skip_quoted, trim, unescape_quoted, unquote};
+use super::uri::Uri;
+
+/// `["display"] <uri> ;params` or `uri ;params`. Borrowed from the message buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    /// The whole value as received.
+    pub raw: &'a [u8],
+    /// Display name as written (quotes kept), if any.
+    pub display: Option<&'a [u8]>,
+    pub uri: Uri<'a>,
+    /// True when the URI was written in `<...>`.
+    pub angle: bool,
+    /// Header parameters after the URI (`;tag=...`, `;expires=...`).
+    pub params: Params<'a>,
+}
+
+impl<'a> NameAddr<'a> {
+    pub fn parse(raw: &'a [u8]) -> Result<NameAddr<'a>, HeaderError> {
+        let raw = trim(raw);
+        if raw.is_empty() {
+            return Err(HeaderError::new("empty address"));
+        }
+        let mut i = 0;
+        let mut display = None;
+        if raw[0] == b'"' {
+            let end = skip_quoted(raw, 0)
+                .map_err(|_| HeaderError::new("unterminated quoted display name"))?;
+            display = Some(&raw[..end]);
+            i = end;
+            while i < raw.len() && is_lws(raw[i]) {
+                i += 1;
+            }
+            if raw.get(i) != Some(&b'<') {
+                return Err(HeaderError::new("display name not followed by <URI>"));
+            }
+        } else if let Some(lt) = super::scan::find_byte(b'<', raw) {
+            let dn = trim(&raw[..lt]);
+            if !dn.is_empty() {
+                if !dn.iter().all(|&b| is_token(b) || is_lws(b)) {
+                    return Err(HeaderError::new("display name has non-token characters"));
+                }
+                display = Some(dn);
+            }
+            i = lt;
+        }
+        if raw.get(i) == Some(&b'<') {
+            let end = super::scan::find_byte(b'>', &raw[i..])
+                .map(|e| i + e)
+                .ok_or(HeaderError::new("unterminated <URI>"))?;
+            let inner = &raw[i + 1..end];
+            if inner.first().is_some_and(|&b| is_lws(b)) || inner.last().is_some_and(|&b| is_lws(b))
+            {
+                return Err(HeaderError::new("whitespace inside <URI>"));
+            }
+            let uri = Uri::parse(inner)?;
+            let params = trim(&raw[end + 1..]);
+            if !params.is_empty() && params[0] != b';' {
+                return Err(HeaderError::new("junk after <URI>"));
+            }
+            let params = Params::new(params);
+            if !params.validate() {
+                return Err(HeaderError::new("bad header parameter"));
+            }
+            return Ok(NameAddr {
+                raw,
+                display,
+                uri,
+                angle: true,
+                params,
+            });
+        }
+        // addr-spec: the URI ends at the first ';' (its parameters belong to the header) or space.
+        let end = raw
+            .iter()
+            .position(|&b| b == b';' || is_lws(b))
+            .unwrap_or(raw.len());
+        let uri_raw = &raw[..end];
+        if memchr::memchr2(b'?', b',', uri_raw).is_some() {
+            return Err(HeaderError::new("URI with headers or commas must be in <>"));
+        }
+        let uri = Uri::parse(uri_raw)?;
+        let rest = trim(&raw[end..]);
+        if !rest.is_empty() && rest[0] != b';' {
+            return Err(HeaderError::new("spaces inside an addr-spec"));
+        }
+        let params = Params::new(rest);
+        if !params.validate() {
+            return Err(HeaderError::new("bad header parameter"));
+        }
+        Ok(NameAddr {
+            raw,
+            display,
+            uri,
+            angle: false,
+            params,
+        })
+    }
+
+    /// `tag` parameter (From / To).
+    pub fn tag(&self) -> Option<&'a [u8]> {
+        self.params.value(b"tag")
+    }
+
+    pub fn param(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.params.value(name)
+    }
+
+    /// Display name without quotes and with `\x` escapes resolved.
+    pub fn display_unquoted(&self) -> Option<Cow<'a, [u8]>> {
+        self.display.map(|d| unescape_quoted(unquote(d)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_name_addr_and_addr_spec() {
+        let n = NameAddr::parse(br#" "Bob \"B\"" <sip:bob@biloxi.com;transport=tcp>;tag=a6c85cf "#)
+            .unwrap();
+        assert_eq!(n.display_unquoted().unwrap().as_ref(), br#"Bob "B""#);
+        assert_eq!(n.uri.host, b"biloxi.com");
+        assert_eq!(n.uri.transport(), Some(&b"tcp"[..]));
+        assert_eq!(n.tag(), Some(&b"a6c85cf"[..]));
+
+        let a = NameAddr::parse(b"sip:alice@atlanta.com;tag=88sja8x").unwrap();
+        assert!(!a.angle);
+        assert!(a.uri.params.is_empty());
+        assert_eq!(a.tag(), Some(&b"88sja8x"[..]));
+
+        let t = NameAddr::parse(b"Bob Smith <tel:+1555>").unwrap();
+        assert_eq!(t.display, Some(&b"Bob Smith"[..]));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        assert!(NameAddr::parse(br#""unterminated <sip:a@b>"#).is_err());
+        assert!(NameAddr::parse(b"Bell, Alexander <sip:a.g.bell@bell-tel.com>").is_err());
+        assert!(NameAddr::parse(b"sip:a@b junk").is_err());
+        assert!(NameAddr::parse(b"<sip:a@b").is_err());
+    }
+}

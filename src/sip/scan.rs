@@ -1,0 +1,239 @@
+//! Byte-level helpers shared by the header parsers: whitespace, case-insensitive compare, numbers,
+//! and splitting lists on separators that are outside quoted strings and `<...>`.
+
+/// Linear whitespace as it can appear inside a (possibly folded) header value.
+#[inline]
+pub fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+const fn token_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        b += 1;
+    }
+    t
+}
+
+static TOKEN: [bool; 256] = token_table();
+
+/// RFC 3261 `token` characters.
+#[inline]
+pub fn is_token(b: u8) -> bool {
+    TOKEN[b as usize]
+}
+
+/// Position of `b` in a short slice. A plain loop: for the 10–60 byte slices of header values
+/// it costs less than memchr's setup.
+#[inline]
+pub fn find_byte(b: u8, s: &[u8]) -> Option<usize> {
+    s.iter().position(|&c| c == b)
+}
+
+/// Length of the run of token characters at the start of `s`.
+#[inline]
+pub fn token_len(s: &[u8]) -> usize {
+    s.iter()
+        .position(|&b| !TOKEN[b as usize])
+        .unwrap_or(s.len())
+}
+
+/// True when `s` is a non-empty RFC 3261 token.
+pub fn is_token_str(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_token(b))
+}
+
+#[inline]
+pub fn trim(s: &[u8]) -> &[u8] {
+    trim_end(trim_start(s))
+}
+
+#[inline]
+pub fn trim_start(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if !is_lws(*first) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+#[inline]
+pub fn trim_end(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., last] = s {
+        if !is_lws(*last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// ASCII case-insensitive equality.
+#[inline]
+pub fn eq_ic(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Parses a run of decimal digits (no sign, no spaces) into a u64; `None` on empty, junk or overflow.
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+pub fn parse_u32(s: &[u8]) -> Option<u32> {
+    parse_u64(s).and_then(|n| u32::try_from(n).ok())
+}
+
+pub fn parse_u16(s: &[u8]) -> Option<u16> {
+    parse_u64(s).and_then(|n| u16::try_from(n).ok())
+}
+
+/// A quoted string or `<...>` left open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unbalanced;
+
+/// Index of the first `sep` in `s` that is outside a quoted string and outside `<...>`.
+/// Returns `Err(())` when a quoted string or an angle bracket is left open.
+pub fn find_unquoted(s: &[u8], sep: u8) -> Result<Option<usize>, Unbalanced> {
+    let mut i = 0;
+    let mut angle = false;
+    // Jump between the only bytes that matter; most values have no quotes or brackets.
+    while let Some(p) = memchr::memchr3(sep, b'"', if angle { b'>' } else { b'<' }, &s[i..]) {
+        let j = i + p;
+        match s[j] {
+            b'"' if !angle => {
+                i = skip_quoted(s, j)?;
+                continue;
+            }
+            b'<' if !angle => angle = true,
+            b'>' if angle => angle = false,
+            b if b == sep && !angle => return Ok(Some(j)),
+            _ => {}
+        }
+        i = j + 1;
+    }
+    if angle { Err(Unbalanced) } else { Ok(None) }
+}
+
+/// Given `s[start] == '"'`, returns the index just past the closing quote (backslash escapes honoured).
+pub fn skip_quoted(s: &[u8], start: usize) -> Result<usize, Unbalanced> {
+    let mut i = start + 1;
+    while i < s.len() {
+        match s[i] {
+            b'\\' => i += 2,
+            b'"' => return Ok(i + 1),
+            _ => i += 1,
+        }
+    }
+    Err(Unbalanced)
+}
+
+/// Iterator over the comma-separated elements of a header value (commas in quotes or `<>` kept).
+/// Elements are trimmed; empty elements are yielded as empty slices so callers can reject them.
+/// An unbalanced quote or bracket yields one final `Err(Unbalanced)`.
+pub struct CommaList<'a> {
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> CommaList<'a> {
+    pub fn new(s: &'a [u8]) -> Self {
+        Self { rest: Some(s) }
+    }
+}
+
+impl<'a> Iterator for CommaList<'a> {
+    type Item = Result<&'a [u8], Unbalanced>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.rest?;
+        match find_unquoted(s, b',') {
+            Ok(Some(i)) => {
+                self.rest = Some(&s[i + 1..]);
+                Some(Ok(trim(&s[..i])))
+            }
+            Ok(None) => {
+                self.rest = None;
+                Some(Ok(trim(s)))
+            }
+            Err(Unbalanced) => {
+                self.rest = None;
+                Some(Err(Unbalanced))
+            }
+        }
+    }
+}
+
+/// Returns the contents of a quoted string without the quotes (escapes left as is), or the input
+/// when it is not quoted.
+pub fn unquote(s: &[u8]) -> &[u8] {
+    if s.len() >= 2 && s[0] == b'"' && s[s.len() - 1] == b'"' {
+        &s[1..s.len() - 1]
+    } else {
+        s
+    }
+}
+
+/// Resolves `\x` quoted-pair escapes of a quoted-string body.
+pub fn unescape_quoted(s: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !s.contains(&b'\\') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut it = s.iter();
+    while let Some(&b) = it.next() {
+        if b == b'\\' {
+            if let Some(&n) = it.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(b);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comma_list_respects_quotes_and_brackets() {
+        let v: Vec<_> = CommaList::new(br#""a,b" <sip:x;y,z>;p=1 , sip:c"#)
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(v, vec![&br#""a,b" <sip:x;y,z>;p=1"#[..], b"sip:c"]);
+        assert!(CommaList::new(b"\"open, x").any(|r| r.is_err()));
+    }
+
+    #[test]
+    fn numbers_reject_overflow_and_junk() {
+        assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32(b"4294967296"), None);
+        assert_eq!(parse_u64(b"36893488147419103232"), None);
+        assert_eq!(parse_u16(b"-1"), None);
+        assert_eq!(parse_u16(b""), None);
+    }
+
+    #[test]
+    fn trims_folded_whitespace() {
+        assert_eq!(trim(b" \r\n\t a b \r\n "), b"a b");
+        assert_eq!(unescape_quoted(br#"a\"b\\"#).as_ref(), br#"a"b\"#);
+    }
+}

@@ -1,0 +1,410 @@
+//! SIP, SIPS and tel URIs as zero-copy views (RFC 3261 §19.1, RFC 3966), plus `%XX` unescaping.
+
+use std::borrow::Cow;
+
+use super::error::HeaderError;
+use super::params::Params;
+use super::scan::{eq_ic, parse_u16};
+
+const fn uri_excluded() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = b <= b' ' as usize
+            || b == 0x7f
+            || b == b'<' as usize
+            || b == b'>' as usize
+            || b == b'"' as usize;
+        b += 1;
+    }
+    t
+}
+
+/// Bytes that never appear unescaped in a URI: controls, space, DEL, `<`, `>`, `"`.
+static URI_EXCLUDED: [bool; 256] = uri_excluded();
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Sip,
+    Sips,
+    Tel,
+    /// Any other absolute URI scheme (kept as text in [`Uri::scheme_raw`]).
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKind {
+    Name,
+    Ipv4,
+    /// `[...]` IPv6 reference; [`Uri::host`] keeps the brackets.
+    Ipv6,
+    /// No host (tel URIs and other schemes).
+    None,
+}
+
+/// A parsed URI. All fields borrow from the message buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uri<'a> {
+    /// The whole URI as received.
+    pub raw: &'a [u8],
+    pub scheme: Scheme,
+    pub scheme_raw: &'a [u8],
+    /// User part (still `%`-escaped; see [`unescape`]). For tel URIs: the number.
+    pub user: Option<&'a [u8]>,
+    pub password: Option<&'a [u8]>,
+    /// Host as written; IPv6 references keep their brackets.
+    pub host: &'a [u8],
+    pub host_kind: HostKind,
+    pub port: Option<u16>,
+    /// URI parameters (`;transport=tcp;lr`).
+    pub params: Params<'a>,
+    /// Header part after `?`, still escaped (`Subject=x&Priority=urgent`).
+    pub headers: Option<&'a [u8]>,
+}
+
+impl<'a> Uri<'a> {
+    /// Parses a URI (no surrounding `<>` or whitespace).
+    pub fn parse(raw: &'a [u8]) -> Result<Uri<'a>, HeaderError> {
+        let colon =
+            super::scan::find_byte(b':', raw).ok_or(HeaderError::new("URI without a scheme"))?;
+        let scheme_raw = &raw[..colon];
+        if scheme_raw.is_empty()
+            || !scheme_raw[0].is_ascii_alphabetic()
+            || !scheme_raw
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        {
+            return Err(HeaderError::new("bad URI scheme"));
+        }
+        let mut escaped = false;
+        for &b in raw {
+            if URI_EXCLUDED[b as usize] {
+                return Err(HeaderError::new(
+                    "URI contains whitespace or a reserved character",
+                ));
+            }
+            escaped |= b == b'%';
+        }
+        let scheme = if eq_ic(scheme_raw, b"sip") {
+            Scheme::Sip
+        } else if eq_ic(scheme_raw, b"sips") {
+            Scheme::Sips
+        } else if eq_ic(scheme_raw, b"tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other
+        };
+        let rest = &raw[colon + 1..];
+        let mut uri = Uri {
+            raw,
+            scheme,
+            scheme_raw,
+            user: None,
+            password: None,
+            host: b"",
+            host_kind: HostKind::None,
+            port: None,
+            params: Params::EMPTY,
+            headers: None,
+        };
+        match scheme {
+            Scheme::Sip | Scheme::Sips => parse_sip(rest, &mut uri)?,
+            Scheme::Tel => {
+                let semi = super::scan::find_byte(b';', rest).unwrap_or(rest.len());
+                if semi == 0 {
+                    return Err(HeaderError::new("tel URI without a number"));
+                }
+                uri.user = Some(&rest[..semi]);
+                uri.params = Params::new(&rest[semi..]);
+            }
+            Scheme::Other => {
+                if rest.is_empty() {
+                    return Err(HeaderError::new("empty URI"));
+                }
+            }
+        }
+        if escaped {
+            check_escapes(raw)?;
+        }
+        Ok(uri)
+    }
+
+    /// A URI parameter's value (`None` when absent or valueless).
+    pub fn param(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.params.value(name)
+    }
+
+    pub fn has_param(&self, name: &[u8]) -> bool {
+        self.params.has(name)
+    }
+
+    /// The `transport=` parameter.
+    pub fn transport(&self) -> Option<&'a [u8]> {
+        self.param(b"transport")
+    }
+
+    /// Loose routing flag (`;lr`).
+    pub fn lr(&self) -> bool {
+        self.has_param(b"lr")
+    }
+
+    /// The host without IPv6 brackets.
+    pub fn host_unbracketed(&self) -> &'a [u8] {
+        if self.host_kind == HostKind::Ipv6 {
+            &self.host[1..self.host.len() - 1]
+        } else {
+            self.host
+        }
+    }
+
+    /// The user part with `%XX` escapes resolved.
+    pub fn user_unescaped(&self) -> Option<Cow<'a, [u8]>> {
+        self.user.map(unescape)
+    }
+}
+
+fn parse_sip<'a>(rest: &'a [u8], uri: &mut Uri<'a>) -> Result<(), HeaderError> {
+    // '@' cannot appear unescaped in parameters or headers, so it always ends the userinfo,
+    // whose user part may itself hold ';', '?' and ',' (RFC 4475 §3.1.1.2 and §3.1.1.9).
+    let hostpart = match super::scan::find_byte(b'@', rest) {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let (user, password) = match super::scan::find_byte(b':', userinfo) {
+                Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
+                None => (userinfo, None),
+            };
+            if user.is_empty() {
+                return Err(HeaderError::new("empty user part in URI"));
+            }
+            uri.user = Some(user);
+            uri.password = password;
+            &rest[at + 1..]
+        }
+        None => rest,
+    };
+    let (body, headers) = match super::scan::find_byte(b'?', hostpart) {
+        Some(q) => (&hostpart[..q], Some(&hostpart[q + 1..])),
+        None => (hostpart, None),
+    };
+    uri.headers = headers;
+    let (hostport, params) = match super::scan::find_byte(b';', body) {
+        Some(s) => (&body[..s], &body[s..]),
+        None => (body, &b""[..]),
+    };
+    uri.params = Params::new(params);
+    if !uri.params.validate() {
+        return Err(HeaderError::new("bad URI parameter"));
+    }
+    let (host, port) = split_hostport(hostport)?;
+    uri.host_kind = host_kind(host)?;
+    uri.host = host;
+    uri.port = port;
+    Ok(())
+}
+
+/// Splits `host[:port]` (IPv6 in brackets) and validates both.
+pub fn split_hostport(hp: &[u8]) -> Result<(&[u8], Option<u16>), HeaderError> {
+    let (host, port) = if hp.first() == Some(&b'[') {
+        let end = super::scan::find_byte(b']', hp)
+            .ok_or(HeaderError::new("unterminated IPv6 reference"))?;
+        let after = &hp[end + 1..];
+        let port = match after {
+            [] => None,
+            [b':', p @ ..] => Some(p),
+            _ => return Err(HeaderError::new("junk after IPv6 reference")),
+        };
+        (&hp[..=end], port)
+    } else {
+        match super::scan::find_byte(b':', hp) {
+            Some(c) => (&hp[..c], Some(&hp[c + 1..])),
+            None => (hp, None),
+        }
+    };
+    let port = match port {
+        Some(p) => Some(parse_u16(p).ok_or(HeaderError::new("bad port"))?),
+        None => None,
+    };
+    if host.is_empty() {
+        return Err(HeaderError::new("empty host"));
+    }
+    Ok((host, port))
+}
+
+/// Classifies and validates a host: hostname, IPv4 address or bracketed IPv6 reference.
+pub fn host_kind(host: &[u8]) -> Result<HostKind, HeaderError> {
+    if host.first() == Some(&b'[') {
+        let inner = &host[1..host.len().saturating_sub(1).max(1)];
+        let ok = host.len() > 2
+            && host[host.len() - 1] == b']'
+            && std::str::from_utf8(inner)
+                .ok()
+                .and_then(|s| s.parse::<std::net::Ipv6Addr>().ok())
+                .is_some();
+        return if ok {
+            Ok(HostKind::Ipv6)
+        } else {
+            Err(HeaderError::new("bad IPv6 reference"))
+        };
+    }
+    if host.first().is_some_and(u8::is_ascii_digit) && is_ipv4(host) {
+        return Ok(HostKind::Ipv4);
+    }
+    // A dotted all-digit name that is not an IPv4 address is not a valid hostname either (the
+    // top label must start with a letter).
+    let valid = host.first().is_some_and(u8::is_ascii_alphanumeric)
+        && host.iter().all(|&b| HOST_CHAR[b as usize])
+        && !host.iter().all(|&b| b.is_ascii_digit() || b == b'.');
+    if valid {
+        Ok(HostKind::Name)
+    } else if host.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+        Err(HeaderError::new("bad IPv4 address"))
+    } else {
+        Err(HeaderError::new("bad host name"))
+    }
+}
+
+const fn host_char() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'.';
+        b += 1;
+    }
+    t
+}
+
+static HOST_CHAR: [bool; 256] = host_char();
+
+/// Dotted-quad IPv4 address: four decimal octets of one to three digits, each at most 255.
+pub fn is_ipv4(s: &[u8]) -> bool {
+    let mut parts = 0;
+    for part in s.split(|&b| b == b'.') {
+        parts += 1;
+        if parts > 4 || part.is_empty() || part.len() > 3 {
+            return false;
+        }
+        let mut v: u16 = 0;
+        for &d in part {
+            if !d.is_ascii_digit() {
+                return false;
+            }
+            v = v * 10 + u16::from(d - b'0');
+        }
+        if v > 255 {
+            return false;
+        }
+    }
+    parts == 4
+}
+
+fn check_escapes(s: &[u8]) -> Result<(), HeaderError> {
+    let mut i = 0;
+    while let Some(p) = super::scan::find_byte(b'%', &s[i..]) {
+        let j = i + p;
+        let ok = s.len() > j + 2 && s[j + 1].is_ascii_hexdigit() && s[j + 2].is_ascii_hexdigit();
+        if !ok {
+            return Err(HeaderError::new("bad %-escape in URI"));
+        }
+        i = j + 3;
+    }
+    Ok(())
+}
+
+/// Resolves `%XX` escapes. Borrows when there is nothing to resolve. Invalid escapes are kept as is.
+pub fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
+    if super::scan::find_byte(b'%', s).is_none() {
+        return Cow::Borrowed(s);
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%'
+            && i + 2 < s.len()
+            && let (Some(h), Some(l)) = (hex(s[i + 1]), hex(s[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_full_sip_uri() {
+        let u = Uri::parse(b"sips:alice:secret@[2001:db8::10]:5061;transport=tcp;lr?Subject=hi")
+            .unwrap();
+        assert_eq!(u.scheme, Scheme::Sips);
+        assert_eq!(u.user, Some(&b"alice"[..]));
+        assert_eq!(u.password, Some(&b"secret"[..]));
+        assert_eq!(u.host, b"[2001:db8::10]");
+        assert_eq!(u.host_unbracketed(), b"2001:db8::10");
+        assert_eq!(u.host_kind, HostKind::Ipv6);
+        assert_eq!(u.port, Some(5061));
+        assert_eq!(u.transport(), Some(&b"tcp"[..]));
+        assert!(u.lr());
+        assert_eq!(u.headers, Some(&b"Subject=hi"[..]));
+    }
+
+    #[test]
+    fn user_may_hold_semicolons_and_escapes() {
+        let u = Uri::parse(b"sip:user;par=u%40example.net@example.com").unwrap();
+        assert_eq!(u.user, Some(&b"user;par=u%40example.net"[..]));
+        assert_eq!(
+            u.user_unescaped().unwrap().as_ref(),
+            b"user;par=u@example.net"
+        );
+        assert_eq!(u.host, b"example.com");
+        assert!(u.params.is_empty());
+    }
+
+    #[test]
+    fn parses_tel_and_ipv4() {
+        let t = Uri::parse(b"tel:+1-201-555-0123;phone-context=example.com").unwrap();
+        assert_eq!(t.scheme, Scheme::Tel);
+        assert_eq!(t.user, Some(&b"+1-201-555-0123"[..]));
+        assert_eq!(t.param(b"phone-context"), Some(&b"example.com"[..]));
+        let u = Uri::parse(b"sip:192.0.2.4:5060").unwrap();
+        assert_eq!(u.host_kind, HostKind::Ipv4);
+        assert_eq!(u.port, Some(5060));
+    }
+
+    #[test]
+    fn rejects_bad_uris() {
+        for bad in [
+            &b"sip:"[..],
+            b"sip:user@",
+            b"sip:host:99999",
+            b"sip:[::1",
+            b"sip:a b@host",
+            b"sip:host;;x",
+            b"sip:%zz@host",
+            b"nocolon",
+            b"sip:256.1.1.1",
+        ] {
+            assert!(Uri::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn unescape_resolves_hex() {
+        assert_eq!(unescape(b"a%20b%2").as_ref(), b"a b%2");
+        assert!(matches!(unescape(b"plain"), Cow::Borrowed(_)));
+    }
+}

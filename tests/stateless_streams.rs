@@ -1,0 +1,274 @@
+//! The stateless core over TLS, WebSocket (ws, wss) and IPv6: a client sends OPTIONS to the core,
+//! which forwards it to a UDP peer that answers 200; the answer must come back to the client on
+//! its connection with only the client's Via left.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use osips::core::{Action, Core};
+use osips::transport::{Destination, Proto, ReceiveInfo, SocketDef, TlsOptions, TransportConfig};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/transport")
+        .join(name)
+}
+
+/// A UDP peer on `ip` that answers every request with 200 OK (Vias, From, To + tag, Call-ID, CSeq).
+fn uas(ip: &str) -> SocketAddr {
+    let s = UdpSocket::bind((ip, 0)).unwrap();
+    let addr = s.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65535];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let mut out = String::from("SIP/2.0 200 OK\r\n");
+            for line in req.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
+                let name = line
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                match name.as_str() {
+                    "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
+                    "to" => out.push_str(&format!("{line};tag=uas\r\n")),
+                    _ => {}
+                }
+            }
+            out.push_str("Content-Length: 0\r\n\r\n");
+            let _ = s.send_to(out.as_bytes(), from);
+        }
+    });
+    addr
+}
+
+fn start_core(sockets: &[&str], next_hop: SocketAddr) -> Arc<Core> {
+    let cfg = TransportConfig {
+        sockets: sockets
+            .iter()
+            .map(|s| s.parse::<SocketDef>().unwrap())
+            .collect(),
+        tls: Some(TlsOptions {
+            certificate: fixture("server.pem"),
+            private_key: fixture("server.key"),
+            ..TlsOptions::default()
+        }),
+        ..TransportConfig::default()
+    };
+    let handler = move |_: &mut osips::sip::Msg, _: &ReceiveInfo| {
+        Action::Forward(Destination::new(Proto::Udp, next_hop))
+    };
+    Core::start(cfg, Box::new(handler)).unwrap()
+}
+
+fn options(proto: Proto, from: SocketAddr) -> String {
+    let host = match from {
+        SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        SocketAddr::V4(a) => a.ip().to_string(),
+    };
+    format!(
+        "OPTIONS sip:bob@{host} SIP/2.0\r\nVia: SIP/2.0/{} {host}:{};branch=z9hG4bKclient\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:alice@{host}>;tag=a1\r\nTo: <sip:bob@{host}>\r\n\
+         Call-ID: stream-{proto}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        proto.via_token(),
+        from.port()
+    )
+}
+
+fn check_200(rsp: &str, proto: Proto) {
+    assert!(rsp.starts_with("SIP/2.0 200 OK\r\n"), "{rsp}");
+    let vias: Vec<&str> = rsp.lines().filter(|l| l.starts_with("Via:")).collect();
+    assert_eq!(vias.len(), 1, "only the client's Via is left: {rsp}");
+    assert!(vias[0].contains("branch=z9hG4bKclient"), "{rsp}");
+    assert!(
+        vias[0].contains(&format!("SIP/2.0/{}", proto.via_token())),
+        "{rsp}"
+    );
+    assert!(
+        vias[0].contains(";received=") && vias[0].contains(";rport="),
+        "{rsp}"
+    );
+    assert!(rsp.contains(&format!("Call-ID: stream-{proto}")));
+}
+
+fn socket_of(core: &Core, proto: Proto) -> SocketAddr {
+    core.transport()
+        .sockets()
+        .iter()
+        .find(|l| l.def.proto == proto)
+        .unwrap()
+        .def
+        .addr
+}
+
+fn tls_connector() -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(fixture("ca.pem")).unwrap())
+        .unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+}
+
+/// Reads one SIP message (headers and Content-Length 0) from a stream.
+async fn read_message<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        tokio::time::timeout(WAIT, s.read_exact(&mut byte))
+            .await
+            .expect("reply in time")
+            .unwrap();
+        buf.push(byte[0]);
+    }
+    String::from_utf8(buf).unwrap()
+}
+
+#[test]
+fn options_over_tls_through_the_core() {
+    let core = start_core(&["tls:127.0.0.1:0", "udp:127.0.0.1:0"], uas("127.0.0.1"));
+    let to = socket_of(&core, Proto::Tls);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rsp = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(to).await.unwrap();
+        let local = tcp.local_addr().unwrap();
+        let name = ServerName::IpAddress(to.ip().into());
+        let mut s = tls_connector().connect(name, tcp).await.unwrap();
+        s.write_all(options(Proto::Tls, local).as_bytes())
+            .await
+            .unwrap();
+        read_message(&mut s).await
+    });
+    check_200(&rsp, Proto::Tls);
+    core.shutdown();
+}
+
+async fn ws_options<S>(stream: S, url: &str, from: SocketAddr, proto: Proto) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::client_async(req, stream).await.unwrap();
+    ws.send(Message::text(options(proto, from))).await.unwrap();
+    match tokio::time::timeout(WAIT, ws.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => t.to_string(),
+        other => panic!("no reply: {other:?}"),
+    }
+}
+
+#[test]
+fn options_over_ws_and_wss_through_the_core() {
+    let core = start_core(
+        &["ws:127.0.0.1:0", "wss:127.0.0.1:0", "udp:127.0.0.1:0"],
+        uas("127.0.0.1"),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ws = socket_of(&core, Proto::Ws);
+    let rsp = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(ws).await.unwrap();
+        let local = tcp.local_addr().unwrap();
+        ws_options(tcp, &format!("ws://{ws}/"), local, Proto::Ws).await
+    });
+    check_200(&rsp, Proto::Ws);
+    let wss = socket_of(&core, Proto::Wss);
+    let rsp = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(wss).await.unwrap();
+        let local = tcp.local_addr().unwrap();
+        let name = ServerName::IpAddress(wss.ip().into());
+        let tls = tls_connector().connect(name, tcp).await.unwrap();
+        ws_options(tls, &format!("wss://{wss}/"), local, Proto::Wss).await
+    });
+    check_200(&rsp, Proto::Wss);
+    core.shutdown();
+}
+
+#[test]
+fn options_over_udp_ipv6_through_the_core() {
+    let core = start_core(&["udp:[::1]:0"], uas("::1"));
+    let to = socket_of(&core, Proto::Udp);
+    let c = UdpSocket::bind("[::1]:0").unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    let req = options(Proto::Udp, c.local_addr().unwrap()).replace("branch=", "rport;branch=");
+    c.send_to(req.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 65535];
+    let (n, from) = c.recv_from(&mut buf).unwrap();
+    assert_eq!(from, to);
+    check_200(&String::from_utf8_lossy(&buf[..n]), Proto::Udp);
+    core.shutdown();
+}
+
+#[test]
+fn malformed_request_gets_400_and_response_garbage_is_dropped() {
+    let core = start_core(&["udp:127.0.0.1:0"], uas("127.0.0.1"));
+    let to = socket_of(&core, Proto::Udp);
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    let bad = options(Proto::Udp, c.local_addr().unwrap()).replace("CSeq: 1 OPTIONS", "CSeq: x");
+    c.send_to(bad.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 65535];
+    let (n, _) = c.recv_from(&mut buf).unwrap();
+    let rsp = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(rsp.starts_with("SIP/2.0 400 "), "{rsp}");
+    assert!(rsp.contains("Call-ID: stream-udp\r\n"), "{rsp}");
+    // Nothing answers a malformed response or random bytes, and the core keeps working.
+    c.send_to(b"SIP/2.0 200 OK\r\nVia: nonsense\r\n\r\n", to)
+        .unwrap();
+    c.send_to(&[0xff, 0x00, 0x13, 0x37], to).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(c.recv_from(&mut buf).is_err());
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    let good = options(Proto::Udp, c.local_addr().unwrap());
+    c.send_to(good.as_bytes(), to).unwrap();
+    let (n, _) = c.recv_from(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"SIP/2.0 200 OK"));
+    core.shutdown();
+}
+
+#[test]
+fn oversized_udp_request_gets_513() {
+    let cfg = TransportConfig {
+        sockets: vec!["udp:127.0.0.1:0".parse::<SocketDef>().unwrap()],
+        max_message: 2000,
+        ..TransportConfig::default()
+    };
+    let next = uas("127.0.0.1");
+    let handler = move |_: &mut osips::sip::Msg, _: &ReceiveInfo| {
+        Action::Forward(Destination::new(Proto::Udp, next))
+    };
+    let core = Core::start(cfg, Box::new(handler)).unwrap();
+    let to = socket_of(&core, Proto::Udp);
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    let big = options(Proto::Udp, c.local_addr().unwrap()).replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!("Subject: {}\r\nContent-Length: 0\r\n\r\n", "x".repeat(3000)),
+    );
+    c.send_to(big.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 65535];
+    let (n, _) = c.recv_from(&mut buf).unwrap();
+    let rsp = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(rsp.starts_with("SIP/2.0 513 "), "{rsp}");
+    core.shutdown();
+}

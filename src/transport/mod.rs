@@ -14,12 +14,12 @@ mod ws;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak, mpsc};
+use std::sync::{Arc, Weak, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 pub use conn::{Conn, ConnTable};
 pub use info::{ConnId, Destination, ReceiveInfo, SocketId};
@@ -132,7 +132,8 @@ pub struct Transport {
     rt_handle: tokio::runtime::Handle,
     tls_server: Option<Arc<rustls::ServerConfig>>,
     tls_client: Arc<rustls::ClientConfig>,
-    stream_queues: OnceLock<Vec<mpsc::Sender<Delivery>>>,
+    /// Per stream worker; emptied by `shutdown` so the workers end.
+    stream_queues: RwLock<Vec<mpsc::Sender<Delivery>>>,
     stopping: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
     me: Weak<Transport>,
@@ -212,7 +213,7 @@ impl Transport {
             conns: ConnTable::default(),
             tls_server,
             tls_client,
-            stream_queues: OnceLock::new(),
+            stream_queues: RwLock::new(Vec::new()),
             stopping: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
         }))
@@ -221,7 +222,10 @@ impl Transport {
     /// Starts the UDP workers, the stream workers and the listeners; messages go to `handler`.
     pub fn start(self: &Arc<Self>, handler: Arc<dyn Handler>) {
         let mut threads = self.threads.lock();
-        let mut queues = Vec::new();
+        let mut queues = self.stream_queues.write();
+        if !queues.is_empty() || self.stopping() {
+            return; // already started, or stopped
+        }
         for i in 0..self.cfg.stream_workers {
             let (tx, rx) = mpsc::channel::<Delivery>();
             queues.push(tx);
@@ -236,9 +240,7 @@ impl Transport {
                 .expect("spawn stream worker");
             threads.push(t);
         }
-        if self.stream_queues.set(queues).is_err() {
-            return; // already started
-        }
+        drop(queues);
         for (id, l) in self.listeners.iter().enumerate() {
             if l.def.proto == Proto::Udp {
                 for w in 0..self.cfg.udp_workers {
@@ -370,7 +372,8 @@ impl Transport {
     }
 
     fn deliver(&self, data: Bytes, info: ReceiveInfo) {
-        if let Some(q) = self.stream_queues.get() {
+        let q = self.stream_queues.read();
+        if !q.is_empty() {
             let n = info.conn.unwrap_or(0) as usize % q.len();
             let _ = q[n].send((data, info));
         }
@@ -384,9 +387,11 @@ impl Transport {
         self.stopping.load(Ordering::Relaxed)
     }
 
-    /// Stops the listeners and connections; UDP workers stop within their receive timeout.
+    /// Stops the listeners and connections; stream workers stop when their queue is empty, UDP
+    /// workers within their receive timeout.
     pub fn shutdown(&self) {
         self.stopping.store(true, Ordering::Relaxed);
+        self.stream_queues.write().clear();
         if let Some(rt) = self.runtime.lock().take() {
             rt.shutdown_background();
         }

@@ -53,10 +53,15 @@ fn uri_part(raw: &[u8], what: &str) -> Value {
         Ok(u) => match what {
             "user" => opt(u.user),
             "host" => s(u.host),
-            "port" => match u.port {
-                Some(p) => port_value(p),
-                None => Value::Str(String::new()),
-            },
+            // As OpenSIPS: no port in the URI reads as the scheme's default.
+            "port" => port_value(
+                u.port
+                    .unwrap_or(if u.scheme_raw.eq_ignore_ascii_case(b"sips") {
+                        5061
+                    } else {
+                        5060
+                    }),
+            ),
             _ => Value::Null,
         },
         Err(_) => Value::Null,

@@ -1,6 +1,7 @@
 //! Core functions (OpenSIPS `core_cmds.c`), described through the same [`ModuleDescriptor`] table
-//! as modules. Functions that need the SIP message or the transport use [`needs_message`] until the
-//! runtime is wired to the SIP layer: they log an error and return -1 (false), never a fake success.
+//! as modules. Functions that need the SIP message or the transport are implemented in
+//! `crate::runtime::core_fns`; the ones not implemented yet use [`needs_message`]: they log an
+//! error and return -1 (false), never a fake success.
 
 use super::ast::AssignOp;
 use super::module::{ArgValue, FunctionSpec, ModuleDescriptor, RouteMask, RunCtx, p};

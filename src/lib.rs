@@ -13,6 +13,7 @@ pub mod events;
 pub mod menuconfig;
 pub mod mi;
 pub mod modules;
+pub mod runtime;
 pub mod script;
 pub mod sip;
 pub mod stats;

@@ -1,4 +1,4 @@
-//! `osips` command line: `-C` checks a script and reports every error; running is not wired yet.
+//! `osips` command line: `-C` checks a script and reports every error; a script with errors does not run.
 
 use assert_cmd::Command;
 
@@ -75,22 +75,22 @@ fn check_needs_a_file() {
 }
 
 #[test]
-fn running_says_the_runtime_is_not_built() {
+fn running_a_script_with_errors_exits_1_with_the_diagnostics() {
     let out = osips()
         .args([
             "-f",
-            "tests/fixtures/script/clean_core.cfg",
+            "tests/fixtures/script/errors/variables.cfg",
             "-F",
             "-E",
             "-w",
             "/tmp",
-            "-P",
-            "/tmp/osips-test.pid",
         ])
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("runtime is not built yet"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("variables.cfg:"), "{err}");
+    assert!(err.contains("not starting"), "{err}");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! `osips`: the SIP proxy. Command-line flags follow OpenSIPS (`opensips -h`).
 
 use clap::Parser;
+use osips::runtime::default_db::DefaultDb;
+use osips::runtime::{DEFAULT_SCRIPT, Runtime, RuntimeError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -20,13 +22,17 @@ struct Cli {
     #[arg(short = 'C')]
     check: bool,
 
-    /// Stay in the foreground, do not daemonize (workers still run)
+    /// Stay in the foreground (osips always does: it does not daemonize; use a service manager)
     #[arg(short = 'F')]
     foreground: bool,
 
     /// Stay in the foreground (same as -F; OpenSIPS: no fork at all)
     #[arg(short = 'D')]
     no_daemon: bool,
+
+    /// Listen on this socket (`proto:ip:port`), replacing the script's `socket=` lines; repeatable
+    #[arg(short = 'l', long = "listen", value_name = "SOCKET")]
+    listen: Vec<String>,
 
     /// Log to standard error (same as `stderror_enabled = yes` in the script)
     #[arg(short = 'E')]
@@ -120,15 +126,139 @@ fn main() -> ExitCode {
         };
         return check(path, cli.preprocessor.as_deref());
     }
-    let _ = (
-        cli.foreground,
-        cli.no_daemon,
-        cli.log_stderr,
-        &cli.pid_file,
-        &cli.work_dir,
-    );
-    eprintln!(
-        "osips: the runtime is not built yet: only `osips -C -f FILE` (configuration check) works in this version"
-    );
-    ExitCode::from(3)
+    let _ = (cli.foreground, cli.no_daemon);
+    run(&cli)
+}
+
+/// Loads the script (the file, or the embedded default) and its settings.
+fn load(cli: &Cli) -> Result<Runtime, ExitCode> {
+    let loaded = match &cli.config {
+        Some(path) if path.as_os_str() == "-" || cli.preprocessor.is_some() => {
+            let text = read_script(path).and_then(|text| match &cli.preprocessor {
+                Some(cmd) => osips::script::source::preprocess(&text, cmd),
+                None => Ok(text),
+            });
+            match text {
+                Ok(text) => Runtime::load_str(&path.display().to_string(), &text),
+                Err(e) => {
+                    eprintln!("osips: {e}");
+                    return Err(ExitCode::from(2));
+                }
+            }
+        }
+        Some(path) => Runtime::load(path),
+        None => Runtime::load_str("<embedded default>", DEFAULT_SCRIPT),
+    };
+    match loaded {
+        Ok(rt) => Ok(rt),
+        Err(RuntimeError::Script(text)) => {
+            eprint!("{text}");
+            eprintln!("osips: the script has errors; not starting");
+            Err(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("osips: {e}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// Blocks SIGINT / SIGTERM in this thread (and the workers it starts) so `sigwait` gets them.
+fn block_stop_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGHUP);
+    if let Err(e) = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None) {
+        eprintln!("osips: cannot block signals: {e}");
+    }
+    set
+}
+
+fn run(cli: &Cli) -> ExitCode {
+    let mut rt = match load(cli) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    if !cli.listen.is_empty()
+        && let Err(e) = rt.settings.set_listen(&cli.listen)
+    {
+        eprintln!("osips: {e}");
+        return ExitCode::from(1);
+    }
+    // As OpenSIPS: the script is read first, then the working directory changes.
+    if let Some(dir) = &cli.work_dir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("osips: -w {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
+    if rt.settings.sockets.is_empty() {
+        eprintln!(
+            "osips: no socket to listen on: add `socket = udp:IP:PORT` to the script or use -l"
+        );
+        return ExitCode::from(1);
+    }
+    if let Err(e) = osips::runtime::log::init(&rt.settings, cli.log_stderr) {
+        eprintln!("osips: {e}");
+        return ExitCode::from(1);
+    }
+    if !rt.warnings.is_empty() {
+        eprint!("{}", rt.warnings);
+    }
+    if cli.config.is_none() {
+        match osips::runtime::default_db::ensure() {
+            Ok(DefaultDb::Created(path, msg)) => {
+                eprintln!("osips: {msg} at {}", path.display())
+            }
+            Ok(DefaultDb::Existing(path)) => {
+                tracing::info!("using the database {}", path.display())
+            }
+            Ok(DefaultDb::Server(engine)) => tracing::info!(
+                "the rc names a {engine} database: create it with `osipsdbctl create`"
+            ),
+            Err(e) => {
+                eprintln!("osips: cannot create the default database: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let signals = block_stop_signals();
+    let running = match rt.start() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("osips: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for s in running.sockets() {
+        eprintln!("osips: listening on {s}");
+    }
+    if let Some(p) = &cli.pid_file
+        && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
+    {
+        eprintln!("osips: -P {}: {e}", p.display());
+        running.shutdown();
+        return ExitCode::from(1);
+    }
+    let sig = loop {
+        match signals.wait() {
+            Ok(nix::sys::signal::Signal::SIGHUP) => {
+                tracing::info!("SIGHUP ignored (reload the script by restarting osips)")
+            }
+            Ok(s) => break s.as_str(),
+            Err(e) => {
+                eprintln!("osips: waiting for signals: {e}");
+                break "error";
+            }
+        }
+    };
+    tracing::info!("{sig} received, shutting down");
+    running.shutdown();
+    if let Some(p) = &cli.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    eprintln!("osips: stopped ({sig})");
+    ExitCode::SUCCESS
 }

@@ -1,10 +1,12 @@
 //! Core functions (OpenSIPS `core_cmds.c`), described through the same [`ModuleDescriptor`] table
-//! as modules. Functions that need the SIP message or the transport use [`needs_message`] until the
-//! runtime is wired to the SIP layer: they log an error and return -1 (false), never a fake success.
+//! as modules. Functions that need the SIP message or the transport are implemented in
+//! `crate::runtime::core_fns`; the ones not implemented yet use [`needs_message`]: they log an
+//! error and return -1 (false), never a fake success.
 
 use super::ast::AssignOp;
 use super::module::{ArgValue, FunctionSpec, ModuleDescriptor, RouteMask, RunCtx, p};
 use super::value::Value;
+use crate::runtime::core_fns as rt;
 
 const ALL: RouteMask = RouteMask::ALL;
 
@@ -67,44 +69,52 @@ macro_rules! f {
 }
 
 pub static CORE_FUNCTIONS: &[FunctionSpec] = &[
-    f!("forward", [p::OPT_STR]),
-    f!("send", [p::STR, p::OPT_STR]),
-    f!("setflag", [p::FLAG]),
-    f!("resetflag", [p::FLAG]),
-    f!("isflagset", [p::FLAG]),
-    f!("setbflag", [p::BFLAG, p::OPT_INT]),
-    f!("resetbflag", [p::BFLAG, p::OPT_INT]),
-    f!("isbflagset", [p::BFLAG, p::OPT_INT]),
-    f!("sethost", [p::STR]),
-    f!("sethostport", [p::STR]),
-    f!("setuser", [p::STR]),
-    f!("setuserpass", [p::STR]),
-    f!("setport", [p::STR]),
-    f!("seturi", [p::STR]),
-    f!("prefix", [p::STR]),
-    f!("strip", [p::INT]),
-    f!("strip_tail", [p::INT]),
-    f!("append_msg_branch", [p::STR, p::OPT_STR, p::OPT_STR]),
-    f!("append_branch_old", [p::OPT_STR, p::OPT_STR]),
-    f!("append_branch", [p::OPT_STR, p::OPT_STR]),
-    f!("remove_msg_branch", [p::INT]),
-    f!("remove_branch", [p::INT]),
+    f!("forward", [p::OPT_STR], rt::forward),
+    f!("send", [p::STR, p::OPT_STR], rt::send),
+    f!("setflag", [p::FLAG], rt::setflag),
+    f!("resetflag", [p::FLAG], rt::resetflag),
+    f!("isflagset", [p::FLAG], rt::isflagset),
+    f!("setbflag", [p::BFLAG, p::OPT_INT], rt::setbflag),
+    f!("resetbflag", [p::BFLAG, p::OPT_INT], rt::resetbflag),
+    f!("isbflagset", [p::BFLAG, p::OPT_INT], rt::isbflagset),
+    f!("sethost", [p::STR], rt::sethost),
+    f!("sethostport", [p::STR], rt::sethostport),
+    f!("setuser", [p::STR], rt::setuser),
+    f!("setuserpass", [p::STR], rt::setuserpass),
+    f!("setport", [p::STR], rt::setport),
+    f!("seturi", [p::STR], rt::seturi),
+    f!("prefix", [p::STR], rt::prefix),
+    f!("strip", [p::INT], rt::strip),
+    f!("strip_tail", [p::INT], rt::strip_tail),
+    f!(
+        "append_msg_branch",
+        [p::STR, p::OPT_STR, p::OPT_STR],
+        rt::append_branch
+    ),
+    f!(
+        "append_branch_old",
+        [p::OPT_STR, p::OPT_STR],
+        rt::append_branch
+    ),
+    f!("append_branch", [p::OPT_STR, p::OPT_STR], rt::append_branch),
+    f!("remove_msg_branch", [p::INT], rt::remove_branch),
+    f!("remove_branch", [p::INT], rt::remove_branch),
     f!("move_msg_branch", [p::OPT_INT, p::OPT_INT, p::OPT_STR]),
     f!("move_branch", [p::OPT_INT, p::OPT_INT, p::OPT_STR]),
     f!("swap_msg_branches", [p::OPT_INT, p::OPT_INT]),
     f!("swap_branches", [p::OPT_INT, p::OPT_INT]),
     f!("pv_printf", [p::VAR, p::STR], pv_printf),
-    f!("revert_uri", []),
-    f!("setdsturi", [p::STR]),
-    f!("resetdsturi", []),
-    f!("isdsturiset", []),
-    f!("force_rport", []),
-    f!("add_local_rport", []),
+    f!("revert_uri", [], rt::revert_uri),
+    f!("setdsturi", [p::STR], rt::setdsturi),
+    f!("resetdsturi", [], rt::resetdsturi),
+    f!("isdsturiset", [], rt::isdsturiset),
+    f!("force_rport", [], rt::force_rport),
+    f!("add_local_rport", [], rt::add_local_rport),
     f!("force_tcp_alias", [p::OPT_INT]),
     f!("set_via_handling", [p::STR]),
-    f!("set_advertised_address", [p::STR]),
-    f!("set_advertised_port", [p::STR]),
-    f!("force_send_socket", [p::STATIC]),
+    f!("set_advertised_address", [p::STR], rt::set_advertised),
+    f!("set_advertised_port", [p::STR], rt::set_advertised),
+    f!("force_send_socket", [p::STATIC], rt::force_send_socket),
     f!("serialize_branches", [p::INT, p::OPT_INT]),
     f!("next_branches", []),
     f!("use_blacklist", [p::STR]),
@@ -128,12 +138,28 @@ pub static CORE_FUNCTIONS: &[FunctionSpec] = &[
         "del_blacklist_rule",
         [p::STR, p::STR, p::OPT_INT, p::OPT_STR, p::OPT_STR]
     ),
-    f!("cache_store", [p::STR, p::STR, p::STR, p::OPT_INT]),
-    f!("cache_fetch", [p::STR, p::STR, p::VAR]),
-    f!("cache_remove", [p::STR, p::STR]),
-    f!("cache_counter_fetch", [p::STR, p::STR, p::VAR]),
-    f!("cache_add", [p::STR, p::STR, p::INT, p::INT, p::OPT_VAR]),
-    f!("cache_sub", [p::STR, p::STR, p::INT, p::INT, p::OPT_VAR]),
+    f!(
+        "cache_store",
+        [p::STR, p::STR, p::STR, p::OPT_INT],
+        rt::cache_store
+    ),
+    f!("cache_fetch", [p::STR, p::STR, p::VAR], rt::cache_fetch),
+    f!("cache_remove", [p::STR, p::STR], rt::cache_remove),
+    f!(
+        "cache_counter_fetch",
+        [p::STR, p::STR, p::VAR],
+        rt::cache_counter_fetch
+    ),
+    f!(
+        "cache_add",
+        [p::STR, p::STR, p::INT, p::INT, p::OPT_VAR],
+        rt::cache_add
+    ),
+    f!(
+        "cache_sub",
+        [p::STR, p::STR, p::INT, p::INT, p::OPT_VAR],
+        rt::cache_sub
+    ),
     f!("cache_raw_query", [p::STR, p::STR, p::OPT_RAW]),
     f!("raise_event", [p::STR, p::OPT_AVP, p::OPT_AVP]),
     f!("subscribe_event", [p::STR, p::STR, p::OPT_INT]),
@@ -143,7 +169,7 @@ pub static CORE_FUNCTIONS: &[FunctionSpec] = &[
     ),
     f!("get_timestamp", [p::VAR, p::VAR], get_timestamp),
     f!("script_trace", [p::OPT_INT, p::OPT_RAW, p::OPT_STATIC]),
-    f!("is_myself", [p::STR, p::OPT_INT]),
+    f!("is_myself", [p::STR, p::OPT_INT], rt::is_myself),
     f!("sr_check_status", [p::STR, p::OPT_STR]),
     f!("avp_print", [], avp_print),
 ];

@@ -1,12 +1,13 @@
 //! Transformations `{class.method,params}` (OpenSIPS `transformations.c`): parsed once at compile
-//! time, evaluated on values. Classes `s`, `param`, `csv`, `re`, `ip` evaluate here; `uri`, `via`,
-//! `nameaddr` and `sdp` need the SIP parser and report [`TrUnavailable`] until it is wired in.
+//! time, evaluated on values. `uri`, `via` and `nameaddr` use the SIP parser (`crate::sip`); `sdp`
+//! reports [`TrUnavailable`] until it is wired to the SDP editor.
 
 mod csv;
 mod ip;
 mod param;
 mod re;
 mod s;
+mod sipmsg;
 
 pub use ip::ip_matches;
 pub use re::{Subst, parse_subst};
@@ -359,7 +360,10 @@ impl Transform {
             TrClass::Csv => csv::eval(self, input, env),
             TrClass::Re => re::eval(self, input, env),
             TrClass::Ip => ip::eval(self, input, env),
-            TrClass::Uri | TrClass::Via | TrClass::NameAddr | TrClass::Sdp => {
+            TrClass::Uri => sipmsg::uri(self, input, env),
+            TrClass::Via => sipmsg::via(self, input, env),
+            TrClass::NameAddr => sipmsg::nameaddr(self, input, env),
+            TrClass::Sdp => {
                 return Err(TrUnavailable(self.class.name()));
             }
         })
@@ -480,12 +484,12 @@ mod tests {
     }
 
     #[test]
-    fn sip_classes_are_unavailable() {
-        let t = parse_transform("uri.user").unwrap();
+    fn sdp_class_is_unavailable() {
+        let t = parse_transform("sdp.line,m").unwrap();
         let mut env = test_env::Env::default();
         assert_eq!(
-            t.eval(Value::str("sip:a@b"), &mut env),
-            Err(TrUnavailable("uri"))
+            t.eval(Value::str("v=0"), &mut env),
+            Err(TrUnavailable("sdp"))
         );
     }
 }

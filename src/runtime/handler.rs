@@ -1,0 +1,113 @@
+//! [`ScriptHandler`]: the core's request handler that runs the script. Requests run the main
+//! `route`; replies run the global `onreply_route`. Implicit actions (OpenSIPS §10 item 9): a
+//! request route that neither forwards nor replies discards the request; a reply is relayed
+//! unless the reply route drops a provisional reply.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::core::{Action, RequestHandler};
+use crate::script::ast::RouteKind;
+use crate::script::exec::Interpreter;
+use crate::script::vars::{AvpStore, VarStore};
+use crate::script::{RunCtx, Script};
+use crate::sip::Msg;
+use crate::transport::ReceiveInfo;
+
+use super::Shared;
+use super::msgctx::SipCtx;
+
+/// What each worker keeps between messages: `$var` values and a reusable interpreter.
+struct Worker {
+    vars: VarStore,
+    avps: AvpStore,
+    interp: Option<(u64, Interpreter<'static>)>,
+}
+
+thread_local! {
+    static WORKER: RefCell<Worker> = RefCell::new(Worker {
+        vars: VarStore::default(),
+        avps: AvpStore::default(),
+        interp: None,
+    });
+}
+
+/// Runs the script on the messages the core hands over.
+pub struct ScriptHandler {
+    shared: Arc<Shared>,
+    main: Option<usize>,
+    onreply: Option<usize>,
+}
+
+impl ScriptHandler {
+    pub fn new(shared: Arc<Shared>) -> ScriptHandler {
+        let s = shared.script;
+        ScriptHandler {
+            main: s.route_index(RouteKind::Request, None),
+            onreply: s.route_index(RouteKind::OnReply, None),
+            shared,
+        }
+    }
+
+    /// Runs route `index` on `sc`; returns whether the route ran `drop`.
+    fn run(&self, sc: &mut SipCtx, index: usize) -> bool {
+        let script: &'static Script = self.shared.script;
+        WORKER.with(|w| {
+            let mut w = w.borrow_mut();
+            let w = &mut *w;
+            w.avps.clear();
+            let interp = match &mut w.interp {
+                Some((id, i)) if *id == script.id => i,
+                slot => &mut slot.insert((script.id, Interpreter::new(script))).1,
+            };
+            let mut ctx = RunCtx {
+                route: RouteKind::Request,
+                vars: &mut w.vars,
+                avps: &mut w.avps,
+                shv: &self.shared.shv,
+                msg: Some(sc as &mut dyn crate::script::MessageAccess),
+                params: Vec::new(),
+                returns: Vec::new(),
+                last_rc: 1,
+            };
+            interp.run_route(&mut ctx, index).dropped
+        })
+    }
+}
+
+impl RequestHandler for ScriptHandler {
+    fn on_request(&self, req: &mut Msg, info: &ReceiveInfo) -> Action {
+        let Some(main) = self.main else {
+            return Action::Drop;
+        };
+        let mut sc = SipCtx::new(req.clone(), info.clone(), self.shared.clone());
+        self.run(&mut sc, main);
+        let SipCtx {
+            msg,
+            new_ruri,
+            forward,
+            ..
+        } = sc;
+        *req = msg;
+        let Some(dest) = forward else {
+            return Action::Drop;
+        };
+        if let Some(u) = new_ruri
+            && let Err(e) = req.set_ruri(u.as_bytes())
+        {
+            tracing::error!("cannot rewrite the Request-URI to {u}: {e}");
+            return Action::Drop;
+        }
+        Action::Forward(dest)
+    }
+
+    fn on_response(&self, rpl: &mut Msg, info: &ReceiveInfo) -> bool {
+        let Some(index) = self.onreply else {
+            return true;
+        };
+        let mut sc = SipCtx::new(rpl.clone(), info.clone(), self.shared.clone());
+        let dropped = self.run(&mut sc, index);
+        *rpl = sc.msg;
+        !(dropped && rpl.status().is_some_and(|c| c < 200))
+    }
+}

@@ -1,0 +1,166 @@
+//! The proxy runtime: loads and compiles a script, reads its global parameters, binds its sockets
+//! through the core and runs the script's routes on every message ([`ScriptHandler`]).
+//!
+//! Entry point: [`Runtime::load`] (or [`Runtime::load_str`]) then [`Runtime::start`].
+
+pub mod core_fns;
+pub mod default_db;
+pub mod handler;
+pub mod log;
+pub mod msgctx;
+pub mod settings;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock, Weak};
+
+use parking_lot::Mutex;
+
+use crate::cache::LocalCache;
+use crate::core::Core;
+use crate::script::vars::SharedVars;
+use crate::script::{Checked, Registry, Script};
+use crate::transport::SocketDef;
+
+pub use handler::ScriptHandler;
+pub use msgctx::SipCtx;
+pub use settings::Settings;
+
+/// The script shipped inside the binary: what `osips` runs without `-f`.
+pub const DEFAULT_SCRIPT: &str = include_str!("default.cfg");
+
+/// State shared by every worker of one running script.
+pub struct Shared {
+    /// The compiled script; leaked so workers can keep an interpreter borrowing it.
+    pub script: &'static Script,
+    pub settings: Settings,
+    core: OnceLock<Weak<Core>>,
+    /// `cache_store` / `cache_fetch` with the `local` system.
+    pub cache: LocalCache,
+    /// `$shv(name)`.
+    pub shv: SharedVars,
+    /// Unix time the runtime started (`$TS`).
+    pub started_at: u64,
+}
+
+static CURRENT: Mutex<Option<Weak<Shared>>> = Mutex::new(None);
+
+/// The running script's shared state, for routes without a message (startup, timer).
+pub fn global_shared() -> Option<Arc<Shared>> {
+    CURRENT.lock().as_ref().and_then(Weak::upgrade)
+}
+
+impl Shared {
+    pub fn core(&self) -> Option<Arc<Core>> {
+        self.core.get().and_then(Weak::upgrade)
+    }
+
+    /// `myself`: one of our socket addresses (with its port when given) or an `alias=`.
+    pub fn is_myself(&self, host: &str, port: Option<u16>) -> bool {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Some(core) = self.core()
+            && core.transport().is_local(None, bare, port)
+        {
+            return true;
+        }
+        self.settings.aliases.iter().any(|(h, p)| {
+            h.eq_ignore_ascii_case(bare) && (port.is_none() || p.is_none() || *p == port)
+        })
+    }
+}
+
+/// Why the runtime did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The script has errors; the text is the rendered diagnostics.
+    #[error("{0}")]
+    Script(String),
+    #[error("{0}")]
+    Settings(String),
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
+}
+
+/// A compiled script with its settings, ready to start.
+pub struct Runtime {
+    pub script: &'static Script,
+    pub settings: Settings,
+    /// Warnings of the compilation, rendered.
+    pub warnings: String,
+}
+
+/// A started runtime: dropping it does not stop it, [`Running::shutdown`] does.
+pub struct Running {
+    pub core: Arc<Core>,
+    pub shared: Arc<Shared>,
+}
+
+impl Running {
+    pub fn shutdown(&self) {
+        self.core.shutdown();
+    }
+
+    /// The bound sockets (ports picked by the system included).
+    pub fn sockets(&self) -> Vec<SocketDef> {
+        self.core
+            .transport()
+            .sockets()
+            .iter()
+            .map(|l| l.def.clone())
+            .collect()
+    }
+}
+
+impl Runtime {
+    fn from_checked(checked: Checked) -> Result<Runtime, RuntimeError> {
+        let rendered = checked.render();
+        let failed = checked.has_errors();
+        let Some(script) = checked.script.filter(|_| !failed) else {
+            return Err(RuntimeError::Script(rendered));
+        };
+        let settings = Settings::from_script(&script).map_err(RuntimeError::Settings)?;
+        Ok(Runtime {
+            script: Box::leak(Box::new(script)),
+            settings,
+            warnings: rendered,
+        })
+    }
+
+    /// Loads and compiles a script file (with its includes).
+    pub fn load(path: &Path) -> Result<Runtime, RuntimeError> {
+        let checked =
+            crate::script::check_file(path, &Registry::builtin()).map_err(RuntimeError::Script)?;
+        Self::from_checked(checked)
+    }
+
+    /// Compiles a script given as text (`name` appears in messages).
+    pub fn load_str(name: &str, text: &str) -> Result<Runtime, RuntimeError> {
+        Self::from_checked(crate::script::check_str(name, text, &Registry::builtin()))
+    }
+
+    /// Binds the sockets and starts the workers.
+    pub fn start(self) -> Result<Running, RuntimeError> {
+        let started_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let cfg = self.settings.transport_config();
+        let shared = Arc::new(Shared {
+            script: self.script,
+            settings: self.settings,
+            core: OnceLock::new(),
+            cache: LocalCache::new(),
+            shv: SharedVars::default(),
+            started_at,
+        });
+        let handler = ScriptHandler::new(shared.clone());
+        // The handler must reach the core before the first message arrives.
+        let transport = crate::transport::Transport::bind(cfg)?;
+        let core = Core::new(transport.clone(), Box::new(handler));
+        let _ = shared.core.set(Arc::downgrade(&core));
+        transport.start(core.clone());
+        *CURRENT.lock() = Some(Arc::downgrade(&shared));
+        Ok(Running { core, shared })
+    }
+}

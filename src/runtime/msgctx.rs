@@ -1,0 +1,423 @@
+//! The SIP message as the script sees it: [`SipCtx`] implements `MessageAccess` for the core
+//! pseudo-variables of OpenSIPS `pvar.c` ($ru, $rU, $si, $hdr(name)[i], ...), and carries what the
+//! script decided for this request (new Request-URI, destination URI, flags, forward target).
+
+use std::sync::Arc;
+
+use crate::script::pv::{PvIndex, PvSpec};
+use crate::script::{MessageAccess, Value};
+use crate::sip::{HdrId, Msg, NameAddr, Uri};
+use crate::transport::{Destination, ReceiveInfo, SocketId};
+
+use super::Shared;
+
+/// One message being run through the script, with the script's decisions.
+pub struct SipCtx {
+    pub msg: Msg,
+    pub info: ReceiveInfo,
+    pub shared: Arc<Shared>,
+    /// Request-URI set by the script (`$ru = ...`, `seturi`, `strip`...); applied when forwarding.
+    pub new_ruri: Option<String>,
+    /// `$du`: the next hop instead of the Request-URI.
+    pub dst_uri: Option<String>,
+    /// Message flags (`setflag`).
+    pub flags: u32,
+    /// Branch flags of branch 0 (`setbflag`).
+    pub bflags: u32,
+    /// Extra branches (`append_branch`): their URIs.
+    pub branches: Vec<String>,
+    /// `forward()` was called: where to.
+    pub forward: Option<Destination>,
+    /// A reply was sent by the script.
+    pub replied: bool,
+    /// `force_send_socket()`.
+    pub send_socket: Option<SocketId>,
+    /// `force_rport()` was called.
+    pub force_rport: bool,
+}
+
+fn s(b: &[u8]) -> Value {
+    Value::Str(String::from_utf8_lossy(b).into_owned())
+}
+
+fn opt(b: Option<&[u8]>) -> Value {
+    b.map(s).unwrap_or(Value::Null)
+}
+
+fn port_value(p: u16) -> Value {
+    Value::StrInt(p.to_string(), p as i32)
+}
+
+fn uri_part(raw: &[u8], what: &str) -> Value {
+    match Uri::parse(raw) {
+        Ok(u) => match what {
+            "user" => opt(u.user),
+            "host" => s(u.host),
+            // As OpenSIPS: no port in the URI reads as the scheme's default.
+            "port" => port_value(
+                u.port
+                    .unwrap_or(if u.scheme_raw.eq_ignore_ascii_case(b"sips") {
+                        5061
+                    } else {
+                        5060
+                    }),
+            ),
+            _ => Value::Null,
+        },
+        Err(_) => Value::Null,
+    }
+}
+
+impl SipCtx {
+    pub fn new(msg: Msg, info: ReceiveInfo, shared: Arc<Shared>) -> SipCtx {
+        SipCtx {
+            msg,
+            info,
+            shared,
+            new_ruri: None,
+            dst_uri: None,
+            flags: 0,
+            bflags: 0,
+            branches: Vec::new(),
+            forward: None,
+            replied: false,
+            send_socket: None,
+            force_rport: false,
+        }
+    }
+
+    /// The current Request-URI (as rewritten by the script).
+    pub fn ruri(&self) -> std::borrow::Cow<'_, str> {
+        match &self.new_ruri {
+            Some(u) => std::borrow::Cow::Borrowed(u),
+            None => String::from_utf8_lossy(self.msg.ruri()),
+        }
+    }
+
+    /// Rebuilds the Request-URI with one part replaced.
+    pub fn set_ruri_part(&mut self, part: &str, value: Option<&str>) -> Result<(), String> {
+        let cur = self.ruri().into_owned();
+        let u = Uri::parse(cur.as_bytes()).map_err(|e| format!("bad Request-URI: {e}"))?;
+        let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
+        let mut user = text(u.user);
+        let mut pass = text(u.password);
+        let mut host = String::from_utf8_lossy(u.host).into_owned();
+        let mut port = u.port.map(|p| p.to_string());
+        match part {
+            "user" => user = value.map(str::to_string).filter(|v| !v.is_empty()),
+            "userpass" => {
+                let v = value.unwrap_or_default();
+                match v.split_once(':') {
+                    Some((a, b)) => {
+                        user = Some(a.to_string());
+                        pass = Some(b.to_string());
+                    }
+                    None => {
+                        user = Some(v.to_string()).filter(|v| !v.is_empty());
+                        pass = None;
+                    }
+                }
+            }
+            "host" => host = value.unwrap_or_default().to_string(),
+            "hostport" => {
+                let v = value.unwrap_or_default();
+                match v.rsplit_once(':').filter(|(h, _)| !h.ends_with(':')) {
+                    Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.is_empty() => {
+                        host = h.to_string();
+                        port = Some(p.to_string());
+                    }
+                    _ => {
+                        host = v.to_string();
+                        port = None;
+                    }
+                }
+            }
+            "port" => port = value.map(str::to_string).filter(|v| !v.is_empty()),
+            _ => return Err(format!("unknown URI part {part}")),
+        }
+        let mut out = String::with_capacity(cur.len() + 16);
+        out.push_str(&String::from_utf8_lossy(u.scheme_raw));
+        out.push(':');
+        if let Some(us) = &user {
+            out.push_str(us);
+            if let Some(p) = &pass {
+                out.push(':');
+                out.push_str(p);
+            }
+            out.push('@');
+        }
+        out.push_str(&host);
+        if let Some(p) = &port {
+            out.push(':');
+            out.push_str(p);
+        }
+        let params = u.params.raw();
+        if !params.is_empty() {
+            if !params.starts_with(b";") {
+                out.push(';');
+            }
+            out.push_str(&String::from_utf8_lossy(params));
+        }
+        if let Some(h) = u.headers {
+            out.push('?');
+            out.push_str(&String::from_utf8_lossy(h));
+        }
+        self.new_ruri = Some(out);
+        Ok(())
+    }
+
+    fn nameaddr_part(&self, id: HdrId, what: &str) -> Value {
+        let Some(raw) = self.msg.header(id) else {
+            return Value::Null;
+        };
+        let Ok(na) = NameAddr::parse(raw) else {
+            return Value::Null;
+        };
+        match what {
+            "uri" => s(na.uri.raw),
+            "user" => opt(na.uri.user),
+            "domain" => s(na.uri.host),
+            "name" => match na.display_unquoted() {
+                Some(d) => s(&d),
+                None => Value::Null,
+            },
+            "tag" => opt(na.tag()),
+            _ => Value::Null,
+        }
+    }
+
+    fn header_value(&self, spec: &PvSpec) -> Value {
+        let name = spec.inner_literal().unwrap_or_default();
+        // Values of list headers are split on commas when indexed, as OpenSIPS does for $hdr.
+        let lines: Vec<&[u8]> = self
+            .msg
+            .headers()
+            .filter(|h| h.is_named(name))
+            .map(|h| h.value)
+            .collect();
+        match &spec.index {
+            None => lines.first().map(|v| s(v)).unwrap_or(Value::Null),
+            Some(PvIndex::At(i)) => {
+                let n = lines.len() as i32;
+                let i = if *i < 0 { n + *i } else { *i };
+                if i < 0 || i >= n {
+                    Value::Null
+                } else {
+                    s(lines[i as usize])
+                }
+            }
+            Some(PvIndex::All) => {
+                if lines.is_empty() {
+                    Value::Null
+                } else {
+                    let all: Vec<String> = lines
+                        .iter()
+                        .map(|v| String::from_utf8_lossy(v).into_owned())
+                        .collect();
+                    Value::Str(all.join(","))
+                }
+            }
+            _ => Value::Null,
+        }
+    }
+
+    fn dst_host_port(&self) -> (Value, Value) {
+        let raw = match &self.dst_uri {
+            Some(d) => d.clone(),
+            None => self.ruri().into_owned(),
+        };
+        (
+            uri_part(raw.as_bytes(), "host"),
+            uri_part(raw.as_bytes(), "port"),
+        )
+    }
+}
+
+impl MessageAccess for SipCtx {
+    fn get_pv(&mut self, pv: &PvSpec) -> Option<Value> {
+        let m = &self.msg;
+        let req = m.is_request();
+        Some(match pv.name.as_str() {
+            "ru" | "ruri" if req => Value::Str(self.ruri().into_owned()),
+            "rU" | "ruri.user" if req => uri_part(self.ruri().as_bytes(), "user"),
+            "rd" | "ruri.domain" if req => uri_part(self.ruri().as_bytes(), "host"),
+            "rp" if req => uri_part(self.ruri().as_bytes(), "port"),
+            "ou" | "ouri" if req => s(m.ruri()),
+            "oU" if req => uri_part(m.ruri(), "user"),
+            "od" if req => uri_part(m.ruri(), "host"),
+            "ru" | "ruri" | "rU" | "ruri.user" | "rd" | "ruri.domain" | "rp" | "ou" | "ouri"
+            | "oU" | "od" => Value::Null,
+            "rm" => {
+                if req {
+                    s(m.method_bytes())
+                } else {
+                    Value::Str(m.cseq().method.as_str().to_string())
+                }
+            }
+            "rs" => match m.status() {
+                Some(c) => Value::StrInt(c.to_string(), c as i32),
+                None => Value::Null,
+            },
+            "rr" => {
+                if req {
+                    Value::Null
+                } else {
+                    s(m.reason())
+                }
+            }
+            "rv" => Value::Str("SIP/2.0".into()),
+            "si" => Value::Str(self.info.src.ip().to_string()),
+            "sp" => port_value(self.info.src.port()),
+            "Ri" => Value::Str(self.info.local.ip().to_string()),
+            "Rp" => port_value(self.info.local.port()),
+            "pr" | "proto" => Value::Str(self.info.proto.name().to_ascii_lowercase()),
+            "socket_in" => match pv.inner_literal().unwrap_or("") {
+                "" | "name" => Value::Str(format!(
+                    "{}:{}",
+                    self.info.proto.name().to_ascii_lowercase(),
+                    self.info.local
+                )),
+                "ip" => Value::Str(self.info.local.ip().to_string()),
+                "port" => port_value(self.info.local.port()),
+                "proto" => Value::Str(self.info.proto.name().to_ascii_lowercase()),
+                "af" => Value::Str(
+                    if self.info.local.is_ipv4() {
+                        "INET"
+                    } else {
+                        "INET6"
+                    }
+                    .into(),
+                ),
+                _ => Value::Null,
+            },
+            "fu" | "from" => self.nameaddr_part(HdrId::From, "uri"),
+            "fU" | "from.user" => self.nameaddr_part(HdrId::From, "user"),
+            "fd" | "from.domain" => self.nameaddr_part(HdrId::From, "domain"),
+            "fn" => self.nameaddr_part(HdrId::From, "name"),
+            "ft" => self.nameaddr_part(HdrId::From, "tag"),
+            "tu" | "to" => self.nameaddr_part(HdrId::To, "uri"),
+            "tU" | "to.user" => self.nameaddr_part(HdrId::To, "user"),
+            "td" | "to.domain" => self.nameaddr_part(HdrId::To, "domain"),
+            "tn" => self.nameaddr_part(HdrId::To, "name"),
+            "tt" => self.nameaddr_part(HdrId::To, "tag"),
+            "ci" => s(m.call_id()),
+            "cs" => {
+                let n = m.cseq().num;
+                Value::StrInt(n.to_string(), n as i32)
+            }
+            "ct" => opt(m.header(HdrId::Contact)),
+            "cT" => opt(m.content_type()),
+            "cl" => match m.content_length() {
+                Some(n) => Value::StrInt(n.to_string(), n as i32),
+                None => Value::Null,
+            },
+            "ua" => opt(m.user_agent()),
+            "rb" => s(m.body()),
+            "mb" => s(m.as_bytes()),
+            "ml" => {
+                let n = m.as_bytes().len();
+                Value::StrInt(n.to_string(), n as i32)
+            }
+            "mf" | "flags" => Value::Int(self.flags as i32),
+            "bf" => Value::Int(self.bflags as i32),
+            "du" | "duri" => match &self.dst_uri {
+                Some(d) => Value::Str(d.clone()),
+                None => Value::Null,
+            },
+            "dd" => {
+                if self.dst_uri.is_none() && !req {
+                    Value::Null
+                } else {
+                    self.dst_host_port().0
+                }
+            }
+            "dp" => self.dst_host_port().1,
+            "hdr" => self.header_value(pv),
+            "hdrcnt" => {
+                let name = pv.inner_literal().unwrap_or_default();
+                let n = m.headers().filter(|h| h.is_named(name)).count();
+                Value::Int(n as i32)
+            }
+            "msg.is_request" => Value::Int(req as i32),
+            "msg.type" => Value::Str(if req { "request" } else { "reply" }.into()),
+            "pid" => Value::Int(std::process::id() as i32),
+            "Ts" => Value::Int(now().as_secs() as i32),
+            "Tsm" => Value::Int(now().subsec_micros() as i32),
+            "TS" => Value::Int(self.shared.started_at as i32),
+            "time" => {
+                // `$time(format)`: strftime is not available without libc's locale; seconds.
+                Value::Int(now().as_secs() as i32)
+            }
+            "branch" | "msg.branch.uri" => match &pv.index {
+                Some(PvIndex::At(i)) if *i >= 0 => self
+                    .branches
+                    .get(*i as usize)
+                    .map(|b| Value::Str(b.clone()))
+                    .unwrap_or(Value::Null),
+                _ => self
+                    .branches
+                    .first()
+                    .map(|b| Value::Str(b.clone()))
+                    .unwrap_or(Value::Null),
+            },
+            _ => return None,
+        })
+    }
+
+    fn set_pv(&mut self, pv: &PvSpec, value: &Value) -> Result<(), String> {
+        if !self.msg.is_request() {
+            return Err(format!("${} cannot be set on a reply", pv.name));
+        }
+        let text = value.as_str().map(|s| s.into_owned());
+        match pv.name.as_str() {
+            "ru" | "ruri" => match text {
+                Some(t) if Uri::parse(t.as_bytes()).is_ok() => self.new_ruri = Some(t),
+                Some(t) => return Err(format!("`{t}` is not a valid URI")),
+                None => return Err("$ru cannot be set to NULL".into()),
+            },
+            "rU" | "ruri.user" => self.set_ruri_part("user", text.as_deref())?,
+            "rd" | "ruri.domain" => match text {
+                Some(t) if !t.is_empty() => self.set_ruri_part("host", Some(&t))?,
+                _ => return Err("$rd cannot be empty".into()),
+            },
+            "rp" => self.set_ruri_part("port", text.as_deref())?,
+            "du" | "duri" => match text {
+                None => self.dst_uri = None,
+                Some(t) if t.is_empty() => self.dst_uri = None,
+                Some(t) if Uri::parse(t.as_bytes()).is_ok() => self.dst_uri = Some(t),
+                Some(t) => return Err(format!("`{t}` is not a valid URI")),
+            },
+            "dd" | "dp" => {
+                let cur = self
+                    .dst_uri
+                    .clone()
+                    .unwrap_or_else(|| self.ruri().into_owned());
+                let u = Uri::parse(cur.as_bytes()).map_err(|e| e.to_string())?;
+                let host = String::from_utf8_lossy(u.host).into_owned();
+                let (h, p) = if pv.name == "dd" {
+                    (text.unwrap_or_default(), u.port.map(|p| p.to_string()))
+                } else {
+                    (host, text.filter(|t| !t.is_empty()))
+                };
+                self.dst_uri = Some(match p {
+                    Some(p) => format!("sip:{h}:{p}"),
+                    None => format!("sip:{h}"),
+                });
+            }
+            "mf" | "flags" => self.flags = value.as_int().unwrap_or(0) as u32,
+            "bf" => self.bflags = value.as_int().unwrap_or(0) as u32,
+            other => return Err(format!("${other} is read-only")),
+        }
+        Ok(())
+    }
+
+    fn as_any(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+fn now() -> std::time::Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}

@@ -1,0 +1,209 @@
+//! `{uri.*}`, `{via.*}` and `{nameaddr.*}`: the value parsed with the SIP parser (`crate::sip`).
+//! A part that is missing, or a value that does not parse, gives NULL (as in OpenSIPS).
+
+use super::{TrEnv, TrParam, Transform};
+use crate::script::value::Value;
+use crate::sip::scan::CommaList;
+use crate::sip::{NameAddr, Uri, Via};
+
+fn s(b: &[u8]) -> Value {
+    Value::Str(String::from_utf8_lossy(b).into_owned())
+}
+
+fn opt(b: Option<&[u8]>) -> Value {
+    b.map(s).unwrap_or(Value::Null)
+}
+
+fn int(n: u32) -> Value {
+    Value::StrInt(n.to_string(), n as i32)
+}
+
+/// The parameter list without its leading `;`.
+fn params_text(raw: &[u8]) -> Value {
+    let t = raw.strip_prefix(b";").unwrap_or(raw);
+    if t.is_empty() { Value::Null } else { s(t) }
+}
+
+fn param_value(p: Option<Option<&[u8]>>) -> Value {
+    match p {
+        None => Value::Null,
+        Some(None) => Value::Str(String::new()),
+        Some(Some(v)) => s(v),
+    }
+}
+
+pub(super) fn uri(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
+    let Some(text) = input.as_str() else {
+        return Value::Null;
+    };
+    let text = text.trim();
+    let text = text
+        .strip_prefix('<')
+        .and_then(|x| x.strip_suffix('>'))
+        .unwrap_or(text);
+    let Ok(u) = Uri::parse(text.as_bytes()) else {
+        return Value::Null;
+    };
+    match t.method.as_str() {
+        "user" => opt(u.user),
+        "host" | "domain" => s(u.host),
+        "passwd" => opt(u.password),
+        "port" => u.port.map(|p| int(p as u32)).unwrap_or(Value::Null),
+        "params" => params_text(u.params.raw()),
+        "param" => match t.param_str(0, env) {
+            Some(name) => param_value(u.params.get(name.as_bytes())),
+            None => Value::Null,
+        },
+        "headers" => opt(u.headers),
+        "transport" => opt(u.params.value(b"transport")),
+        "ttl" => opt(u.params.value(b"ttl")),
+        "uparam" => opt(u.params.value(b"user")),
+        "maddr" => opt(u.params.value(b"maddr")),
+        "method" => opt(u.params.value(b"method")),
+        "lr" => param_value(u.params.get(b"lr")),
+        "r2" => param_value(u.params.get(b"r2")),
+        "schema" => s(u.scheme_raw),
+        _ => Value::Null,
+    }
+}
+
+pub(super) fn via(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
+    let Some(text) = input.as_str() else {
+        return Value::Null;
+    };
+    // A Via line with several values: the first one.
+    let Some(Ok(first)) = CommaList::new(text.as_bytes()).next() else {
+        return Value::Null;
+    };
+    let Ok(v) = Via::parse(first) else {
+        return Value::Null;
+    };
+    match t.method.as_str() {
+        "name" => s(v.protocol),
+        "version" => s(v.version),
+        "transport" => s(v.transport),
+        "host" | "domain" => s(v.host),
+        "port" => v.port.map(|p| int(p as u32)).unwrap_or(Value::Null),
+        "comment" => {
+            let raw = String::from_utf8_lossy(v.raw);
+            match (raw.find('('), raw.rfind(')')) {
+                (Some(a), Some(b)) if b > a => Value::Str(raw[a + 1..b].to_string()),
+                _ => Value::Null,
+            }
+        }
+        "params" => params_text(v.params.raw()),
+        "param" => match t.param_str(0, env) {
+            Some(name) => param_value(v.params.get(name.as_bytes())),
+            None => Value::Null,
+        },
+        "branch" => opt(v.branch()),
+        "received" => opt(v.received()),
+        "rport" => match v.rport() {
+            Some(Some(p)) => int(p as u32),
+            Some(None) => Value::Str(String::new()),
+            None => Value::Null,
+        },
+        _ => Value::Null,
+    }
+}
+
+pub(super) fn nameaddr(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
+    let Some(text) = input.as_str() else {
+        return Value::Null;
+    };
+    let Ok(items) = CommaList::new(text.as_bytes()).collect::<Result<Vec<&[u8]>, _>>() else {
+        return Value::Null;
+    };
+    let idx = match &t.index {
+        None => 0,
+        Some(TrParam::Lit(l)) => l.trim().parse::<i32>().unwrap_or(0),
+        Some(TrParam::Pv(p)) => env.pv_value(p).as_int().unwrap_or(0),
+    };
+    let n = items.len() as i32;
+    let i = if idx < 0 { n + idx } else { idx };
+    let Some(item) = usize::try_from(i).ok().and_then(|i| items.get(i)) else {
+        return Value::Null;
+    };
+    let Ok(na) = NameAddr::parse(item) else {
+        return Value::Null;
+    };
+    match t.method.as_str() {
+        "name" => match na.display_unquoted() {
+            Some(d) => s(&d),
+            None => Value::Null,
+        },
+        "uri" => s(na.uri.raw),
+        "len" => int(na.raw.len() as u32),
+        "params" => params_text(na.params.raw()),
+        "param" => match t.param_str(0, env) {
+            Some(name) => param_value(na.params.get(name.as_bytes())),
+            None => Value::Null,
+        },
+        _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::script::transform::test_env::run;
+    use crate::script::value::Value;
+
+    fn st(x: &str) -> Value {
+        Value::Str(x.into())
+    }
+
+    #[test]
+    fn uri_parts() {
+        let u = st("sip:alice:pw@example.com:5070;transport=tcp;lr;user=phone?Subject=x");
+        assert_eq!(run("{uri.user}", u.clone()), st("alice"));
+        assert_eq!(run("{uri.host}", u.clone()), st("example.com"));
+        assert_eq!(run("{uri.passwd}", u.clone()), st("pw"));
+        assert_eq!(run("{uri.port}", u.clone()).as_int(), Some(5070));
+        assert_eq!(run("{uri.transport}", u.clone()), st("tcp"));
+        assert_eq!(run("{uri.param,transport}", u.clone()), st("tcp"));
+        assert_eq!(run("{uri.uparam}", u.clone()), st("phone"));
+        assert_eq!(run("{uri.lr}", u.clone()), st(""));
+        assert_eq!(run("{uri.headers}", u.clone()), st("Subject=x"));
+        assert_eq!(run("{uri.schema}", u.clone()), st("sip"));
+        assert_eq!(
+            run("{uri.params}", u.clone()),
+            st("transport=tcp;lr;user=phone")
+        );
+        assert_eq!(run("{uri.maddr}", u), Value::Null);
+        assert_eq!(run("{uri.user}", st("not a uri")), Value::Null);
+        assert_eq!(run("{uri.host}", st("<sip:b@127.0.0.1>")), st("127.0.0.1"));
+    }
+
+    #[test]
+    fn via_parts() {
+        let v = st(
+            "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK1;rport=5062;received=127.0.0.2, SIP/2.0/TCP x",
+        );
+        assert_eq!(run("{via.transport}", v.clone()), st("UDP"));
+        assert_eq!(run("{via.host}", v.clone()), st("127.0.0.1"));
+        assert_eq!(run("{via.port}", v.clone()).as_int(), Some(5062));
+        assert_eq!(run("{via.branch}", v.clone()), st("z9hG4bK1"));
+        assert_eq!(run("{via.received}", v.clone()), st("127.0.0.2"));
+        assert_eq!(run("{via.rport}", v.clone()).as_int(), Some(5062));
+        assert_eq!(run("{via.param,branch}", v.clone()), st("z9hG4bK1"));
+        assert_eq!(run("{via.name}", v), st("SIP"));
+    }
+
+    #[test]
+    fn nameaddr_parts() {
+        let n = st("\"Bob B\" <sip:bob@example.com>;tag=abc, <sip:carol@example.org>");
+        assert_eq!(run("{nameaddr.name}", n.clone()), st("Bob B"));
+        assert_eq!(run("{nameaddr.uri}", n.clone()), st("sip:bob@example.com"));
+        assert_eq!(run("{nameaddr.param,tag}", n.clone()), st("abc"));
+        assert_eq!(run("{nameaddr.params}", n.clone()), st("tag=abc"));
+        assert_eq!(
+            run("{nameaddr.1.uri}", n.clone()),
+            st("sip:carol@example.org")
+        );
+        assert_eq!(
+            run("{nameaddr.-1.uri}", n.clone()),
+            st("sip:carol@example.org")
+        );
+        assert_eq!(run("{nameaddr.uri}{uri.user}", n), st("bob"));
+    }
+}

@@ -81,6 +81,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "OSIPS_UNIXSOCK",
     "OSIPS_MI_URL",
     "OSIPS_DATAGRAM",
+    "OSIPS_FIFO_REPLY_DIR",
     "MI_CONNECTOR",
     "CHROOT_DIR",
     "PID_FILE",

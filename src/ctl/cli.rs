@@ -11,8 +11,14 @@ Settings come from osipsctlrc (opensipsctlrc syntax, read and never executed):
   DBPORT, DBNAME, DBRWUSER, DBRWPW (or DBURL). SIP_DOMAIN is the domain of bare user names.
   STORE_PLAINTEXT_PW=1 also stores the clear password (default 0: only the HA1 hashes).
   ALIASES_TYPE=DB refuses users that collide with an alias. VERIFY_ACL / ACL_GROUPS limit
-  `acl grant`. OSIPS_MI_URL (default http://127.0.0.1:8888/mi) is asked to reload after
-  changes to domains, tenants, addresses, dispatcher and dialplan.
+  `acl grant`.
+
+The running osips is reached over CTLENGINE: FIFO (default; OSIPS_FIFO, default
+  /tmp/opensips_fifo, replies in OSIPS_FIFO_REPLY_DIR, default /tmp), HTTP (OSIPS_MI_URL, default
+  http://127.0.0.1:8888/mi), DATAGRAM (OSIPS_DATAGRAM, udp:HOST:PORT or a socket path) or
+  UNIXSOCK (OSIPS_UNIXSOCK). It is asked to reload after changes to domains, tenants, addresses,
+  dispatcher and dialplan. start/stop use OSIPSBIN, PID_FILE and STARTOPTIONS; monitor refreshes
+  every WATCH_PERIOD seconds.
 
 Tenants are domains sharing attributes: the domain table's attrs column holds
   tenant=NAME;key=value;...  (read in scripts with $(var(attrs){param.value,tenant})).
@@ -97,6 +103,39 @@ pub enum Cmd {
     /// Raw table access
     #[command(subcommand)]
     Db(DbCmd),
+    /// Processes of the running osips (MI ps)
+    Ps,
+    /// Since when the running osips runs (MI uptime)
+    Uptime,
+    /// Version of the running osips (MI version)
+    Version,
+    /// Registered contacts in the running osips (MI ul_dump, ul_show_contact, ul_rm, ul_add)
+    #[command(subcommand, alias = "usrloc")]
+    Ul(UlCmd),
+    /// AoRs with a registered contact (MI ul_dump)
+    Online,
+    /// Refreshing view of the running osips every WATCH_PERIOD seconds (q or Ctrl-C quits)
+    #[command(aliases = ["console", "moni", "con"])]
+    Monitor {
+        /// Stop after N refreshes (for scripts)
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Send an OPTIONS request from the running osips to a SIP URI (MI t_uac_dlg)
+    Ping { uri: String },
+    /// Run an MI command: `name=value` arguments are named parameters, others positional
+    #[command(alias = "fifo")]
+    Mi {
+        command: String,
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Start osips: OSIPSBIN -P PID_FILE STARTOPTIONS, then wait for the pid file
+    Start,
+    /// Stop osips: SIGTERM to the pid in PID_FILE, then wait until it is gone
+    Stop,
+    /// Stop osips if it runs, then start it
+    Restart,
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -324,4 +363,39 @@ pub enum SpeeddialCmd {
 pub enum DbCmd {
     /// Every row of a table
     Show { table: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UlCmd {
+    /// Every registered contact, or the contacts of one AoR
+    Show {
+        /// user[@domain] (bare names take SIP_DOMAIN)
+        aor: Option<String>,
+        /// AoRs and contact URIs only (MI ul_dump brief)
+        #[arg(long)]
+        brief: bool,
+    },
+    /// Remove an AoR with all its contacts, or one contact
+    Rm {
+        aor: String,
+        contact: Option<String>,
+    },
+    /// Add a contact to an AoR (EXPIRES seconds; 0, the default, never expires)
+    Add {
+        aor: String,
+        contact: String,
+        expires: Option<String>,
+        /// q value
+        #[arg(long, default_value = "1.00")]
+        q: String,
+        /// usrloc flags
+        #[arg(long, default_value = "0")]
+        flags: String,
+        /// branch flags
+        #[arg(long, default_value = "0")]
+        cflags: String,
+        /// bitmask of the supported methods (32767: all)
+        #[arg(long, default_value = "32767")]
+        methods: String,
+    },
 }

@@ -15,6 +15,8 @@ pub struct Ctx {
     pub yes: bool,
     /// stdin is a terminal: prompts are allowed.
     pub interactive: bool,
+    /// `--json`: commands that print as they go (`monitor`) print JSON.
+    pub json: bool,
     db: OnceLock<Db>,
     tables: OnceLock<Vec<String>>,
 }
@@ -25,6 +27,7 @@ impl Ctx {
             rc,
             yes,
             interactive: std::io::stdin().is_terminal(),
+            json: false,
             db: OnceLock::new(),
             tables: OnceLock::new(),
         }

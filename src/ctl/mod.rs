@@ -10,24 +10,29 @@ pub mod alias_db;
 pub mod aor;
 pub mod avp;
 pub mod cli;
+pub mod control;
 pub mod ctx;
+pub mod daemon;
 pub mod dbshow;
 pub mod dialplan;
 pub mod digest;
 pub mod dispatcher;
 pub mod domain;
 pub mod error;
+pub mod mi_link;
 pub mod mi_reload;
+pub mod monitor;
 pub mod output;
 pub mod speeddial;
 pub mod subscriber;
 pub mod tenant;
+pub mod usrloc;
 pub mod values;
 
 use clap::CommandFactory;
 
 use cli::{AclCmd, AddressCmd, AliasCmd, AvpCmd, Cli, Cmd, DbCmd, DialplanCmd, DispatcherCmd};
-use cli::{DomainCmd, Shell, SpeeddialCmd, TenantCmd};
+use cli::{DomainCmd, Shell, SpeeddialCmd, TenantCmd, UlCmd};
 use ctx::Ctx;
 pub use error::{Failure, Outcome, exit};
 use output::Report;
@@ -60,6 +65,17 @@ fn command_name(cmd: &Cmd) -> String {
         Cmd::Dialplan(s) => sub("dialplan", s),
         Cmd::Speeddial(s) => sub("speeddial", s),
         Cmd::Db(s) => sub("db", s),
+        Cmd::Ps => "ps".into(),
+        Cmd::Uptime => "uptime".into(),
+        Cmd::Version => "version".into(),
+        Cmd::Ul(s) => sub("ul", s),
+        Cmd::Online => "online".into(),
+        Cmd::Monitor { .. } => "monitor".into(),
+        Cmd::Ping { .. } => "ping".into(),
+        Cmd::Mi { .. } => "mi".into(),
+        Cmd::Start => "start".into(),
+        Cmd::Stop => "stop".into(),
+        Cmd::Restart => "restart".into(),
         Cmd::Completions { .. } => "completions".into(),
         Cmd::Manpage => "manpage".into(),
     }
@@ -248,6 +264,40 @@ fn dispatch(ctx: &Ctx, cmd: &Cmd) -> Outcome<Report> {
             SpeeddialCmd::Rm { user, sd_id } => speeddial::rm(ctx, user, sd_id),
         },
         Cmd::Db(DbCmd::Show { table }) => dbshow::show(ctx, table),
+        Cmd::Ps => control::ps(ctx),
+        Cmd::Uptime => control::uptime(ctx),
+        Cmd::Version => control::version(ctx),
+        Cmd::Ul(u) => match u {
+            UlCmd::Show { aor, brief } => usrloc::show(ctx, o(aor), *brief),
+            UlCmd::Rm { aor, contact } => usrloc::rm(ctx, aor, o(contact)),
+            UlCmd::Add {
+                aor,
+                contact,
+                expires,
+                q,
+                flags,
+                cflags,
+                methods,
+            } => usrloc::add(
+                ctx,
+                aor,
+                contact,
+                &usrloc::Binding {
+                    expires: o(expires),
+                    q,
+                    flags,
+                    cflags,
+                    methods,
+                },
+            ),
+        },
+        Cmd::Online => usrloc::online(ctx),
+        Cmd::Monitor { count } => monitor::run(ctx, *count),
+        Cmd::Ping { uri } => control::ping(ctx, uri),
+        Cmd::Mi { command, args } => control::mi(ctx, command, args),
+        Cmd::Start => daemon::start(ctx),
+        Cmd::Stop => daemon::stop(ctx),
+        Cmd::Restart => daemon::restart(ctx),
         Cmd::Completions { .. } | Cmd::Manpage => Ok(Report::default()),
     }
 }
@@ -266,11 +316,15 @@ pub fn run(cli: Cli) -> i32 {
                     eprintln!("osipsctl: {w}");
                 }
             }
-            let ctx = Ctx::new(rc, cli.yes);
+            let mut ctx = Ctx::new(rc, cli.yes);
+            ctx.json = cli.json;
             dispatch(&ctx, &cli.command)
         });
     match result {
         Ok(report) => {
+            if report.silent {
+                return exit::OK;
+            }
             if cli.json {
                 println!("{}", report.to_json(&name));
             } else {

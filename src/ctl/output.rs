@@ -139,6 +139,8 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Fields added to the JSON object.
     pub fields: Map<String, Json>,
+    /// The command printed its output itself (`monitor`).
+    pub silent: bool,
 }
 
 impl Report {

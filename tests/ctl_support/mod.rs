@@ -66,7 +66,7 @@ impl Ctl {
     pub fn set_rc(&self, more: &str) {
         *self.rc_more.borrow_mut() = more.to_string();
         self.env.write_rc(&format!(
-            "SIP_DOMAIN=example.com\nOSIPS_MI_URL={}\n{more}",
+            "SIP_DOMAIN=example.com\nCTLENGINE=HTTP\nOSIPS_MI_URL={}\n{more}",
             self.mi_url
         ));
     }
@@ -88,6 +88,9 @@ impl Ctl {
             "VERIFY_ACL",
             "ACL_GROUPS",
             "OSIPS_MI_URL",
+            "CTLENGINE",
+            "OSIPS_FIFO",
+            "OSIPS_DATAGRAM",
             "DBENGINE",
             "DBURL",
             "DBNAME",

@@ -596,3 +596,33 @@ fn reload_after_domain_add_over_each_transport() {
     assert!(err.contains("no running osips answered at FIFO"), "{err}");
     assert_eq!(ctl.count("domain"), 5);
 }
+
+/// `rm` of a subscriber also drops its registrations from the running osips (MI ul_rm).
+#[test]
+fn rm_drops_live_contacts() {
+    let Some(ctl) = ctl_support::Ctl::new(osips::db::Engine::Sqlite) else {
+        panic!("SQLite is always available");
+    };
+    let h = mi_support::start();
+    ctl.set_rc(&rc_for(&h, "fifo"));
+    // no usrloc in osips: the user is removed, the note says why memory keeps nothing
+    ctl.ok(&["add", "carol", "pw"]);
+    let (_, err) = ctl.expect(&["rm", "carol"], 0);
+    assert!(err.contains("user 'carol@example.com' removed"), "{err}");
+    assert!(err.contains("refused ul_rm (-32601"), "{err}");
+    let loc = stand_in_usrloc(&h.registry);
+    ctl.ok(&["add", "alice", "pw"]);
+    ctl.ok(&["ul", "add", "alice", "sip:alice@127.0.0.2"]);
+    let (_, err) = ctl.expect(&["rm", "alice"], 0);
+    assert!(
+        err.contains("osips dropped the registered contacts of 'alice@example.com'"),
+        "{err}"
+    );
+    assert!(loc.lock().unwrap().is_empty());
+    ctl.ok(&["add", "bob", "pw"]);
+    let (_, err) = ctl.expect(&["rm", "bob"], 0);
+    assert!(
+        err.contains("osips had no registered contacts of 'bob@example.com'"),
+        "{err}"
+    );
+}

@@ -131,7 +131,11 @@ pub fn mi_params(command: &str, args: &[String]) -> Outcome<Json> {
 
 /// `mi <command> [args...]`: the raw result.
 pub fn mi(ctx: &Ctx, command: &str, args: &[String]) -> Outcome<Report> {
-    if command.is_empty() || command.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if command.is_empty()
+        || !command
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_:.-".contains(c))
+    {
         return Err(Failure::usage(
             format!("`{command}` is not an MI command name"),
             "list the commands with `osipsctl mi which`",

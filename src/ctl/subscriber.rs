@@ -385,7 +385,7 @@ pub fn rm(ctx: &Ctx, user: &str) -> Outcome<Report> {
     for (w, n) in &counts {
         r = r.field(&w.replace(' ', "_").to_ascii_lowercase(), json!(n));
     }
-    Ok(r)
+    Ok(r.with_note(Some(super::usrloc::drop_live_contacts(ctx, &a.to_string()))))
 }
 
 /// `show [user[@domain]]`: one user's row, or every user.

@@ -189,6 +189,34 @@ pub fn add(ctx: &Ctx, aor_arg: &str, contact: &str, b: &Binding<'_>) -> Outcome<
     )))
 }
 
+/// After `rm`: asks the running osips to forget the user's registrations (MI `ul_rm`, as
+/// opensipsctl did) and says what happened, one line.
+pub fn drop_live_contacts(ctx: &Ctx, aor: &str) -> String {
+    let link = match MiLink::from_rc(&ctx.rc) {
+        Ok(l) => l,
+        Err(f) => {
+            return format!(
+                "cannot ask osips to drop the contacts of '{aor}': {}",
+                f.line()
+            );
+        }
+    };
+    match link.call("ul_rm", json!({"table_name": table_name(ctx), "aor": aor})) {
+        Ok(_) => format!("osips dropped the registered contacts of '{aor}'"),
+        Err(MiFailure::Refused { code: 404, .. }) => {
+            format!("osips had no registered contacts of '{aor}'")
+        }
+        Err(MiFailure::Refused { code, message, .. }) => format!(
+            "osips at {} refused ul_rm ({code} {message}); contacts of '{aor}' it holds in memory stay until they expire",
+            link.describe
+        ),
+        Err(MiFailure::Unreachable(_)) => format!(
+            "no running osips answered at {}; contacts of '{aor}' it holds in memory stay until they expire",
+            link.describe
+        ),
+    }
+}
+
 /// `online`: the distinct AoRs of `ul_dump`, sorted.
 pub fn online(ctx: &Ctx) -> Outcome<Report> {
     let v = mi_link::run(&ctx.rc, "ul_dump", json!([]))?;

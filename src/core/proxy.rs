@@ -1,12 +1,13 @@
 //! The core's receive path: parse, answer what the core must answer itself (malformed requests,
 //! Max-Forwards 0, loops), ask the handler about requests, forward statelessly.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
 use crate::sip::{Limits, Msg};
+use crate::stats::CoreStats;
 use crate::transport::{self, ReceiveInfo, Transport, TransportConfig, TransportError};
 
 use super::action::{Action, RequestHandler};
@@ -38,6 +39,8 @@ pub struct Core {
     tags: ToTagger,
     limits: Limits,
     stats: Stats,
+    /// The `core:` statistics shown over MI, when a registry is attached.
+    core_stats: OnceLock<CoreStats>,
 }
 
 impl Core {
@@ -53,6 +56,7 @@ impl Core {
             tags: ToTagger::new(),
             limits,
             stats: Stats::default(),
+            core_stats: OnceLock::new(),
         })
     }
 
@@ -75,6 +79,17 @@ impl Core {
         &self.stats
     }
 
+    /// Attaches the `core:` statistics (once; later calls are ignored).
+    pub fn set_core_stats(&self, s: CoreStats) {
+        let _ = self.core_stats.set(s);
+    }
+
+    fn core_stat(&self, f: impl FnOnce(&CoreStats) -> &crate::stats::StatVar) {
+        if let Some(s) = self.core_stats.get() {
+            f(s).inc();
+        }
+    }
+
     /// Stops the transport (listeners, connections, workers).
     pub fn shutdown(&self) {
         self.transport.shutdown();
@@ -86,6 +101,7 @@ impl Core {
             Ok(m) => m,
             Err(e) => {
                 bump(&self.stats.malformed);
+                self.core_stat(|s| &s.bad_msg_hdr);
                 tracing::debug!("malformed message from {} ({}): {e}", info.src, info.proto);
                 if let Some((out, dest)) = reply_to_raw(&self.tags, &data, info, e.code, e.reason) {
                     self.send_reply(dest, out);
@@ -95,17 +111,24 @@ impl Core {
         };
         if msg.is_request() {
             bump(&self.stats.requests);
+            self.core_stat(|s| &s.rcv_requests);
             self.on_request(&mut msg, info);
         } else {
             bump(&self.stats.responses);
+            self.core_stat(|s| &s.rcv_replies);
             if !self.handler.on_response(&mut msg, info) {
                 bump(&self.stats.dropped);
+                self.core_stat(|s| &s.drop_replies);
                 return;
             }
             match forward_response(&self.transport, &mut msg) {
-                Ok(()) => bump(&self.stats.forwarded_responses),
+                Ok(()) => {
+                    bump(&self.stats.forwarded_responses);
+                    self.core_stat(|s| &s.fwd_replies);
+                }
                 Err(e) => {
                     bump(&self.stats.dropped);
+                    self.core_stat(|s| &s.err_replies);
                     tracing::debug!("response from {} not forwarded: {e}", info.src);
                 }
             }
@@ -122,10 +145,17 @@ impl Core {
         match self.handler.on_request(msg, info) {
             Action::Forward(dest) => {
                 match forward_request(&self.transport, &self.branches, msg, info, &dest) {
-                    Ok(()) => bump(&self.stats.forwarded_requests),
+                    Ok(()) => {
+                        bump(&self.stats.forwarded_requests);
+                        self.core_stat(|s| &s.fwd_requests);
+                    }
                     // Without a Via no reply can be routed either.
-                    Err(ForwardError::NoVia) => bump(&self.stats.dropped),
+                    Err(ForwardError::NoVia) => {
+                        bump(&self.stats.dropped);
+                        self.core_stat(|s| &s.err_requests);
+                    }
                     Err(e) => {
+                        self.core_stat(|s| &s.err_requests);
                         tracing::debug!("cannot forward request to {}: {e}", dest.addr);
                         self.reply(msg, info, 503, "Service Unavailable");
                     }

@@ -35,23 +35,15 @@ thread_local! {
 /// Runs the script on the messages the core hands over.
 pub struct ScriptHandler {
     shared: Arc<Shared>,
-    main: Option<usize>,
-    onreply: Option<usize>,
 }
 
 impl ScriptHandler {
     pub fn new(shared: Arc<Shared>) -> ScriptHandler {
-        let s = shared.script;
-        ScriptHandler {
-            main: s.route_index(RouteKind::Request, None),
-            onreply: s.route_index(RouteKind::OnReply, None),
-            shared,
-        }
+        ScriptHandler { shared }
     }
 
-    /// Runs route `index` on `sc`; returns whether the route ran `drop`.
-    fn run(&self, sc: &mut SipCtx, index: usize) -> bool {
-        let script: &'static Script = self.shared.script;
+    /// Runs route `index` of `script` on `sc`; returns whether the route ran `drop`.
+    fn run(&self, script: &'static Script, sc: &mut SipCtx, index: usize) -> bool {
         WORKER.with(|w| {
             let mut w = w.borrow_mut();
             let w = &mut *w;
@@ -77,11 +69,14 @@ impl ScriptHandler {
 
 impl RequestHandler for ScriptHandler {
     fn on_request(&self, req: &mut Msg, info: &ReceiveInfo) -> Action {
-        let Some(main) = self.main else {
+        let script = self.shared.script();
+        let Some(main) = script.route_index(RouteKind::Request, None) else {
             return Action::Drop;
         };
         let mut sc = SipCtx::new(req.clone(), info.clone(), self.shared.clone());
-        self.run(&mut sc, main);
+        if self.run(script, &mut sc, main) {
+            self.shared.core_stats.drop_requests.inc();
+        }
         let SipCtx {
             msg,
             new_ruri,
@@ -102,11 +97,12 @@ impl RequestHandler for ScriptHandler {
     }
 
     fn on_response(&self, rpl: &mut Msg, info: &ReceiveInfo) -> bool {
-        let Some(index) = self.onreply else {
+        let script = self.shared.script();
+        let Some(index) = script.route_index(RouteKind::OnReply, None) else {
             return true;
         };
         let mut sc = SipCtx::new(rpl.clone(), info.clone(), self.shared.clone());
-        let dropped = self.run(&mut sc, index);
+        let dropped = self.run(script, &mut sc, index);
         *rpl = sc.msg;
         !(dropped && rpl.status().is_some_and(|c| c < 200))
     }

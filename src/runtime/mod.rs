@@ -7,20 +7,24 @@ pub mod core_fns;
 pub mod default_db;
 pub mod handler;
 pub mod log;
+pub mod mi;
 pub mod msgctx;
 pub mod settings;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 
 use crate::cache::LocalCache;
 use crate::core::Core;
+use crate::events::EventRegistry;
 use crate::script::vars::SharedVars;
 use crate::script::{Checked, Registry, Script};
+use crate::stats::{CoreStats, Stats};
 use crate::transport::SocketDef;
 
 pub use handler::ScriptHandler;
@@ -32,16 +36,21 @@ pub const DEFAULT_SCRIPT: &str = include_str!("default.cfg");
 
 /// State shared by every worker of one running script.
 pub struct Shared {
-    /// The compiled script; leaked so workers can keep an interpreter borrowing it.
-    pub script: &'static Script,
+    /// The compiled script; leaked so workers can keep an interpreter borrowing it, swapped by
+    /// `reload_routes`.
+    script: AtomicPtr<Script>,
     pub settings: Settings,
     core: OnceLock<Weak<Core>>,
     /// `cache_store` / `cache_fetch` with the `local` system.
-    pub cache: LocalCache,
+    pub cache: Arc<LocalCache>,
     /// `$shv(name)`.
     pub shv: SharedVars,
     /// Unix time the runtime started (`$TS`).
     pub started_at: u64,
+    /// The statistics registry (`get_statistics`, `/metrics`) and the `core:` handles.
+    pub stats: Arc<Stats>,
+    pub core_stats: CoreStats,
+    pub events: Arc<EventRegistry>,
 }
 
 static CURRENT: Mutex<Option<Weak<Shared>>> = Mutex::new(None);
@@ -52,6 +61,34 @@ pub fn global_shared() -> Option<Arc<Shared>> {
 }
 
 impl Shared {
+    pub fn new(script: &'static Script, settings: Settings, started_at: u64) -> Shared {
+        let (stats, core_stats) = Stats::with_core();
+        Shared {
+            script: AtomicPtr::new(script as *const Script as *mut Script),
+            settings,
+            core: OnceLock::new(),
+            cache: Arc::new(LocalCache::new()),
+            shv: SharedVars::default(),
+            started_at,
+            stats,
+            core_stats,
+            events: EventRegistry::with_core(),
+        }
+    }
+
+    /// The script the workers run now.
+    pub fn script(&self) -> &'static Script {
+        // SAFETY: the pointer always comes from a leaked `&'static Script` (`new`, `swap_script`).
+        unsafe { &*self.script.load(Ordering::Acquire) }
+    }
+
+    /// Makes the workers run `script` from their next message on (the old one stays leaked:
+    /// a worker may still be running it).
+    pub fn swap_script(&self, script: &'static Script) {
+        self.script
+            .store(script as *const Script as *mut Script, Ordering::Release);
+    }
+
     pub fn core(&self) -> Option<Arc<Core>> {
         self.core.get().and_then(Weak::upgrade)
     }
@@ -88,12 +125,16 @@ pub struct Runtime {
     pub settings: Settings,
     /// Warnings of the compilation, rendered.
     pub warnings: String,
+    /// The script file, when read from one (`reload_routes` reads it again).
+    pub path: Option<PathBuf>,
 }
 
 /// A started runtime: dropping it does not stop it, [`Running::shutdown`] does.
 pub struct Running {
     pub core: Arc<Core>,
     pub shared: Arc<Shared>,
+    /// The MI transports and the process table, when the script loads an MI module.
+    pub mi: Option<mi::RunningMi>,
 }
 
 impl Running {
@@ -124,6 +165,7 @@ impl Runtime {
             script: Box::leak(Box::new(script)),
             settings,
             warnings: rendered,
+            path: None,
         })
     }
 
@@ -131,7 +173,9 @@ impl Runtime {
     pub fn load(path: &Path) -> Result<Runtime, RuntimeError> {
         let checked =
             crate::script::check_file(path, &Registry::builtin()).map_err(RuntimeError::Script)?;
-        Self::from_checked(checked)
+        let mut rt = Self::from_checked(checked)?;
+        rt.path = Some(path.to_path_buf());
+        Ok(rt)
     }
 
     /// Compiles a script given as text (`name` appears in messages).
@@ -146,21 +190,26 @@ impl Runtime {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let cfg = self.settings.transport_config();
-        let shared = Arc::new(Shared {
-            script: self.script,
-            settings: self.settings,
-            core: OnceLock::new(),
-            cache: LocalCache::new(),
-            shv: SharedVars::default(),
-            started_at,
-        });
+        let mi_cfg = mi::mi_config(self.script).map_err(RuntimeError::Settings)?;
+        let shared = Arc::new(Shared::new(self.script, self.settings, started_at));
         let handler = ScriptHandler::new(shared.clone());
         // The handler must reach the core before the first message arrives.
         let transport = crate::transport::Transport::bind(cfg)?;
         let core = Core::new(transport.clone(), Box::new(handler));
         let _ = shared.core.set(Arc::downgrade(&core));
+        core.set_core_stats(shared.core_stats.clone());
         transport.start(core.clone());
         *CURRENT.lock() = Some(Arc::downgrade(&shared));
-        Ok(Running { core, shared })
+        let mi = match mi_cfg {
+            Some(c) => match mi::start(&c, &shared, &transport, self.path) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    core.shutdown();
+                    return Err(RuntimeError::Settings(e));
+                }
+            },
+            None => None,
+        };
+        Ok(Running { core, shared, mi })
     }
 }

@@ -1,16 +1,14 @@
 //! The script run on real parsed messages, without sockets: pseudo-variables, core functions and
 //! module functions as the runtime wires them.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::handler::ScriptHandler;
 use super::msgctx::SipCtx;
 use super::{Runtime, Shared};
-use crate::cache::LocalCache;
 use crate::core::{Action, RequestHandler};
-use crate::script::vars::SharedVars;
 use crate::sip::Msg;
 use crate::transport::{Proto, ReceiveInfo};
 
@@ -46,14 +44,7 @@ fn shared(script: &str) -> Arc<Shared> {
         Ok(rt) => rt,
         Err(e) => panic!("{e}"),
     };
-    Arc::new(Shared {
-        script: rt.script,
-        settings: rt.settings,
-        core: OnceLock::new(),
-        cache: LocalCache::new(),
-        shv: SharedVars::default(),
-        started_at: 0,
-    })
+    Arc::new(Shared::new(rt.script, rt.settings, 0))
 }
 
 /// Runs the main route on `msg`; returns the handler's decision and the message as it leaves.

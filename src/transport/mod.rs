@@ -257,6 +257,11 @@ impl Transport {
     }
 
     /// The listening sockets, in definition order; a [`SocketId`] indexes this slice.
+    /// The tokio runtime of the connections (other services may run on it, e.g. MI).
+    pub fn rt_handle(&self) -> &tokio::runtime::Handle {
+        &self.rt_handle
+    }
+
     pub fn sockets(&self) -> &[Listener] {
         &self.listeners
     }

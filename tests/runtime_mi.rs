@@ -1,0 +1,354 @@
+//! The management interface of a running `osips -f script`: the script loads mi_http, mi_fifo and
+//! mi_datagram; sipp sends real traffic and the MI (our client and the real opensips-cli) reads
+//! the core statistics, answers the core commands and stops the process with `kill`.
+
+mod common;
+mod opensips_cli_support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use osips::mi::client::{MiTarget, call};
+use serde_json::{Value, json};
+
+const SCRIPT: &str = r#"
+socket = udp:127.0.0.1:@PORT@
+udp_workers = 2
+loadmodule "sl.so"
+loadmodule "httpd.so"
+loadmodule "mi_http.so"
+loadmodule "mi_fifo.so"
+loadmodule "mi_datagram.so"
+modparam("httpd", "ip", "127.0.0.1")
+modparam("httpd", "port", @HTTP@)
+modparam("mi_fifo", "fifo_name", "@DIR@/osips_fifo")
+modparam("mi_fifo", "reply_dir", "@DIR@/")
+modparam("mi_datagram", "socket_name", "udp:127.0.0.1:@MIUDP@")
+route {
+    sl_send_reply(200, "OK");
+    exit;
+}
+"#;
+
+/// A running `osips` with its MI endpoints; SIGTERM when dropped.
+struct Osips {
+    child: Child,
+    sip_port: u16,
+    http: SocketAddr,
+    udp: SocketAddr,
+    dir: tempfile::TempDir,
+    log: Arc<Mutex<String>>,
+}
+
+impl Osips {
+    fn start() -> Osips {
+        let dir = tempfile::tempdir().unwrap();
+        let sip_port = common::free_udp_port();
+        let http_port = common::free_tcp_port();
+        let mi_udp = common::free_udp_port();
+        let text = SCRIPT
+            .replace("@PORT@", &sip_port.to_string())
+            .replace("@HTTP@", &http_port.to_string())
+            .replace("@MIUDP@", &mi_udp.to_string())
+            .replace("@DIR@", dir.path().to_str().unwrap());
+        let path = dir.path().join("osips.cfg");
+        std::fs::write(&path, text).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_osips"))
+            .args(["-f", path.to_str().unwrap(), "-E", "-F"])
+            .env("HOME", dir.path())
+            .env_remove("OSIPSCTLRC")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("osips starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let mut o = Osips {
+            child,
+            sip_port,
+            http: SocketAddr::from(([127, 0, 0, 1], http_port)),
+            udp: SocketAddr::from(([127, 0, 0, 1], mi_udp)),
+            dir,
+            log,
+        };
+        o.wait_for("listening on");
+        o
+    }
+
+    fn wait_for(&mut self, text: &str) {
+        let start = Instant::now();
+        while !self.log.lock().unwrap().contains(text) {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                panic!("osips exited ({st}):\n{}", self.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "osips did not print `{text}`:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn fifo(&self) -> PathBuf {
+        self.dir.path().join("osips_fifo")
+    }
+
+    fn targets(&self) -> Vec<(&'static str, MiTarget)> {
+        vec![
+            (
+                "http",
+                MiTarget::Http {
+                    addr: self.http,
+                    path: "/mi".into(),
+                },
+            ),
+            (
+                "fifo",
+                MiTarget::Fifo {
+                    fifo: self.fifo(),
+                    reply_dir: self.dir.path().to_path_buf(),
+                },
+            ),
+            ("datagram", MiTarget::Udp(self.udp)),
+        ]
+    }
+
+    fn mi(&self, t: &MiTarget, method: &str, params: Value) -> Value {
+        call(t, method, params, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("MI {method}: {e}\n--- osips log ---\n{}", self.log()))
+    }
+
+    /// Waits for the process to end on its own; its exit status.
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "osips still running:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+}
+
+impl Drop for Osips {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let start = Instant::now();
+            while self.child.try_wait().ok().flatten().is_none() {
+                if start.elapsed() > Duration::from_secs(10) {
+                    let _ = self.child.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(30));
+            }
+        }
+    }
+}
+
+const OPTIONS: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="options">
+  <send>
+    <![CDATA[
+      OPTIONS sip:ping@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+      To: <sip:ping@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 OPTIONS
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"#;
+
+/// Sends `n` OPTIONS with sipp and waits for their 200s.
+fn send_options(o: &Osips, n: usize) {
+    let sipp = common::sipp().expect("sipp");
+    let scen = o.dir.path().join("options.xml");
+    std::fs::write(&scen, OPTIONS).unwrap();
+    let err = o.dir.path().join("sipp_err.log");
+    let out = Command::new(sipp)
+        .arg(format!("127.0.0.1:{}", o.sip_port))
+        .args(["-sf", scen.to_str().unwrap()])
+        .args(["-m", &n.to_string(), "-r", "50"])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &common::free_udp_port().to_string(),
+        ])
+        .args(["-timeout", "10", "-timeout_error", "-nostdin"])
+        .args(["-trace_err", "-error_file", err.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("sipp runs");
+    assert!(
+        out.status.success(),
+        "sipp failed ({}): {}\n--- osips log ---\n{}",
+        out.status,
+        std::fs::read_to_string(&err).unwrap_or_default(),
+        o.log()
+    );
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    osips::mi::client::parse_http_response(&raw).unwrap()
+}
+
+#[test]
+fn statistics_count_the_traffic_sipp_sends() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let o = Osips::start();
+    let http = &o.targets()[0].1;
+    let before = o.mi(
+        http,
+        "get_statistics",
+        json!({"statistics": ["rcv_requests"]}),
+    );
+    assert_eq!(before, json!({"core:rcv_requests": 0}));
+    send_options(&o, 5);
+    for (name, t) in o.targets() {
+        let v = o.mi(
+            &t,
+            "get_statistics",
+            json!({"statistics": ["rcv_requests"]}),
+        );
+        assert_eq!(v, json!({"core:rcv_requests": 5}), "over {name}");
+    }
+    let all = o.mi(http, "get_statistics", json!({"statistics": ["all"]}));
+    assert_eq!(all["core:fwd_requests"], 0, "{all}");
+    assert_eq!(all["core:drop_requests"], 0, "{all}");
+    assert_eq!(all["core:rcv_replies"], 0, "{all}");
+    // the Prometheus endpoint shows the same figure
+    let (status, text) = http_get(o.http, "/metrics");
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.lines().any(|l| l == "opensips_core_rcv_requests 5"),
+        "{text}"
+    );
+}
+
+#[test]
+fn core_commands_answer_over_http_fifo_and_datagram() {
+    let o = Osips::start();
+    for (name, t) in o.targets() {
+        let which = o.mi(&t, "which", json!({}));
+        assert!(
+            which
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "reload_routes"),
+            "{name}: {which}"
+        );
+        let up = o.mi(&t, "uptime", json!({}));
+        assert!(
+            up["Up time"].as_str().unwrap().ends_with("[sec]"),
+            "{name}: {up}"
+        );
+        let v = o.mi(&t, "version", json!({}));
+        assert!(
+            v["Server"].as_str().unwrap().contains("osips"),
+            "{name}: {v}"
+        );
+        let ps = o.mi(&t, "ps", json!({}));
+        let types: Vec<&str> = ps["Processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["Type"].as_str().unwrap())
+            .collect();
+        let receivers = types
+            .iter()
+            .filter(|t| t.starts_with("SIP receiver udp:127.0.0.1:"))
+            .count();
+        assert_eq!(receivers, 2, "{name}: {types:?}");
+        assert!(types.contains(&"MI FIFO"), "{name}: {types:?}");
+        assert!(
+            types.iter().any(|t| t.starts_with("HTTPD")),
+            "{name}: {types:?}"
+        );
+    }
+}
+
+#[test]
+fn kill_over_mi_stops_the_process() {
+    let mut o = Osips::start();
+    let t = MiTarget::Udp(o.udp);
+    assert_eq!(o.mi(&t, "kill", json!({})), json!("OK"));
+    let st = o.wait_exit();
+    assert!(st.success(), "{st}\n{}", o.log());
+    assert!(o.log().contains("stopped"), "{}", o.log());
+    assert!(!o.fifo().exists(), "the FIFO is removed on shutdown");
+}
+
+const CLI_COMMON: &str = "[default]\nlog_level: WARNING\noutput_type: pretty-print\nprompt_emptyline_repeat_cmd: False\n";
+
+#[test]
+fn opensips_cli_drives_the_running_osips() {
+    let Some(cli) = opensips_cli_support::opensips_cli() else {
+        return;
+    };
+    if common::sipp().is_none() {
+        return;
+    }
+    let o = Osips::start();
+    send_options(&o, 3);
+    let home = o.dir.path();
+    let http = format!(
+        "{CLI_COMMON}communication_type: http\nurl: http://{}/mi\n",
+        o.http
+    );
+    let fifo = format!(
+        "{CLI_COMMON}communication_type: fifo\nfifo_file: {f}\nfifo_file_fallback: {f}\nfifo_reply_dir: {d}\n",
+        f = o.fifo().display(),
+        d = home.display()
+    );
+    for cfg in [http, fifo] {
+        let up = opensips_cli_support::run(&cli, home, &cfg, &["uptime"]);
+        assert!(up["Up time"].as_str().unwrap().ends_with("[sec]"), "{up}");
+        let all = opensips_cli_support::run(&cli, home, &cfg, &["get_statistics", "all"]);
+        assert_eq!(all["core:rcv_requests"], 3, "{all}");
+        assert!(all.get("core:bad_msg_hdr").is_some(), "{all}");
+    }
+}

@@ -352,3 +352,79 @@ fn opensips_cli_drives_the_running_osips() {
         assert!(all.get("core:bad_msg_hdr").is_some(), "{all}");
     }
 }
+
+/// Sends one OPTIONS over UDP; the status code of the reply.
+fn options_status(o: &Osips, call_id: &str) -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let me = s.local_addr().unwrap();
+    let req = format!(
+        "OPTIONS sip:ping@127.0.0.1:{p} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-{call_id}\r\n\
+         From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:ping@127.0.0.1>\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        p = o.sip_port
+    );
+    s.send_to(req.as_bytes(), ("127.0.0.1", o.sip_port))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.recv(&mut buf).expect("a reply");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    text.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn reload_routes_swaps_a_good_script_and_refuses_a_bad_one() {
+    let o = Osips::start();
+    let http = &o.targets()[0].1;
+    assert_eq!(options_status(&o, "r1"), 200);
+    let path = o.dir.path().join("osips.cfg");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let bad = text.replace(
+        "sl_send_reply(200, \"OK\");",
+        "sl_send_reply(486, \"Busy\")",
+    );
+    std::fs::write(&path, &bad).unwrap();
+    let e = call(http, "reload_routes", json!({}), Duration::from_secs(5)).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("reload failed"), "{msg}");
+    assert!(msg.contains("osips.cfg"), "the errors name the file: {msg}");
+    assert_eq!(options_status(&o, "r2"), 200, "the running script goes on");
+    let good = text.replace(
+        "sl_send_reply(200, \"OK\");",
+        "sl_send_reply(486, \"Busy\");",
+    );
+    std::fs::write(&path, &good).unwrap();
+    assert_eq!(o.mi(http, "reload_routes", json!({})), json!("OK"));
+    assert_eq!(options_status(&o, "r3"), 486);
+}
+
+#[test]
+fn malformed_messages_count_as_bad_msg_hdr() {
+    let o = Osips::start();
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(
+        b"OPTIONS sip:x SIP/2.0\r\nVia: broken\r\nCSeq: x\r\n\r\n",
+        ("127.0.0.1", o.sip_port),
+    )
+    .unwrap();
+    let http = &o.targets()[0].1;
+    let start = Instant::now();
+    loop {
+        let v = o.mi(
+            http,
+            "get_statistics",
+            json!({"statistics": ["bad_msg_hdr"]}),
+        );
+        if v == json!({"core:bad_msg_hdr": 1}) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{v}");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let v = o.mi(
+        http,
+        "get_statistics",
+        json!({"statistics": ["rcv_requests"]}),
+    );
+    assert_eq!(v, json!({"core:rcv_requests": 0}));
+}

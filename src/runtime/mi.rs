@@ -132,7 +132,8 @@ fn kill_handler() -> KillHandler {
 }
 
 /// `reload_routes`: compiles the script file again; errors refuse the reload and the running
-/// script keeps going; a good script replaces the routes for the next messages.
+/// script keeps going; a good script replaces the routes for the next messages. Global parameters
+/// (sockets, workers) and modparams keep their start-up values, as in OpenSIPS.
 fn reload_handler(shared: &Arc<Shared>, path: Option<PathBuf>) -> ReloadHandler {
     let weak = Arc::downgrade(shared);
     Arc::new(move || {

@@ -362,8 +362,20 @@ pub fn append_branch(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         tracing::error!("append_branch: `{uri}` is not a valid URI");
         return -1;
     }
-    m.branches.push(uri);
+    let q = str_arg(args, 1).and_then(parse_q);
+    m.branches.push(super::msgctx::Branch {
+        q,
+        ..super::msgctx::Branch::new(uri)
+    });
     1
+}
+
+/// A q-value as written (`0.5`, `1`, `0.125`) in thousandths.
+pub fn parse_q(text: &str) -> Option<i32> {
+    let v: f64 = text.trim().parse().ok()?;
+    (0.0..=1.0)
+        .contains(&v)
+        .then(|| (v * 1000.0).round() as i32)
 }
 
 /// `remove_branch(i)`.
@@ -554,6 +566,15 @@ pub fn request_of(m: &SipCtx) -> Option<&Msg> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn q_values_in_thousandths() {
+        assert_eq!(parse_q("0.5"), Some(500));
+        assert_eq!(parse_q("1"), Some(1000));
+        assert_eq!(parse_q("0.125"), Some(125));
+        assert_eq!(parse_q("1.5"), None);
+        assert_eq!(parse_q("x"), None);
+    }
 
     #[test]
     fn hops() {

@@ -28,7 +28,7 @@ use crate::stats::{CoreStats, Stats};
 use crate::transport::SocketDef;
 
 pub use handler::ScriptHandler;
-pub use msgctx::SipCtx;
+pub use msgctx::{Branch, SipCtx};
 pub use settings::Settings;
 
 /// The script shipped inside the binary: what `osips` runs without `-f`.

@@ -11,6 +11,32 @@ use crate::transport::{Destination, ReceiveInfo, SocketId};
 
 use super::Shared;
 
+/// One additional branch of a request (OpenSIPS `dset.c`): where a forking proxy sends a copy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Branch {
+    /// The branch's Request-URI.
+    pub uri: String,
+    /// Next hop instead of the URI (`$du` of the branch; e.g. the `received` of a NATed contact).
+    pub dst_uri: Option<String>,
+    /// Route set to put in front (RFC 3327 Path of the registered contact), as a header value.
+    pub path: Option<String>,
+    /// q-value times 1000 (OpenSIPS `qvalue_t`); None = not given.
+    pub q: Option<i32>,
+    /// Branch flags (`setbflag` on this branch, `nat_bflag` from the contact).
+    pub bflags: u32,
+    /// `force_send_socket` of the branch (the socket the contact registered through).
+    pub socket: Option<SocketId>,
+}
+
+impl Branch {
+    pub fn new(uri: impl Into<String>) -> Branch {
+        Branch {
+            uri: uri.into(),
+            ..Branch::default()
+        }
+    }
+}
+
 /// One message being run through the script, with the script's decisions.
 pub struct SipCtx {
     pub msg: Msg,
@@ -24,8 +50,8 @@ pub struct SipCtx {
     pub flags: u32,
     /// Branch flags of branch 0 (`setbflag`).
     pub bflags: u32,
-    /// Extra branches (`append_branch`): their URIs.
-    pub branches: Vec<String>,
+    /// Extra branches (`append_branch`, registrar `lookup`), after the Request-URI's own branch.
+    pub branches: Vec<Branch>,
     /// `forward()` was called: where to.
     pub forward: Option<Destination>,
     /// A reply was sent by the script.
@@ -352,12 +378,12 @@ impl MessageAccess for SipCtx {
                 Some(PvIndex::At(i)) if *i >= 0 => self
                     .branches
                     .get(*i as usize)
-                    .map(|b| Value::Str(b.clone()))
+                    .map(|b| Value::Str(b.uri.clone()))
                     .unwrap_or(Value::Null),
                 _ => self
                     .branches
                     .first()
-                    .map(|b| Value::Str(b.clone()))
+                    .map(|b| Value::Str(b.uri.clone()))
                     .unwrap_or(Value::Null),
             },
             _ => return None,

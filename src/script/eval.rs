@@ -3,7 +3,7 @@
 
 use super::ast::{AssignOp, BinOp, CmpOp};
 use super::ir::{CCall, CCond, CExpr, COperand, CRouteCall, CStmt};
-use super::module::RunCtx;
+use super::module::{RunCtx, module_pv};
 use super::pv::{FmtPart, Format, PvIndex, PvInner, PvSpec, parse_format};
 use super::pvnames;
 use super::transform::{TrEnv, bytes_to_value, eval_chain, ip_matches, value_bytes};
@@ -139,7 +139,7 @@ pub fn arith(op: BinOp, l: &Value, r: &Value) -> Result<Value, EvalError> {
 
 impl RunCtx<'_> {
     /// Name inside `$name(...)`: borrowed from the spec when literal (no allocation per access).
-    fn inner_name<'p>(&mut self, spec: &'p PvSpec) -> Result<Cow<'p, str>, EvalError> {
+    pub fn inner_name<'p>(&mut self, spec: &'p PvSpec) -> Result<Cow<'p, str>, EvalError> {
         match &spec.inner {
             Some(PvInner::Literal(s)) => Ok(Cow::Borrowed(s)),
             Some(PvInner::Pv(p)) => Ok(Cow::Owned(
@@ -233,7 +233,10 @@ impl RunCtx<'_> {
             "rc" | "retcode" => Value::Int(self.last_rc),
             _ => match self.msg.as_mut().and_then(|m| m.get_pv(spec)) {
                 Some(v) => v,
-                None => return Err(EvalError::Unavailable(format!("${}", spec.name))),
+                None => match module_pv(&spec.name).and_then(|p| p.get) {
+                    Some(get) => get(self, spec).unwrap_or(Value::Null),
+                    None => return Err(EvalError::Unavailable(format!("${}", spec.name))),
+                },
             },
         })
     }
@@ -326,6 +329,12 @@ impl RunCtx<'_> {
             }
             name if pvnames::lookup(name).is_some_and(|i| !i.writable) => {
                 return Err(EvalError::ReadOnly(format!("${name}")));
+            }
+            name if pvnames::lookup(name).is_none() && module_pv(name).is_some() => {
+                match module_pv(name).and_then(|p| p.set) {
+                    Some(set) => set(self, spec, &v).map_err(EvalError::Type)?,
+                    None => return Err(EvalError::ReadOnly(format!("${name}"))),
+                }
             }
             _ => match self.msg.as_mut() {
                 Some(m) => m.set_pv(spec, &v).map_err(EvalError::Type)?,

@@ -307,6 +307,11 @@ pub enum ParamValue {
     Str(String),
 }
 
+/// Reads a module pseudo-variable; None when it has no value here (reads as `<null>`).
+pub type PvGetter = fn(&mut RunCtx<'_>, &PvSpec) -> Option<Value>;
+/// Writes a module pseudo-variable.
+pub type PvSetter = fn(&mut RunCtx<'_>, &PvSpec, &Value) -> Result<(), String>;
+
 /// A pseudo-variable class a module exports (`$T_reply_code`, `$dlg_val(name)`).
 #[derive(Debug, Clone, Copy)]
 pub struct PvExport {
@@ -314,6 +319,53 @@ pub struct PvExport {
     pub writable: bool,
     /// Written as `$name(inner)`.
     pub takes_inner: bool,
+    /// How the interpreter reads it; None = declared only (the script compiles, reads are NULL).
+    pub get: Option<PvGetter>,
+    /// How the interpreter writes it (needs `writable`).
+    pub set: Option<PvSetter>,
+}
+
+impl PvExport {
+    /// A read-only variable.
+    pub const fn read(name: &'static str, takes_inner: bool, get: PvGetter) -> PvExport {
+        PvExport {
+            name,
+            writable: false,
+            takes_inner,
+            get: Some(get),
+            set: None,
+        }
+    }
+    /// A readable and writable variable.
+    pub const fn read_write(
+        name: &'static str,
+        takes_inner: bool,
+        get: PvGetter,
+        set: PvSetter,
+    ) -> PvExport {
+        PvExport {
+            name,
+            writable: true,
+            takes_inner,
+            get: Some(get),
+            set: Some(set),
+        }
+    }
+}
+
+/// The pseudo-variable `name` exported by a module of `crate::modules::MODULES`.
+pub fn module_pv(name: &str) -> Option<&'static PvExport> {
+    static MAP: std::sync::OnceLock<HashMap<&'static str, &'static PvExport>> =
+        std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        crate::modules::MODULES
+            .iter()
+            .flat_map(|m| m.pvs.iter())
+            .map(|p| (p.name, p))
+            .collect()
+    })
+    .get(name)
+    .copied()
 }
 
 /// Module init hook: checks the parameters and prepares shared state.

@@ -1,12 +1,12 @@
 //! Transformations `{class.method,params}` (OpenSIPS `transformations.c`): parsed once at compile
-//! time, evaluated on values. `uri`, `via` and `nameaddr` use the SIP parser (`crate::sip`); `sdp`
-//! reports [`TrUnavailable`] until it is wired to the SDP editor.
+//! time, evaluated on values. `uri`, `via`, `nameaddr` and `sdp` use the SIP parser (`crate::sip`).
 
 mod csv;
 mod ip;
 mod param;
 mod re;
 mod s;
+mod sdp;
 mod sipmsg;
 
 pub use ip::ip_matches;
@@ -363,9 +363,7 @@ impl Transform {
             TrClass::Uri => sipmsg::uri(self, input, env),
             TrClass::Via => sipmsg::via(self, input, env),
             TrClass::NameAddr => sipmsg::nameaddr(self, input, env),
-            TrClass::Sdp => {
-                return Err(TrUnavailable(self.class.name()));
-            }
+            TrClass::Sdp => sdp::eval(self, input, env),
         })
     }
 }
@@ -481,15 +479,5 @@ mod tests {
                 .contains("takes 2 parameters, 1 given")
         );
         assert!(parse_transform("s").is_err());
-    }
-
-    #[test]
-    fn sdp_class_is_unavailable() {
-        let t = parse_transform("sdp.line,m").unwrap();
-        let mut env = test_env::Env::default();
-        assert_eq!(
-            t.eval(Value::str("v=0"), &mut env),
-            Err(TrUnavailable("sdp"))
-        );
     }
 }

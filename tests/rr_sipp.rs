@@ -19,6 +19,7 @@ route {{\n\
   if (has_totag()) {{\n\
     if (loose_route()) {{\n\
       if (check_route_param(\"foo=bar\")) {{ append_hf(\"X-Param: yes\\r\\n\"); }}\n\
+      append_hf(\"X-RR: $rr_params\\r\\n\");\n\
       if (is_direction(\"downstream\")) {{ append_hf(\"X-Dir: down\\r\\n\"); }} else {{ append_hf(\"X-Dir: up\\r\\n\"); }}\n\
       forward();\n\
       exit;\n\
@@ -26,7 +27,8 @@ route {{\n\
     sl_send_reply(404, \"Not here\");\n\
     exit;\n\
   }}\n\
-  record_route(\";foo=bar\");\n\
+  if ($rU == \"preset\") {{ record_route_preset(\"127.0.0.1:@PORT@;p=1\"); add_rr_param(\";x=y\"); }}\n\
+  else {{ record_route(\";foo=bar\"); }}\n\
   if ($rU == \"tcp\") {{ $ru = \"sip:bob@127.0.0.1:{callee_port};transport=tcp\"; }}\n\
   else {{ $ru = \"sip:bob@127.0.0.1:{callee_port}\"; }}\n\
   forward();\n\
@@ -265,6 +267,34 @@ fn route_params_and_direction() {
             "^MESSAGE sip:bob@127\\.0\\.0\\.1:@UAS@ SIP/2\\.0",
             "X-Dir: up",
             "!X-Param",
+            "X-RR: lr;ftag=callee1;foo=baz",
         ],
     );
+}
+
+#[test]
+fn preset_record_route_with_added_param() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let uas_port = common::free_udp_port();
+    let port = common::free_port();
+    let o = Osips::start(&script(uas_port), port, &[]);
+    let check = format!("Record-Route: <sip:127\\.0\\.0\\.1:{port};p=1;lr;ftag=caller1;x=y>");
+    let uas = Sipp::uas("UAS", &uas_once("MESSAGE", &[&check]), uas_port, false);
+    let uac = Sipp::run(
+        "UAC",
+        &uac_once(
+            "MESSAGE sip:preset@127.0.0.1:[remote_port]",
+            "MESSAGE",
+            "",
+            &[],
+            200,
+        ),
+        common::free_udp_port(),
+        false,
+        Some(format!("127.0.0.1:{port}")),
+    );
+    uac.done(&o);
+    uas.done(&o);
 }

@@ -3,6 +3,7 @@
 //! script's core parameters (`dns_retr_time`, `dns_retr_no`, `dns_try_ipv6`, `dns_try_naptr`,
 //! `disable_dns_failover`).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -24,6 +25,8 @@ pub struct DnsConfig {
     pub try_naptr: bool,
     /// Keep only the first target (`disable_dns_failover`).
     pub failover: bool,
+    /// Names of `/etc/hosts` (lower case), looked at before DNS for addresses, as the C library does.
+    pub hosts: HashMap<String, Vec<IpAddr>>,
 }
 
 impl Default for DnsConfig {
@@ -35,6 +38,7 @@ impl Default for DnsConfig {
             try_ipv6: false,
             try_naptr: true,
             failover: true,
+            hosts: HashMap::new(),
         }
     }
 }
@@ -92,12 +96,34 @@ pub fn apply_resolv_conf(cfg: &mut DnsConfig, text: &str) {
     }
 }
 
+/// The names and addresses of a hosts file (`ip name [aliases...]`, `#` comments).
+pub fn parse_hosts(text: &str) -> HashMap<String, Vec<IpAddr>> {
+    let mut map: HashMap<String, Vec<IpAddr>> = HashMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or_default();
+        let mut words = line.split_whitespace();
+        let Some(ip) = words.next().and_then(|w| w.parse::<IpAddr>().ok()) else {
+            continue;
+        };
+        for name in words {
+            let ips = map.entry(name.to_ascii_lowercase()).or_default();
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+    }
+    map
+}
+
 impl DnsConfig {
-    /// The system's configuration: resolv.conf, then `OSIPS_DNS_SERVERS` when set.
+    /// The system's configuration: resolv.conf and /etc/hosts, then `OSIPS_DNS_SERVERS` when set.
     pub fn from_system() -> Result<DnsConfig, ServersError> {
         let mut cfg = DnsConfig::default();
         if let Ok(text) = std::fs::read_to_string("/etc/resolv.conf") {
             apply_resolv_conf(&mut cfg, &text);
+        }
+        if let Ok(text) = std::fs::read_to_string("/etc/hosts") {
+            cfg.hosts = parse_hosts(&text);
         }
         if let Ok(v) = std::env::var(SERVERS_ENV)
             && !v.trim().is_empty()
@@ -162,6 +188,21 @@ mod tests {
         );
         assert_eq!(cfg.timeout, Duration::from_secs(1));
         assert_eq!(cfg.attempts, 3);
+    }
+
+    #[test]
+    fn hosts_file() {
+        let h =
+            parse_hosts("127.0.0.1 localhost Me\n# x\n::1 localhost ip6-localhost # c\nbad line\n");
+        assert_eq!(
+            h["localhost"],
+            vec![
+                "127.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        assert_eq!(h["me"], vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert!(!h.contains_key("bad"));
     }
 
     #[test]

@@ -157,6 +157,16 @@ impl Resolver {
         if let Some(ip) = ip_literal(host) {
             return Ok(vec![ip]);
         }
+        if let Some(ips) = self.cfg.hosts.get(&host.to_ascii_lowercase()) {
+            let usable: Vec<IpAddr> = ips
+                .iter()
+                .copied()
+                .filter(|ip| ip.is_ipv4() || self.cfg.try_ipv6)
+                .collect();
+            if !usable.is_empty() {
+                return Ok(usable);
+            }
+        }
         let mut out = Vec::new();
         let v4 = self.lookup(host, RecordType::A);
         if let Ok(recs) = &v4 {
@@ -478,6 +488,18 @@ mod tests {
             .unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].addr.port(), 5071);
+    }
+
+    #[test]
+    fn hosts_file_names_need_no_dns() {
+        let mut r = offline();
+        r.cfg.hosts = conf::parse_hosts("127.0.0.44 gw.local.test\n::1 gw.local.test\n");
+        let got = r
+            .locate(&SipTarget::new("GW.local.test", Some(5070), None))
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].addr, "127.0.0.44:5070".parse().unwrap());
+        assert_eq!(r.queries_sent(), 0);
     }
 
     #[test]

@@ -117,13 +117,19 @@ pub fn resolver() -> &'static crate::dns::Resolver {
 /// only transports we have a socket for.
 pub fn locate(t: &SipTarget) -> Result<Vec<Destination>, String> {
     let targets = resolver().locate(t).map_err(|e| e.to_string())?;
-    let protos: Option<Vec<Proto>> = super::global_shared().and_then(|s| s.core()).map(|c| {
-        c.transport()
-            .sockets()
-            .iter()
-            .map(|l| l.def.proto)
-            .collect()
-    });
+    // Only transports DNS chose need checking (an explicit one is the script's choice), and only
+    // when there is another target to prefer.
+    let protos: Option<Vec<Proto>> = if t.proto.is_none() && targets.len() > 1 {
+        super::global_shared().and_then(|s| s.core()).map(|c| {
+            c.transport()
+                .sockets()
+                .iter()
+                .map(|l| l.def.proto)
+                .collect()
+        })
+    } else {
+        None
+    };
     let usable = |p: Proto| protos.as_ref().is_none_or(|ps| ps.contains(&p));
     let out: Vec<Destination> = targets
         .iter()

@@ -1,7 +1,7 @@
 //! Where the resolver sends its queries and how patiently: `/etc/resolv.conf` (`nameserver`,
 //! `options timeout:N attempts:N`), overridden by `OSIPS_DNS_SERVERS=ip[:port][,...]` and by the
-//! script's core parameters (`dns_retr_time`, `dns_retr_no`, `dns_try_ipv6`, `dns_try_naptr`,
-//! `disable_dns_failover`).
+//! script's core parameters (`dns_retr_time`, `dns_retr_no`, `dns_servers_no`, `dns_try_ipv6`,
+//! `dns_try_naptr`, `disable_dns_failover`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -142,6 +142,9 @@ impl DnsConfig {
         if let Some(n) = get("dns_retr_no").filter(|v| *v > 0) {
             self.attempts = n as u32;
         }
+        if let Some(n) = get("dns_servers_no").filter(|v| *v > 0) {
+            self.servers.truncate(n as usize);
+        }
         if let Some(v) = get("dns_try_ipv6") {
             self.try_ipv6 = v != 0;
         }
@@ -207,15 +210,20 @@ mod tests {
 
     #[test]
     fn script_params() {
-        let mut cfg = DnsConfig::default();
+        let mut cfg = DnsConfig {
+            servers: parse_servers("127.0.0.1:5301,127.0.0.1:5302").unwrap(),
+            ..DnsConfig::default()
+        };
         cfg.apply_params(|n| match n {
             "dns_retr_time" => Some(2),
             "dns_retr_no" => Some(4),
             "dns_try_ipv6" => Some(1),
             "dns_try_naptr" => Some(0),
             "disable_dns_failover" => Some(1),
+            "dns_servers_no" => Some(1),
             _ => None,
         });
+        assert_eq!(cfg.servers, parse_servers("127.0.0.1:5301").unwrap());
         assert_eq!(cfg.timeout, Duration::from_secs(2));
         assert_eq!(cfg.attempts, 4);
         assert!(cfg.try_ipv6 && !cfg.try_naptr && !cfg.failover);

@@ -243,9 +243,16 @@ impl Resolver {
     }
 
     /// NAPTR step (RFC 3263 §4.1): SRV names of the usable records, in order / preference.
-    fn naptr_services(&self, host: &str, secure: bool) -> Vec<(Proto, String)> {
-        let Ok(recs) = self.lookup(host, RecordType::NAPTR) else {
-            return Vec::new();
+    /// A server that does not answer at all ends the search (every further question would wait
+    /// as long); an error answer to NAPTR only skips that step.
+    fn naptr_services(&self, host: &str, secure: bool) -> Result<Vec<(Proto, String)>, QueryError> {
+        let recs = match self.lookup(host, RecordType::NAPTR) {
+            Ok(r) => r,
+            Err(e @ QueryError::NoAnswer { .. }) => return Err(e),
+            Err(e) => {
+                tracing::debug!("NAPTR {host}: {e}");
+                return Ok(Vec::new());
+            }
         };
         let mut usable: Vec<(u16, u16, Proto, String)> = recs
             .iter()
@@ -264,7 +271,7 @@ impl Resolver {
             })
             .collect();
         usable.sort_by_key(|u| (u.0, u.1));
-        usable.into_iter().map(|u| (u.2, u.3)).collect()
+        Ok(usable.into_iter().map(|u| (u.2, u.3)).collect())
     }
 
     /// RFC 3263 §4: the ordered targets for `t`. With `disable_dns_failover`, only the first.
@@ -301,9 +308,10 @@ impl Resolver {
         }
         let mut out = Vec::new();
         if self.cfg.try_naptr {
-            for (proto, name) in self.naptr_services(host, t.secure) {
+            for (proto, name) in self.naptr_services(host, t.secure)? {
                 match self.srv_targets(&name, proto) {
                     Ok(found) => out.extend(found),
+                    Err(e @ QueryError::NoAnswer { .. }) => return Err(e.into()),
                     Err(e) => tracing::debug!("NAPTR replacement {name}: {e}"),
                 }
             }
@@ -320,6 +328,7 @@ impl Resolver {
         for &proto in protos {
             match self.srv_targets(&format!("{}{host}", srv_prefix(proto)), proto) {
                 Ok(found) => out.extend(found),
+                Err(e @ QueryError::NoAnswer { .. }) => return Err(e.into()),
                 Err(e) => {
                     first_err.get_or_insert(e);
                 }
@@ -509,5 +518,12 @@ mod tests {
             .locate(&SipTarget::new("nowhere.test", Some(5060), None))
             .unwrap_err();
         assert!(e.to_string().contains("no DNS server answered"), "{e}");
+        // Without port or transport: the silent server is asked once, not for every step.
+        let before = r.queries_sent();
+        assert!(
+            r.locate(&SipTarget::new("nowhere.test", None, None))
+                .is_err()
+        );
+        assert_eq!(r.queries_sent() - before, 1);
     }
 }

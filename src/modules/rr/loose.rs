@@ -230,6 +230,37 @@ mod tests {
         assert_eq!(o.params, None);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 500, ..Default::default() })]
+        /// Any Route set and Request-URI: an outcome or an error, never a panic; a routed
+        /// request always has somewhere to go.
+        #[test]
+        fn any_route_set_is_handled(
+            routes in proptest::collection::vec(
+                "<sip:(127\\.0\\.0\\.[1-9]|[a-z]{1,5}\\.test)(:50[0-9]{2})?(;lr)?(;r2=on)?(;ftag=[a-z]{1,3})?>",
+                0..5,
+            ),
+            junk in "[ -~]{0,20}",
+            ruri in "sip:([a-z]{1,3}@)?(127\\.0\\.0\\.[1-9]|x\\.test)(;ftag=a)?",
+        ) {
+            let mut list: Vec<&str> = routes.iter().map(String::as_str).collect();
+            let m = msg(&ruri, &list, true);
+            let o = route(&m, &ruri, &ours).unwrap();
+            proptest::prop_assert_eq!(o.rc == -1, routes.is_empty());
+            if let Some(u) = &o.ruri {
+                proptest::prop_assert!(Uri::parse(u.as_bytes()).is_ok());
+            }
+            list.push(&junk);
+            if let Ok(m) = Msg::parse(bytes::Bytes::from(
+                format!("BYE {ruri} SIP/2.0\r\nRoute: {}\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKq\r\n\
+                         From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 BYE\r\n\r\n",
+                        list.join(", ")),
+            )) {
+                let _ = route(&m, &ruri, &ours);
+            }
+        }
+    }
+
     #[test]
     fn bad_route_is_an_error() {
         let m = msg("sip:b@127.0.0.9", &["<sip:127.0.0.1;lr"], true);

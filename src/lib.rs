@@ -9,6 +9,7 @@ pub mod ctl;
 pub mod ctlrc;
 pub mod db;
 pub mod dbctl;
+pub mod dns;
 pub mod events;
 pub mod menuconfig;
 pub mod mi;

@@ -4,6 +4,7 @@ use crate::script::ModuleDescriptor;
 
 pub mod maxfwd;
 pub mod mi_transports;
+pub mod rr;
 pub mod signaling;
 pub mod sipmsgops;
 pub mod sl;
@@ -17,6 +18,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &mi_transports::MI_FIFO,
     &mi_transports::MI_DATAGRAM,
     &mi_transports::PROMETHEUS,
+    &rr::DESCRIPTOR,
     &signaling::DESCRIPTOR,
     &sipmsgops::DESCRIPTOR,
     &sl::DESCRIPTOR,

@@ -2,6 +2,7 @@
 //! forward / send, flags, the seturi family, strip / prefix, branches, force_rport,
 //! force_send_socket, set_advertised_*, cache_* on the local cache.
 
+use crate::dns::SipTarget;
 use crate::script::ast::AssignOp;
 use crate::script::{ArgValue, RunCtx, Value};
 use crate::sip::{Msg, Uri};
@@ -75,29 +76,111 @@ pub fn parse_hop(text: &str, default_proto: Proto) -> Result<(Proto, String, Opt
     Ok((proto, host, port))
 }
 
-/// Resolves a next hop to a destination (IP literals directly, names through the system resolver).
-pub fn resolve(proto: Proto, host: &str, port: Option<u16>) -> Result<Destination, String> {
-    let port = port.unwrap_or(proto.default_port());
-    let addr = match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => std::net::SocketAddr::new(ip, port),
-        Err(_) => std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{host} has no address"))?,
-    };
-    Ok(Destination::new(proto, addr))
+/// Parses a next hop for RFC 3263: like [`parse_hop`], but a transport that is not written stays
+/// unknown (DNS NAPTR / SRV choose it), a `sips:` URI asks for TLS and `maddr` wins over the host.
+pub fn parse_target(text: &str) -> Result<SipTarget, String> {
+    let t = text.trim();
+    let lower = t.get(..5).unwrap_or(t).to_ascii_lowercase();
+    if lower.starts_with("sip:") || lower.starts_with("sips:") {
+        let u = Uri::parse(t.as_bytes()).map_err(|e| format!("bad URI `{t}`: {e}"))?;
+        let proto = match u.transport() {
+            Some(tp) => Some(
+                Proto::from_token(&String::from_utf8_lossy(tp))
+                    .ok_or_else(|| format!("unsupported transport in `{t}`"))?,
+            ),
+            None => None,
+        };
+        let host = match u.param(b"maddr").filter(|m| !m.is_empty()) {
+            Some(m) => String::from_utf8_lossy(m).into_owned(),
+            None => String::from_utf8_lossy(u.host_unbracketed()).into_owned(),
+        };
+        return Ok(SipTarget {
+            host,
+            port: u.port,
+            proto,
+            secure: lower.starts_with("sips:"),
+        });
+    }
+    let explicit = t
+        .split_once(':')
+        .is_some_and(|(p, _)| Proto::from_token(p).is_some());
+    let (proto, host, port) = parse_hop(t, Proto::Udp)?;
+    Ok(SipTarget::new(host, port, explicit.then_some(proto)))
 }
 
-/// Where the message goes: `$du` if set, else the Request-URI.
-pub fn next_hop(m: &SipCtx) -> Result<Destination, String> {
+/// The process's resolver, set up on first use with the running script's `dns_*` parameters.
+pub fn resolver() -> &'static crate::dns::Resolver {
+    crate::dns::global(|name| super::global_shared().and_then(|s| s.script().global_int(name)))
+}
+
+/// Every destination for `t` in the order to try (RFC 3263 with SRV priority / weight), keeping
+/// only transports we have a socket for.
+pub fn locate(t: &SipTarget) -> Result<Vec<Destination>, String> {
+    let targets = resolver().locate(t).map_err(|e| e.to_string())?;
+    // Only transports DNS chose need checking (an explicit one is the script's choice), and only
+    // when there is another target to prefer.
+    let protos: Option<Vec<Proto>> = if t.proto.is_none() && targets.len() > 1 {
+        super::global_shared().and_then(|s| s.core()).map(|c| {
+            c.transport()
+                .sockets()
+                .iter()
+                .map(|l| l.def.proto)
+                .collect()
+        })
+    } else {
+        None
+    };
+    let usable = |p: Proto| protos.as_ref().is_none_or(|ps| ps.contains(&p));
+    let out: Vec<Destination> = targets
+        .iter()
+        .filter(|t| usable(t.proto))
+        .map(|t| Destination::new(t.proto, t.addr))
+        .collect();
+    if out.is_empty() {
+        let names: Vec<&str> = targets.iter().map(|t| t.proto.name()).collect();
+        return Err(format!(
+            "{} resolves only to transports without a socket here ({})",
+            t.host,
+            names.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// [`locate`] for a URI or `[proto:]host[:port]` text: the ordered destinations a sender (tm's
+/// `t_relay`) fails over through.
+pub fn resolve_all(text: &str) -> Result<Vec<Destination>, String> {
+    locate(&parse_target(text)?)
+}
+
+/// Resolves a next hop to a destination: IP literals directly; names through DNS (SRV for the
+/// given transport when there is no port, else A/AAAA); the first target.
+pub fn resolve(proto: Proto, host: &str, port: Option<u16>) -> Result<Destination, String> {
+    first_of(locate(&SipTarget::new(host, port, Some(proto))))
+}
+
+/// Every destination for the message in failover order: `$du` if set, else the Request-URI.
+pub fn next_hops(m: &SipCtx) -> Result<Vec<Destination>, String> {
     let target = match &m.dst_uri {
         Some(d) => d.clone(),
         None => m.ruri().into_owned(),
     };
-    let (proto, host, port) = parse_hop(&target, Proto::Udp)?;
-    let mut d = resolve(proto, &host, port)?;
-    d.socket = m.send_socket;
-    Ok(d)
+    let mut all = resolve_all(&target)?;
+    for d in &mut all {
+        d.socket = m.send_socket;
+    }
+    Ok(all)
+}
+
+fn first_of(all: Result<Vec<Destination>, String>) -> Result<Destination, String> {
+    all?.into_iter()
+        .next()
+        .ok_or_else(|| "no destination".to_string())
+}
+
+/// Where the message goes: the first of [`next_hops`].
+pub fn next_hop(m: &SipCtx) -> Result<Destination, String> {
+    first_of(next_hops(m))
 }
 
 /// `forward([dst])`: stateless forwarding; the request is sent when the route ends.
@@ -108,12 +191,10 @@ pub fn forward(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         return -1;
     }
     let dest = match str_arg(args, 0).filter(|s| !s.is_empty()) {
-        Some(d) => parse_hop(d, Proto::Udp)
-            .and_then(|(p, h, port)| resolve(p, &h, port))
-            .map(|mut d| {
-                d.socket = m.send_socket;
-                d
-            }),
+        Some(d) => first_of(resolve_all(d)).map(|mut d| {
+            d.socket = m.send_socket;
+            d
+        }),
         None => next_hop(m),
     };
     match dest {
@@ -137,7 +218,7 @@ pub fn send(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let Some(dst) = str_arg(args, 0) else {
         return -1;
     };
-    let dest = match parse_hop(dst, Proto::Udp).and_then(|(p, h, port)| resolve(p, &h, port)) {
+    let dest = match first_of(resolve_all(dst)) {
         Ok(d) => d,
         Err(e) => {
             tracing::error!("send: {e}");
@@ -595,6 +676,27 @@ mod tests {
             (Proto::Tcp, "::1".into(), Some(5090))
         );
         assert!(parse_hop("udp:127.0.0.1:notaport", Proto::Udp).is_err());
+        assert_eq!(
+            parse_target("sip:svc.example.test").unwrap(),
+            SipTarget::new("svc.example.test", None, None)
+        );
+        assert_eq!(
+            parse_target("sip:b@svc.example.test;transport=TCP").unwrap(),
+            SipTarget::new("svc.example.test", None, Some(Proto::Tcp))
+        );
+        assert_eq!(
+            parse_target("sip:b@x.test:5070;maddr=127.0.0.9").unwrap(),
+            SipTarget::new("127.0.0.9", Some(5070), None)
+        );
+        assert!(parse_target("sips:b@x.test").unwrap().secure);
+        assert_eq!(
+            parse_target("tcp:gw.test").unwrap(),
+            SipTarget::new("gw.test", None, Some(Proto::Tcp))
+        );
+        assert_eq!(
+            parse_target("gw.test:5080").unwrap(),
+            SipTarget::new("gw.test", Some(5080), None)
+        );
         assert_eq!(
             resolve(Proto::Udp, "127.0.0.1", None).unwrap().addr,
             "127.0.0.1:5060".parse().unwrap()

@@ -78,15 +78,32 @@ impl RequestHandler for ScriptHandler {
             self.shared.core_stats.drop_requests.inc();
         }
         let SipCtx {
-            msg,
+            mut msg,
             new_ruri,
             forward,
+            rr,
+            info: rcv,
             ..
         } = sc;
-        *req = msg;
-        let Some(dest) = forward else {
+        let Some(mut dest) = forward else {
+            *req = msg;
             return Action::Drop;
         };
+        // The Record-Route names the socket the request leaves on: pick it here, as the core would.
+        if let Some(core) = self.shared.core() {
+            let t = core.transport();
+            let socket = dest
+                .socket
+                .filter(|&s| t.socket(s).is_some_and(|d| d.proto == dest.proto))
+                .or_else(|| t.pick_socket(dest.proto, dest.addr));
+            if let Some(s) = socket {
+                dest.socket = Some(s);
+                if let Err(e) = crate::modules::rr::finish(&rr, &rcv, &mut msg, t, s) {
+                    tracing::error!("cannot add Record-Route: {e}");
+                }
+            }
+        }
+        *req = msg;
         if let Some(u) = new_ruri
             && let Err(e) = req.set_ruri(u.as_bytes())
         {

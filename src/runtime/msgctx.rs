@@ -60,6 +60,8 @@ pub struct SipCtx {
     pub send_socket: Option<SocketId>,
     /// `force_rport()` was called.
     pub force_rport: bool,
+    /// Record-Route asked for by the script and Route parameters found by `loose_route` (rr module).
+    pub rr: crate::modules::rr::RrState,
 }
 
 fn s(b: &[u8]) -> Value {
@@ -109,6 +111,7 @@ impl SipCtx {
             replied: false,
             send_socket: None,
             force_rport: false,
+            rr: Default::default(),
         }
     }
 

@@ -2,6 +2,8 @@
 
 use crate::script::ModuleDescriptor;
 
+pub mod auth;
+pub mod auth_db;
 pub mod maxfwd;
 pub mod mi_transports;
 pub mod signaling;
@@ -11,6 +13,8 @@ pub mod textops;
 
 /// Every module osips implements: one line per module (`&tm::DESCRIPTOR,`).
 pub static MODULES: &[&ModuleDescriptor] = &[
+    &auth::DESCRIPTOR,
+    &auth_db::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,
     &mi_transports::HTTPD,
     &mi_transports::MI_HTTP,

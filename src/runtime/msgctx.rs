@@ -358,6 +358,10 @@ impl MessageAccess for SipCtx {
                 }
             }
             "dp" => self.dst_host_port().1,
+            "au" | "ad" | "aU" | "ar" | "an" | "adu" | "auth.nonce" | "auth.resp"
+            | "auth.cnonce" | "auth.opaque" | "auth.alg" | "auth.qop" | "auth.nc" => {
+                auth_pv(m, pv.name.as_str())
+            }
             "hdr" => self.header_value(pv),
             "hdrcnt" => {
                 let name = pv.inner_literal().unwrap_or_default();
@@ -440,6 +444,44 @@ impl MessageAccess for SipCtx {
     fn as_any(&mut self) -> &mut dyn std::any::Any {
         self
     }
+}
+
+/// `$au`, `$ar`, `$auth.nonce`...: fields of the first Digest credentials (Authorization, else
+/// Proxy-Authorization). `$ad` is the domain of the user name, else the realm (as OpenSIPS).
+fn auth_pv(m: &Msg, name: &str) -> Value {
+    let Some(c) = [HdrId::Authorization, HdrId::ProxyAuthorization]
+        .into_iter()
+        .flat_map(|id| m.auth_headers(id))
+        .filter_map(Result::ok)
+        .find(crate::sip::AuthParams::is_digest)
+    else {
+        return Value::Null;
+    };
+    let field = |n: &str| {
+        c.iter()
+            .filter_map(Result::ok)
+            .find(|p| p.name.eq_ignore_ascii_case(n.as_bytes()))
+            .map(|p| String::from_utf8_lossy(&p.unescaped()).into_owned())
+    };
+    let user = field("username");
+    let v = match name {
+        "aU" => user,
+        "au" => user.map(|u| u.split_once('@').map_or(u.clone(), |(a, _)| a.to_string())),
+        "ad" => user
+            .and_then(|u| u.split_once('@').map(|(_, d)| d.to_string()))
+            .or_else(|| field("realm")),
+        "ar" => field("realm"),
+        "an" | "auth.nonce" => field("nonce"),
+        "adu" => field("uri"),
+        "auth.resp" => field("response"),
+        "auth.cnonce" => field("cnonce"),
+        "auth.opaque" => field("opaque"),
+        "auth.alg" => field("algorithm"),
+        "auth.qop" => field("qop"),
+        "auth.nc" => field("nc"),
+        _ => None,
+    };
+    v.map(Value::Str).unwrap_or(Value::Null)
 }
 
 fn now() -> std::time::Duration {

@@ -1,0 +1,305 @@
+//! auth + auth_db end to end: `osips -f` with users provisioned through the database layer on
+//! SQLite, PostgreSQL and MariaDB; real sipp registers with digest auth (sipp speaks MD5 only);
+//! a raw UDP client covers SHA-256 / SHA-512-256 and replays.
+
+mod auth_support;
+
+use auth_support::{
+    Osips, TestDb, Uac, common, header, headers, param, sipp, sipp_expect, sipp_request,
+    sipp_scenario, status,
+};
+use osips::db::Engine;
+use sha2::Digest;
+
+fn script(db: &TestDb, calculate_ha1: bool) -> String {
+    format!(
+        r#"socket = udp:127.0.0.1:@PORT@
+udp_workers = 2
+loadmodule "sl.so"
+loadmodule "sipmsgops.so"
+loadmodule "auth.so"
+loadmodule "auth_db.so"
+modparam("auth", "nonce_expire", 2)
+modparam("auth_db", "db_url", "{url}")
+modparam("auth_db", "use_domain", 1)
+modparam("auth_db", "calculate_ha1", {calc})
+modparam("auth_db", "load_credentials", "")
+
+route {{
+    if (is_method("REGISTER")) {{
+        if (!www_authorize("", "subscriber")) {{
+            $var(rc) = $rc;
+            if ($var(rc) == -1) {{ sl_send_reply(403, "Unknown User"); exit; }}
+            if ($var(rc) == -2) {{ sl_send_reply(403, "Wrong Password"); exit; }}
+            if ($var(rc) == -6) {{ sl_send_reply(403, "Nonce Reused"); exit; }}
+            if (is_present_hf("X-Alg")) {{
+                www_challenge("", "auth", "$hdr(X-Alg)");
+            }} else {{
+                www_challenge("", "auth");
+            }}
+            exit;
+        }}
+        consume_credentials();
+        sl_send_reply(200, "OK $au at $ar");
+        exit;
+    }}
+    if (!proxy_authorize("", "subscriber")) {{
+        proxy_challenge("", "");
+        exit;
+    }}
+    sl_send_reply(202, "Accepted $au");
+}}
+"#,
+        url = db.url_string(),
+        calc = calculate_ha1 as i32,
+    )
+}
+
+fn register_flow(body_after_challenge: &str) -> String {
+    let aor = "sip:alice@tenant-a.test";
+    let mut s = sipp_request("REGISTER", "sip:tenant-a.test", aor, aor, 1, "");
+    s.push_str(&sipp_expect(401, true, None, ""));
+    s.push_str(body_after_challenge);
+    s
+}
+
+fn authed_register(cseq: u32) -> String {
+    let aor = "sip:alice@tenant-a.test";
+    sipp_request(
+        "REGISTER",
+        "sip:tenant-a.test",
+        aor,
+        aor,
+        cseq,
+        "      [authentication]\n",
+    )
+}
+
+/// 401 then 200 with the right password; 403 with a wrong one; $au / $ar read the credentials.
+fn md5_register(engine: Engine) {
+    if common::sipp().is_none() {
+        return;
+    }
+    let Some(db) = TestDb::new(engine) else {
+        return;
+    };
+    db.add_user("alice", "tenant-a.test", "s3cret");
+    db.add_user("alice", "tenant-b.test", "other");
+    let o = Osips::start(&script(&db, false));
+    let ok = sipp_scenario(
+        &register_flow(&format!(
+            "{}{}",
+            authed_register(2),
+            sipp_expect(
+                200,
+                false,
+                Some("^SIP/2.0 200 OK alice at tenant-a.test"),
+                "r"
+            )
+        )),
+        &["r"],
+    );
+    sipp(&o, &ok, "127.0.0.1", &["-au", "alice", "-ap", "s3cret"]);
+    // tenant B's password is not tenant A's.
+    let wrong = sipp_scenario(
+        &register_flow(&format!(
+            "{}{}",
+            authed_register(2),
+            sipp_expect(403, false, Some("^SIP/2.0 403 Wrong Password"), "r")
+        )),
+        &["r"],
+    );
+    sipp(&o, &wrong, "127.0.0.1", &["-au", "alice", "-ap", "other"]);
+    let unknown = sipp_scenario(
+        &register_flow(&format!(
+            "{}{}",
+            authed_register(2),
+            sipp_expect(403, false, Some("^SIP/2.0 403 Unknown User"), "r")
+        )),
+        &["r"],
+    );
+    sipp(
+        &o,
+        &unknown,
+        "127.0.0.1",
+        &["-au", "mallory", "-ap", "s3cret"],
+    );
+}
+
+#[test]
+fn md5_register_sqlite() {
+    md5_register(Engine::Sqlite);
+}
+
+#[test]
+fn md5_register_pgsql() {
+    md5_register(Engine::Postgres);
+}
+
+#[test]
+fn md5_register_mysql() {
+    md5_register(Engine::Mysql);
+}
+
+/// With calculate_ha1 the clear password column is used.
+#[test]
+fn calculate_ha1_uses_the_password_column() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let db = TestDb::new(Engine::Sqlite).unwrap();
+    db.add_user("alice", "tenant-a.test", "s3cret");
+    // A wrong HA1 column proves the clear password is what is checked.
+    db.db
+        .execute("UPDATE subscriber SET ha1 = 'x'", &[])
+        .unwrap();
+    let o = Osips::start(&script(&db, true));
+    let ok = sipp_scenario(
+        &register_flow(&format!(
+            "{}{}",
+            authed_register(2),
+            sipp_expect(200, false, None, "")
+        )),
+        &[],
+    );
+    sipp(&o, &ok, "127.0.0.1", &["-au", "alice", "-ap", "s3cret"]);
+}
+
+/// An expired nonce: the new challenge says stale=true, and the retry with it succeeds.
+#[test]
+fn stale_nonce_gets_stale_true() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let db = TestDb::new(Engine::Sqlite).unwrap();
+    db.add_user("alice", "tenant-a.test", "s3cret");
+    let o = Osips::start(&script(&db, false));
+    let body = format!(
+        "  <pause milliseconds=\"3200\"/>\n{}{}{}{}",
+        authed_register(2),
+        sipp_expect(
+            401,
+            true,
+            Some("WWW-Authenticate: Digest [^\\r\\n]*stale=true"),
+            "s"
+        ),
+        authed_register(3),
+        sipp_expect(200, false, None, ""),
+    );
+    sipp(
+        &o,
+        &sipp_scenario(&register_flow(&body), &["s"]),
+        "127.0.0.1",
+        &["-au", "alice", "-ap", "s3cret"],
+    );
+}
+
+fn hex<D: Digest>(s: &str) -> String {
+    hex::encode(D::digest(s.as_bytes()))
+}
+
+/// The Authorization for a challenge, computed here (independently of the proxy's code).
+fn authorization<D: Digest>(
+    challenge: &str,
+    alg: &str,
+    user: &str,
+    password: &str,
+    method: &str,
+    uri: &str,
+    nc: u32,
+) -> String {
+    let realm = param(challenge, "realm").unwrap();
+    let nonce = param(challenge, "nonce").unwrap();
+    let cnonce = "0a4f113b";
+    let nc = format!("{nc:08x}");
+    let ha1 = hex::<D>(&format!("{user}:{realm}:{password}"));
+    let ha2 = hex::<D>(&format!("{method}:{uri}"));
+    let resp = hex::<D>(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+         response=\"{resp}\", algorithm={alg}, qop=auth, nc={nc}, cnonce=\"{cnonce}\""
+    )
+}
+
+/// RFC 8760: SHA-256 and SHA-512-256 offered together, each one accepted; a replayed
+/// (nonce, nc) is refused while a higher nc is accepted.
+#[test]
+fn sha2_algorithms_and_replay() {
+    let db = TestDb::new(Engine::Sqlite).unwrap();
+    db.add_user("bob", "tenant-a.test", "pa55");
+    let o = Osips::start(&script(&db, false));
+    let mut uac = Uac::new("127.0.0.1", &o);
+    let (ruri, aor) = ("sip:tenant-a.test", "sip:bob@tenant-a.test");
+    let alg_hdr = "X-Alg: SHA-256,SHA-512-256".to_string();
+    let r = uac.send("REGISTER", ruri, aor, std::slice::from_ref(&alg_hdr));
+    assert_eq!(status(&r), 401, "{r}");
+    let ch = headers(&r, "WWW-Authenticate");
+    assert_eq!(ch.len(), 2, "{r}");
+    assert!(ch[0].contains("algorithm=SHA-256") && ch[1].contains("algorithm=SHA-512-256"));
+    assert!(ch[0].contains("qop=\"auth\"") && !ch[0].contains("stale"));
+
+    let a256 = authorization::<sha2::Sha256>(ch[0], "SHA-256", "bob", "pa55", "REGISTER", ruri, 1);
+    let r = uac.send("REGISTER", ruri, aor, std::slice::from_ref(&a256));
+    assert!(
+        r.starts_with("SIP/2.0 200 OK bob at tenant-a.test"),
+        "{r}\n{}",
+        o.log()
+    );
+    // The same credentials again: a replay.
+    let r = uac.send("REGISTER", ruri, aor, std::slice::from_ref(&a256));
+    assert!(r.starts_with("SIP/2.0 403 Nonce Reused"), "{r}");
+    // The same nonce with the next count is fine.
+    let next = authorization::<sha2::Sha256>(ch[0], "SHA-256", "bob", "pa55", "REGISTER", ruri, 2);
+    let r = uac.send("REGISTER", ruri, aor, &[next]);
+    assert_eq!(status(&r), 200, "{r}");
+
+    let a512 =
+        authorization::<sha2::Sha512_256>(ch[1], "SHA-512-256", "bob", "pa55", "REGISTER", ruri, 1);
+    let r = uac.send("REGISTER", ruri, aor, &[a512]);
+    assert_eq!(status(&r), 200, "{r}");
+    let bad = authorization::<sha2::Sha256>(ch[0], "SHA-256", "bob", "nope", "REGISTER", ruri, 5);
+    let r = uac.send("REGISTER", ruri, aor, &[bad]);
+    assert!(r.starts_with("SIP/2.0 403 Wrong Password"), "{r}");
+    // A forged nonce is not ours: a new challenge, not an authorization.
+    let forged = a256.replace(&param(ch[0], "nonce").unwrap(), &"0".repeat(48));
+    let r = uac.send("REGISTER", ruri, aor, &[forged]);
+    assert_eq!(status(&r), 401, "{r}");
+}
+
+/// proxy_authorize / proxy_challenge: 407 with Proxy-Authenticate, realm from the From domain.
+#[test]
+fn proxy_challenge_and_authorize() {
+    let db = TestDb::new(Engine::Sqlite).unwrap();
+    db.add_user("carol", "tenant-b.test", "pw");
+    let o = Osips::start(&script(&db, false));
+    let mut uac = Uac::new("127.0.0.1", &o);
+    let aor = "sip:carol@tenant-b.test";
+    let r = uac.send("MESSAGE", "sip:dave@tenant-b.test", aor, &[]);
+    assert_eq!(status(&r), 407, "{r}");
+    let ch = header(&r, "Proxy-Authenticate").unwrap();
+    assert_eq!(param(ch, "realm").as_deref(), Some("tenant-b.test"));
+    assert!(!ch.contains("qop"), "{ch}");
+    let realm = "tenant-b.test";
+    let nonce = param(ch, "nonce").unwrap();
+    let ha1 = hex::<md5::Md5>(&format!("carol:{realm}:pw"));
+    let ha2 = hex::<md5::Md5>("MESSAGE:sip:dave@tenant-b.test");
+    let resp = hex::<md5::Md5>(&format!("{ha1}:{nonce}:{ha2}"));
+    let cred = format!(
+        "Proxy-Authorization: Digest username=\"carol\", realm=\"{realm}\", nonce=\"{nonce}\", \
+         uri=\"sip:dave@tenant-b.test\", response=\"{resp}\""
+    );
+    let r = uac.send(
+        "MESSAGE",
+        "sip:dave@tenant-b.test",
+        aor,
+        std::slice::from_ref(&cred),
+    );
+    assert!(
+        r.starts_with("SIP/2.0 202 Accepted carol"),
+        "{r}\n{}",
+        o.log()
+    );
+    // Without qop a nonce serves once.
+    let r = uac.send("MESSAGE", "sip:dave@tenant-b.test", aor, &[cred]);
+    assert_eq!(status(&r), 407, "{r}");
+}

@@ -366,7 +366,11 @@ pub struct Uac {
 
 impl Uac {
     pub fn new(local_ip: &str, osips: &Osips) -> Uac {
-        let sock = UdpSocket::bind((local_ip, 0)).unwrap();
+        Uac::with_socket(UdpSocket::bind((local_ip, 0)).unwrap(), osips)
+    }
+
+    /// A client on a socket the test bound itself (a known source port).
+    pub fn with_socket(sock: UdpSocket, osips: &Osips) -> Uac {
         sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         Uac {
             sock,

@@ -47,6 +47,13 @@ route {{
         proxy_challenge("", "");
         exit;
     }}
+    if (is_present_hf("X-Fwd")) {{
+        if (!is_present_hf("X-Keep")) {{
+            consume_credentials();
+        }}
+        forward("$hdr(X-Fwd)");
+        exit;
+    }}
     sl_send_reply(202, "Accepted $au");
 }}
 "#,
@@ -302,4 +309,53 @@ fn proxy_challenge_and_authorize() {
     // Without qop a nonce serves once.
     let r = uac.send("MESSAGE", "sip:dave@tenant-b.test", aor, &[cred]);
     assert_eq!(status(&r), 407, "{r}");
+}
+
+/// consume_credentials: the forwarded request no longer carries the authorized
+/// Proxy-Authorization; without it, the header goes on.
+#[test]
+fn consume_credentials_removes_the_authorized_header() {
+    let db = TestDb::new(Engine::Sqlite).unwrap();
+    db.add_user("carol", "tenant-b.test", "pw");
+    let o = Osips::start(&script(&db, false));
+    let uas = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    uas.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let fwd = format!("X-Fwd: 127.0.0.1:{}", uas.local_addr().unwrap().port());
+    let mut uac = Uac::new("127.0.0.1", &o);
+    let (aor, ruri) = ("sip:carol@tenant-b.test", "sip:dave@tenant-b.test");
+    for keep in [false, true] {
+        let r = uac.send("MESSAGE", ruri, aor, &[]);
+        assert_eq!(status(&r), 407, "{r}");
+        let ch = header(&r, "Proxy-Authenticate").unwrap();
+        let nonce = param(ch, "nonce").unwrap();
+        let ha1 = hex::<md5::Md5>("carol:tenant-b.test:pw");
+        let ha2 = hex::<md5::Md5>(&format!("MESSAGE:{ruri}"));
+        let resp = hex::<md5::Md5>(&format!("{ha1}:{nonce}:{ha2}"));
+        let mut extra = vec![
+            format!(
+                "Proxy-Authorization: Digest username=\"carol\", realm=\"tenant-b.test\", \
+                 nonce=\"{nonce}\", uri=\"{ruri}\", response=\"{resp}\""
+            ),
+            fwd.clone(),
+        ];
+        if keep {
+            extra.push("X-Keep: 1".into());
+        }
+        uac.fire("MESSAGE", ruri, aor, &extra);
+        let mut buf = vec![0u8; 65536];
+        let (n, _) = uas
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("nothing forwarded: {e}\n{}", o.log()));
+        let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(
+            got.starts_with("MESSAGE sip:dave@tenant-b.test SIP/2.0"),
+            "{got}"
+        );
+        assert_eq!(
+            header(&got, "Proxy-Authorization").is_some(),
+            keep,
+            "keep={keep}:\n{got}"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use osips::db::Engine;
 use osips::mi::client::{MiTarget, call};
 use serde_json::json;
 
-fn script(db: &TestDb, mi_port: u16) -> String {
+fn script(db: &TestDb, mi_port: u16, db_mode: u8) -> String {
     let url = db.url_string();
     format!(
         r#"socket = udp:127.0.0.1:@PORT@
@@ -24,7 +24,7 @@ loadmodule "group.so"
 loadmodule "uri.so"
 loadmodule "mi_datagram.so"
 modparam("domain", "db_url", "{url}")
-modparam("domain", "db_mode", 1)
+modparam("domain", "db_mode", {db_mode})
 modparam("alias_db", "db_url", "{url}")
 modparam("group", "db_url", "{url}")
 modparam("group", "use_domain", 1)
@@ -97,7 +97,7 @@ fn tenants(engine: Engine) {
     };
     provision(&db);
     let mi_port = common::free_udp_port();
-    let o = Osips::start(&script(&db, mi_port));
+    let o = Osips::start(&script(&db, mi_port, 1));
     let a = "sip:carol@tenant-a.test";
     expect(
         &o,
@@ -270,4 +270,58 @@ fn tenants_pgsql() {
 #[test]
 fn tenants_mysql() {
     tenants(Engine::Mysql);
+}
+
+/// db_mode 0 asks the database on each request: a new domain serves at once, and there is no
+/// cache to reload.
+#[test]
+fn db_mode_0_reads_the_table_each_time() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let db = TestDb::new(Engine::Sqlite).unwrap();
+    provision(&db);
+    let mi_port = common::free_udp_port();
+    let o = Osips::start(&script(&db, mi_port, 0));
+    let c = "sip:fay@tenant-c.test";
+    expect(
+        &o,
+        "127.0.0.5",
+        "OPTIONS",
+        "sip:tenant-c.test",
+        c,
+        404,
+        "^SIP/2.0 404 Not Local",
+    );
+    db.add_domain("tenant-c.test", Some("tenant=c"), true);
+    expect(
+        &o,
+        "127.0.0.5",
+        "OPTIONS",
+        "sip:tenant-c.test",
+        c,
+        200,
+        "^SIP/2.0 200 Local tenant=c",
+    );
+    expect(
+        &o,
+        "127.0.0.5",
+        "OPTIONS",
+        "sip:a.b.tenant-c.test",
+        c,
+        200,
+        "^SIP/2.0 200 Local tenant=c",
+    );
+    expect(
+        &o,
+        "127.0.0.5",
+        "OPTIONS",
+        "sip:x.tenant-a.test",
+        c,
+        404,
+        "^SIP/2.0 404 Not Local",
+    );
+    let mi = MiTarget::Udp(format!("127.0.0.1:{mi_port}").parse().unwrap());
+    let err = call(&mi, "domain_reload", json!([]), Duration::from_secs(5)).unwrap_err();
+    assert!(err.to_string().contains("not enabled"), "{err}");
 }

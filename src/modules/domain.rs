@@ -10,7 +10,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde_json::json;
 
-use crate::db::Db;
+use crate::db::{Db, Value as DbValue};
 use crate::mi::{MiCommand, MiError, MiParams, MiResult, Recipe};
 use crate::runtime::core_fns::sip;
 use crate::script::ast::AssignOp;
@@ -73,6 +73,8 @@ impl DomainSet {
 struct State {
     db: Arc<Db>,
     select: String,
+    /// db_mode 0: only the rows that can match one host.
+    select_host: String,
     cached: bool,
     set: RwLock<Arc<DomainSet>>,
 }
@@ -81,9 +83,13 @@ static STATE: RwLock<Option<Arc<State>>> = RwLock::new(None);
 
 impl State {
     fn load(&self) -> Result<DomainSet, String> {
+        self.load_with(&self.select, &[])
+    }
+
+    fn load_with(&self, sql: &str, params: &[DbValue]) -> Result<DomainSet, String> {
         let rows = self
             .db
-            .query(&self.select, &[])
+            .query(sql, params)
             .map_err(|e| format!("domain table: {e}"))?;
         Ok(DomainSet::new(
             rows.iter()
@@ -104,6 +110,15 @@ impl State {
             self.load().map(Arc::new)
         }
     }
+
+    fn find(&self, host: &str) -> Result<Option<DomainEntry>, String> {
+        if self.cached {
+            return Ok(self.set.read().find(host).cloned());
+        }
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let set = self.load_with(&self.select_host, &[DbValue::Text(host.clone())])?;
+        Ok(set.find(&host).cloned())
+    }
 }
 
 fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
@@ -114,19 +129,23 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     }
     let id =
         |name: &str, default: &str| db::ident(&db, "column", &db::str_param(ctx, name, default));
-    let select = format!(
-        "SELECT {}, {}, {} FROM {}",
+    let (domain, sub) = (
         id("domain_col", "domain")?,
-        id("attrs_col", "attrs")?,
         id(
             "subdomain_col",
-            &db::str_param(ctx, "accept_subdomain_col", "accept_subdomain")
+            &db::str_param(ctx, "accept_subdomain_col", "accept_subdomain"),
         )?,
+    );
+    let select = format!(
+        "SELECT {domain}, {}, {sub} FROM {}",
+        id("attrs_col", "attrs")?,
         db::ident(&db, "table", &db::str_param(ctx, "domain_table", "domain"))?,
     );
+    let select_host = format!("{select} WHERE LOWER({domain}) = ? OR {sub} <> 0");
     let st = State {
         db,
         select,
+        select_host,
         cached: mode == 1,
         set: RwLock::new(Arc::new(DomainSet::default())),
     };
@@ -140,8 +159,8 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
 /// The domain entry of `host`, if local (None also when the module is not running).
 pub fn lookup(host: &str) -> Option<DomainEntry> {
     let st = STATE.read().clone()?;
-    match st.current() {
-        Ok(set) => set.find(host).cloned(),
+    match st.find(host) {
+        Ok(e) => e,
         Err(e) => {
             tracing::error!("domain: {e}");
             None

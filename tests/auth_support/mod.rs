@@ -381,6 +381,14 @@ impl Uac {
 
     /// Sends `method ruri` with From/To `aor` and the extra header lines; returns the reply.
     pub fn send(&mut self, method: &str, ruri: &str, aor: &str, extra: &[String]) -> String {
+        self.fire(method, ruri, aor, extra);
+        let mut buf = vec![0u8; 65536];
+        let (n, _) = self.sock.recv_from(&mut buf).expect("a reply from osips");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    /// Sends a request without waiting for a reply (one osips forwards).
+    pub fn fire(&mut self, method: &str, ruri: &str, aor: &str, extra: &[String]) {
         self.n += 1;
         let local = self.sock.local_addr().unwrap();
         let mut m = format!(
@@ -399,9 +407,6 @@ impl Uac {
         }
         m.push_str("Content-Length: 0\r\n\r\n");
         self.sock.send_to(m.as_bytes(), &self.to).unwrap();
-        let mut buf = vec![0u8; 65536];
-        let (n, _) = self.sock.recv_from(&mut buf).expect("a reply from osips");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 }
 

@@ -23,7 +23,7 @@ modparam("auth", "nonce_expire", 2)
 modparam("auth_db", "db_url", "{url}")
 modparam("auth_db", "use_domain", 1)
 modparam("auth_db", "calculate_ha1", {calc})
-modparam("auth_db", "load_credentials", "")
+modparam("auth_db", "load_credentials", "$avp(dom)=domain;id")
 
 route {{
     if (is_method("REGISTER")) {{
@@ -40,7 +40,7 @@ route {{
             exit;
         }}
         consume_credentials();
-        sl_send_reply(200, "OK $au at $ar");
+        sl_send_reply(200, "OK $au at $ar ($avp(dom) $avp(id))");
         exit;
     }}
     if (!proxy_authorize("", "subscriber")) {{
@@ -247,8 +247,9 @@ fn sha2_algorithms_and_replay() {
 
     let a256 = authorization::<sha2::Sha256>(ch[0], "SHA-256", "bob", "pa55", "REGISTER", ruri, 1);
     let r = uac.send("REGISTER", ruri, aor, std::slice::from_ref(&a256));
+    // load_credentials put the row's domain and id into AVPs.
     assert!(
-        r.starts_with("SIP/2.0 200 OK bob at tenant-a.test"),
+        r.starts_with("SIP/2.0 200 OK bob at tenant-a.test (tenant-a.test 1)"),
         "{r}\n{}",
         o.log()
     );

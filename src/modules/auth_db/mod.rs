@@ -5,6 +5,9 @@
 //! `hash_column_sha256` ("ha1_sha256"), `hash_column_sha512t256` ("ha1_sha512t256"). With
 //! `calculate_ha1` the clear password is read instead, from `password_column` when set, else
 //! from `password` (OpenSIPS keeps "ha1" there and expects the script to change it).
+//! `load_credentials` ("$avp(name)=column;column;...") copies columns of the authorized row into
+//! AVPs; it loads nothing by default (OpenSIPS's default "rpid" names a column the 3.x schema
+//! dropped).
 
 pub mod db;
 
@@ -15,7 +18,9 @@ use parking_lot::RwLock;
 use crate::db::{Db, Value as DbValue};
 use crate::runtime::core_fns::sip;
 use crate::script::module::{InitCtx, p};
-use crate::script::{ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx};
+use crate::script::{
+    ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx, Value,
+};
 use crate::sip::Uri;
 use crate::sip::digest::DigestHash;
 
@@ -31,7 +36,35 @@ pub struct AuthDb {
     md5_col: String,
     sha256_col: String,
     sha512t256_col: String,
+    /// `load_credentials`: (AVP name, quoted column).
+    credentials: Vec<(String, String)>,
 }
+
+/// Parses `load_credentials`: `$avp(name)=column` or `column` items separated by `;`.
+fn parse_load_credentials(db: &Db, text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for item in text.split(';').map(str::trim).filter(|i| !i.is_empty()) {
+        let (avp, col) = match item.split_once('=') {
+            Some((a, c)) => {
+                let a = a.trim();
+                let name = a
+                    .strip_prefix("$avp(")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| {
+                        format!("modparam load_credentials: `{a}` is not an $avp(name)")
+                    })?;
+                (name.to_string(), c.trim())
+            }
+            None => (item.to_string(), item),
+        };
+        out.push((avp, db::ident(db, "column", col)?));
+    }
+    Ok(out)
+}
+
+/// `load_credentials` values of a row: (AVP name, value).
+pub type Loaded = Vec<(String, DbValue)>;
 
 static STATE: RwLock<Option<Arc<AuthDb>>> = RwLock::new(None);
 
@@ -53,6 +86,7 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
         md5_col: col("password_column", password_default)?,
         sha256_col: col("hash_column_sha256", "ha1_sha256")?,
         sha512t256_col: col("hash_column_sha512t256", "ha1_sha512t256")?,
+        credentials: parse_load_credentials(&db, &db::str_param(ctx, "load_credentials", ""))?,
         db,
     };
     *STATE.write() = Some(Arc::new(st));
@@ -60,21 +94,27 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
 }
 
 impl AuthDb {
-    /// The secret of `user` (@`domain` with use_domain) usable with `hash`.
+    /// The secret of `user` (@`domain` with use_domain) usable with `hash`, and the
+    /// `load_credentials` values of the row.
     pub fn secret(
         &self,
         table: &str,
         user: &str,
         domain: &str,
         hash: DigestHash,
-    ) -> Result<Option<Secret>, String> {
+    ) -> Result<Option<(Secret, Loaded)>, String> {
         let table = db::ident(&self.db, "table", table)?;
         let col = match (self.calculate_ha1, hash) {
             (true, _) | (false, DigestHash::Md5) => &self.md5_col,
             (false, DigestHash::Sha256) => &self.sha256_col,
             (false, DigestHash::Sha512_256) => &self.sha512t256_col,
         };
-        let mut sql = format!("SELECT {col} FROM {table} WHERE {} = ?", self.user_col);
+        let mut cols = col.clone();
+        for (_, c) in &self.credentials {
+            cols.push_str(", ");
+            cols.push_str(c);
+        }
+        let mut sql = format!("SELECT {cols} FROM {table} WHERE {} = ?", self.user_col);
         let mut params = vec![DbValue::Text(user.to_string())];
         if self.use_domain {
             sql.push_str(&format!(" AND {} = ?", self.domain_col));
@@ -86,11 +126,18 @@ impl AuthDb {
             .map_err(|e| e.to_string())?;
         Ok(row.map(|r| {
             let v = r.get(0).to_text().unwrap_or_default();
-            if self.calculate_ha1 {
+            let secret = if self.calculate_ha1 {
                 Secret::Password(v)
             } else {
                 Secret::Ha1(v)
-            }
+            };
+            let loaded = self
+                .credentials
+                .iter()
+                .enumerate()
+                .map(|(i, (avp, _))| (avp.clone(), r.get(i + 1).clone()))
+                .collect();
+            (secret, loaded)
         }))
     }
 
@@ -126,9 +173,30 @@ fn authorize(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>], proxy: bool) -> i32 {
         tracing::error!("auth_db: the module was not initialised (no database)");
         return AuthResult::Error as i32;
     };
-    let mut lookup =
-        |user: &str, domain: &str, hash: DigestHash| st.secret(&table, user, domain, hash);
-    verify::authorize(ctx, &realm, proxy, &mut lookup)
+    let mut loaded = Vec::new();
+    let mut lookup = |user: &str, domain: &str, hash: DigestHash| {
+        Ok(st
+            .secret(&table, user, domain, hash)?
+            .map(|(secret, values)| {
+                loaded = values;
+                secret
+            }))
+    };
+    let rc = verify::authorize(ctx, &realm, proxy, &mut lookup);
+    if rc == AuthResult::Authorized as i32 {
+        for (avp, v) in loaded {
+            let v = match v {
+                DbValue::Null => continue,
+                DbValue::Int(i) => match i32::try_from(i) {
+                    Ok(i) => Value::Int(i),
+                    Err(_) => Value::Str(i.to_string()),
+                },
+                other => Value::Str(other.to_text().unwrap_or_default()),
+            };
+            ctx.avps.push(&avp, v);
+        }
+    }
+    rc
 }
 
 fn www_authorize(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
@@ -212,3 +280,26 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
     init: Some(init),
     ..ModuleDescriptor::EMPTY
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_credentials_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite(&dir.path().join("t.sqlite"), true).unwrap();
+        let l = parse_load_credentials(&db, " $avp(dom)=domain; id ;").unwrap();
+        assert_eq!(
+            l,
+            vec![
+                ("dom".to_string(), "\"domain\"".to_string()),
+                ("id".to_string(), "\"id\"".to_string())
+            ]
+        );
+        assert!(parse_load_credentials(&db, "").unwrap().is_empty());
+        assert!(parse_load_credentials(&db, "$var(x)=domain").is_err());
+        assert!(parse_load_credentials(&db, "$avp(x)=dom ain").is_err());
+        assert!(parse_load_credentials(&db, "x\"; DROP TABLE subscriber").is_err());
+    }
+}

@@ -360,3 +360,61 @@ fn consume_credentials_removes_the_authorized_header() {
         );
     }
 }
+
+/// pv_proxy_authorize checks against the password in a script variable; the RPID functions
+/// read `$avp(rpid)` and add Remote-Party-ID to the forwarded request.
+#[test]
+fn pv_authorize_and_rpid() {
+    let o = Osips::start(
+        r#"socket = udp:127.0.0.1:@PORT@
+udp_workers = 2
+loadmodule "sl.so"
+loadmodule "auth.so"
+modparam("auth", "calculate_ha1", 1)
+modparam("auth", "password_spec", "$var(pw)")
+route {
+    $var(pw) = "the password";
+    $avp(rpid) = "<sip:+4930123@h.test>";
+    if (!pv_proxy_authorize("")) {
+        proxy_challenge("", "auth");
+        exit;
+    }
+    if (!is_rpid_user_e164()) {
+        sl_send_reply(500, "Not E164");
+        exit;
+    }
+    append_rpid_hf();
+    forward("$hdr(X-Fwd)");
+}
+"#,
+    );
+    let uas = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    uas.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let fwd = format!("X-Fwd: 127.0.0.1:{}", uas.local_addr().unwrap().port());
+    let mut uac = Uac::new("127.0.0.1", &o);
+    let (aor, ruri) = ("sip:erin@h.test", "sip:frank@h.test");
+    for (password, ok) in [("wrong", false), ("the password", true)] {
+        let r = uac.send("MESSAGE", ruri, aor, &[]);
+        assert_eq!(status(&r), 407, "{r}");
+        let ch = header(&r, "Proxy-Authenticate").unwrap();
+        let a = authorization::<md5::Md5>(ch, "MD5", "erin", password, "MESSAGE", ruri, 1)
+            .replacen("Authorization:", "Proxy-Authorization:", 1);
+        if !ok {
+            let r = uac.send("MESSAGE", ruri, aor, &[a, fwd.clone()]);
+            assert_eq!(status(&r), 407, "{r}");
+            continue;
+        }
+        uac.fire("MESSAGE", ruri, aor, &[a, fwd.clone()]);
+        let mut buf = vec![0u8; 65536];
+        let (n, _) = uas
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("nothing forwarded: {e}\n{}", o.log()));
+        let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert_eq!(
+            header(&got, "Remote-Party-ID"),
+            Some("<sip:+4930123@h.test>;party=calling;id-type=subscriber;screen=yes"),
+            "{got}"
+        );
+    }
+}

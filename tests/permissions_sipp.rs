@@ -18,12 +18,21 @@ fn script(db: &TestDb, mi_port: u16) -> String {
         r#"socket = udp:127.0.0.1:@PORT@
 udp_workers = 2
 loadmodule "sl.so"
+loadmodule "sipmsgops.so"
 loadmodule "permissions.so"
 loadmodule "mi_datagram.so"
 modparam("permissions", "db_url", "{url}")
 modparam("mi_datagram", "socket_name", "udp:127.0.0.1:{mi_port}")
 
 route {{
+    if (is_method("INFO")) {{
+        if (get_source_group($var(g))) {{
+            sl_send_reply(200, "Group $var(g)");
+        }} else {{
+            sl_send_reply(404, "No Group $var(g)");
+        }}
+        exit;
+    }}
     if (check_source_address(1, $var(ctx))) {{
         sl_send_reply(200, "Trusted $var(ctx)");
         exit;
@@ -56,9 +65,13 @@ route {{
 }
 
 fn expect(o: &Osips, src: &str, ruri: &str, code: u16, line: &str) {
+    expect_method(o, "OPTIONS", src, ruri, code, line);
+}
+
+fn expect_method(o: &Osips, method: &str, src: &str, ruri: &str, code: u16, line: &str) {
     let body = format!(
         "{}{}",
-        sipp_request("OPTIONS", ruri, "sip:gw@127.0.0.1", ruri, 1, ""),
+        sipp_request(method, ruri, "sip:gw@127.0.0.1", ruri, 1, ""),
         sipp_expect(code, false, Some(line), "r")
     );
     sipp(o, &sipp_scenario(&body, &["r"]), src, &[]);
@@ -163,6 +176,10 @@ fn addresses(engine: Engine) {
     assert_eq!(lan["mask"], 24);
     assert_eq!(lan["proto"], "udp");
     assert_eq!(lan["context_info"], "lan");
+    let subnets = mi_call("subnet_dump");
+    let subnets = subnets["Partitions"][0]["Subnets"].as_array().unwrap();
+    assert_eq!(subnets.len(), 1, "{subnets:?}");
+    assert_eq!(subnets[0]["ip"], "127.0.1.0");
     db.add_address(9, "127.0.0.77", 32, 0, "any", None, None);
     expect(
         &o,

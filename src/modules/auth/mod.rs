@@ -6,6 +6,7 @@
 
 pub mod challenge;
 pub mod nonce;
+pub mod script_vars;
 pub mod verify;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::script::module::{InitCtx, ParamValue, p};
 use crate::script::{ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx};
 
 use nonce::Nonces;
+use script_vars::VarRef;
 
 /// Default `nonce_expire` (seconds), as OpenSIPS.
 pub const DEFAULT_NONCE_EXPIRE: u32 = 30;
@@ -27,6 +29,15 @@ pub struct AuthState {
     pub realm_prefix: String,
     /// `disable_nonce_check`: no nonce-count replay check.
     pub disable_nonce_check: bool,
+    /// `password_spec` / `username_spec` of `pv_www_authorize`, and whether the password is clear
+    /// (`calculate_ha1`) or an HA1.
+    pub password_spec: VarRef,
+    pub username_spec: Option<VarRef>,
+    pub calculate_ha1: bool,
+    /// `rpid_avp`, `rpid_prefix`, `rpid_suffix`.
+    pub rpid_avp: VarRef,
+    pub rpid_prefix: String,
+    pub rpid_suffix: String,
 }
 
 static STATE: RwLock<Option<Arc<AuthState>>> = RwLock::new(None);
@@ -50,6 +61,12 @@ fn default_state(secret: Option<&str>, expire: u32) -> AuthState {
         nonces: Nonces::new(secret, expire),
         realm_prefix: String::new(),
         disable_nonce_check: false,
+        password_spec: VarRef::Avp("password".into()),
+        username_spec: None,
+        calculate_ha1: false,
+        rpid_avp: VarRef::Avp("rpid".into()),
+        rpid_prefix: String::new(),
+        rpid_suffix: ";party=calling;id-type=subscriber;screen=yes".into(),
     }
 }
 
@@ -86,6 +103,26 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     let mut st = default_state(secret, expire);
     st.realm_prefix = str_param(ctx, "realm_prefix").unwrap_or("").to_string();
     st.disable_nonce_check = int_param(ctx, "disable_nonce_check")?.unwrap_or(0) != 0;
+    st.calculate_ha1 = int_param(ctx, "calculate_ha1")?.unwrap_or(0) != 0;
+    let var = |name: &str| -> Result<Option<VarRef>, String> {
+        str_param(ctx, name)
+            .filter(|s| !s.is_empty())
+            .map(|s| VarRef::parse(s).map_err(|e| format!("modparam {name}: {e}")))
+            .transpose()
+    };
+    if let Some(v) = var("password_spec")? {
+        st.password_spec = v;
+    }
+    st.username_spec = var("username_spec")?;
+    if let Some(v) = var("rpid_avp")? {
+        st.rpid_avp = v;
+    }
+    if let Some(p) = str_param(ctx, "rpid_prefix") {
+        st.rpid_prefix = p.to_string();
+    }
+    if let Some(s) = str_param(ctx, "rpid_suffix") {
+        st.rpid_suffix = s.to_string();
+    }
     *STATE.write() = Some(Arc::new(st));
     Ok(())
 }
@@ -96,6 +133,14 @@ fn www_challenge(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
 
 fn proxy_challenge(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     challenge::send(ctx, args, true)
+}
+
+fn pv_www_authorize(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    script_vars::pv_authorize(ctx, args, false)
+}
+
+fn pv_proxy_authorize(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    script_vars::pv_authorize(ctx, args, true)
 }
 
 fn consume_credentials(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
@@ -136,6 +181,30 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             params: &[],
             routes: R,
             handler: consume_credentials,
+        },
+        FunctionSpec {
+            name: "pv_www_authorize",
+            params: &[p::STR],
+            routes: R,
+            handler: pv_www_authorize,
+        },
+        FunctionSpec {
+            name: "pv_proxy_authorize",
+            params: &[p::STR],
+            routes: R,
+            handler: pv_proxy_authorize,
+        },
+        FunctionSpec {
+            name: "is_rpid_user_e164",
+            params: &[],
+            routes: R.or(RouteMask::FAILURE),
+            handler: script_vars::is_rpid_user_e164,
+        },
+        FunctionSpec {
+            name: "append_rpid_hf",
+            params: &[p::OPT_STR, p::OPT_STR],
+            routes: R.or(RouteMask::BRANCH).or(RouteMask::FAILURE),
+            handler: script_vars::append_rpid_hf,
         },
     ],
     init: Some(init),

@@ -222,7 +222,46 @@ fn mi_dump(_p: &MiParams<'_>) -> MiResult {
     Ok(json!({ "Partitions": [{ "name": "default", "Destinations": rows }] }))
 }
 
+/// `subnet_dump`: the rows that cover more than one address.
+fn mi_subnet_dump(_p: &MiParams<'_>) -> MiResult {
+    let st = running()?;
+    let t = st.table.read().clone();
+    let rows: Vec<serde_json::Value> = t
+        .rules
+        .iter()
+        .filter(|r| r.mask < if r.ip.is_ipv4() { 32 } else { 128 })
+        .map(|r| {
+            json!({
+                "grp": r.grp,
+                "ip": r.ip.to_string(),
+                "mask": r.mask,
+                "port": r.port,
+                "proto": r.proto,
+                "pattern": r.pattern,
+                "context_info": r.context_info,
+            })
+        })
+        .collect();
+    Ok(json!({ "Partitions": [{ "name": "default", "Subnets": rows }] }))
+}
+
 static MI: &[MiCommand] = &[
+    MiCommand {
+        name: "subnet_dump",
+        aliases: &[],
+        help: "lists the cached subnets of the address table",
+        flags: 0,
+        recipes: &[
+            Recipe {
+                params: &[],
+                handler: mi_subnet_dump,
+            },
+            Recipe {
+                params: &["partition"],
+                handler: mi_subnet_dump,
+            },
+        ],
+    },
     MiCommand {
         name: "address_reload",
         aliases: &[],

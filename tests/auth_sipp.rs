@@ -26,6 +26,14 @@ modparam("auth_db", "calculate_ha1", {calc})
 modparam("auth_db", "load_credentials", "$avp(dom)=domain;id")
 
 route {{
+    if (is_method("SUBSCRIBE")) {{
+        if (db_does_uri_exist("$ru", "subscriber")) {{
+            sl_send_reply(200, "Exists");
+        }} else {{
+            sl_send_reply(404, "Unknown");
+        }}
+        exit;
+    }}
     if (is_method("REGISTER")) {{
         if (!www_authorize("", "subscriber")) {{
             $var(rc) = $rc;
@@ -417,4 +425,70 @@ route {
             "{got}"
         );
     }
+}
+
+/// db_does_uri_exist(uri, table) with use_domain: user and domain must both match.
+#[test]
+fn does_uri_exist() {
+    let db = TestDb::new(Engine::Sqlite).unwrap();
+    db.add_user("carol", "tenant-b.test", "pw");
+    let o = Osips::start(&script(&db, false));
+    let mut uac = Uac::new("127.0.0.1", &o);
+    let aor = "sip:x@tenant-b.test";
+    for (ruri, code) in [
+        ("sip:carol@tenant-b.test", 200),
+        ("sip:carol@tenant-a.test", 404),
+        ("sip:dave@tenant-b.test", 404),
+    ] {
+        let r = uac.send("SUBSCRIBE", ruri, aor, &[]);
+        assert_eq!(status(&r), code, "{ruri}: {r}");
+    }
+}
+
+/// Malformed or hostile credentials: a 400 or a new challenge, never a crash or an
+/// authorization; osips keeps answering.
+#[test]
+fn malformed_credentials_are_refused() {
+    let db = TestDb::new(Engine::Sqlite).unwrap();
+    db.add_user("alice", "tenant-a.test", "s3cret");
+    let o = Osips::start(&script(&db, false));
+    let mut uac = Uac::new("127.0.0.1", &o);
+    let (ruri, aor) = ("sip:tenant-a.test", "sip:alice@tenant-a.test");
+    let r = uac.send("REGISTER", ruri, aor, &[]);
+    let nonce = param(header(&r, "WWW-Authenticate").unwrap(), "nonce").unwrap();
+    let base = |extra: &str| {
+        format!(
+            "Authorization: Digest username=\"alice\", realm=\"tenant-a.test\", nonce=\"{nonce}\", \
+             uri=\"{ruri}\", response=\"00000000000000000000000000000000\"{extra}"
+        )
+    };
+    let cases: Vec<(String, &[u16])> = vec![
+        ("Authorization: Digest realm=\"tenant-a.test".into(), &[400]),
+        (
+            "Authorization: Digest realm=tenant-a.test, username".into(),
+            &[400],
+        ),
+        (
+            "Authorization: Digest realm=\"tenant-a.test\"".into(),
+            &[400],
+        ),
+        (base(", qop=auth"), &[400]),
+        (base(", qop=auth, nc=zz, cnonce=\"c\""), &[400]),
+        (base(", qop=auth-conf, nc=00000001, cnonce=\"c\""), &[400]),
+        (base(", algorithm=SHA-1"), &[400]),
+        (base(""), &[403]),
+        (base("").replace(&nonce, &format!("{nonce}{nonce}")), &[401]),
+        (base("").replace("alice", &"a".repeat(5000)), &[401, 403]),
+        ("Authorization: Basic YWxpY2U6czNjcmV0".into(), &[401]),
+        (
+            base("").replace("realm=\"tenant-a.test\"", "realm=\"tenant-b.test\""),
+            &[401],
+        ),
+    ];
+    for (hdr, codes) in cases {
+        let r = uac.send("REGISTER", ruri, aor, std::slice::from_ref(&hdr));
+        assert!(codes.contains(&status(&r)), "{hdr}: {r}\n{}", o.log());
+    }
+    let r = uac.send("REGISTER", ruri, aor, &[]);
+    assert_eq!(status(&r), 401, "still answering: {r}");
 }

@@ -126,6 +126,11 @@ pub fn send(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>], proxy: bool) -> i32 {
         tracing::error!("{func}: a reply cannot be challenged");
         return -1;
     }
+    // www_authorize already answered 400 to credentials it could not read: one reply only.
+    if m.replied {
+        tracing::debug!("{func}: the request was already answered; no challenge sent");
+        return -1;
+    }
     let Some(realm) = realm_of(m, realm_arg, proxy, &st.realm_prefix) else {
         tracing::error!("{func}: no realm given and none in the request");
         return -1;

@@ -83,6 +83,11 @@ pub fn credentials<'m>(
         HdrId::Authorization
     };
     for h in msg.headers().filter(|h| h.id == id) {
+        // Other schemes (Basic, Bearer...) are not ours to judge.
+        let v = crate::sip::scan::trim(h.value);
+        if v.len() < 6 || !eq_ic(&v[..6], b"Digest") {
+            continue;
+        }
         let c = AuthParams::parse(h.value).map_err(|_| MalformedCredentials)?;
         if c.is_digest() && c.realm().is_some_and(|r| eq_ic(r, realm.as_bytes())) {
             return Ok(Some((h.index, c)));

@@ -492,3 +492,61 @@ fn malformed_credentials_are_refused() {
     let r = uac.send("REGISTER", ruri, aor, &[]);
     assert_eq!(status(&r), 401, "still answering: {r}");
 }
+
+/// Bad modparams stop osips at start with an error naming the module and the parameter.
+#[test]
+fn bad_modparams_name_the_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok_db = dir.path().join("ok.sqlite");
+    osips::db::Db::open_sqlite(&ok_db, true).unwrap();
+    let with_db = |more: &str| {
+        format!(
+            "modparam(\"auth_db\", \"db_url\", \"sqlite://{}\")\n{more}",
+            ok_db.display()
+        )
+    };
+    let cases = [
+        (
+            "modparam(\"auth_db\", \"db_url\", \"nosuchdb://x\")".to_string(),
+            "module auth_db: modparam db_url",
+        ),
+        (
+            with_db("modparam(\"auth\", \"nonce_expire\", 0)"),
+            "module auth: modparam nonce_expire",
+        ),
+        (
+            "modparam(\"auth_db\", \"db_url\", \"sqlite:///nonexistent/dir/x.sqlite\")".to_string(),
+            "module auth_db: database",
+        ),
+        (
+            with_db("modparam(\"auth_db\", \"user_column\", \"user name\")"),
+            "column name `user name` is not accepted",
+        ),
+        (
+            with_db("modparam(\"auth_db\", \"load_credentials\", \"$var(x)=domain\")"),
+            "modparam load_credentials",
+        ),
+    ];
+    for (i, (param, want)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("bad{i}.cfg"));
+        std::fs::write(
+            &path,
+            format!(
+                "socket = udp:127.0.0.1:{}\nloadmodule \"sl.so\"\nloadmodule \"auth.so\"\n\
+                 loadmodule \"auth_db.so\"\n{param}\nroute {{ exit; }}\n",
+                common::free_udp_port()
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_osips"))
+            .args(["-f", path.to_str().unwrap(), "-E", "-F"])
+            .env("HOME", dir.path())
+            .env_remove("OSIPSCTLRC")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{param}: started\n{err}");
+        assert!(err.contains(want), "{param}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -550,3 +550,55 @@ fn bad_modparams_name_the_parameter() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// `$challenge.*` read the challenge of a reply in onreply_route.
+#[test]
+fn challenge_pvs_in_onreply_route() {
+    let o = Osips::start(
+        r#"socket = udp:127.0.0.1:@PORT@
+udp_workers = 2
+loadmodule "sl.so"
+loadmodule "sipmsgops.so"
+route {
+    forward("$hdr(X-Fwd)");
+}
+onreply_route {
+    append_hf("X-Challenge: $challenge.realm|$challenge.algorithm|$challenge.qop|$challenge.nonce|$challenge.opaque\r\n");
+}
+"#,
+    );
+    let uas = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    uas.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let fwd = format!("X-Fwd: 127.0.0.1:{}", uas.local_addr().unwrap().port());
+    let mut uac = Uac::new("127.0.0.1", &o);
+    uac.fire("REGISTER", "sip:r.test", "sip:u@r.test", &[fwd]);
+    let mut buf = vec![0u8; 65536];
+    let (n, from) = uas
+        .recv_from(&mut buf)
+        .unwrap_or_else(|e| panic!("nothing forwarded: {e}\n{}", o.log()));
+    let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let mut reply = String::from("SIP/2.0 401 Unauthorized\r\n");
+    for l in req.split("\r\n") {
+        let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+        if ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str()) {
+            reply.push_str(l);
+            reply.push_str("\r\n");
+        }
+    }
+    reply.push_str(
+        "WWW-Authenticate: Digest realm=\"r.test\", nonce=\"n1\", opaque=\"o\\\"1\", qop=\"auth\", algorithm=SHA-256\r\n\
+         Content-Length: 0\r\n\r\n",
+    );
+    uas.send_to(reply.as_bytes(), from).unwrap();
+    let (n, _) = uac
+        .sock
+        .recv_from(&mut buf)
+        .unwrap_or_else(|e| panic!("no reply relayed: {e}\n{}", o.log()));
+    let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert_eq!(
+        header(&got, "X-Challenge"),
+        Some("r.test|SHA-256|auth|n1|o\"1"),
+        "{got}"
+    );
+}

@@ -362,6 +362,13 @@ impl MessageAccess for SipCtx {
             | "auth.cnonce" | "auth.opaque" | "auth.alg" | "auth.qop" | "auth.nc" => {
                 auth_pv(m, pv.name.as_str())
             }
+            "challenge.algorithm"
+            | "challenge.realm"
+            | "challenge.nonce"
+            | "challenge.opaque"
+            | "challenge.qop"
+            | "challenge.ik"
+            | "challenge.ck" => challenge_pv(m, &pv.name["challenge.".len()..]),
             "hdr" => self.header_value(pv),
             "hdrcnt" => {
                 let name = pv.inner_literal().unwrap_or_default();
@@ -482,6 +489,23 @@ fn auth_pv(m: &Msg, name: &str) -> Value {
         _ => None,
     };
     v.map(Value::Str).unwrap_or(Value::Null)
+}
+
+/// `$challenge.realm`...: a parameter of the first WWW-Authenticate (else Proxy-Authenticate)
+/// Digest challenge of a reply.
+fn challenge_pv(m: &Msg, field: &str) -> Value {
+    [HdrId::WwwAuthenticate, HdrId::ProxyAuthenticate]
+        .into_iter()
+        .flat_map(|id| m.auth_headers(id))
+        .filter_map(Result::ok)
+        .find(crate::sip::AuthParams::is_digest)
+        .and_then(|c| {
+            c.iter()
+                .filter_map(Result::ok)
+                .find(|p| p.name.eq_ignore_ascii_case(field.as_bytes()))
+                .map(|p| Value::Str(String::from_utf8_lossy(&p.unescaped()).into_owned()))
+        })
+        .unwrap_or(Value::Null)
 }
 
 fn now() -> std::time::Duration {

@@ -48,7 +48,7 @@ route {{
             exit;
         }}
         consume_credentials();
-        sl_send_reply(200, "OK $au at $ar ($avp(dom) $avp(id))");
+        sl_send_reply(200, "OK $au at $ar ($avp(dom) $avp(id)) [$aU|$ad|$adu|$auth.alg|$auth.qop|$auth.nc|$auth.cnonce]");
         exit;
     }}
     if (!proxy_authorize("", "subscriber")) {{
@@ -255,6 +255,10 @@ fn sha2_algorithms_and_replay() {
 
     let a256 = authorization::<sha2::Sha256>(ch[0], "SHA-256", "bob", "pa55", "REGISTER", ruri, 1);
     let r = uac.send("REGISTER", ruri, aor, std::slice::from_ref(&a256));
+    assert!(
+        r.contains("[bob|tenant-a.test|sip:tenant-a.test|SHA-256|auth|00000001|0a4f113b]"),
+        "{r}"
+    );
     // load_credentials put the row's domain and id into AVPs.
     assert!(
         r.starts_with("SIP/2.0 200 OK bob at tenant-a.test (tenant-a.test 1)"),

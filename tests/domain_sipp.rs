@@ -33,6 +33,14 @@ modparam("uri", "use_domain", 1)
 modparam("mi_datagram", "socket_name", "udp:127.0.0.1:{mi_port}")
 
 route {{
+    if (is_method("SUBSCRIBE")) {{
+        if (db_does_uri_exist("$fu", "subscriber")) {{
+            sl_send_reply(200, "From Exists");
+        }} else {{
+            sl_send_reply(404, "From Unknown");
+        }}
+        exit;
+    }}
     if (!is_uri_host_local($var(attrs))) {{
         sl_send_reply(404, "Not Local $rd");
         exit;
@@ -211,6 +219,27 @@ fn tenants(engine: Engine) {
         a,
         404,
         "^SIP/2.0 404 No User bob",
+    );
+
+    // db_does_uri_exist(uri, table): the auth_db form works with the uri module too.
+    let to = "sip:x@127.0.0.1";
+    expect(
+        &o,
+        "127.0.0.2",
+        "SUBSCRIBE",
+        to,
+        a.replace("carol", "alice").as_str(),
+        200,
+        "^SIP/2.0 200 From Exists",
+    );
+    expect(
+        &o,
+        "127.0.0.2",
+        "SUBSCRIBE",
+        to,
+        "sip:alice@tenant-b.test",
+        404,
+        "^SIP/2.0 404 From Unknown",
     );
 
     // The cache only changes on domain_reload.

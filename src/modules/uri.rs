@@ -9,7 +9,7 @@ use parking_lot::RwLock;
 
 use crate::db::{Db, Value as DbValue};
 use crate::runtime::core_fns::sip;
-use crate::script::module::InitCtx;
+use crate::script::module::{InitCtx, p};
 use crate::script::{ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx};
 use crate::sip::{AuthParams, HdrId, NameAddr, Uri};
 
@@ -124,22 +124,38 @@ fn db_check_from(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
     check_header(ctx, HdrId::From, "db_check_from")
 }
 
-fn db_does_uri_exist(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
+/// `db_does_uri_exist([uri[, table]])`: the Request-URI (or `uri`) user is in the table. The
+/// optional arguments are auth_db's 3.x form, so a script loading both modules calls either.
+fn db_does_uri_exist(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let Some(st) = STATE.read().clone() else {
         return -1;
     };
-    let Some(m) = sip(ctx) else {
+    let uri = match args.first().and_then(ArgValue::str) {
+        Some(u) => u.to_string(),
+        None => match sip(ctx) {
+            Some(m) => m.ruri().into_owned(),
+            None => return -1,
+        },
+    };
+    let Some((user, host)) = user_host(uri.as_bytes()) else {
         return -1;
     };
-    let Some((user, host)) = user_host(m.ruri().as_bytes()) else {
-        return -1;
+    let table = match args.get(1).and_then(ArgValue::str) {
+        Some(t) => match db::ident(&st.db, "table", t) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!("db_does_uri_exist: {e}");
+                return -1;
+            }
+        },
+        None => st.table.clone(),
     };
     let col = if st.use_uri_table {
         &st.uri_user
     } else {
         &st.user
     };
-    let mut sql = format!("SELECT 1 FROM {} WHERE {col} = ?", st.table);
+    let mut sql = format!("SELECT 1 FROM {table} WHERE {col} = ?");
     let mut params = vec![DbValue::Text(user)];
     if st.use_domain {
         sql.push_str(&format!(" AND LOWER({}) = ?", st.domain));
@@ -174,7 +190,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         },
         FunctionSpec {
             name: "db_does_uri_exist",
-            params: &[],
+            params: &[p::OPT_STR, p::OPT_STR],
             routes: RouteMask::REQUEST.or(RouteMask::FAILURE),
             handler: db_does_uri_exist,
         },

@@ -58,14 +58,19 @@ fn script(db: &TestDb) -> String {
 }
 
 fn provision(db: &TestDb) {
-    db.add_domain("tenant-a.test", Some("tenant=a"), false);
-    db.add_domain("tenant-b.test", Some("tenant=b"), false);
+    db.add_domain("tenant-a.test", Some("tenant=a;plan=gold"), false);
+    // Tenant A's second domain: the same tenant, other attributes.
+    db.add_domain("a2.test", Some("plan=basic;tenant=a"), false);
+    // No attributes: the domain is its own tenant.
+    db.add_domain("tenant-b.test", None, false);
+    db.add_domain("tenant-c.test", None, false);
     db.add_user("alice", "tenant-a.test", "alice-a");
     db.add_user("bob", "tenant-a.test", "bob-a");
     db.add_user("alice", "tenant-b.test", "alice-b");
     db.add_user("bob", "tenant-b.test", "bob-b");
     db.add_alias("sales", "tenant-a.test", "bob", "tenant-a.test");
     db.add_alias("support", "tenant-b.test", "bob", "tenant-b.test");
+    db.add_user("carl", "tenant-c.test", "carl-c");
 }
 
 /// An authenticated request: challenge `code`, retry with [authentication], then `last`.
@@ -178,6 +183,28 @@ fn tenants(engine: Engine) {
         "^SIP/2.0 200 Relayed sip:support@tenant-a.test",
     );
     sipp(&o, &alias_b, "127.0.0.3", &alice_a);
+    // Two domains of tenant A reach each other.
+    let a2 = flow(
+        "MESSAGE",
+        "sip:zoe@a2.test",
+        a,
+        "sip:zoe@a2.test",
+        407,
+        200,
+        "^SIP/2.0 200 Relayed sip:zoe@a2.test",
+    );
+    sipp(&o, &a2, "127.0.0.3", &alice_a);
+    // Domains without a tenant attribute are tenants of their own.
+    let c_to_b = flow(
+        "MESSAGE",
+        "sip:bob@tenant-b.test",
+        "sip:carl@tenant-c.test",
+        b,
+        407,
+        403,
+        "^SIP/2.0 403 Forbidden",
+    );
+    sipp(&o, &c_to_b, "127.0.0.4", &["-au", "carl", "-ap", "carl-c"]);
     // tenant B's credentials do not pass as tenant A's user.
     let b_creds = flow(
         "MESSAGE",

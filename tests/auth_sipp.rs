@@ -19,7 +19,7 @@ loadmodule "sl.so"
 loadmodule "sipmsgops.so"
 loadmodule "auth.so"
 loadmodule "auth_db.so"
-modparam("auth", "nonce_expire", 2)
+modparam("auth", "nonce_expire", 30)
 modparam("auth_db", "db_url", "{url}")
 modparam("auth_db", "use_domain", 1)
 modparam("auth_db", "calculate_ha1", {calc})
@@ -188,7 +188,10 @@ fn stale_nonce_gets_stale_true() {
     }
     let db = TestDb::new(Engine::Sqlite).unwrap();
     db.add_user("alice", "tenant-a.test", "s3cret");
-    let o = Osips::start(&script(&db, false));
+    let o = Osips::start(&script(&db, false).replace(
+        "modparam(\"auth\", \"nonce_expire\", 30)",
+        "modparam(\"auth\", \"nonce_expire\", 2)",
+    ));
     let body = format!(
         "  <pause milliseconds=\"3200\"/>\n{}{}{}{}",
         authed_register(2),

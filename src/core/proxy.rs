@@ -12,7 +12,7 @@ use crate::transport::{self, ReceiveInfo, Transport, TransportConfig, TransportE
 
 use super::action::{Action, RequestHandler};
 use super::branch::BranchHasher;
-use super::reply::{ToTagger, reply, reply_to_raw};
+use super::reply::{ToTagger, reply, reply_to_raw, reply_with};
 use super::stateless::{ForwardError, forward_request, forward_response, is_loop};
 
 /// Counters of what the core did, readable at any time.
@@ -169,6 +169,21 @@ impl Core {
     /// Sends a stateless reply to `req` (nothing for ACK).
     pub fn reply(&self, req: &Msg, info: &ReceiveInfo, code: u16, reason: &str) {
         match reply(&self.tags, req, info, code, reason) {
+            Some((out, dest)) => self.send_reply(dest, out),
+            None => bump(&self.stats.dropped),
+        }
+    }
+
+    /// As [`Core::reply`], with extra header lines (each ending in CRLF).
+    pub fn reply_with_headers(
+        &self,
+        req: &Msg,
+        info: &ReceiveInfo,
+        code: u16,
+        reason: &str,
+        extra: &[u8],
+    ) {
+        match reply_with(&self.tags, req, info, code, reason, extra) {
             Some((out, dest)) => self.send_reply(dest, out),
             None => bump(&self.stats.dropped),
         }

@@ -100,6 +100,18 @@ pub fn reply(
     code: u16,
     reason: &str,
 ) -> Option<(Vec<u8>, Destination)> {
+    reply_with(tagger, req, info, code, reason, b"")
+}
+
+/// As [`reply`], with extra header lines (each ending in CRLF, e.g. a `WWW-Authenticate`).
+pub fn reply_with(
+    tagger: &ToTagger,
+    req: &Msg,
+    info: &ReceiveInfo,
+    code: u16,
+    reason: &str,
+    extra: &[u8],
+) -> Option<(Vec<u8>, Destination)> {
     if !req.is_request() || req.method() == Method::Ack {
         return None;
     }
@@ -114,10 +126,11 @@ pub fn reply(
         std::net::IpAddr::V6(v6) => format!("[{v6}]"),
         v4 => v4.to_string(),
     };
+    let headers = [extra, SERVER].concat();
     let opts = ReplyOptions {
         to_tag: Some(tag.as_bytes()),
         received: Some((&ip, info.src.port())),
-        extra_headers: SERVER,
+        extra_headers: &headers,
         ..ReplyOptions::default()
     };
     Some((build_reply(req, code, reason, &opts), dest))

@@ -2,25 +2,39 @@
 
 use crate::script::ModuleDescriptor;
 
+pub mod alias_db;
+pub mod auth;
+pub mod auth_db;
+pub mod domain;
+pub mod group;
 pub mod maxfwd;
 pub mod mi_transports;
+pub mod permissions;
 pub mod rr;
 pub mod signaling;
 pub mod sipmsgops;
 pub mod sl;
 pub mod textops;
+pub mod uri;
 
 /// Every module osips implements: one line per module (`&tm::DESCRIPTOR,`).
 pub static MODULES: &[&ModuleDescriptor] = &[
+    &alias_db::DESCRIPTOR,
+    &auth::DESCRIPTOR,
+    &auth_db::DESCRIPTOR,
+    &domain::DESCRIPTOR,
+    &group::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,
     &mi_transports::HTTPD,
     &mi_transports::MI_HTTP,
     &mi_transports::MI_FIFO,
     &mi_transports::MI_DATAGRAM,
     &mi_transports::PROMETHEUS,
+    &permissions::DESCRIPTOR,
     &rr::DESCRIPTOR,
     &signaling::DESCRIPTOR,
     &sipmsgops::DESCRIPTOR,
     &sl::DESCRIPTOR,
     &textops::DESCRIPTOR,
+    &uri::DESCRIPTOR,
 ];

@@ -153,6 +153,19 @@ impl Running {
     }
 }
 
+/// Runs every loaded module's `init` hook with its modparams, in loadmodule order.
+fn init_modules(script: &Script) -> Result<(), RuntimeError> {
+    let none = crate::script::module::ModParams::default();
+    for m in &script.modules {
+        if let Some(init) = m.descriptor.and_then(|d| d.init) {
+            let params = script.modparams.get(&m.name).unwrap_or(&none);
+            init(&crate::script::module::InitCtx { params })
+                .map_err(|e| RuntimeError::Settings(format!("module {}: {e}", m.name)))?;
+        }
+    }
+    Ok(())
+}
+
 impl Runtime {
     fn from_checked(checked: Checked) -> Result<Runtime, RuntimeError> {
         let rendered = checked.render();
@@ -189,6 +202,7 @@ impl Runtime {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        init_modules(self.script)?;
         let cfg = self.settings.transport_config();
         let mi_cfg = mi::mi_config(self.script).map_err(RuntimeError::Settings)?;
         let shared = Arc::new(Shared::new(self.script, self.settings, started_at));

@@ -361,6 +361,17 @@ impl MessageAccess for SipCtx {
                 }
             }
             "dp" => self.dst_host_port().1,
+            "au" | "ad" | "aU" | "ar" | "an" | "adu" | "auth.nonce" | "auth.resp"
+            | "auth.cnonce" | "auth.opaque" | "auth.alg" | "auth.qop" | "auth.nc" => {
+                auth_pv(m, pv.name.as_str())
+            }
+            "challenge.algorithm"
+            | "challenge.realm"
+            | "challenge.nonce"
+            | "challenge.opaque"
+            | "challenge.qop"
+            | "challenge.ik"
+            | "challenge.ck" => challenge_pv(m, &pv.name["challenge.".len()..]),
             "hdr" => self.header_value(pv),
             "hdrcnt" => {
                 let name = pv.inner_literal().unwrap_or_default();
@@ -443,6 +454,61 @@ impl MessageAccess for SipCtx {
     fn as_any(&mut self) -> &mut dyn std::any::Any {
         self
     }
+}
+
+/// `$au`, `$ar`, `$auth.nonce`...: fields of the first Digest credentials (Authorization, else
+/// Proxy-Authorization). `$ad` is the domain of the user name, else the realm (as OpenSIPS).
+fn auth_pv(m: &Msg, name: &str) -> Value {
+    let Some(c) = [HdrId::Authorization, HdrId::ProxyAuthorization]
+        .into_iter()
+        .flat_map(|id| m.auth_headers(id))
+        .filter_map(Result::ok)
+        .find(crate::sip::AuthParams::is_digest)
+    else {
+        return Value::Null;
+    };
+    let field = |n: &str| {
+        c.iter()
+            .filter_map(Result::ok)
+            .find(|p| p.name.eq_ignore_ascii_case(n.as_bytes()))
+            .map(|p| String::from_utf8_lossy(&p.unescaped()).into_owned())
+    };
+    let user = field("username");
+    let v = match name {
+        "aU" => user,
+        "au" => user.map(|u| u.split_once('@').map_or(u.clone(), |(a, _)| a.to_string())),
+        "ad" => user
+            .and_then(|u| u.split_once('@').map(|(_, d)| d.to_string()))
+            .or_else(|| field("realm")),
+        "ar" => field("realm"),
+        "an" | "auth.nonce" => field("nonce"),
+        "adu" => field("uri"),
+        "auth.resp" => field("response"),
+        "auth.cnonce" => field("cnonce"),
+        "auth.opaque" => field("opaque"),
+        "auth.alg" => field("algorithm"),
+        "auth.qop" => field("qop"),
+        "auth.nc" => field("nc"),
+        _ => None,
+    };
+    v.map(Value::Str).unwrap_or(Value::Null)
+}
+
+/// `$challenge.realm`...: a parameter of the first WWW-Authenticate (else Proxy-Authenticate)
+/// Digest challenge of a reply.
+fn challenge_pv(m: &Msg, field: &str) -> Value {
+    [HdrId::WwwAuthenticate, HdrId::ProxyAuthenticate]
+        .into_iter()
+        .flat_map(|id| m.auth_headers(id))
+        .filter_map(Result::ok)
+        .find(crate::sip::AuthParams::is_digest)
+        .and_then(|c| {
+            c.iter()
+                .filter_map(Result::ok)
+                .find(|p| p.name.eq_ignore_ascii_case(field.as_bytes()))
+                .map(|p| Value::Str(String::from_utf8_lossy(&p.unescaped()).into_owned()))
+        })
+        .unwrap_or(Value::Null)
 }
 
 fn now() -> std::time::Duration {

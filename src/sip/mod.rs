@@ -17,6 +17,7 @@ mod access;
 mod auth;
 mod check;
 mod contact;
+pub mod digest;
 mod edit;
 mod error;
 mod hdr;

@@ -106,6 +106,7 @@ fn start(dir: &Path, script: &str) -> Proxy {
     let child = Command::new(env!("CARGO_BIN_EXE_osips"))
         .arg("-f")
         .arg(&file)
+        .arg("-F")
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()

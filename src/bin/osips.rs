@@ -22,11 +22,12 @@ struct Cli {
     #[arg(short = 'C')]
     check: bool,
 
-    /// Stay in the foreground (osips always does: it does not daemonize; use a service manager)
+    /// Stay in the foreground (without -F or -D osips goes to the background once it has started,
+    /// as OpenSIPS does; use -F under systemd or a container)
     #[arg(short = 'F')]
     foreground: bool,
 
-    /// Stay in the foreground (same as -F; OpenSIPS: no fork at all)
+    /// Do not fork at all (same as -F for osips)
     #[arg(short = 'D')]
     no_daemon: bool,
 
@@ -126,7 +127,6 @@ fn main() -> ExitCode {
         };
         return check(path, cli.preprocessor.as_deref());
     }
-    let _ = (cli.foreground, cli.no_daemon);
     run(&cli)
 }
 
@@ -200,6 +200,11 @@ fn run(cli: &Cli) -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    let background = !(cli.foreground || cli.no_daemon);
+    if background && !cli.log_stderr {
+        // A background process has no terminal: as OpenSIPS, it logs to syslog unless -E.
+        rt.settings.syslog_enabled = true;
+    }
     if let Err(e) = osips::runtime::log::init(&rt.settings, cli.log_stderr) {
         eprintln!("osips: {e}");
         return ExitCode::from(1);
@@ -224,12 +229,29 @@ fn run(cli: &Cli) -> ExitCode {
             }
         }
     }
+    let daemon = if !background {
+        None
+    } else {
+        match osips::runtime::daemon::daemonize(cli.log_stderr) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("osips: {e}; staying in the foreground");
+                None
+            }
+        }
+    };
+    let fail = |daemon: Option<osips::runtime::daemon::Daemon>| {
+        if let Some(d) = daemon {
+            d.failed(1);
+        }
+        ExitCode::from(1)
+    };
     let signals = block_stop_signals();
     let running = match rt.start() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("osips: {e}");
-            return ExitCode::from(1);
+            return fail(daemon);
         }
     };
     for s in running.sockets() {
@@ -240,7 +262,10 @@ fn run(cli: &Cli) -> ExitCode {
     {
         eprintln!("osips: -P {}: {e}", p.display());
         running.shutdown();
-        return ExitCode::from(1);
+        return fail(daemon);
+    }
+    if let Some(d) = daemon {
+        d.started();
     }
     let sig = loop {
         match signals.wait() {

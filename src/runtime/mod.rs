@@ -4,6 +4,7 @@
 //! Entry point: [`Runtime::load`] (or [`Runtime::load_str`]) then [`Runtime::start`].
 
 pub mod core_fns;
+pub mod daemon;
 pub mod default_db;
 pub mod handler;
 pub mod log;

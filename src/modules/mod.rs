@@ -4,6 +4,7 @@ use crate::script::ModuleDescriptor;
 
 pub mod maxfwd;
 pub mod mi_transports;
+pub mod registrar;
 pub mod signaling;
 pub mod sipmsgops;
 pub mod sl;
@@ -18,6 +19,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &mi_transports::MI_FIFO,
     &mi_transports::MI_DATAGRAM,
     &mi_transports::PROMETHEUS,
+    &registrar::DESCRIPTOR,
     &signaling::DESCRIPTOR,
     &sipmsgops::DESCRIPTOR,
     &sl::DESCRIPTOR,

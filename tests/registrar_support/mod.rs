@@ -336,8 +336,9 @@ pub fn register_from(o: &Osips, r: &Reg<'_>, local_port: u16) {
     sipp(&args, &what, o, &err, Duration::from_secs(30));
 }
 
-/// Registers `n` users `user0000`.. each with one contact on 127.0.0.2, from an injection file.
-pub fn register_many(o: &Osips, n: usize) {
+/// Registers `n` users `user0000`.. each with one contact on 127.0.0.2:`contact_port`, from an
+/// injection file.
+pub fn register_many(o: &Osips, n: usize, contact_port: u16) {
     let dir = tempfile::tempdir().unwrap();
     let mut csv = String::from("SEQUENTIAL\n");
     for i in 0..n {
@@ -347,7 +348,7 @@ pub fn register_many(o: &Osips, n: usize) {
     std::fs::write(&inf, csv).unwrap();
     let r = Reg {
         user: "[field0]",
-        contact: "<sip:[field0]@127.0.0.2:5070>".into(),
+        contact: format!("<sip:[field0]@127.0.0.2:{contact_port}>"),
         expires: Some(3600),
         ..Reg::default()
     };

@@ -103,7 +103,9 @@ impl SaveFlags {
                                 1 => PathMode::Lazy,
                                 2 => PathMode::Strict,
                                 _ => {
-                                    return Err(format!("save flag `p{n}`: path mode is 0, 1 or 2"));
+                                    return Err(format!(
+                                        "save flag `p{n}`: path mode is 0, 1 or 2"
+                                    ));
                                 }
                             }
                         }

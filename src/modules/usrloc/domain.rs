@@ -298,7 +298,8 @@ impl Domain {
                 store.delete(&mut ex, name, *id)?;
             }
             for (_, aor, c) in &dirty {
-                if c.state == CState::New || !store.update(&mut ex, name, c)? {
+                // An update first even for new contacts: `ul_sync` may have written them.
+                if !store.update(&mut ex, name, c)? {
                     store.insert(&mut ex, name, aor, use_domain, c)?;
                 }
             }
@@ -360,6 +361,25 @@ impl Domain {
             }
             Ok::<_, crate::db::DbError>(())
         })?;
+        if self.sql_only() {
+            return Ok(());
+        }
+        if aor.is_none() {
+            for s in self.shards.iter() {
+                s.write().deleted.clear();
+            }
+        }
+        for (a, snap) in &rows {
+            let mut sh = self.shards[self.shard_of(a)].write();
+            if let Some(r) = sh.records.get_mut(a)
+                && let Some(c) = r
+                    .contacts
+                    .iter_mut()
+                    .find(|c| c.contact_id == snap.contact_id && c.version == snap.version)
+            {
+                c.state = CState::Sync;
+            }
+        }
         Ok(())
     }
 }

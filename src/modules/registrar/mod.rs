@@ -136,13 +136,8 @@ impl RegConfig {
     }
 }
 
-static STATS: &[StatDef] = &[
-    StatDef::gauge("max_expires"),
-    StatDef::gauge("max_contacts"),
-    StatDef::gauge("default_expire"),
-    StatDef::counter("accepted_regs"),
-    StatDef::counter("rejected_regs"),
-];
+/// max_expires, max_contacts, default_expire, accepted_regs, rejected_regs (in this order).
+static STATS: &[StatDef] = crate::stats::REGISTRAR_STATS;
 
 struct State {
     cfg: RegConfig,

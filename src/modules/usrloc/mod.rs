@@ -385,7 +385,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ParamSpec::bflag("nat_bflag"),
     ],
     mi_commands: mi::MI_COMMANDS,
-    events: notify::EVENTS,
+    events: crate::events::USRLOC_EVENTS,
     init: Some(init),
     ..ModuleDescriptor::EMPTY
 };

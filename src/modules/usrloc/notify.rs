@@ -1,52 +1,20 @@
-//! The usrloc events (OpenSIPS `ul_evi.c`): E_UL_AOR_INSERT / DELETE and
-//! E_UL_CONTACT_INSERT / UPDATE / DELETE, with OpenSIPS's parameter names.
+//! The usrloc events (OpenSIPS `ul_evi.c`, published from `crate::events::USRLOC_EVENTS`):
+//! E_UL_AOR_INSERT / DELETE and E_UL_CONTACT_INSERT / UPDATE / DELETE, with OpenSIPS's
+//! parameter names. (E_UL_CONTACT_REFRESH, for RFC 8599 push contacts, is published, never raised.)
 
 use std::sync::Arc;
 
-use crate::events::{EventDef, EventId, EventParams, EventRegistry};
+use crate::events::{EventId, EventParams, EventRegistry, USRLOC_EVENTS};
 
 use super::contact::Ucontact;
 
-const AOR_PARAMS: &[&str] = &["domain", "aor"];
-const CONTACT_PARAMS: &[&str] = &[
-    "domain",
-    "aor",
-    "uri",
-    "received",
-    "path",
-    "qval",
-    "user_agent",
-    "socket",
-    "bflags",
-    "expires",
-    "callid",
-    "cseq",
-    "attr",
-    "latency",
-    "shtag",
-];
-
-pub static EVENTS: &[EventDef] = &[
-    EventDef {
-        name: "E_UL_AOR_INSERT",
-        params: AOR_PARAMS,
-    },
-    EventDef {
-        name: "E_UL_AOR_DELETE",
-        params: AOR_PARAMS,
-    },
-    EventDef {
-        name: "E_UL_CONTACT_INSERT",
-        params: CONTACT_PARAMS,
-    },
-    EventDef {
-        name: "E_UL_CONTACT_UPDATE",
-        params: CONTACT_PARAMS,
-    },
-    EventDef {
-        name: "E_UL_CONTACT_DELETE",
-        params: CONTACT_PARAMS,
-    },
+/// The events, in the order of [`AorEvent`] and [`ContactEvent`].
+const NAMES: [&str; 5] = [
+    "E_UL_AOR_INSERT",
+    "E_UL_AOR_DELETE",
+    "E_UL_CONTACT_INSERT",
+    "E_UL_CONTACT_UPDATE",
+    "E_UL_CONTACT_DELETE",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +42,9 @@ impl Notify {
     pub fn new(registry: Option<Arc<EventRegistry>>) -> Notify {
         let mut ids = [None; 5];
         if let Some(r) = &registry {
-            for (i, id) in r.publish_all(EVENTS).into_iter().enumerate() {
-                ids[i] = Some(id);
+            r.publish_all(USRLOC_EVENTS);
+            for (i, name) in NAMES.iter().enumerate() {
+                ids[i] = r.id(name);
             }
         }
         Notify { registry, ids }

@@ -2,6 +2,7 @@
 //! lists the bindings, refusals carry the right codes, and lookup sends requests to a sipp UAS
 //! on the registered contact (stateless `forward()`). The MI (HTTP) shows the table.
 
+mod opensips_cli_support;
 mod registrar_support;
 
 use std::net::UdpSocket;
@@ -437,4 +438,38 @@ fn mi_commands_events_and_statistics() {
     assert_eq!(o.dumped_aors(), 0);
     let e = o.mi("ul_sync", json!(["location"])).unwrap_err();
     assert!(e.contains("No database"), "{e}");
+}
+
+#[test]
+fn opensips_cli_shows_and_removes_contacts() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let Some(cli) = opensips_cli_support::opensips_cli() else {
+        return;
+    };
+    let (o, d) = start();
+    register(&o, &Reg::default());
+    let cfg = format!(
+        "[default]\nlog_level: WARNING\noutput_type: pretty-print\nprompt_emptyline_repeat_cmd: False\n\
+         communication_type: http\nurl: http://{}/mi\n",
+        o.http
+    );
+    let v = opensips_cli_support::run(
+        &cli,
+        d.path(),
+        &cfg,
+        &["ul_show_contact", "location", "alice@example.com"],
+    );
+    assert_eq!(v["AOR"], "alice@example.com", "{v}");
+    assert_eq!(v["Contacts"][0]["Contact"], "sip:alice@127.0.0.2:5070");
+    let dump = opensips_cli_support::run(&cli, d.path(), &cfg, &["ul_dump"]);
+    assert_eq!(dump["Domains"][0]["AORs"][0]["AOR"], "alice@example.com");
+    opensips_cli_support::run(
+        &cli,
+        d.path(),
+        &cfg,
+        &["ul_rm", "location", "alice@example.com"],
+    );
+    assert_eq!(o.dumped_aors(), 0);
 }

@@ -473,3 +473,40 @@ fn opensips_cli_shows_and_removes_contacts() {
     );
     assert_eq!(o.dumped_aors(), 0);
 }
+
+/// RFC 5626: a new contact of the same instance and reg-id replaces the old binding.
+#[test]
+fn the_same_instance_replaces_its_binding() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let (o, _d) = start();
+    let inst = r#";+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";reg-id=1"#;
+    register(
+        &o,
+        &Reg {
+            contact: format!("<sip:alice@127.0.0.2:5070;ob>{inst}"),
+            call_id: Some("boot-1"),
+            ..Reg::default()
+        },
+    );
+    register(
+        &o,
+        &Reg {
+            contact: format!("<sip:alice@127.0.0.4:6060;ob>{inst}"),
+            call_id: Some("boot-2"),
+            expect: vec![r"<sip:alice@127\.0\.0\.4:6060;ob>;expires=".into()],
+            refuse: vec![r"127\.0\.0\.2".into()],
+            ..Reg::default()
+        },
+    );
+    let v = o
+        .mi("ul_show_contact", json!(["location", "alice@example.com"]))
+        .unwrap();
+    let cs = v["Contacts"].as_array().unwrap();
+    assert_eq!(cs.len(), 1, "{v}");
+    assert_eq!(
+        cs[0]["SIP_instance"],
+        "urn:uuid:00000000-0000-1000-8000-000A95A0E128"
+    );
+}

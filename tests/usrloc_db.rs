@@ -228,3 +228,27 @@ fn ul_sync_rewrites_the_table() {
         .unwrap_err();
     assert!(e.contains("AOR not found"), "{e}");
 }
+
+/// A database that fails during a write-through save gets 503, and memory keeps nothing.
+#[test]
+fn a_database_failure_answers_503() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let Some(db) = test_db(Engine::Sqlite) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let o = Osips::start(dir.path(), &script(&db.url, 1));
+    let conn = osips::db::Db::connect(&osips::db::DbUrl::parse(&db.url).unwrap()).unwrap();
+    conn.execute("DROP TABLE location", &[]).unwrap();
+    register(
+        &o,
+        &Reg {
+            code: 503,
+            expect: vec!["P-Registrar-Error: usrloc database failure".into()],
+            ..Reg::default()
+        },
+    );
+    assert_eq!(o.dumped_aors(), 0);
+}

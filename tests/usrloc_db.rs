@@ -252,3 +252,25 @@ fn a_database_failure_answers_503() {
     );
     assert_eq!(o.dumped_aors(), 0);
 }
+
+/// Write-back: a clean stop (SIGTERM) writes what the timer had not written yet.
+#[test]
+fn write_back_flushes_on_a_clean_stop() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let Some(db) = test_db(Engine::Sqlite) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = Osips::start(
+        dir.path(),
+        &script(&db.url, 2).replace("\"timer_interval\", 1", "\"timer_interval\", 3600"),
+    );
+    register(&o, &Reg::default());
+    assert_eq!(location_rows(&db.url), 0);
+    o.terminate();
+    assert_eq!(location_rows(&db.url), 1);
+    o.restart();
+    assert_eq!(o.dumped_aors(), 1);
+}

@@ -158,6 +158,11 @@ pub struct Running {
 impl Running {
     pub fn shutdown(&self) {
         self.core.shutdown();
+        for m in &self.shared.script().modules {
+            if let Some(destroy) = m.descriptor.and_then(|d| d.destroy) {
+                destroy();
+            }
+        }
     }
 
     /// The bound sockets (ports picked by the system included).

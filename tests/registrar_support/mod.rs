@@ -120,6 +120,11 @@ impl Osips {
         }
     }
 
+    /// SIGTERM and wait: a clean stop.
+    pub fn terminate(&mut self) {
+        self.stop();
+    }
+
     fn stop(&mut self) {
         let Some(mut c) = self.child.take() else {
             return;

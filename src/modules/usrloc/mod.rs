@@ -371,6 +371,15 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     Ok(())
 }
 
+/// Write-back: what the timer has not written yet goes to the database on a clean stop.
+fn destroy() {
+    if let Some(ul) = usrloc()
+        && let Err(e) = ul.flush()
+    {
+        tracing::error!("usrloc: flushing at shutdown: {e}");
+    }
+}
+
 pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
     name: "usrloc",
     params: &[
@@ -387,6 +396,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
     mi_commands: mi::MI_COMMANDS,
     events: crate::events::USRLOC_EVENTS,
     init: Some(init),
+    destroy: Some(destroy),
     ..ModuleDescriptor::EMPTY
 };
 

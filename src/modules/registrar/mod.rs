@@ -8,6 +8,8 @@ mod flags;
 mod lookup;
 mod reply;
 mod save;
+#[cfg(test)]
+mod save_tests;
 
 use std::sync::Arc;
 
@@ -186,10 +188,8 @@ pub fn aor_of(uri: &str, cfg: &RegConfig, use_domain: bool) -> Result<String, &'
         .strip_prefix('<')
         .and_then(|r| r.strip_suffix('>'))
         .unwrap_or(t);
-    let has_scheme = t.len() > 4
-        && (t[..4].eq_ignore_ascii_case("sip:")
-            || t.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("sips:"))
-            || t[..4].eq_ignore_ascii_case("tel:"));
+    let starts = |p: &str| t.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p));
+    let has_scheme = starts("sip:") || starts("sips:") || starts("tel:");
     let owned;
     let text = if has_scheme {
         t
@@ -551,6 +551,9 @@ mod tests {
             "alice@example.com"
         );
         assert!(aor_of("sip:", &cfg, true).is_err());
+        for odd in ["", "ab€x@y", "€€€€€", "<>", "sip:@", "sip:a@b:99999"] {
+            let _ = aor_of(odd, &cfg, true);
+        }
     }
 
     #[test]

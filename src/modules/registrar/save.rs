@@ -58,6 +58,7 @@ struct Plan {
 }
 
 /// What the 200 OK carries.
+#[derive(Debug)]
 pub struct Accepted {
     pub headers: String,
 }

@@ -127,6 +127,8 @@ impl Domain {
                     contacts: Vec::new(),
                 }
             });
+            // Most AORs have one contact: no room for four (Vec's first growth).
+            rec.contacts.reserve_exact(1);
             rec.contacts.push(c);
             rec.sort(self.ctx.cfg.desc_time_order);
             self.contacts.fetch_add(1, Ordering::Relaxed);
@@ -444,6 +446,7 @@ impl RecordGuard<'_> {
             .ctx
             .notify
             .contact(ContactEvent::Insert, &self.dom.name, &self.rec.aor, &c);
+        self.rec.contacts.reserve_exact(1);
         self.rec.contacts.push(c);
         self.rec.sort(self.dom.ctx.cfg.desc_time_order);
         if !self.dom.sql_only() {

@@ -172,6 +172,15 @@ fn expired_contacts_leave_memory_and_table() {
     };
     let dir = tempfile::tempdir().unwrap();
     let o = Osips::start(dir.path(), &script(&db.url, 1));
+    let events = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    events
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let sock = format!("udp:{}", events.local_addr().unwrap());
+    o.mi("event_subscribe", json!(["E_UL_CONTACT_DELETE", sock]))
+        .unwrap();
+    o.mi("event_subscribe", json!(["E_UL_AOR_DELETE", sock]))
+        .unwrap();
     register(
         &o,
         &Reg {
@@ -194,6 +203,16 @@ fn expired_contacts_leave_memory_and_table() {
             .is_err()
     );
     assert_eq!(o.dumped_aors(), 1);
+    let mut buf = [0u8; 65536];
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let n = events.recv(&mut buf).expect("an expiry event");
+        let v: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        assert_eq!(v["params"]["aor"], "alice@example.com", "{v}");
+        seen.push(v["method"].as_str().unwrap().to_string());
+    }
+    seen.sort();
+    assert_eq!(seen, ["E_UL_AOR_DELETE", "E_UL_CONTACT_DELETE"]);
     let stats = o
         .mi("get_statistics", json!([["usrloc:location-expires"]]))
         .unwrap()

@@ -393,6 +393,8 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ParamSpec::int("desc_time_order"),
         ParamSpec::bflag("nat_bflag"),
     ],
+    // Statistics are computed when read: `init` registers registered_users and the per-table
+    // `<table>-users`, `-contacts`, `-expires` as functions.
     mi_commands: mi::MI_COMMANDS,
     events: crate::events::USRLOC_EVENTS,
     init: Some(init),

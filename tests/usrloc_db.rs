@@ -293,3 +293,29 @@ fn write_back_flushes_on_a_clean_stop() {
     o.restart();
     assert_eq!(o.dumped_aors(), 1);
 }
+
+/// A database without the location table stops osips at start with an error naming it.
+#[test]
+fn a_missing_location_table_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("empty.sqlite");
+    osips::db::Db::open_sqlite(&file, true).unwrap();
+    let url = format!("sqlite://{}", file.display());
+    let cfg = dir.path().join("osips.cfg");
+    let text = registrar_support::expand(
+        &script(&url, 1),
+        common::free_udp_port(),
+        common::free_tcp_port(),
+        dir.path(),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_osips"))
+        .args(["-f", cfg.to_str().unwrap(), "-E", "-F"])
+        .env("HOME", dir.path())
+        .env_remove("OSIPSCTLRC")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("usrloc") && err.contains("location"), "{err}");
+}

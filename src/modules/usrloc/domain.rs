@@ -168,8 +168,7 @@ impl Domain {
     /// Locks the record of `aor` for changes (created empty if missing). `persist` false:
     /// the changes stay in memory (`memory-only`).
     pub fn lock(&self, aor: &str, persist: bool) -> Result<RecordGuard<'_>, UlError> {
-        let shard = self.shards[self.shard_of(aor)].write();
-        let mut shard = shard;
+        let mut shard = self.shards[self.shard_of(aor)].write();
         let rec = if self.sql_only() {
             self.load_sql(aor)?
         } else {

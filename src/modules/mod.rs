@@ -11,11 +11,13 @@ pub mod maxfwd;
 pub mod mi_transports;
 pub mod permissions;
 pub mod rr;
+pub mod registrar;
 pub mod signaling;
 pub mod sipmsgops;
 pub mod sl;
 pub mod textops;
 pub mod uri;
+pub mod usrloc;
 
 /// Every module osips implements: one line per module (`&tm::DESCRIPTOR,`).
 pub static MODULES: &[&ModuleDescriptor] = &[
@@ -32,9 +34,11 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &mi_transports::PROMETHEUS,
     &permissions::DESCRIPTOR,
     &rr::DESCRIPTOR,
+    &registrar::DESCRIPTOR,
     &signaling::DESCRIPTOR,
     &sipmsgops::DESCRIPTOR,
     &sl::DESCRIPTOR,
     &textops::DESCRIPTOR,
     &uri::DESCRIPTOR,
+    &usrloc::DESCRIPTOR,
 ];

@@ -108,6 +108,24 @@ impl Shared {
     }
 }
 
+/// Registers the statistics and events of every loaded module, then runs their `init` hooks
+/// with their modparams (in `loadmodule` order), before any socket is bound.
+fn init_modules(shared: &Arc<Shared>) -> Result<(), String> {
+    let script = shared.script();
+    let none = crate::script::module::ModParams::default();
+    for m in &script.modules {
+        let Some(d) = m.descriptor else { continue };
+        shared.stats.register_group(d.name, d.stats);
+        shared.events.publish_all(d.events);
+        if let Some(init) = d.init {
+            let params = script.modparams.get(d.name).unwrap_or(&none);
+            init(&crate::script::module::InitCtx { params })
+                .map_err(|e| format!("{}: {e}", d.name))?;
+        }
+    }
+    Ok(())
+}
+
 /// Why the runtime did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -141,6 +159,11 @@ pub struct Running {
 impl Running {
     pub fn shutdown(&self) {
         self.core.shutdown();
+        for m in &self.shared.script().modules {
+            if let Some(destroy) = m.descriptor.and_then(|d| d.destroy) {
+                destroy();
+            }
+        }
     }
 
     /// The bound sockets (ports picked by the system included).
@@ -152,19 +175,6 @@ impl Running {
             .map(|l| l.def.clone())
             .collect()
     }
-}
-
-/// Runs every loaded module's `init` hook with its modparams, in loadmodule order.
-fn init_modules(script: &Script) -> Result<(), RuntimeError> {
-    let none = crate::script::module::ModParams::default();
-    for m in &script.modules {
-        if let Some(init) = m.descriptor.and_then(|d| d.init) {
-            let params = script.modparams.get(&m.name).unwrap_or(&none);
-            init(&crate::script::module::InitCtx { params })
-                .map_err(|e| RuntimeError::Settings(format!("module {}: {e}", m.name)))?;
-        }
-    }
-    Ok(())
 }
 
 impl Runtime {
@@ -203,10 +213,11 @@ impl Runtime {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        init_modules(self.script)?;
         let cfg = self.settings.transport_config();
         let mi_cfg = mi::mi_config(self.script).map_err(RuntimeError::Settings)?;
         let shared = Arc::new(Shared::new(self.script, self.settings, started_at));
+        *CURRENT.lock() = Some(Arc::downgrade(&shared));
+        init_modules(&shared).map_err(RuntimeError::Settings)?;
         let handler = ScriptHandler::new(shared.clone());
         // The handler must reach the core before the first message arrives.
         let transport = crate::transport::Transport::bind(cfg)?;
@@ -214,7 +225,6 @@ impl Runtime {
         let _ = shared.core.set(Arc::downgrade(&core));
         core.set_core_stats(shared.core_stats.clone());
         transport.start(core.clone());
-        *CURRENT.lock() = Some(Arc::downgrade(&shared));
         let mi = match mi_cfg {
             Some(c) => match mi::start(&c, &shared, &transport, self.path) {
                 Ok(m) => Some(m),

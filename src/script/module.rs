@@ -409,6 +409,8 @@ pub struct ModuleDescriptor {
     pub init: Option<InitHook>,
     /// Called in each worker with its rank.
     pub child_init: Option<fn(i32) -> Result<(), String>>,
+    /// Called once when the server stops (after the transport), e.g. to flush caches.
+    pub destroy: Option<fn()>,
 }
 
 impl ModuleDescriptor {
@@ -424,6 +426,7 @@ impl ModuleDescriptor {
         events: &[],
         init: None,
         child_init: None,
+        destroy: None,
     };
 
     pub fn function(&self, name: &str) -> Option<&'static FunctionSpec> {

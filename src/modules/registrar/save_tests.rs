@@ -1,0 +1,153 @@
+//! `save()` and `lookup()` on parsed REGISTERs without sockets, against a memory usrloc.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::flags::{LookupFlags, SaveFlags};
+use super::save::save;
+use super::{RegConfig, lookup};
+use crate::modules::usrloc::{self, Config, DbMode, Usrloc};
+use crate::runtime::{Runtime, Shared, SipCtx};
+use crate::sip::Msg;
+use crate::transport::{Proto, ReceiveInfo};
+
+fn ctx(msg: &str) -> Option<SipCtx> {
+    let rt = Runtime::load_str("t.cfg", "socket = udp:127.0.0.1:5060\nroute { exit; }\n").unwrap();
+    let shared = Arc::new(Shared::new(rt.script, rt.settings, 0));
+    let info = ReceiveInfo {
+        proto: Proto::Udp,
+        src: "127.0.0.9:5062".parse().unwrap(),
+        local: "127.0.0.1:5060".parse().unwrap(),
+        socket: 0,
+        conn: None,
+    };
+    let m = Msg::parse(Bytes::from(msg.to_string())).ok()?;
+    Some(SipCtx::new(m, info, shared))
+}
+
+fn register(user: &str, contact: &str, extra: &str, cseq: u32) -> String {
+    format!(
+        "REGISTER sip:example.com SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.9:5062;branch=z9hG4bK-{user}-{cseq}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{user}@example.com>;tag=1\r\nTo: <sip:{user}@example.com>\r\n\
+         Call-ID: cid-{user}\r\nCSeq: {cseq} REGISTER\r\nContact: {contact}\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// One test installs the process-wide usrloc; it checks several behaviours in sequence.
+#[test]
+fn save_and_lookup_on_parsed_requests() {
+    let cfg = Config {
+        use_domain: true,
+        hash_bits: 2,
+        db_mode: DbMode::None,
+        ..Config::default()
+    };
+    usrloc::install(Usrloc::new(cfg, None).unwrap());
+    let rc = RegConfig::default();
+    let none = SaveFlags::default();
+    let run = |msg: &str, flags: &SaveFlags| {
+        let m = ctx(msg).expect("parses");
+        save(
+            &m,
+            &rc,
+            "location",
+            flags,
+            &super::aor_of(
+                &m.msg
+                    .to()
+                    .map(|t| String::from_utf8_lossy(t.uri.raw).into_owned())
+                    .unwrap_or_default(),
+                &rc,
+                true,
+            )
+            .unwrap(),
+            None,
+        )
+    };
+
+    let ok = run(
+        &register("a", "<sip:a@127.0.0.2>;q=0.4", "Expires: 120\r\n", 1),
+        &none,
+    )
+    .unwrap();
+    assert!(
+        ok.headers.contains("<sip:a@127.0.0.2>;q=0.4;expires=120"),
+        "{}",
+        ok.headers
+    );
+    let r = run(
+        &register("a", "<sip:a@127.0.0.3>", "Expires: 5\r\n", 2),
+        &none,
+    )
+    .unwrap_err();
+    assert_eq!((r.code, r.headers.as_str()), (423, "Min-Expires: 60\r\n"));
+    let r = run(&register("a", "*", "Expires: 5\r\n", 3), &none).unwrap_err();
+    assert_eq!(r.code, 400);
+    let few = SaveFlags::parse("max-contacts=1").unwrap();
+    let r = run(&register("a", "<sip:a@127.0.0.5>", "", 4), &few).unwrap_err();
+    assert_eq!(r.code, 503);
+    let force = SaveFlags::parse("max-contacts=1,force-registration").unwrap();
+    let ok = run(&register("a", "<sip:a@127.0.0.5>", "", 5), &force).unwrap();
+    assert!(
+        ok.headers.contains("127.0.0.5") && !ok.headers.contains("127.0.0.2"),
+        "{}",
+        ok.headers
+    );
+
+    // lookup: the best contact becomes the Request-URI, the rest branches.
+    run(
+        &register(
+            "b",
+            "<sip:b@127.0.0.6>;q=0.2, <sip:b@127.0.0.7>;q=0.9",
+            "",
+            1,
+        ),
+        &none,
+    )
+    .unwrap();
+    let mut m = ctx("MESSAGE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9;branch=z9hG4bKx\r\n\
+        From: <sip:x@y>;tag=2\r\nTo: <sip:b@example.com>\r\nCall-ID: l1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let ts = lookup::targets("location", "b@example.com").unwrap();
+    assert_eq!(
+        lookup::apply(&mut m, ts, &LookupFlags::default()),
+        lookup::FOUND
+    );
+    assert_eq!(m.new_ruri.as_deref(), Some("sip:b@127.0.0.7"));
+    assert_eq!(m.branches.len(), 1);
+    assert_eq!(m.branches[0].uri, "sip:b@127.0.0.6");
+    assert_eq!(m.branches[0].q, Some(200));
+    assert_eq!(
+        lookup::apply(&mut m, vec![], &LookupFlags::default()),
+        lookup::NOT_FOUND
+    );
+
+    // No input panics: mutated REGISTERs are refused or saved, never crash.
+    let base = register(
+        "c",
+        "<sip:c@127.0.0.8>;expires=100",
+        "Path: <sip:127.0.0.1;lr>\r\n",
+        1,
+    );
+    let flags = SaveFlags::parse("path-strict,max-contacts=3").unwrap();
+    let mut seed = 0x2545_f491_u32;
+    for _ in 0..2000 {
+        let mut b = base.clone().into_bytes();
+        for _ in 0..3 {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let i = seed as usize % b.len();
+            const BYTES: &[u8] = b"<>;=,*\"@:0123456789abc \r\n\xff";
+            b[i] = BYTES[(seed >> 8) as usize % BYTES.len()];
+        }
+        let text = String::from_utf8_lossy(&b).into_owned();
+        if let Some(m) = ctx(&text)
+            && let Ok(to) = m.msg.to()
+            && let Ok(aor) = super::aor_of(&String::from_utf8_lossy(to.uri.raw), &rc, true)
+        {
+            let _ = save(&m, &rc, "location", &flags, &aor, None);
+        }
+    }
+}

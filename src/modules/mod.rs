@@ -8,6 +8,7 @@ pub mod signaling;
 pub mod sipmsgops;
 pub mod sl;
 pub mod textops;
+pub mod tm;
 
 /// Every module osips implements: one line per module (`&tm::DESCRIPTOR,`).
 pub static MODULES: &[&ModuleDescriptor] = &[
@@ -21,4 +22,5 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &sipmsgops::DESCRIPTOR,
     &sl::DESCRIPTOR,
     &textops::DESCRIPTOR,
+    &tm::DESCRIPTOR,
 ];

@@ -60,6 +60,9 @@ pub struct SipCtx {
     pub send_socket: Option<SocketId>,
     /// `force_rport()` was called.
     pub force_rport: bool,
+    /// The tm module's view of this run (current transaction, armed routes, branch, reply);
+    /// only tm reads it (`modules::tm::ctx::TmCtx`).
+    pub tm: Option<Box<dyn std::any::Any + Send>>,
 }
 
 fn s(b: &[u8]) -> Value {
@@ -109,6 +112,7 @@ impl SipCtx {
             replied: false,
             send_socket: None,
             force_rport: false,
+            tm: None,
         }
     }
 

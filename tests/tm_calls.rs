@@ -731,3 +731,111 @@ fn unresponsive_next_hop_does_not_stall_other_calls() {
     let dead = dead.success(&osips);
     assert_eq!(dead.received("SIP/2.0 408"), 1);
 }
+
+const MI_SCRIPT: &str = r#"
+socket = udp:127.0.0.1:@PORT@
+udp_workers = 2
+loadmodule "tm.so"
+loadmodule "sipmsgops.so"
+loadmodule "mi_datagram.so"
+modparam("mi_datagram", "socket_name", "udp:127.0.0.1:@MIUDP@")
+
+route {
+    if (is_method("MESSAGE")) {
+        t_newtran();
+        xlog("tid=$T_id.\n");
+        exit;
+    }
+    t_relay();
+}
+"#;
+
+fn mi(osips: &Osips, port: u16, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let target = osips::mi::client::MiTarget::Udp(([127, 0, 0, 1], port).into());
+    osips::mi::client::call(&target, method, params, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("MI {method}: {e}\n--- osips log ---\n{}", osips.log()))
+}
+
+#[test]
+fn mi_t_uac_dlg_and_t_reply_and_statistics() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let mi_port = common::free_udp_port();
+    let callee = common::free_udp_port();
+    let osips = Osips::start(MI_SCRIPT, &[("@MIUDP@", mi_port.to_string())]);
+
+    // t_uac_dlg: an OPTIONS through tm to a sipp callee; the command returns its final reply.
+    let uas = Sipp::uas(
+        "OPTIONS callee",
+        &scenario(
+            &(String::from(r#"<recv request="OPTIONS"/>"#) + &reply("200 OK", true, false, None)),
+        ),
+        callee,
+        Tp::Udp,
+    );
+    let r = mi(
+        &osips,
+        mi_port,
+        "t_uac_dlg",
+        serde_json::json!(["OPTIONS", format!("sip:bob@127.0.0.1:{callee}"), "."]),
+    );
+    uas.success(&osips);
+    assert_eq!(r["Status"], "200 OK", "{r}");
+    assert!(
+        r["Message"].as_str().unwrap().starts_with("SIP/2.0 200"),
+        "{r}"
+    );
+
+    // t_reply: a MESSAGE waits in a transaction until MI answers it.
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let me = s.local_addr().unwrap();
+    let req = format!(
+        "MESSAGE sip:bob@127.0.0.1:{p} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-mi1\r\n\
+         From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: mi1\r\n\
+         CSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        p = osips.port
+    );
+    s.send_to(req.as_bytes(), ("127.0.0.1", osips.port))
+        .unwrap();
+    let start = Instant::now();
+    let id = loop {
+        let log = osips.log();
+        if let Some(i) = log.find("tid=") {
+            break log[i + 4..].split('.').next().unwrap().to_string();
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{log}");
+        std::thread::sleep(Duration::from_millis(30));
+    };
+    let r = mi(
+        &osips,
+        mi_port,
+        "t_reply",
+        serde_json::json!([404, "Not Here", id, "mitag"]),
+    );
+    assert_eq!(r, "OK");
+    let mut buf = [0u8; 4096];
+    let n = s.recv(&mut buf).expect("the MI reply reaches the caller");
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(text.starts_with("SIP/2.0 404 Not Here\r\n"), "{text}");
+    assert!(text.contains(";tag=mitag"), "{text}");
+    // A retransmission gets the same reply from the transaction.
+    s.send_to(req.as_bytes(), ("127.0.0.1", osips.port))
+        .unwrap();
+    let n = s.recv(&mut buf).expect("the reply again");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]), text);
+
+    let st = mi(
+        &osips,
+        mi_port,
+        "get_statistics",
+        serde_json::json!([["tm:"]]),
+    );
+    assert_eq!(st["tm:UAC_transactions"], 1, "{st}");
+    assert_eq!(st["tm:UAS_transactions"], 1, "{st}");
+    assert_eq!(st["tm:2xx_transactions"], 1, "{st}");
+    assert_eq!(st["tm:4xx_transactions"], 1, "{st}");
+    assert_eq!(st["tm:local_replies"], 1, "{st}");
+    assert!(st["tm:received_replies"].as_u64().unwrap() >= 1, "{st}");
+}

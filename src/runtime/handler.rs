@@ -41,6 +41,10 @@ pub struct ScriptHandler {
 
 impl ScriptHandler {
     pub fn new(shared: Arc<Shared>) -> ScriptHandler {
+        if shared.script().is_loaded("tm") {
+            // Its statistics exist from the start.
+            crate::modules::tm::tm(&shared);
+        }
         ScriptHandler { shared }
     }
 

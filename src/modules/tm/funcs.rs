@@ -225,6 +225,7 @@ fn relay_branches(
         socket: m.send_socket,
         proxy: proxy.clone(),
         bflags: m.bflags,
+        local: false,
     }];
     for b in m.branches.drain(..) {
         specs.push(BranchSpec {
@@ -234,6 +235,7 @@ fn relay_branches(
             socket: b.socket.or(m.send_socket),
             proxy: proxy.clone(),
             bflags: b.bflags,
+            local: false,
         });
     }
     let on_branch = {

@@ -1,4 +1,4 @@
-//! `$T_reply_code`, `$T_branch_idx`, `$T_ruri`, `$T_fr_timeout`, `$T_fr_inv_timeout`.
+//! `$T_reply_code`, `$T_branch_idx`, `$T_ruri`, `$T_id`, `$T_fr_timeout`, `$T_fr_inv_timeout`.
 
 use std::time::Duration;
 
@@ -29,6 +29,12 @@ fn t_ruri(ctx: &mut RunCtx<'_>, _: &PvSpec) -> Option<Value> {
     let tx = ctx::get(m)?.tx.clone()?;
     let r = tx.state.lock().ruri.clone();
     Some(Value::Str(r))
+}
+
+fn t_id(ctx: &mut RunCtx<'_>, _: &PvSpec) -> Option<Value> {
+    let m = sip(ctx)?;
+    let tx = ctx::get(m)?.tx.clone()?;
+    Some(Value::Str(super::mi::trans_id(tx.id)))
 }
 
 fn timeout(ctx: &mut RunCtx<'_>, inv: bool) -> Option<Value> {
@@ -93,7 +99,8 @@ fn fr_inv_set(ctx: &mut RunCtx<'_>, _: &PvSpec, v: &Value) -> Result<(), String>
     set_timeout(ctx, v, true)
 }
 
-pub static PVS: [PvExport; 5] = [
+pub static PVS: [PvExport; 6] = [
+    PvExport::read("T_id", false, t_id),
     PvExport::read("T_reply_code", false, reply_code),
     PvExport::read("T_branch_idx", false, branch_idx),
     PvExport::read("T_ruri", false, t_ruri),

@@ -169,6 +169,13 @@ pub fn cancel_all(tx: &Arc<Transaction>) {
 
 /// Relays a received reply upstream (our Via removed).
 fn relay(tx: &Arc<Transaction>, st: &mut TxState, mut rpl: Msg, code: u16) {
+    if st.on_done.is_some() {
+        // osips originated the request: the reply ends here.
+        if code >= 200 && st.uas.status < 200 {
+            uas::finish_uac(tx, st, code, Some(rpl));
+        }
+        return;
+    }
     if rpl.remove_top_via().is_err() {
         return;
     }

@@ -91,6 +91,8 @@ pub struct BranchSpec {
     /// `t_relay(proto:host:port)`: overrides the URIs as next hop.
     pub proxy: Option<Destination>,
     pub bflags: u32,
+    /// The request is osips's own (MI `t_uac_dlg`): its top Via is a placeholder to replace.
+    pub local: bool,
 }
 
 /// Why a branch was not sent (`t_relay` return codes: -4 bad destination, -6 send failure).
@@ -155,22 +157,34 @@ pub fn prepare(
     if msg.ruri() != spec.uri.as_bytes() {
         msg.set_ruri(spec.uri.as_bytes()).map_err(build)?;
     }
-    let received = match msg.via1() {
-        Ok(top) => ReceivedEdit::new(&msg, &top, info),
-        Err(_) => return Err(BranchError::Build("no top Via".into())),
-    };
-    if let Some(r) = received {
-        r.apply(&mut msg).map_err(build)?;
-    }
-    decrement_max_forwards(&mut msg).map_err(build)?;
-    if let Some(p) = &spec.path {
-        msg.add_header_first("Route", p.as_bytes()).map_err(build)?;
-    }
     let prefix = t
         .via_prefix(socket)
         .ok_or_else(|| BranchError::Destination("no socket".into()))?;
     let via = format!("{prefix}{}", branch_value(tx.id, idx));
-    msg.add_via(via.as_bytes()).map_err(build)?;
+    if spec.local {
+        // A request osips originates: its placeholder top Via becomes ours.
+        let at = msg
+            .headers()
+            .position(|h| h.is_named("Via"))
+            .ok_or_else(|| BranchError::Build("no Via".into()))?;
+        msg.replace_header_value(at, via.as_bytes())
+            .map_err(build)?;
+    } else {
+        let received = match msg.via1() {
+            Ok(top) => ReceivedEdit::new(&msg, &top, info),
+            Err(_) => return Err(BranchError::Build("no top Via".into())),
+        };
+        if let Some(r) = received {
+            r.apply(&mut msg).map_err(build)?;
+        }
+        decrement_max_forwards(&mut msg).map_err(build)?;
+    }
+    if let Some(p) = &spec.path {
+        msg.add_header_first("Route", p.as_bytes()).map_err(build)?;
+    }
+    if !spec.local {
+        msg.add_via(via.as_bytes()).map_err(build)?;
+    }
     for hook in BEFORE_SEND.read().iter() {
         hook(&mut msg, t, socket);
     }

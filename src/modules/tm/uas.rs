@@ -29,6 +29,8 @@ pub struct Uas {
     /// Whether the last / every final-or-provisional reply sent was made here.
     pub local_last: bool,
     pub relayed_any: bool,
+    /// Header lines (CRLF-terminated) added to the next local reply (MI `t_reply`).
+    pub extra_headers: Vec<u8>,
 }
 
 impl Uas {
@@ -43,6 +45,7 @@ impl Uas {
             acked: false,
             local_last: false,
             relayed_any: false,
+            extra_headers: Vec::new(),
         }
     }
 }
@@ -56,7 +59,7 @@ fn ip_text(ip: std::net::IpAddr) -> String {
     }
 }
 
-/// Builds a reply to `req` with the transaction's To tag.
+/// Builds a reply to `req` with the transaction's To tag (and `st.uas.extra_headers`).
 pub fn build_local(
     st: &TxState,
     req: &Msg,
@@ -65,10 +68,12 @@ pub fn build_local(
     body: Option<(&[u8], &[u8])>,
 ) -> Vec<u8> {
     let ip = ip_text(st.info.src.ip());
+    let mut extra = st.uas.extra_headers.clone();
+    extra.extend_from_slice(SERVER);
     let opts = ReplyOptions {
         to_tag: Some(st.uas.to_tag.as_bytes()),
         received: Some((&ip, st.info.src.port())),
-        extra_headers: SERVER,
+        extra_headers: &extra,
         body,
         ..ReplyOptions::default()
     };
@@ -130,7 +135,8 @@ pub fn send_upstream(tx: &Arc<Transaction>, st: &mut TxState, code: u16, out: By
     }
 }
 
-fn finish_uac(tx: &Arc<Transaction>, st: &mut TxState, code: u16, reply: Option<Msg>) {
+/// Gives the final outcome to whoever originated the request (MI `t_uac_dlg`).
+pub fn finish_uac(tx: &Arc<Transaction>, st: &mut TxState, code: u16, reply: Option<Msg>) {
     if let Some(done) = st.on_done.take() {
         done(code, reply);
     }
@@ -149,8 +155,9 @@ fn complete(tx: &Arc<Transaction>, st: &mut TxState, code: u16) {
         st.uas.retr_interval = cfg.t1;
         st.uas.retr = Some(tx.after(cfg.t1, retransmit_final));
     }
-    // INVITE: Timer H / RFC 6026 Accepted (2xx retransmissions still relayed); others: wait timer.
-    let keep = if tx.is_invite {
+    // INVITE non-2xx: Timer H (the ACK shortens it); otherwise the wait timer, as OpenSIPS
+    // (2xx retransmissions arriving later are forwarded statelessly, RFC 6026 §7.1).
+    let keep = if tx.is_invite && code >= 300 {
         cfg.t1x64()
     } else {
         cfg.wt_timer

@@ -505,8 +505,13 @@ route {
     }
     t_on_failure("next");
     t_on_reply("seen");
+    t_on_branch("mark");
     if (!t_relay())
         sl_send_reply(500, "Relay failed");
+}
+
+branch_route[mark] {
+    append_hf("X-Branch: $T_branch_idx\r\n");
 }
 
 onreply_route[seen] {
@@ -570,6 +575,7 @@ fn basic_call(caller: Tp, callee: Tp) {
     let uas = uas.success(&osips);
     assert_eq!(uas.received("INVITE sip:"), 2, "INVITE and re-INVITE");
     assert_eq!(uas.received("BYE sip:"), 1);
+    assert!(uas.messages().contains("X-Branch: 0"), "branch_route ran");
     assert_eq!(
         uac.received("SIP/2.0 200"),
         3,
@@ -670,6 +676,10 @@ fn parallel_fork_answer_cancels_the_other_branch() {
     answers.success(&osips);
     let rings = rings.success(&osips);
     assert_eq!(rings.received("CANCEL sip:"), 1);
+    assert!(
+        rings.messages().contains("X-Branch: 1"),
+        "branch_route per branch"
+    );
     assert_eq!(uac.received("SIP/2.0 487"), 0);
     assert!(
         osips.log().contains("tm reply 180 on branch 1"),

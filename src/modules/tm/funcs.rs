@@ -407,20 +407,13 @@ fn reply_common(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>], func: &str) -> i32 
         Err(rc) => return rc,
     };
     m.replied = true;
-    let (ct, text) = match &body {
-        // `t_reply_with_body(code, reason, body)`: OpenSIPS takes "content-type body"? No: the
-        // body alone, typed from a Content-Type the script added; plain text otherwise.
-        Some(b) => (
-            m.msg
-                .content_type()
-                .map(<[u8]>::to_vec)
-                .unwrap_or_else(|| b"text/plain".to_vec()),
-            b.as_bytes().to_vec(),
-        ),
-        None => (Vec::new(), Vec::new()),
+    // The body's type: SDP when it looks like SDP, plain text otherwise.
+    let ct: &[u8] = match &body {
+        Some(b) if b.starts_with("v=") => b"application/sdp",
+        _ => b"text/plain",
     };
     let mut st = tx.state.lock();
-    let b = body.as_ref().map(|_| (&text[..], &ct[..]));
+    let b = body.as_ref().map(|b| (b.as_bytes(), ct));
     if uas::local_reply(&tx, &mut st, code as u16, &reason, b) {
         1
     } else {

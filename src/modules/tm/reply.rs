@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::core::ResponseAction;
 use crate::runtime::{Shared, SipCtx};
-use crate::sip::{Method, Msg};
+use crate::sip::{HdrId, Method, Msg};
 use crate::transport::ReceiveInfo;
 
 use super::ctx::{TmCtx, TmRoute};
@@ -39,7 +39,12 @@ pub fn on_reply(shared: &Arc<Shared>, rpl: &mut Msg, info: &ReceiveInfo) -> Resp
         return ResponseAction::Drop;
     };
     if rpl.cseq().method == Method::Cancel {
-        // The reply to our CANCEL ends there.
+        // The reply to our CANCEL ends there (and stops its retransmissions).
+        if let Some(b) = tx.state.lock().branches.get_mut(idx)
+            && b.cancel == CancelState::Sent
+        {
+            b.cancel = CancelState::Answered;
+        }
         return ResponseAction::Consumed;
     }
     process(shared, &tx, idx, rpl.clone(), info, code);
@@ -51,7 +56,7 @@ fn on_final_branch(tx: &Arc<Transaction>, st: &mut TxState, idx: usize, rpl: Msg
     let b = &mut st.branches[idx];
     if code < 200 {
         if b.cancel == CancelState::Pending {
-            uac::send_cancel(tx, b);
+            uac::send_cancel(tx, b, idx);
         }
     } else if code < 300 {
         // RFC 6026: every 2xx goes upstream, even after another final.
@@ -91,7 +96,7 @@ fn process(
                 }
             }
             if b.cancel == CancelState::Pending {
-                uac::send_cancel(tx, b);
+                uac::send_cancel(tx, b, idx);
             }
         }
         st.on_reply
@@ -150,7 +155,7 @@ fn process(
 fn cancel_others(tx: &Arc<Transaction>, st: &mut TxState, except: usize) {
     for (i, b) in st.branches.iter_mut().enumerate() {
         if i != except {
-            uac::cancel_branch(tx, b);
+            uac::cancel_branch(tx, b, i);
         }
     }
 }
@@ -160,8 +165,8 @@ pub fn cancel_all(tx: &Arc<Transaction>) {
     {
         let mut st = tx.state.lock();
         st.cancelled = true;
-        for b in st.branches.iter_mut() {
-            uac::cancel_branch(tx, b);
+        for (i, b) in st.branches.iter_mut().enumerate() {
+            uac::cancel_branch(tx, b, i);
         }
     }
     check_final(tx);
@@ -274,9 +279,35 @@ fn send_best(tx: &Arc<Transaction>, st: &mut TxState) {
     };
     let code = st.branches[best].status;
     match st.branches[best].reply.clone() {
-        Some(r) if !st.branches[best].local => relay(tx, st, r, code),
+        Some(mut r) if !st.branches[best].local => {
+            if matches!(code, 401 | 407) {
+                aggregate_challenges(&st.branches, best, &mut r);
+            }
+            relay(tx, st, r, code)
+        }
         _ => {
             uas::local_reply(tx, st, code, local_reason(code), None);
+        }
+    }
+}
+
+/// RFC 3261 §16.7 step 7: a 401 / 407 going upstream carries the challenges of every branch
+/// that answered 401 / 407.
+pub fn aggregate_challenges(branches: &[UacBranch], best: usize, r: &mut Msg) {
+    for (i, b) in branches.iter().enumerate() {
+        let Some(other) = b.reply.as_ref().filter(|_| i != best && !b.local) else {
+            continue;
+        };
+        if !matches!(b.status, 401 | 407) {
+            continue;
+        }
+        for (id, name) in [
+            (HdrId::WwwAuthenticate, "WWW-Authenticate"),
+            (HdrId::ProxyAuthenticate, "Proxy-Authenticate"),
+        ] {
+            for v in other.headers_of(id) {
+                let _ = r.add_header(name, v);
+            }
         }
     }
 }
@@ -318,6 +349,37 @@ mod tests {
     fn best(codes: &[(u16, bool)]) -> Option<u16> {
         let v: Vec<_> = codes.iter().map(|&(c, l)| branch(c, l)).collect();
         best_branch(&v).map(|i| v[i].status)
+    }
+
+    #[test]
+    fn challenges_of_every_branch_go_upstream() {
+        let rpl = |code: u16, hdr: &str| {
+            Msg::parse(Bytes::from(format!(
+                "SIP/2.0 {code} Auth\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKtm1.0\r\n\
+                 From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+                 {hdr}\r\nContent-Length: 0\r\n\r\n"
+            )))
+            .unwrap()
+        };
+        let mut a = branch(407, false);
+        a.reply = Some(rpl(407, "Proxy-Authenticate: Digest realm=\"a\""));
+        let mut b = branch(401, false);
+        b.reply = Some(rpl(401, "WWW-Authenticate: Digest realm=\"b\""));
+        let c = branch(486, false);
+        let v = vec![a, b, c];
+        let best = best_branch(&v).unwrap();
+        assert_eq!(best, 0);
+        let mut out = v[best].reply.clone().unwrap();
+        aggregate_challenges(&v, best, &mut out);
+        let text = String::from_utf8(out.serialise()).unwrap();
+        assert!(
+            text.contains("Proxy-Authenticate: Digest realm=\"a\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("WWW-Authenticate: Digest realm=\"b\""),
+            "{text}"
+        );
     }
 
     #[test]

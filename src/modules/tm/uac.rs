@@ -39,6 +39,8 @@ pub enum CancelState {
     /// To send when the branch answers with a provisional reply (RFC 3261 §9.1).
     Pending,
     Sent,
+    /// The CANCEL got its reply (its retransmissions stop).
+    Answered,
 }
 
 pub struct UacBranch {
@@ -210,6 +212,7 @@ pub fn start(tx: &Arc<Transaction>, st: &mut TxState, idx: usize) -> Result<(), 
     let t1 = tx.cfg.t1;
     let b = &mut st.branches[idx];
     tx.send(&b.dest, b.request.clone())?;
+    tx.shared.core_stats.fwd_requests.inc();
     if b.dest.proto == Proto::Udp {
         b.retr_interval = t1;
         b.retr = Some(tx.after(t1, move |tx| retransmit(tx, idx)));
@@ -266,7 +269,7 @@ fn fr_expired(tx: &Arc<Transaction>, idx: usize) {
         b.status = 408;
         b.local = true;
         if provisional && b.cancel == CancelState::No {
-            send_cancel(tx, b);
+            send_cancel(tx, b, idx);
         }
         if let Some(tm) = super::tm_if_started() {
             tm.stats.timeouts.inc();
@@ -285,14 +288,14 @@ pub fn restart_fr(tx: &Arc<Transaction>, b: &mut UacBranch, idx: usize, d: Durat
 
 /// Cancels a pending branch: CANCEL when it answered provisionally, else it ends here with a
 /// local 487 and the CANCEL waits for a provisional. True when the branch became final.
-pub fn cancel_branch(tx: &Arc<Transaction>, b: &mut UacBranch) -> bool {
+pub fn cancel_branch(tx: &Arc<Transaction>, b: &mut UacBranch, idx: usize) -> bool {
     if b.is_final() || b.cancel != CancelState::No {
         return false;
     }
     let t = crate::timer::global();
     b.stop_retransmissions(t);
     if b.status >= 100 {
-        send_cancel(tx, b);
+        send_cancel(tx, b, idx);
         false
     } else {
         b.cancel = CancelState::Pending;
@@ -304,16 +307,43 @@ pub fn cancel_branch(tx: &Arc<Transaction>, b: &mut UacBranch) -> bool {
 }
 
 /// Sends the CANCEL of a branch (RFC 3261 §9.1: same Request-URI, Call-ID, From, To, CSeq
-/// number and top Via as the request).
-pub fn send_cancel(tx: &Transaction, b: &mut UacBranch) {
+/// number and top Via as the request); over UDP it is retransmitted (Timer E) until its reply
+/// comes, for at most 64 × T1 (Timer F).
+pub fn send_cancel(tx: &Arc<Transaction>, b: &mut UacBranch, idx: usize) {
     b.cancel = CancelState::Sent;
     let Ok(req) = Msg::parse(b.request.clone()) else {
         return;
     };
     let to = req.header(HdrId::To).unwrap_or_default().to_vec();
-    if let Some(out) = hop_request(&req, &b.via, "CANCEL", &to) {
-        let _ = tx.send(&b.dest, out);
+    let Some(out) = hop_request(&req, &b.via, "CANCEL", &to) else {
+        return;
+    };
+    let _ = tx.send(&b.dest, out.clone());
+    if b.dest.proto == Proto::Udp {
+        let t1 = tx.cfg.t1;
+        tx.after(t1, move |tx| retransmit_cancel(tx, idx, out, t1, t1));
     }
+}
+
+fn retransmit_cancel(
+    tx: &Arc<Transaction>,
+    idx: usize,
+    out: Bytes,
+    interval: Duration,
+    spent: Duration,
+) {
+    let st = tx.state.lock();
+    let Some(b) = st.branches.get(idx) else {
+        return;
+    };
+    if st.deleted || b.cancel != CancelState::Sent || spent >= tx.cfg.t1x64() {
+        return;
+    }
+    let _ = tx.send(&b.dest, out.clone());
+    let next = (interval * 2).min(tx.cfg.t2);
+    tx.after(next, move |tx| {
+        retransmit_cancel(tx, idx, out, next, spent + next)
+    });
 }
 
 /// Sends the ACK for a non-2xx final reply on a branch (RFC 3261 §17.1.1.3).

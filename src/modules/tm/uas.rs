@@ -122,6 +122,7 @@ pub fn send_upstream(tx: &Arc<Transaction>, st: &mut TxState, code: u16, out: By
             tm.stats.local_replies.inc();
         } else {
             tm.stats.relayed_replies.inc();
+            tx.shared.core_stats.fwd_replies.inc();
         }
     }
     st.uas.local_last = local;

@@ -243,6 +243,13 @@ fn relay_branches(
         if st.cancelled || st.uas.status >= 200 {
             return -3;
         }
+        // A 6xx ends the search (RFC 3261 §16.7 step 5) unless `disable_6xx_block`.
+        if route == TmRoute::Failure
+            && !tx.cfg.disable_6xx_block
+            && st.branches.iter().any(|b| b.status >= 600 && !b.local)
+        {
+            return -3;
+        }
         if on_failure.is_some() {
             st.on_failure = on_failure;
         }
@@ -304,7 +311,13 @@ fn relay_branches(
                 st.branches.push(b);
                 let i = st.branches.len() - 1;
                 match uac::start(tx, &mut st, i) {
-                    Ok(()) => sent += 1,
+                    Ok(()) => {
+                        sent += 1;
+                        // A CANCEL that came while the branches were being built.
+                        if st.cancelled {
+                            uac::cancel_branch(tx, &mut st.branches[i], i);
+                        }
+                    }
                     Err(e) => {
                         tracing::error!("t_relay: branch to {}: {e}", spec.uri);
                         last_err = e.code();
@@ -319,6 +332,9 @@ fn relay_branches(
         }
     }
     if sent > 0 {
+        if tx.state.lock().cancelled {
+            reply::check_final(tx);
+        }
         return 1;
     }
     if route == TmRoute::Request && !flags.no_auto_477 {

@@ -15,6 +15,8 @@ pub mod pvs;
 pub mod reply;
 pub mod stats;
 pub mod table;
+#[cfg(test)]
+mod tests;
 pub mod tx;
 pub mod uac;
 pub mod uas;

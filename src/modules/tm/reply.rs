@@ -129,7 +129,9 @@ fn process(
             false
         } else {
             let t = crate::timer::global();
-            let b = &mut st.branches[idx];
+            let Some(b) = st.branches.get_mut(idx) else {
+                return;
+            };
             b.stop_timers(t);
             b.status = code;
             if code < 300 {

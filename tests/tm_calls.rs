@@ -503,6 +503,7 @@ route {
     } else {
         $du = "sip:127.0.0.1:@A@@ATP@";
     }
+    $avp(next) = "sip:127.0.0.1:@B@@BTP@";
     t_on_failure("next");
     t_on_reply("seen");
     t_on_branch("mark");
@@ -523,7 +524,7 @@ failure_route[next] {
     if (t_was_cancelled())
         exit;
     if ($rU != "dead" && t_check_status("486|408")) {
-        $du = "sip:127.0.0.1:@B@@BTP@";
+        $du = $avp(next);
         t_relay();
     }
 }

@@ -54,8 +54,28 @@ impl ScriptHandler {
     }
 }
 
-fn run_with(w: &mut Worker, script: &'static Script, sc: &mut SipCtx, index: usize) -> RunOutcome {
-    w.avps.clear();
+fn run_with(
+    w: &mut Worker,
+    script: &'static Script,
+    sc: &mut SipCtx,
+    index: usize,
+    avps: Option<&mut AvpStore>,
+) -> RunOutcome {
+    match avps {
+        Some(a) => {
+            std::mem::swap(&mut w.avps, a);
+            let out = run_in(w, script, sc, index);
+            std::mem::swap(&mut w.avps, a);
+            out
+        }
+        None => {
+            w.avps.clear();
+            run_in(w, script, sc, index)
+        }
+    }
+}
+
+fn run_in(w: &mut Worker, script: &'static Script, sc: &mut SipCtx, index: usize) -> RunOutcome {
     let interp = match &mut w.interp {
         Some((id, i)) if *id == script.id => i,
         slot => &mut slot.insert((script.id, Interpreter::new(script))).1,
@@ -78,15 +98,26 @@ fn run_with(w: &mut Worker, script: &'static Script, sc: &mut SipCtx, index: usi
 /// thread. Callable from inside another route's run (a branch_route from `t_relay`): the nested
 /// run gets its own interpreter and `$var` store.
 pub fn run_route(script: &'static Script, sc: &mut SipCtx, index: usize) -> RunOutcome {
+    run_route_avps(script, sc, index, None)
+}
+
+/// [`run_route`] with the `$avp` values of a transaction: the route sees `avps` and leaves its
+/// changes there (failure and branch routes see the AVPs of the request route, as in OpenSIPS).
+pub fn run_route_avps(
+    script: &'static Script,
+    sc: &mut SipCtx,
+    index: usize,
+    avps: Option<&mut AvpStore>,
+) -> RunOutcome {
     WORKER.with(|w| match w.try_borrow_mut() {
-        Ok(mut w) => run_with(&mut w, script, sc, index),
+        Ok(mut w) => run_with(&mut w, script, sc, index, avps),
         Err(_) => {
             let mut nested = Worker {
                 vars: VarStore::default(),
                 avps: AvpStore::default(),
                 interp: None,
             };
-            run_with(&mut nested, script, sc, index)
+            run_with(&mut nested, script, sc, index, avps)
         }
     })
 }

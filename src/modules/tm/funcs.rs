@@ -9,6 +9,7 @@ use bytes::Bytes;
 use crate::core::via_route::reply_destination;
 use crate::runtime::SipCtx;
 use crate::runtime::core_fns::{next_hop, parse_hop, resolve, sip};
+use crate::script::vars::AvpStore;
 use crate::script::{ArgValue, RunCtx};
 use crate::sip::Method;
 use crate::transport::{Destination, Proto};
@@ -163,6 +164,7 @@ fn answer_cancel(tx: &Transaction, m: &SipCtx) {
 
 /// `t_relay([flags], [proxy])`.
 pub fn t_relay(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let avps = ctx.avps.clone();
     let m = with_sip!(ctx, "t_relay");
     if !m.msg.is_request() {
         tracing::error!("t_relay: only requests can be relayed");
@@ -204,7 +206,7 @@ pub fn t_relay(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         }
         Err(rc) => return rc,
     };
-    relay_branches(m, &tx, route, proxy, flags)
+    relay_branches(m, &tx, route, proxy, flags, avps)
 }
 
 fn relay_branches(
@@ -213,6 +215,7 @@ fn relay_branches(
     route: TmRoute,
     proxy: Option<Destination>,
     flags: RelayFlags,
+    avps: AvpStore,
 ) -> i32 {
     let c = ctx::of(m);
     let (on_failure, on_reply, on_branch) = (c.on_failure, c.on_reply, c.on_branch);
@@ -270,6 +273,10 @@ fn relay_branches(
             st.ruri = ruri;
             st.flags = m.flags;
         }
+        // The failure route's own AVPs are stored when it ends.
+        if route != TmRoute::Failure {
+            st.avps = avps.clone();
+        }
         st.on_branch
     };
     let script = m.shared.script();
@@ -293,7 +300,10 @@ fn relay_branches(
                 branch: Some(idx),
                 ..TmCtx::default()
             }));
-            if crate::runtime::handler::run_route(script, &mut sc, r).dropped {
+            let mut branch_avps = avps.clone();
+            let out =
+                crate::runtime::handler::run_route_avps(script, &mut sc, r, Some(&mut branch_avps));
+            if out.dropped {
                 continue;
             }
             spec.uri = sc.ruri().into_owned();

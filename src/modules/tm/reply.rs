@@ -258,9 +258,16 @@ pub fn check_final(tx: &Arc<Transaction>) {
                 branch: Some(best),
                 ..TmCtx::default()
             }));
+            let mut avps = std::mem::take(&mut st.avps);
             drop(st);
-            crate::runtime::handler::run_route(tx.shared.script(), &mut sc, route);
+            crate::runtime::handler::run_route_avps(
+                tx.shared.script(),
+                &mut sc,
+                route,
+                Some(&mut avps),
+            );
             let mut st = tx.state.lock();
+            st.avps = avps;
             st.deciding = false;
             if st.uas.status >= 200 {
                 return;

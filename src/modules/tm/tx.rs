@@ -10,6 +10,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::runtime::Shared;
+use crate::script::vars::AvpStore;
 use crate::sip::{Method, Msg};
 use crate::timer::{self, TimerId};
 use crate::transport::{Destination, ReceiveInfo};
@@ -57,6 +58,8 @@ pub struct TxState {
     pub delete_timer: Option<TimerId>,
     /// For transactions osips originated: who wants the outcome.
     pub on_done: Option<UacDone>,
+    /// `$avp` values of the request route at `t_relay`, for failure and branch routes.
+    pub avps: AvpStore,
 }
 
 fn next_id() -> u64 {
@@ -107,6 +110,7 @@ impl Transaction {
                 deleted: false,
                 delete_timer: None,
                 on_done: None,
+                avps: AvpStore::default(),
             }),
         })
     }

@@ -21,7 +21,7 @@ pub mod tx;
 pub mod uac;
 pub mod uas;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use crate::runtime::Shared;
 use crate::script::module::p;
@@ -50,9 +50,6 @@ pub fn tm(shared: &Shared) -> &'static Tm {
 pub fn tm_if_started() -> Option<&'static Tm> {
     TM.get()
 }
-
-/// The shared state handle a transaction keeps.
-pub type SharedRef = Arc<Shared>;
 
 const R: RouteMask = RouteMask::REQUEST;
 const RF: RouteMask = RouteMask::REQUEST.or(RouteMask::FAILURE);

@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use crate::core::ResponseAction;
 use crate::runtime::{Shared, SipCtx};
 use crate::sip::{HdrId, Method, Msg};
@@ -321,22 +319,11 @@ pub fn aggregate_challenges(branches: &[UacBranch], best: usize, r: &mut Msg) {
     }
 }
 
-/// The winning reply's code so far (failure route: `$T_reply_code`).
-pub fn best_code(st: &TxState) -> Option<u16> {
-    best_branch(&st.branches).map(|i| st.branches[i].status)
-}
-
-/// The raw best reply (for MI and tests).
-pub fn best_reply(st: &TxState) -> Option<Bytes> {
-    best_branch(&st.branches)
-        .and_then(|i| st.branches[i].reply.as_ref())
-        .map(|m| m.to_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::transport::{Destination, Proto};
+    use bytes::Bytes;
 
     fn branch(status: u16, local: bool) -> UacBranch {
         UacBranch {

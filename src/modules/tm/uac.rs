@@ -275,7 +275,33 @@ fn fr_expired(tx: &Arc<Transaction>, idx: usize) {
             tm.stats.timeouts.inc();
         }
     }
-    super::reply::check_final(tx);
+    // The failure route may take its time (database, DNS): not on the timer thread.
+    let tx = tx.clone();
+    defer(Box::new(move || super::reply::check_final(&tx)));
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs `job` on the one thread that handles timeouts (`tm-timeout`), in order.
+fn defer(job: Job) {
+    static QUEUE: std::sync::OnceLock<std::sync::mpsc::Sender<Job>> = std::sync::OnceLock::new();
+    let q = QUEUE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("tm-timeout".into())
+            .spawn(move || {
+                for job in rx {
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                        tracing::error!("tm: a timeout handler panicked");
+                    }
+                }
+            })
+            .expect("the tm timeout thread starts");
+        tx
+    });
+    if let Err(e) = q.send(job) {
+        (e.0)();
+    }
 }
 
 /// (Re)starts the final-response timer of a branch.

@@ -32,6 +32,8 @@ pub struct TmCtx {
     /// `$T_fr_timeout` / `$T_fr_inv_timeout` set before the transaction exists.
     pub fr_timeout: Option<Duration>,
     pub fr_inv_timeout: Option<Duration>,
+    /// `t_relay` already sent the branches of this request route.
+    pub relayed: bool,
 }
 
 /// The tm context of a run, created on first use.

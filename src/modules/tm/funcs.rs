@@ -198,6 +198,10 @@ pub fn t_relay(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         _ => {}
     }
     let route = ctx::get(m).map(|c| c.route).unwrap_or_default();
+    if route == TmRoute::Request && ctx::get(m).is_some_and(|c| c.relayed) {
+        tracing::error!("t_relay: the request was relayed already in this route");
+        return -1;
+    }
     let tx = match new_transaction(m) {
         Ok((tx, true)) => tx,
         Ok((tx, false)) => {
@@ -342,6 +346,7 @@ fn relay_branches(
         }
     }
     if sent > 0 {
+        ctx::of(m).relayed = route == TmRoute::Request;
         if tx.state.lock().cancelled {
             reply::check_final(tx);
         }

@@ -452,6 +452,15 @@ fn reply_common(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>], func: &str) -> i32 
     }
 }
 
+/// For `send_reply` (signaling): answers statefully when this run has a transaction (made here,
+/// or a failure route's); None when there is none and the caller replies statelessly.
+pub fn t_reply_if_transaction(ctx: &mut RunCtx<'_>, code: i32, reason: &str) -> Option<i32> {
+    let m = sip(ctx)?;
+    ctx::get(m)?.tx.as_ref()?;
+    let args = [ArgValue::Int(code), ArgValue::Str(reason.to_string())];
+    Some(reply_common(ctx, &args, "send_reply"))
+}
+
 /// `t_reply(code, reason)`.
 pub fn t_reply(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     reply_common(ctx, &args[..args.len().min(2)], "t_reply")

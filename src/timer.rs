@@ -104,7 +104,7 @@ fn run(weak: Weak<Inner>) {
                 tracing::error!("a timer callback panicked");
             }
         }
-        let next = inner.start + TICK * (tick as u32 + 1);
+        let next = inner.start + Duration::from_nanos((TICK.as_nanos() as u64) * (tick + 1));
         let mut w = inner.wheel.lock();
         let wait = next.saturating_duration_since(Instant::now());
         if !wait.is_zero() {

@@ -18,6 +18,7 @@ pub mod runtime;
 pub mod script;
 pub mod sip;
 pub mod stats;
+pub mod timer;
 pub mod transport;
 
 /// Version string shared by every binary (`-V`, `version`).

@@ -57,7 +57,7 @@ fn generate_writes_script_and_options() {
     // valid OpenSIPS that osips cannot run yet: written, with a warning naming the modules
     let e = stderr(&o);
     assert!(
-        e.contains("uses modules osips does not implement yet: ") && e.contains(" tm, "),
+        e.contains("uses modules osips does not implement yet: ") && e.contains(" acc, "),
         "{e}"
     );
     let script = std::fs::read_to_string(&out).unwrap();

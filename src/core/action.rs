@@ -16,14 +16,26 @@ pub enum Action {
     Drop,
 }
 
+/// The decision for one response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseAction {
+    /// Forward statelessly to the next Via.
+    Relay,
+    /// Discard it (`drop` in an onreply_route).
+    Drop,
+    /// A transaction took it (and relayed, absorbed or answered it itself).
+    Consumed,
+}
+
 /// Decides what to do with each request. Runs on a worker thread, synchronously; it may edit the
 /// request (the edits are applied when the core forwards it).
 pub trait RequestHandler: Send + Sync {
     fn on_request(&self, req: &mut Msg, info: &ReceiveInfo) -> Action;
 
-    /// Sees each response before it is forwarded; return false to drop it (`onreply_route`).
-    fn on_response(&self, _rpl: &mut Msg, _info: &ReceiveInfo) -> bool {
-        true
+    /// Sees each response first (`onreply_route`, transaction matching) and says what the core
+    /// does with it.
+    fn on_response(&self, _rpl: &mut Msg, _info: &ReceiveInfo) -> ResponseAction {
+        ResponseAction::Relay
     }
 }
 

@@ -8,6 +8,6 @@ pub mod reply;
 pub mod stateless;
 pub mod via_route;
 
-pub use action::{Action, RequestHandler};
+pub use action::{Action, RequestHandler, ResponseAction};
 pub use proxy::{Core, Stats};
 pub use stateless::ForwardError;

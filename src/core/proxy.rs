@@ -10,7 +10,7 @@ use crate::sip::{Limits, Msg};
 use crate::stats::CoreStats;
 use crate::transport::{self, ReceiveInfo, Transport, TransportConfig, TransportError};
 
-use super::action::{Action, RequestHandler};
+use super::action::{Action, RequestHandler, ResponseAction};
 use super::branch::BranchHasher;
 use super::reply::{ToTagger, reply, reply_to_raw, reply_with};
 use super::stateless::{ForwardError, forward_request, forward_response, is_loop};
@@ -116,10 +116,14 @@ impl Core {
         } else {
             bump(&self.stats.responses);
             self.core_stat(|s| &s.rcv_replies);
-            if !self.handler.on_response(&mut msg, info) {
-                bump(&self.stats.dropped);
-                self.core_stat(|s| &s.drop_replies);
-                return;
+            match self.handler.on_response(&mut msg, info) {
+                ResponseAction::Relay => {}
+                ResponseAction::Consumed => return,
+                ResponseAction::Drop => {
+                    bump(&self.stats.dropped);
+                    self.core_stat(|s| &s.drop_replies);
+                    return;
+                }
             }
             match forward_response(&self.transport, &mut msg) {
                 Ok(()) => {

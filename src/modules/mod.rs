@@ -10,12 +10,13 @@ pub mod group;
 pub mod maxfwd;
 pub mod mi_transports;
 pub mod permissions;
-pub mod rr;
 pub mod registrar;
+pub mod rr;
 pub mod signaling;
 pub mod sipmsgops;
 pub mod sl;
 pub mod textops;
+pub mod tm;
 pub mod uri;
 pub mod usrloc;
 
@@ -41,4 +42,5 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &textops::DESCRIPTOR,
     &uri::DESCRIPTOR,
     &usrloc::DESCRIPTOR,
+    &tm::DESCRIPTOR,
 ];

@@ -1,14 +1,16 @@
 //! [`ScriptHandler`]: the core's request handler that runs the script. Requests run the main
 //! `route`; replies run the global `onreply_route`. Implicit actions (OpenSIPS §10 item 9): a
 //! request route that neither forwards nor replies discards the request; a reply is relayed
-//! unless the reply route drops a provisional reply.
+//! unless the reply route drops a provisional reply. When tm is loaded it sees every reply after
+//! the global `onreply_route` and may consume it; tm also runs failure / onreply / branch routes
+//! later, outside the request's run, through [`run_route`].
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::core::{Action, RequestHandler};
+use crate::core::{Action, RequestHandler, ResponseAction};
 use crate::script::ast::RouteKind;
-use crate::script::exec::Interpreter;
+use crate::script::exec::{Interpreter, RunOutcome};
 use crate::script::vars::{AvpStore, VarStore};
 use crate::script::{RunCtx, Script};
 use crate::sip::Msg;
@@ -39,32 +41,85 @@ pub struct ScriptHandler {
 
 impl ScriptHandler {
     pub fn new(shared: Arc<Shared>) -> ScriptHandler {
+        if shared.script().is_loaded("tm") {
+            // Its statistics exist from the start.
+            crate::modules::tm::tm(&shared);
+        }
         ScriptHandler { shared }
     }
 
     /// Runs route `index` of `script` on `sc`; returns whether the route ran `drop`.
     fn run(&self, script: &'static Script, sc: &mut SipCtx, index: usize) -> bool {
-        WORKER.with(|w| {
-            let mut w = w.borrow_mut();
-            let w = &mut *w;
-            w.avps.clear();
-            let interp = match &mut w.interp {
-                Some((id, i)) if *id == script.id => i,
-                slot => &mut slot.insert((script.id, Interpreter::new(script))).1,
-            };
-            let mut ctx = RunCtx {
-                route: RouteKind::Request,
-                vars: &mut w.vars,
-                avps: &mut w.avps,
-                shv: &self.shared.shv,
-                msg: Some(sc as &mut dyn crate::script::MessageAccess),
-                params: Vec::new(),
-                returns: Vec::new(),
-                last_rc: 1,
-            };
-            interp.run_route(&mut ctx, index).dropped
-        })
+        run_route(script, sc, index).dropped
     }
+}
+
+fn run_with(
+    w: &mut Worker,
+    script: &'static Script,
+    sc: &mut SipCtx,
+    index: usize,
+    avps: Option<&mut AvpStore>,
+) -> RunOutcome {
+    match avps {
+        Some(a) => {
+            std::mem::swap(&mut w.avps, a);
+            let out = run_in(w, script, sc, index);
+            std::mem::swap(&mut w.avps, a);
+            out
+        }
+        None => {
+            w.avps.clear();
+            run_in(w, script, sc, index)
+        }
+    }
+}
+
+fn run_in(w: &mut Worker, script: &'static Script, sc: &mut SipCtx, index: usize) -> RunOutcome {
+    let interp = match &mut w.interp {
+        Some((id, i)) if *id == script.id => i,
+        slot => &mut slot.insert((script.id, Interpreter::new(script))).1,
+    };
+    let shared = sc.shared.clone();
+    let mut ctx = RunCtx {
+        route: RouteKind::Request,
+        vars: &mut w.vars,
+        avps: &mut w.avps,
+        shv: &shared.shv,
+        msg: Some(sc as &mut dyn crate::script::MessageAccess),
+        params: Vec::new(),
+        returns: Vec::new(),
+        last_rc: 1,
+    };
+    interp.run_route(&mut ctx, index)
+}
+
+/// Runs route `index` (any kind: failure, onreply, branch...) of `script` on `sc`, on this
+/// thread. Callable from inside another route's run (a branch_route from `t_relay`): the nested
+/// run gets its own interpreter and `$var` store.
+pub fn run_route(script: &'static Script, sc: &mut SipCtx, index: usize) -> RunOutcome {
+    run_route_avps(script, sc, index, None)
+}
+
+/// [`run_route`] with the `$avp` values of a transaction: the route sees `avps` and leaves its
+/// changes there (failure and branch routes see the AVPs of the request route, as in OpenSIPS).
+pub fn run_route_avps(
+    script: &'static Script,
+    sc: &mut SipCtx,
+    index: usize,
+    avps: Option<&mut AvpStore>,
+) -> RunOutcome {
+    WORKER.with(|w| match w.try_borrow_mut() {
+        Ok(mut w) => run_with(&mut w, script, sc, index, avps),
+        Err(_) => {
+            let mut nested = Worker {
+                vars: VarStore::default(),
+                avps: AvpStore::default(),
+                interp: None,
+            };
+            run_with(&mut nested, script, sc, index, avps)
+        }
+    })
 }
 
 impl RequestHandler for ScriptHandler {
@@ -113,14 +168,19 @@ impl RequestHandler for ScriptHandler {
         Action::Forward(dest)
     }
 
-    fn on_response(&self, rpl: &mut Msg, info: &ReceiveInfo) -> bool {
+    fn on_response(&self, rpl: &mut Msg, info: &ReceiveInfo) -> ResponseAction {
         let script = self.shared.script();
-        let Some(index) = script.route_index(RouteKind::OnReply, None) else {
-            return true;
-        };
-        let mut sc = SipCtx::new(rpl.clone(), info.clone(), self.shared.clone());
-        let dropped = self.run(script, &mut sc, index);
-        *rpl = sc.msg;
-        !(dropped && rpl.status().is_some_and(|c| c < 200))
+        if let Some(index) = script.route_index(RouteKind::OnReply, None) {
+            let mut sc = SipCtx::new(rpl.clone(), info.clone(), self.shared.clone());
+            let dropped = self.run(script, &mut sc, index);
+            *rpl = sc.msg;
+            if dropped && rpl.status().is_some_and(|c| c < 200) {
+                return ResponseAction::Drop;
+            }
+        }
+        if script.is_loaded("tm") {
+            return crate::modules::tm::on_reply(&self.shared, rpl, info);
+        }
+        ResponseAction::Relay
     }
 }

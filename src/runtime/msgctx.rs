@@ -62,6 +62,9 @@ pub struct SipCtx {
     pub force_rport: bool,
     /// Record-Route asked for by the script and Route parameters found by `loose_route` (rr module).
     pub rr: crate::modules::rr::RrState,
+    /// The tm module's view of this run (current transaction, armed routes, branch, reply);
+    /// only tm reads it (`modules::tm::ctx::TmCtx`).
+    pub tm: Option<Box<dyn std::any::Any + Send>>,
 }
 
 fn s(b: &[u8]) -> Value {
@@ -112,6 +115,7 @@ impl SipCtx {
             send_socket: None,
             force_rport: false,
             rr: Default::default(),
+            tm: None,
         }
     }
 

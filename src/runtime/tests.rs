@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::handler::ScriptHandler;
 use super::msgctx::SipCtx;
 use super::{Runtime, Shared};
-use crate::core::{Action, RequestHandler};
+use crate::core::{Action, RequestHandler, ResponseAction};
 use crate::sip::Msg;
 use crate::transport::{Proto, ReceiveInfo};
 
@@ -227,9 +227,9 @@ fn reply_routes_can_drop_provisional_replies_only() {
         )
     };
     let mut m = Msg::parse(Bytes::from(reply("180"))).unwrap();
-    assert!(!h.on_response(&mut m, &info()));
+    assert_eq!(h.on_response(&mut m, &info()), ResponseAction::Drop);
     let mut m = Msg::parse(Bytes::from(reply("183"))).unwrap();
-    assert!(h.on_response(&mut m, &info()));
+    assert_eq!(h.on_response(&mut m, &info()), ResponseAction::Relay);
 }
 
 #[test]

@@ -526,7 +526,7 @@ fn default_script_runs_on_a_listen_override_and_creates_its_database() {
     let pid = dir.path().join("osips.pid");
     let listen = format!("udp:127.0.0.1:{port}");
     let mut o = Osips::spawn(
-        &["-l", &listen, "-P", pid.to_str().unwrap()],
+        &["-l", &listen, "-P", pid.to_str().unwrap(), "-F", "-E"],
         port,
         tempfile::tempdir().unwrap(),
         &[("DB_PATH", &db)],
@@ -555,8 +555,9 @@ fn default_script_runs_on_a_listen_override_and_creates_its_database() {
         &o,
         &Req {
             method: "REGISTER",
-            code: 501,
-            reason: "Not Implemented",
+            user: "alice",
+            code: 200,
+            reason: "OK",
             ..Req::default()
         },
     );

@@ -7,6 +7,9 @@ use crate::script::{ArgValue, FunctionSpec, ModuleDescriptor, RouteMask, RunCtx}
 fn send_reply(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let code = args.first().and_then(ArgValue::int).unwrap_or(0);
     let reason = args.get(1).and_then(ArgValue::str).unwrap_or("");
+    if let Some(rc) = super::tm::funcs::t_reply_if_transaction(ctx, code, reason) {
+        return rc;
+    }
     super::sl::reply(ctx, code, reason, "send_reply")
 }
 

@@ -635,8 +635,11 @@ pub fn cache_counter_fetch(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
 pub fn is_myself(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let m = with_sip!(ctx, "is_myself");
     let Some(h) = str_arg(args, 0) else { return -1 };
-    let port = args.get(1).and_then(ArgValue::int).map(|p| p as u16);
-    if m.shared.is_myself(h, port) { 1 } else { -1 }
+    let local = match args.get(1).and_then(ArgValue::int) {
+        Some(p) => m.shared.is_myself(h, Some(p as u16)),
+        None => m.shared.is_myself_any_port(h),
+    };
+    if local { 1 } else { -1 }
 }
 
 /// A reply-capable view of the message for the `sl` module.

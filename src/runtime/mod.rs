@@ -95,6 +95,19 @@ impl Shared {
     }
 
     /// `myself`: one of our socket addresses (with its port when given) or an `alias=`.
+    /// Whether `host` (any of our ports) is local, as OpenSIPS's `is_myself(host)` without a port.
+    pub fn is_myself_any_port(&self, host: &str) -> bool {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        self.core()
+            .is_some_and(|c| c.transport().is_local_any_port(bare.as_bytes()))
+            || self
+                .settings
+                .aliases
+                .iter()
+                .any(|(h, _)| h.eq_ignore_ascii_case(bare))
+    }
+
+    /// Whether `host:port` is local; no port means the default port, as in a URI.
     pub fn is_myself(&self, host: &str, port: Option<u16>) -> bool {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         if let Some(core) = self.core()
@@ -120,7 +133,7 @@ fn init_modules(shared: &Arc<Shared>) -> Result<(), String> {
         if let Some(init) = d.init {
             let params = script.modparams.get(d.name).unwrap_or(&none);
             init(&crate::script::module::InitCtx { params })
-                .map_err(|e| format!("{}: {e}", d.name))?;
+                .map_err(|e| format!("module {}: {e}", d.name))?;
         }
     }
     Ok(())

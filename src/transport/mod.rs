@@ -296,6 +296,17 @@ impl Transport {
 
     /// [`Self::is_local`] for a host as found in a message (IPv6 in brackets or not).
     pub fn is_local_bytes(&self, proto: Option<Proto>, host: &[u8], port: Option<u16>) -> bool {
+        self.is_local_host(proto, host, Some(port))
+    }
+
+    /// Whether `host` names one of our sockets on any port (OpenSIPS `is_myself(host)` with no
+    /// port: `check_self` with port 0).
+    pub fn is_local_any_port(&self, host: &[u8]) -> bool {
+        self.is_local_host(None, host, None)
+    }
+
+    /// `port`: None = any port; Some(None) = the protocol's default port.
+    fn is_local_host(&self, proto: Option<Proto>, host: &[u8], port: Option<Option<u16>>) -> bool {
         let bare = host
             .strip_prefix(b"[")
             .and_then(|h| h.strip_suffix(b"]"))
@@ -305,9 +316,9 @@ impl Transport {
             if proto.is_some_and(|p| p != l.def.proto) {
                 return false;
             }
-            let want = port.unwrap_or(l.def.proto.default_port());
+            let want = port.map(|p| p.unwrap_or(l.def.proto.default_port()));
             l.names.iter().enumerate().any(|(i, (name, p))| {
-                *p == want
+                want.is_none_or(|w| *p == w)
                     && (name.as_bytes().eq_ignore_ascii_case(bare)
                         || (i == 0 && l.def.addr.is_ipv6() && {
                             // IPv6 has many spellings of one address.

@@ -212,3 +212,76 @@ fn reload_routes_resubscribes_event_routes() {
     .unwrap();
     assert_eq!(fetch(&o, "threshold"), "x/shm");
 }
+
+#[test]
+fn script_subscribes_and_raises_with_values_only() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let (l, sock) = listener();
+    let routes = r#"
+route {
+    if (is_method("REGISTER")) {
+        if (!subscribe_event("E_SCRIPT_SUB", "@SOCK@", 60)) {
+            sl_send_reply(500, "No Subscription");
+            exit;
+        }
+        $avp(v) = $tU;
+        raise_event("E_SCRIPT_SUB", , $avp(v));
+        if (subscribe_event("E_SCRIPT_SUB", "bogus:1.2.3.4")) {
+            sl_send_reply(500, "Bogus Subscription Accepted");
+            exit;
+        }
+        save("location");
+        exit;
+    }
+}
+"#
+    .replace("@SOCK@", &sock);
+    let dir = tempfile::tempdir().unwrap();
+    let o = Osips::start(dir.path(), &format!("{HEAD}{routes}"));
+    // published at start, before any raise: an MI client may subscribe to it already
+    let events = o.mi("events_list", json!([])).unwrap();
+    assert!(events.to_string().contains("\"E_SCRIPT_SUB\""), "{events}");
+    register(&o, &Reg::default());
+    assert_eq!(
+        recv_json(&l),
+        json!({"jsonrpc":"2.0","method":"E_SCRIPT_SUB","params":["alice"]})
+    );
+    let subs = o
+        .mi("subscribers_list", json!(["E_SCRIPT_SUB", sock]))
+        .unwrap();
+    assert_eq!(subs["Event"]["Subscriber"]["expire"], 60, "{subs}");
+}
+
+/// An event route that raises its own event stops at the nesting limit; SIP goes on.
+#[test]
+fn a_route_raising_its_own_event_stops_at_the_nesting_limit() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let routes = r#"
+route {
+    if (is_method("REGISTER")) {
+        raise_event("E_SCRIPT_LOOP");
+        save("location");
+        exit;
+    }
+}
+event_route[E_SCRIPT_LOOP] {
+    cache_add("local", "depth", 1, 0);
+    raise_event("E_SCRIPT_LOOP");
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let o = Osips::start(dir.path(), &format!("{HEAD}{routes}"));
+    register(&o, &Reg::default());
+    let depth: u32 = fetch(&o, "depth").parse().unwrap();
+    assert_eq!(
+        depth,
+        osips::runtime::event_route::MAX_NESTING,
+        "{}",
+        o.log()
+    );
+    assert!(o.log().contains("nested event routes"), "{}", o.log());
+}

@@ -332,3 +332,61 @@ fn opensips_cli_user_registers_through_osips() {
     sipp_register(&o, "bob", "b0b pw", 200);
     assert!(ctl.ok(&["online"]).contains("bob@127.0.0.1"));
 }
+
+/// The same control commands over the FIFO and the datagram MI of the running osips.
+#[test]
+fn control_over_fifo_and_datagram() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let Some(mut ctl) = Ctl::new(Engine::Sqlite) else {
+        return;
+    };
+    ctl.ok(&["add", "carol@127.0.0.1", "c4rol"]);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("osips_fifo");
+    let replies = dir.path().join("replies");
+    std::fs::create_dir(&replies).unwrap();
+    let dgram = common::free_udp_port();
+    let mi = format!(
+        "loadmodule \"mi_fifo.so\"\nmodparam(\"mi_fifo\", \"fifo_name\", \"{}\")\n\
+         modparam(\"mi_fifo\", \"reply_dir\", \"{}/\")\n\
+         loadmodule \"mi_datagram.so\"\nmodparam(\"mi_datagram\", \"socket_name\", \"udp:127.0.0.1:{dgram}\")\n",
+        fifo.display(),
+        replies.display()
+    );
+    let text = script(&db_url(&ctl)).replace(
+        "loadmodule \"usrloc.so\"",
+        &format!("{mi}loadmodule \"usrloc.so\""),
+    );
+    let o = Osips::start(dir.path(), &text);
+    sipp_register(&o, "carol", "c4rol", 200);
+    for engine in [
+        format!(
+            "CTLENGINE=FIFO\nOSIPS_FIFO={}\nOSIPS_FIFO_REPLY_DIR={}\n",
+            fifo.display(),
+            replies.display()
+        ),
+        format!("CTLENGINE=DATAGRAM\nOSIPS_DATAGRAM=udp:127.0.0.1:{dgram}\n"),
+    ] {
+        ctl.set_rc(&format!("SIP_DOMAIN=127.0.0.1\n{engine}"));
+        let online = ctl.json(&["online"], 0);
+        assert_eq!(online["count"], 1, "{engine}: {online}");
+        assert!(
+            ctl.ok(&["ul", "show", "carol"])
+                .contains("sip:carol@127.0.0.1:")
+        );
+        assert!(
+            ctl.ok(&["uptime"]).to_lowercase().contains("up"),
+            "{engine}"
+        );
+        assert!(ctl.ok(&["version"]).contains("osips"), "{engine}");
+    }
+    ctl.ok(&["ul", "rm", "carol"]);
+    assert_eq!(ctl.json(&["online"], 0)["count"], 0);
+    // the HTTP MI still agrees
+    let e = o
+        .mi("ul_show_contact", json!(["location", "carol@127.0.0.1"]))
+        .unwrap_err();
+    assert!(e.contains("AOR not found"), "{e}");
+}

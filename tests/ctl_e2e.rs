@@ -39,7 +39,8 @@ fn db_url(ctl: &Ctl) -> String {
     }
 }
 
-/// A registrar that challenges every REGISTER and saves the authenticated ones.
+/// A registrar that challenges every REGISTER and saves the authenticated ones (usrloc writes
+/// through to the same database).
 fn script(url: &str) -> String {
     format!(
         r#"socket = udp:127.0.0.1:@PORT@
@@ -55,6 +56,8 @@ loadmodule "registrar.so"
 loadmodule "auth.so"
 loadmodule "auth_db.so"
 modparam("usrloc", "use_domain", 1)
+modparam("usrloc", "db_url", "{url}")
+modparam("usrloc", "db_mode", 1)
 modparam("auth", "nonce_expire", 30)
 modparam("auth_db", "db_url", "{url}")
 modparam("auth_db", "use_domain", 1)
@@ -187,10 +190,12 @@ fn add_register_and_control(engine: Engine) {
     assert_eq!(v["result"]["Contacts"].as_array().unwrap().len(), 1, "{v}");
     let online = ctl.json(&["online"], 0);
     assert_eq!(online["count"], 1, "{online}");
+    assert_eq!(ctl.count("location"), 1);
     assert!(ctl.ok(&["online"]).contains("alice@127.0.0.1"));
 
     ctl.ok(&["ul", "rm", "alice"]);
     assert_eq!(ctl.json(&["online"], 0)["count"], 0);
+    assert_eq!(ctl.count("location"), 0, "ul rm leaves the row");
     let e = o
         .mi("ul_show_contact", json!(["location", "alice@127.0.0.1"]))
         .unwrap_err();
@@ -200,6 +205,7 @@ fn add_register_and_control(engine: Engine) {
 
     // ul add puts a permanent binding back; osips's table shows it
     ctl.ok(&["ul", "add", "alice", "sip:alice@127.0.0.5:5099"]);
+    assert_eq!(ctl.count("location"), 1, "ul add writes through");
     let v = o
         .mi("ul_show_contact", json!(["location", "alice@127.0.0.1"]))
         .unwrap();
@@ -339,7 +345,7 @@ fn control_over_fifo_and_datagram() {
     if common::sipp().is_none() {
         return;
     }
-    let Some(mut ctl) = Ctl::new(Engine::Sqlite) else {
+    let Some(ctl) = Ctl::new(Engine::Sqlite) else {
         return;
     };
     ctl.ok(&["add", "carol@127.0.0.1", "c4rol"]);

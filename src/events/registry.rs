@@ -364,8 +364,10 @@ impl EventRegistry {
         }
         // The route may raise events itself (this one too): the lock is not held while it runs.
         drop(subs);
+        // cloned out of the lock: a reload may replace the handler while a route runs
+        let handler = self.route_handler.read().clone();
         for st in inline {
-            let ok = match self.route_handler.read().clone() {
+            let ok = match &handler {
                 Some(h) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     h(&raised.name, &raised.params)
                 }))

@@ -89,6 +89,10 @@ pub fn show(ctx: &Ctx, aor_arg: Option<&str>, brief: bool) -> Outcome<Report> {
             };
             let v = mi_link::run(&ctx.rc, "ul_dump", params)?;
             for (aor, contacts) in records(&v) {
+                // OpenSIPS's brief dump names the AORs only, without their contacts
+                if brief && contacts.is_empty() {
+                    t.push(vec![json!(aor), json!("")]);
+                }
                 contact_rows(&mut t, &aor, &contacts, brief);
             }
             v

@@ -24,6 +24,7 @@ pub use core_events::*;
 pub use delivery::{IO_TIMEOUT, MAX_DATAGRAM, QUEUE_LEN, RouteHandler, SinkStats};
 pub use params::{EvValue, EventParams, build_payload};
 pub use registry::{
-    DEFAULT_EXPIRE, Event, EventDef, EventId, EventRegistry, Expiry, SubscribeError, SubscriberInfo,
+    DEFAULT_EXPIRE, Event, EventDef, EventId, EventRegistry, Expiry, RouteMode, SubscribeError,
+    SubscriberInfo,
 };
 pub use socket::{EventSocket, SocketError};

@@ -45,11 +45,37 @@ pub struct SubscriberInfo {
     pub ttl: Option<u64>,
 }
 
+/// How an `event_route` runs (`event_route[E_X, sync|async]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteMode {
+    /// In the thread that raises the event, before `raise` returns (the default).
+    Sync,
+    /// On the subscriber's delivery worker; the raiser does not wait.
+    Async,
+}
+
+/// How one subscriber gets its events.
+enum Delivery {
+    /// Queued to the subscriber's worker thread.
+    Queued(Sink),
+    /// The route handler called by the raiser itself (sync `event_route`).
+    Inline(Arc<SinkStats>),
+}
+
+impl Delivery {
+    fn stats(&self) -> &Arc<SinkStats> {
+        match self {
+            Delivery::Queued(s) => &s.stats,
+            Delivery::Inline(st) => st,
+        }
+    }
+}
+
 struct Subscriber {
     socket: EventSocket,
     expiry: Expiry,
     since: u64,
-    sink: Sink,
+    delivery: Delivery,
 }
 
 impl Subscriber {
@@ -207,12 +233,35 @@ impl EventRegistry {
         expiry: Expiry,
     ) -> Result<(), SubscribeError> {
         let sock = EventSocket::parse(socket)?;
-        self.subscribe_socket(event, sock, expiry)
+        self.subscribe_socket(event, sock, expiry, RouteMode::Async)
     }
 
-    /// Subscribes the script's `event_route[event]`.
-    pub fn subscribe_route(&self, event: &str) -> Result<(), SubscribeError> {
-        self.subscribe_socket(event, EventSocket::Route(event.to_string()), Expiry::Never)
+    /// Subscribes the script's `event_route[event]`; subscribing again changes the mode.
+    pub fn subscribe_route(&self, event: &str, mode: RouteMode) -> Result<(), SubscribeError> {
+        let sock = EventSocket::Route(event.to_string());
+        if let Some(ev) = self.event(event) {
+            let mut subs = ev.subscribers.lock();
+            let inline = mode == RouteMode::Sync;
+            if let Some(i) = subs.iter().position(|s| s.socket == sock) {
+                if matches!(subs[i].delivery, Delivery::Inline(_)) == inline {
+                    return Ok(());
+                }
+                subs.remove(i);
+            }
+        }
+        self.subscribe_socket(event, sock, Expiry::Never, mode)
+    }
+
+    /// The mode of the script's `event_route[event]` subscription, if there is one.
+    pub fn route_mode(&self, event: &str) -> Option<RouteMode> {
+        let ev = self.event(event)?;
+        let subs = ev.subscribers.lock();
+        subs.iter()
+            .find(|s| matches!(&s.socket, EventSocket::Route(r) if r == event))
+            .map(|s| match s.delivery {
+                Delivery::Inline(_) => RouteMode::Sync,
+                Delivery::Queued(_) => RouteMode::Async,
+            })
     }
 
     fn subscribe_socket(
@@ -220,6 +269,7 @@ impl EventRegistry {
         event: &str,
         sock: EventSocket,
         expiry: Expiry,
+        mode: RouteMode,
     ) -> Result<(), SubscribeError> {
         let _serial = self.subscribing.lock();
         let ev = self
@@ -244,9 +294,16 @@ impl EventRegistry {
             return Err(SubscribeError::TooMany(MAX_SUBSCRIBERS));
         }
         let mut subs = ev.subscribers.lock();
-        let route = matches!(sock, EventSocket::Route(_)).then(|| self.route_handler.clone());
-        let sink =
-            Sink::spawn(sock.clone(), route).map_err(|e| SubscribeError::Worker(e.to_string()))?;
+        let is_route = matches!(sock, EventSocket::Route(_));
+        let delivery = if is_route && mode == RouteMode::Sync {
+            Delivery::Inline(Arc::new(SinkStats::default()))
+        } else {
+            let route = is_route.then(|| self.route_handler.clone());
+            Delivery::Queued(
+                Sink::spawn(sock.clone(), route)
+                    .map_err(|e| SubscribeError::Worker(e.to_string()))?,
+            )
+        };
         // newest first, as OpenSIPS links them
         subs.insert(
             0,
@@ -254,7 +311,7 @@ impl EventRegistry {
                 socket: sock,
                 expiry,
                 since: t,
-                sink,
+                delivery,
             },
         );
         Ok(())
@@ -280,8 +337,8 @@ impl EventRegistry {
         })
     }
 
-    /// Raises an event: queues it to every live subscriber without blocking. Returns how many
-    /// subscribers it was queued to.
+    /// Raises an event: queues it to every live subscriber without blocking, then runs the
+    /// synchronous `event_route` (if any) in this thread. Returns how many subscribers got it.
     pub fn raise(&self, id: EventId, params: EventParams) -> usize {
         let Some(ev) = self.by_id(id) else { return 0 };
         let mut subs = ev.subscribers.lock();
@@ -295,12 +352,31 @@ impl EventRegistry {
             params,
         });
         let mut queued = 0;
+        let mut inline = Vec::new();
         for s in subs.iter() {
-            if s.sink.offer(&raised) {
-                queued += 1;
-            } else {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+            match &s.delivery {
+                Delivery::Queued(sink) if sink.offer(&raised) => queued += 1,
+                Delivery::Queued(_) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Delivery::Inline(st) => inline.push(st.clone()),
             }
+        }
+        // The route may raise events itself (this one too): the lock is not held while it runs.
+        drop(subs);
+        // cloned out of the lock: a reload may replace the handler while a route runs
+        let handler = self.route_handler.read().clone();
+        for st in inline {
+            let ok = match &handler {
+                Some(h) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    h(&raised.name, &raised.params)
+                }))
+                .is_ok(),
+                None => false,
+            };
+            let counter = if ok { &st.sent } else { &st.failed };
+            counter.fetch_add(1, Ordering::Relaxed);
+            queued += usize::from(ok);
         }
         queued
     }
@@ -331,7 +407,7 @@ impl EventRegistry {
         let subs = ev.subscribers.lock();
         subs.iter()
             .find(|s| s.socket == sock)
-            .map(|s| s.sink.stats.clone())
+            .map(|s| s.delivery.stats().clone())
     }
 
     /// Subscriber of `event` matching `socket`, as `subscribers_list event socket` prints it.
@@ -418,7 +494,8 @@ mod tests {
             let _ = tx.lock().send((name.to_string(), p.get("aor").cloned()));
         }));
         let id = r.publish("E_UL_AOR_INSERT", &["domain", "aor"]);
-        r.subscribe_route("E_UL_AOR_INSERT").unwrap();
+        r.subscribe_route("E_UL_AOR_INSERT", RouteMode::Async)
+            .unwrap();
         r.raise(
             id,
             EventParams::new()
@@ -428,6 +505,48 @@ mod tests {
         let (n, aor) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(n, "E_UL_AOR_INSERT");
         assert_eq!(aor, Some(super::super::EvValue::Str("alice".into())));
+    }
+}
+
+#[cfg(test)]
+mod route_mode_tests {
+    use super::*;
+
+    #[test]
+    fn sync_route_runs_before_raise_returns_and_may_raise_again() {
+        let r = Arc::new(EventRegistry::new());
+        let a = r.publish("E_A", &[]);
+        let b = r.publish("E_B", &["n"]);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (weak, log) = (Arc::downgrade(&r), seen.clone());
+        r.set_route_handler(Arc::new(move |name: &str, p: &EventParams| {
+            log.lock().push(name.to_string());
+            if name == "E_A"
+                && let Some(r) = weak.upgrade()
+            {
+                r.raise(r.id("E_B").unwrap(), EventParams::new().with("n", 1i64));
+            }
+            assert!(name != "E_B" || p.get("n").is_some());
+        }));
+        r.subscribe_route("E_A", RouteMode::Sync).unwrap();
+        r.subscribe_route("E_B", RouteMode::Sync).unwrap();
+        assert_eq!(r.route_mode("E_A"), Some(RouteMode::Sync));
+        assert!(r.has_subscribers(a) && r.has_subscribers(b));
+        assert_eq!(r.raise(a, EventParams::new()), 1);
+        assert_eq!(*seen.lock(), ["E_A", "E_B"]);
+        // switching the mode replaces the subscription
+        r.subscribe_route("E_A", RouteMode::Async).unwrap();
+        assert_eq!(r.route_mode("E_A"), Some(RouteMode::Async));
+        assert_eq!(r.subscribers("E_A").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_panicking_sync_route_is_counted_as_failed() {
+        let r = EventRegistry::new();
+        let a = r.publish("E_P", &[]);
+        r.set_route_handler(Arc::new(|_: &str, _: &EventParams| panic!("boom")));
+        r.subscribe_route("E_P", RouteMode::Sync).unwrap();
+        assert_eq!(r.raise(a, EventParams::new()), 0);
     }
 }
 
@@ -452,7 +571,7 @@ mod limit_tests {
             .unwrap();
         let r = EventRegistry::new();
         r.publish("E_B", &[]);
-        r.subscribe_route("E_B").unwrap();
+        r.subscribe_route("E_B", RouteMode::Async).unwrap();
         assert_eq!(r.subscribers("E_B").unwrap()[0].socket, "route:E_B");
         assert!(r.unsubscribe_route("E_B"));
         assert!(r.subscribers("E_B").unwrap().is_empty());

@@ -151,7 +151,10 @@ fn reload_handler(shared: &Arc<Shared>, path: Option<PathBuf>) -> ReloadHandler 
             return Err(vec![format!("{}: no script", path.display())]);
         };
         tracing::info!("reload_routes: routes of {} reloaded", path.display());
-        shared.swap_script(Box::leak(Box::new(script)));
+        let old = shared.script();
+        let new: &'static Script = Box::leak(Box::new(script));
+        shared.swap_script(new);
+        super::event_route::sync_routes(&shared.events, Some(old), new);
         Ok(())
     })
 }

@@ -6,6 +6,7 @@
 pub mod core_fns;
 pub mod daemon;
 pub mod default_db;
+pub mod event_route;
 pub mod handler;
 pub mod log;
 pub mod mi;
@@ -231,6 +232,7 @@ impl Runtime {
         let shared = Arc::new(Shared::new(self.script, self.settings, started_at));
         *CURRENT.lock() = Some(Arc::downgrade(&shared));
         init_modules(&shared).map_err(RuntimeError::Settings)?;
+        event_route::install(&shared);
         let handler = ScriptHandler::new(shared.clone());
         // The handler must reach the core before the first message arrives.
         let transport = crate::transport::Transport::bind(cfg)?;

@@ -110,6 +110,8 @@ pub struct RouteBlock {
     pub name: Option<Spanned<String>>,
     /// `timer_route[name, interval]`.
     pub interval: Option<i64>,
+    /// `event_route[E_X, async]`: run on a delivery worker instead of the raising thread.
+    pub asynchronous: bool,
     pub body: Block,
     /// Span of the header (`failure_route[x]`).
     pub span: Span,

@@ -140,6 +140,7 @@ pub fn compile(
                     kind: r.kind,
                     name: r.name.as_ref().map(|n| n.node.clone()),
                     interval: r.interval.map(|i| i.clamp(0, u32::MAX as i64) as u32),
+                    asynchronous: r.asynchronous,
                     body,
                     span: r.span,
                 },

@@ -161,8 +161,16 @@ pub static CORE_FUNCTIONS: &[FunctionSpec] = &[
         rt::cache_sub
     ),
     f!("cache_raw_query", [p::STR, p::STR, p::OPT_RAW]),
-    f!("raise_event", [p::STR, p::OPT_AVP, p::OPT_AVP]),
-    f!("subscribe_event", [p::STR, p::STR, p::OPT_INT]),
+    f!(
+        "raise_event",
+        [p::STR, p::OPT_AVP, p::OPT_AVP],
+        crate::runtime::event_route::raise_event
+    ),
+    f!(
+        "subscribe_event",
+        [p::STR, p::STR, p::OPT_INT],
+        crate::runtime::event_route::subscribe_event
+    ),
     f!(
         "construct_uri",
         [p::STR, p::OPT_STR, p::STR, p::OPT_STR, p::OPT_STR, p::AVP]

@@ -211,6 +211,8 @@ pub struct CRoute {
     pub name: Option<String>,
     /// `timer_route` interval in seconds.
     pub interval: Option<u32>,
+    /// `event_route[E_X, async]`.
+    pub asynchronous: bool,
     pub body: Vec<CStmt>,
     pub span: Span,
 }

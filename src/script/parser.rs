@@ -413,6 +413,7 @@ impl<'a> Parser<'a> {
         }
         let mut name = None;
         let mut interval = None;
+        let mut asynchronous = false;
         if self.eat(&Tok::LBracket) {
             let n = self.route_name()?;
             if kind == RouteKind::Timer {
@@ -436,6 +437,7 @@ impl<'a> Parser<'a> {
                 // event_route[E_X, sync|async]
                 match self.tok().clone() {
                     Tok::Ident(m) if m == "sync" || m == "async" => {
+                        asynchronous = m == "async";
                         self.bump();
                     }
                     other => {
@@ -481,6 +483,7 @@ impl<'a> Parser<'a> {
             kind,
             name,
             interval,
+            asynchronous,
             body,
             span: header,
         })

@@ -57,6 +57,35 @@ pub fn opensips_cli() -> Option<PathBuf> {
     }
 }
 
+/// Makes sure the virtualenv of `cli` can import `module`, installing `package` with its pip
+/// when it cannot (opensips-cli's database commands need a driver: `psycopg2` for PostgreSQL).
+/// False (test skipped, with a message) only outside CI.
+pub fn python_module(cli: &Path, module: &str, package: &str) -> bool {
+    let bin = cli.parent().expect("opensips-cli lives in a bin directory");
+    let imports = || {
+        Command::new(bin.join("python"))
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if imports() {
+        return true;
+    }
+    let _g = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    let installed = Command::new(bin.join("pip"))
+        .args(["install", "--quiet", package])
+        .status()
+        .is_ok_and(|s| s.success());
+    match installed && imports() {
+        true => true,
+        false if required() => panic!("opensips-cli needs the python module {module} ({package})"),
+        false => {
+            eprintln!("skipping: cannot install {package} for opensips-cli");
+            false
+        }
+    }
+}
+
 /// Runs `opensips-cli -f cfg -x mi <args>` and parses its pretty-printed JSON output.
 pub fn run(cli: &Path, home: &Path, cfg: &str, args: &[&str]) -> Value {
     let cfg_path = home.join(format!("cli-{}.cfg", args.join("_")));

@@ -243,7 +243,6 @@ fn mariadb_add_register_and_control() {
 
 /// `ping` sends OPTIONS through tm's MI `t_uac_dlg`.
 #[test]
-#[ignore = "waits for tm (MI t_uac_dlg), not in main yet"]
 fn ping_gets_an_answer() {
     if common::sipp().is_none() {
         return;
@@ -267,7 +266,7 @@ fn ping_gets_an_answer() {
     registrar_support::uas_done(uas, &uas_dir, &o);
 }
 
-/// Until tm is loaded, `ping` says clearly that osips cannot do it (MI method not found).
+/// Without tm loaded, `ping` says clearly that osips cannot do it (MI method not found).
 #[test]
 fn ping_without_tm_is_a_clear_failure() {
     let Some(mut ctl) = Ctl::new(Engine::Sqlite) else {

@@ -5,6 +5,7 @@ use crate::script::ModuleDescriptor;
 pub mod alias_db;
 pub mod auth;
 pub mod auth_db;
+pub mod builtin;
 pub mod domain;
 pub mod group;
 pub mod maxfwd;
@@ -25,6 +26,11 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &alias_db::DESCRIPTOR,
     &auth::DESCRIPTOR,
     &auth_db::DESCRIPTOR,
+    &builtin::PROTO_UDP,
+    &builtin::PROTO_TCP,
+    &builtin::DB_SQLITE,
+    &builtin::DB_POSTGRES,
+    &builtin::DB_MYSQL,
     &domain::DESCRIPTOR,
     &group::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,

@@ -94,12 +94,34 @@ fn parse_alias(a: &str) -> (String, Option<u16>) {
     }
 }
 
+/// `proto_udp`'s `udp_port` / `proto_tcp`'s `tcp_port`: the port of a socket written without one.
+fn module_default_port(script: &Script, proto: crate::transport::Proto) -> Option<u16> {
+    use crate::script::module::ParamValue;
+    let (module, param) = match proto {
+        crate::transport::Proto::Udp => ("proto_udp", "udp_port"),
+        crate::transport::Proto::Tcp => ("proto_tcp", "tcp_port"),
+        _ => return None,
+    };
+    match script.modparams.get(module)?.get(param)? {
+        ParamValue::Int(p) => u16::try_from(*p).ok().filter(|p| *p != 0),
+        ParamValue::Str(s) => s.trim().parse().ok().filter(|p| *p != 0),
+    }
+}
+
 impl Settings {
     pub fn from_script(script: &Script) -> Result<Settings, String> {
         let int = |n: &str| script.global_int(n);
         let mut sockets = Vec::new();
         for (s, _) in &script.sockets {
-            sockets.extend(expand_socket(s)?);
+            let mut defs = expand_socket(s)?;
+            if s.ports.is_empty() {
+                for d in &mut defs {
+                    if let Some(p) = module_default_port(script, d.proto) {
+                        d.addr.set_port(p);
+                    }
+                }
+            }
+            sockets.extend(defs);
         }
         if let Some(adv) = advertised(script) {
             for s in sockets.iter_mut().filter(|s| s.advertised.is_none()) {
@@ -190,6 +212,25 @@ mod tests {
             [
                 ("sip.example.com".to_string(), Some(5060)),
                 ("other.example".to_string(), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn proto_modules_give_the_port_of_sockets_without_one() {
+        let s = settings(
+            "socket = udp:127.0.0.1\nsocket = tcp:127.0.0.1\nsocket = udp:127.0.0.2:5090\n\
+             loadmodule \"proto_udp.so\"\nloadmodule \"proto_tcp.so\"\n\
+             modparam(\"proto_udp\", \"udp_port\", 5070)\nmodparam(\"proto_tcp\", \"tcp_port\", 5080)\n\
+             route { exit; }",
+        );
+        let names: Vec<String> = s.sockets.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "udp:127.0.0.1:5070",
+                "tcp:127.0.0.1:5080",
+                "udp:127.0.0.2:5090"
             ]
         );
     }

@@ -5,13 +5,14 @@ use crate::script::ModuleDescriptor;
 pub mod alias_db;
 pub mod auth;
 pub mod auth_db;
+pub mod dispatcher;
 pub mod domain;
 pub mod group;
 pub mod maxfwd;
 pub mod mi_transports;
 pub mod permissions;
-pub mod rr;
 pub mod registrar;
+pub mod rr;
 pub mod signaling;
 pub mod sipmsgops;
 pub mod sl;
@@ -24,6 +25,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &alias_db::DESCRIPTOR,
     &auth::DESCRIPTOR,
     &auth_db::DESCRIPTOR,
+    &dispatcher::DESCRIPTOR,
     &domain::DESCRIPTOR,
     &group::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,

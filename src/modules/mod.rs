@@ -10,6 +10,7 @@ pub mod domain;
 pub mod group;
 pub mod maxfwd;
 pub mod mi_transports;
+pub mod nathelper;
 pub mod permissions;
 pub mod registrar;
 pub mod rr;
@@ -34,6 +35,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &mi_transports::MI_FIFO,
     &mi_transports::MI_DATAGRAM,
     &mi_transports::PROMETHEUS,
+    &nathelper::DESCRIPTOR,
     &permissions::DESCRIPTOR,
     &rr::DESCRIPTOR,
     &registrar::DESCRIPTOR,

@@ -416,6 +416,34 @@ fn mi_and_reload(engine: Engine) {
         state_of(&o, "sip:127.0.0.4:5999").as_deref(),
         Some("Active")
     );
+    // persistent_state (on by default): the states are written back when osips stops.
+    o.mi(
+        "ds_set_state",
+        json!({"state": "p", "group": "2", "address": "sip:127.0.0.5:5999"}),
+    )
+    .unwrap();
+    let mut o = o;
+    o.terminate();
+    let db = db.db();
+    let rows = db
+        .query(
+            "SELECT destination, state FROM dispatcher WHERE setid = 2 ORDER BY destination",
+            &[],
+        )
+        .unwrap();
+    let states: Vec<(String, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0).to_text().unwrap(), r.get(1).as_i64().unwrap()))
+        .collect();
+    db.close();
+    assert_eq!(
+        states,
+        vec![
+            ("sip:127.0.0.4:5999".to_string(), 0),
+            ("sip:127.0.0.5:5999".to_string(), 2),
+            ("sip:127.0.0.6:5999".to_string(), 0),
+        ]
+    );
 }
 
 #[test]

@@ -46,6 +46,8 @@ pub struct Config {
 struct State {
     db: Arc<Db>,
     select: String,
+    /// `UPDATE ... SET state WHERE setid AND destination` when `persistent_state` is on.
+    update: Option<String>,
     sets: RwLock<Arc<Sets>>,
     cfg: Config,
 }
@@ -55,6 +57,20 @@ static STATE: RwLock<Option<Arc<State>>> = RwLock::new(None);
 const EVENT: &str = "E_DISPATCHER_STATUS";
 
 impl State {
+    /// Writes the state of every destination back to the table (`persistent_state`).
+    fn flush(&self) {
+        let Some(sql) = &self.update else { return };
+        let sets = self.sets.read().clone();
+        for s in &sets.sets {
+            for d in &s.dests {
+                let params = crate::params![d.state() as i64, s.id as i64, d.uri.as_str()];
+                if let Err(e) = self.db.execute(sql, params) {
+                    tracing::error!("dispatcher: cannot save the state of {}: {e}", d.uri);
+                }
+            }
+        }
+    }
+
     fn load(&self) -> Result<Sets, String> {
         let rows = self
             .db
@@ -205,9 +221,25 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
             &db::str_param(ctx, "table_name", "dispatcher")
         )?,
     );
+    let update = if db::int_param(ctx, "persistent_state", 1)? != 0 {
+        Some(format!(
+            "UPDATE {} SET {} = ? WHERE {} = ? AND {} = ?",
+            db::ident(
+                &db,
+                "table",
+                &db::str_param(ctx, "table_name", "dispatcher")
+            )?,
+            col("state_col", "state")?,
+            col("setid_col", "setid")?,
+            col("destination_col", "destination")?,
+        ))
+    } else {
+        None
+    };
     let st = State {
         db,
         select,
+        update,
         sets: RwLock::new(Arc::new(Sets::default())),
         cfg: cfg.clone(),
     };
@@ -219,7 +251,9 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
 
 fn destroy() {
     probe::stop();
-    *STATE.write() = None;
+    if let Some(st) = STATE.write().take() {
+        st.flush();
+    }
 }
 
 // ---- script functions ----
@@ -341,6 +375,7 @@ fn select(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>], domain: bool) -> i32 {
     if !set_target(ctx, &first.uri, domain) {
         return -1;
     }
+    set_socket(ctx, first.socket.as_deref());
     let cfg = &st.cfg;
     let append = flags.contains('a');
     if !append {
@@ -388,6 +423,32 @@ fn set_target(ctx: &mut RunCtx<'_>, uri: &str, domain: bool) -> bool {
     m.set_ruri_part("host", Some(&host)).is_ok() && m.set_ruri_part("port", port.as_deref()).is_ok()
 }
 
+/// The listening socket named by a destination's `socket` column (`udp:127.0.0.1:5060`).
+pub fn socket_id(text: &str) -> Option<crate::transport::SocketId> {
+    let def: crate::transport::SocketDef = text.trim().parse().ok()?;
+    let core = crate::runtime::global_shared()?.core()?;
+    core.transport()
+        .sockets()
+        .iter()
+        .position(|l| l.def.proto == def.proto && l.def.addr == def.addr)
+}
+
+/// `force_send_socket` to the destination's socket, when it names one of ours.
+fn set_socket(ctx: &mut RunCtx<'_>, socket: Option<&str>) {
+    let id = socket.and_then(|s| {
+        let id = socket_id(s);
+        if id.is_none() {
+            tracing::warn!("dispatcher: socket `{s}` is not one of ours, ignored");
+        }
+        id
+    });
+    if id.is_some()
+        && let Some(m) = sip(ctx)
+    {
+        m.send_socket = id;
+    }
+}
+
 fn ds_select_dst(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     select(ctx, args, false)
 }
@@ -427,7 +488,12 @@ fn next(ctx: &mut RunCtx<'_>, domain: bool) -> i32 {
         }
         let cnt = ctx.avps.count(&cfg.dst_avp) as i32;
         ctx.avps.replace(&cfg.cnt_avp, Value::Int(cnt));
-        return if set_target(ctx, &uri, domain) { 1 } else { -1 };
+        if !set_target(ctx, &uri, domain) {
+            return -1;
+        }
+        let socket = sets.find(grp, &uri).and_then(|d| d.socket.clone());
+        set_socket(ctx, socket.as_deref());
+        return 1;
     }
 }
 

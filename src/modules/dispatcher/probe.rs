@@ -163,7 +163,8 @@ fn ping_round(cfg: &ProbeConfig, timeout: Duration) {
             if !wanted {
                 continue;
             }
-            let Some(sock) = t.pick_socket(d.proto, addr) else {
+            let forced = d.socket.as_deref().and_then(super::socket_id);
+            let Some(sock) = forced.or_else(|| t.pick_socket(d.proto, addr)) else {
                 continue;
             };
             let Some(via) = t.via_prefix(sock) else {

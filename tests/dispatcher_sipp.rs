@@ -155,6 +155,11 @@ fn uas(ip: &str, port: u16, method: &str, calls: u32) -> (Child, tempfile::TempD
 fn uac(o: &Osips, call_id: &str, headers: &[&str], code: u16, expect: &str) {
     let dir = tempfile::tempdir().unwrap();
     let hdrs: String = headers.iter().map(|h| format!("      {h}\n")).collect();
+    let expect = expect
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
     let xml = format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="uac">
@@ -283,7 +288,13 @@ const SHOW: &str = r#"
 modparam("dispatcher", "ds_ping_interval", 0)
 modparam("dispatcher", "attrs_avp", "$avp(ds_attrs)")
 modparam("dispatcher", "cnt_avp", "$avp(ds_cnt)")
+modparam("dispatcher", "hash_pvar", "$hdr(X-Key)")
 route {
+    if ($hdr(X-Domain) == "yes") {
+        ds_select_domain(1, 8);
+        sl_send_reply(200, "ru=$ru du=$du");
+        exit;
+    }
     $var(alg) = $(hdr(X-Alg){s.int});
     if ($hdr(X-Failover) == "yes") {
         if (!ds_select_dst(2, 8, "f")) {
@@ -342,6 +353,30 @@ fn hashing_is_stable_and_failover_walks_the_set() {
             uac(&o, cid, &["X-Alg: 0"], 200, &want);
         }
     }
+    // Hash over hash_pvar (algorithm 7) and over the From URI (1).
+    for key in ["k1", "k2", "k3", "k4"] {
+        let idx = osips::modules::dispatcher::algo::hash(key.as_bytes()) % 2;
+        let want = format!(r"du=sip:127\.0\.0\.{}:5999", idx + 2);
+        uac(
+            &o,
+            &format!("pv-{key}"),
+            &["X-Alg: 7", &format!("X-Key: {key}")],
+            200,
+            &want,
+        );
+    }
+    let idx = osips::modules::dispatcher::algo::hash(b"sip:caller@example.com") % 2;
+    let want = format!(r"du=sip:127\.0\.0\.{}:5999", idx + 2);
+    uac(&o, "from-1", &["X-Alg: 1"], 200, &want);
+    uac(&o, "from-2", &["X-Alg: 1"], 200, &want);
+    // ds_select_domain rewrites the Request-URI's host and port, not $du.
+    uac(
+        &o,
+        "dom-1",
+        &["X-Domain: yes"],
+        200,
+        r"ru=sip:conf@127\.0\.0\.2:5999 du=<null>",
+    );
     // First available by priority, then the next one from the failover AVPs.
     uac(
         &o,

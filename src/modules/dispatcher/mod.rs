@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use parking_lot::RwLock;
 
 use crate::db::Db;
-use crate::events::{EventDef, EventParams};
+use crate::events::EventParams;
 use crate::runtime::core_fns::sip;
 use crate::script::ast::AssignOp;
 use crate::script::module::{InitCtx, ParamValue, p};
@@ -731,10 +731,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         },
     ],
     mi_commands: mi::MI,
-    events: &[EventDef {
-        name: EVENT,
-        params: &["partition", "group", "address", "status"],
-    }],
+    events: &[crate::events::E_DISPATCHER_STATUS],
     init: Some(init),
     destroy: Some(destroy),
     ..ModuleDescriptor::EMPTY

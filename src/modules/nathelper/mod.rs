@@ -73,6 +73,16 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
         threshold: nonneg("ping_threshold", 3)? as u64,
         max_lost: nonneg("max_pings_lost", 3)? as u32,
         tcp: nonneg("natping_tcp", 0)? != 0,
+        ignore_codes: str_param(ctx, "sipping_ignore_rpl_codes", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                c.parse::<u16>().map_err(|_| {
+                    format!("modparam sipping_ignore_rpl_codes: `{c}` is not a reply code")
+                })
+            })
+            .collect::<Result<_, _>>()?,
     };
     *CFG.write() = Some(Config {
         received_avp,

@@ -35,6 +35,8 @@ pub struct PingConfig {
     pub threshold: u64,
     pub max_lost: u32,
     pub tcp: bool,
+    /// Replies with these codes do not count as answers (`sipping_ignore_rpl_codes`).
+    pub ignore_codes: Vec<u16>,
 }
 
 /// `nh_enable_ping`.
@@ -58,10 +60,12 @@ struct Book {
 }
 
 static BOOK: Mutex<Option<Book>> = Mutex::new(None);
+static IGNORED: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 
 pub fn start(cfg: PingConfig) {
     let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
     *BOOK.lock() = Some(Book::default());
+    *IGNORED.lock() = cfg.ignore_codes.clone();
     crate::core::local_replies::register(BRANCH_PREFIX, on_reply);
     if cfg.interval == 0 {
         return;
@@ -272,7 +276,10 @@ fn remove_contact(p: &Pending) {
 }
 
 fn on_reply(rpl: &Msg, _info: &ReceiveInfo) {
-    if rpl.status().is_none_or(|c| c < 200) {
+    let Some(code) = rpl.status().filter(|&c| c >= 200) else {
+        return;
+    };
+    if IGNORED.lock().contains(&code) {
         return;
     }
     let Some(branch) = rpl
@@ -316,6 +323,7 @@ mod tests {
             threshold: 3,
             max_lost: 3,
             tcp: false,
+            ignore_codes: vec![],
         };
         let t = request(
             &cfg,

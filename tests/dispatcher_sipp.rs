@@ -289,6 +289,7 @@ modparam("dispatcher", "ds_ping_interval", 0)
 modparam("dispatcher", "attrs_avp", "$avp(ds_attrs)")
 modparam("dispatcher", "cnt_avp", "$avp(ds_cnt)")
 modparam("dispatcher", "hash_pvar", "$hdr(X-Key)")
+modparam("dispatcher", "setid_pvar", "$var(setid)")
 route {
     if ($hdr(X-Domain) == "yes") {
         ds_select_domain(1, 8);
@@ -314,7 +315,7 @@ route {
     }
     if ($hdr(X-InList) != NULL) {
         if (ds_is_in_list($hdr(X-InList), 0)) {
-            sl_send_reply(200, "in-list");
+            sl_send_reply(200, "in-list $var(setid)");
         } else {
             sl_send_reply(404, "not-in-list");
         }
@@ -385,7 +386,7 @@ fn hashing_is_stable_and_failover_walks_the_set() {
         200,
         r"next=sip:127\.0\.0\.5:5999 cnt=2 attrs=second",
     );
-    uac(&o, "in-1", &["X-InList: 127.0.0.6"], 200, "in-list");
+    uac(&o, "in-1", &["X-InList: 127.0.0.6"], 200, "in-list 2");
     uac(&o, "in-2", &["X-InList: 127.0.0.9"], 404, "not-in-list");
     // ds_mark_dst("i") takes the chosen one out.
     uac(&o, "mk-1", &["X-Mark: yes"], 200, "active=2");

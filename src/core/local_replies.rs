@@ -39,3 +39,40 @@ pub fn consume(rpl: &Msg, info: &ReceiveInfo) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+
+    fn seen(_: &Msg, _: &ReceiveInfo) {
+        SEEN.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn reply(branch: &str) -> Msg {
+        let t = format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch={branch}\r\n\
+             From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        Msg::parse(bytes::Bytes::from(t)).unwrap()
+    }
+
+    #[test]
+    fn only_replies_with_a_registered_prefix_are_consumed() {
+        register("z9hG4bKlocaltest", seen);
+        let info = ReceiveInfo {
+            proto: crate::transport::Proto::Udp,
+            src: "127.0.0.2:5060".parse().unwrap(),
+            local: "127.0.0.1:5060".parse().unwrap(),
+            socket: 0,
+            conn: None,
+        };
+        let before = SEEN.load(Ordering::SeqCst);
+        assert!(consume(&reply("z9hG4bKlocaltest42"), &info));
+        assert!(!consume(&reply("z9hG4bKother"), &info));
+        assert_eq!(SEEN.load(Ordering::SeqCst), before + 1);
+    }
+}

@@ -349,6 +349,13 @@ fn select(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>], domain: bool) -> i32 {
         .and_then(ArgValue::int)
         .filter(|&n| n > 0)
         .map(|n| n as usize);
+    if let Some(part) = args.get(3).and_then(ArgValue::str)
+        && !part.is_empty()
+        && part != "default"
+    {
+        tracing::error!("{fname}: partition `{part}` not found (only `default` is served)");
+        return -1;
+    }
     let sets = st.sets.read().clone();
     let Some(set) = sets.set(setid) else {
         tracing::error!("{fname}: destination set {setid} not found");
@@ -465,12 +472,20 @@ fn next(ctx: &mut RunCtx<'_>, domain: bool) -> i32 {
     if ctx.avps.count(&cfg.dst_avp) == 0 {
         return -1;
     }
+    let sets = st.sets.read().clone();
+    // The call leaves the destination it was on (algorithm 10 counts what it sent there).
+    if let Some(uri) = ctx.avps.get(&cfg.dst_avp, 0).as_str()
+        && let Some(d) = sets.find(ctx.avps.get(&cfg.grp_avp, 0).as_int().unwrap_or(0), &uri)
+    {
+        let _ = d
+            .load
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
     ctx.avps.delete_at(&cfg.dst_avp, 0);
     ctx.avps.delete_at(&cfg.grp_avp, 0);
     if let Some(a) = &cfg.attrs_avp {
         ctx.avps.delete_at(a, 0);
     }
-    let sets = st.sets.read().clone();
     loop {
         let uri = ctx.avps.get(&cfg.dst_avp, 0);
         let Some(uri) = uri.as_str().map(|s| s.into_owned()) else {

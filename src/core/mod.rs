@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod branch;
+pub mod local_replies;
 pub mod proxy;
 pub mod reply;
 pub mod stateless;

@@ -12,6 +12,7 @@ use crate::transport::{self, ReceiveInfo, Transport, TransportConfig, TransportE
 
 use super::action::{Action, RequestHandler, ResponseAction};
 use super::branch::BranchHasher;
+use super::local_replies;
 use super::reply::{ToTagger, reply, reply_to_raw, reply_with};
 use super::stateless::{ForwardError, forward_request, forward_response, is_loop};
 
@@ -116,6 +117,9 @@ impl Core {
         } else {
             bump(&self.stats.responses);
             self.core_stat(|s| &s.rcv_replies);
+            if local_replies::consume(&msg, info) {
+                return;
+            }
             match self.handler.on_response(&mut msg, info) {
                 ResponseAction::Relay => {}
                 ResponseAction::Consumed => return,

@@ -6,10 +6,12 @@ pub mod alias_db;
 pub mod auth;
 pub mod auth_db;
 pub mod builtin;
+pub mod dispatcher;
 pub mod domain;
 pub mod group;
 pub mod maxfwd;
 pub mod mi_transports;
+pub mod nathelper;
 pub mod permissions;
 pub mod registrar;
 pub mod rr;
@@ -31,6 +33,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &builtin::DB_SQLITE,
     &builtin::DB_POSTGRES,
     &builtin::DB_MYSQL,
+    &dispatcher::DESCRIPTOR,
     &domain::DESCRIPTOR,
     &group::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,
@@ -39,6 +42,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &mi_transports::MI_FIFO,
     &mi_transports::MI_DATAGRAM,
     &mi_transports::PROMETHEUS,
+    &nathelper::DESCRIPTOR,
     &permissions::DESCRIPTOR,
     &rr::DESCRIPTOR,
     &registrar::DESCRIPTOR,

@@ -11,6 +11,7 @@ pub mod handler;
 pub mod log;
 pub mod mi;
 pub mod msgctx;
+pub mod script_routes;
 pub mod settings;
 #[cfg(test)]
 mod tests;
@@ -168,6 +169,8 @@ pub struct Running {
     pub shared: Arc<Shared>,
     /// The MI transports and the process table, when the script loads an MI module.
     pub mi: Option<mi::RunningMi>,
+    /// The `timer_route` threads, stopped when the proxy is dropped.
+    _timers: script_routes::TimerRoutes,
 }
 
 impl Running {
@@ -239,7 +242,9 @@ impl Runtime {
         let core = Core::new(transport.clone(), Box::new(handler));
         let _ = shared.core.set(Arc::downgrade(&core));
         core.set_core_stats(shared.core_stats.clone());
+        script_routes::run_startup(&shared);
         transport.start(core.clone());
+        let timers = script_routes::start_timers(&shared);
         let mi = match mi_cfg {
             Some(c) => match mi::start(&c, &shared, &transport, self.path) {
                 Ok(m) => Some(m),
@@ -250,6 +255,11 @@ impl Runtime {
             },
             None => None,
         };
-        Ok(Running { core, shared, mi })
+        Ok(Running {
+            core,
+            shared,
+            mi,
+            _timers: timers,
+        })
     }
 }

@@ -1,0 +1,111 @@
+//! startup_route runs once before the first message; timer_route[name, interval] runs every
+//! interval seconds.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Proxy(Child);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn options(port: u16) -> String {
+    let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let me = ua.local_addr().unwrap();
+    let req = format!(
+        "OPTIONS sip:r@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKrt{}\r\n\
+         From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:r@127.0.0.1>\r\nCall-ID: rt-{}\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        me.port(),
+        me.port()
+    );
+    ua.send_to(req.as_bytes(), ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 2048];
+    let n = ua.recv(&mut buf).expect("osips answers");
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn startup_and_timer_routes_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_udp_port();
+    let cfg = dir.path().join("routes.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"socket = udp:127.0.0.1:{port}
+loadmodule "sl.so"
+
+startup_route {{
+    cache_store("local", "boot", "done");
+}}
+
+timer_route[tick, 1] {{
+    cache_add("local", "ticks", 1, 0);
+    cache_counter_fetch("local", "ticks", $var(t));
+    xlog("L_NOTICE", "tick $var(t)\n");
+}}
+
+route {{
+    $var(t) = 0;
+    cache_fetch("local", "boot", $var(b));
+    cache_counter_fetch("local", "ticks", $var(t));
+    sl_send_reply(200, "boot=$var(b) ticks=$var(t)");
+    exit;
+}}
+"#
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_osips"))
+        .args(["-f", cfg.to_str().unwrap(), "-F", "-E"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _proxy = Proxy(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |what: &str| {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(100))
+                && l.contains(what)
+            {
+                return;
+            }
+        }
+        panic!("osips never logged `{what}`");
+    };
+    wait_for("listening on");
+    // startup_route ran before the first message; no tick yet.
+    assert_eq!(options(port), "SIP/2.0 200 boot=done ticks=0");
+    wait_for("tick 2");
+    let line = options(port);
+    let ticks: i32 = line
+        .rsplit("ticks=")
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(line.starts_with("SIP/2.0 200 boot=done ticks="), "{line}");
+    assert!(ticks >= 2, "{line}");
+}

@@ -10,8 +10,9 @@ pub mod group;
 pub mod maxfwd;
 pub mod mi_transports;
 pub mod permissions;
-pub mod rr;
 pub mod registrar;
+pub mod rr;
+pub mod rtpengine;
 pub mod signaling;
 pub mod sipmsgops;
 pub mod sl;
@@ -34,6 +35,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &mi_transports::PROMETHEUS,
     &permissions::DESCRIPTOR,
     &rr::DESCRIPTOR,
+    &rtpengine::DESCRIPTOR,
     &registrar::DESCRIPTOR,
     &signaling::DESCRIPTOR,
     &sipmsgops::DESCRIPTOR,

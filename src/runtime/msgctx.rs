@@ -62,6 +62,8 @@ pub struct SipCtx {
     pub force_rport: bool,
     /// Record-Route asked for by the script and Route parameters found by `loose_route` (rr module).
     pub rr: crate::modules::rr::RrState,
+    /// `rtpengine_use_set()`: the rtpengine set for this message (None = the default set).
+    pub rtpengine_set: Option<u32>,
 }
 
 fn s(b: &[u8]) -> Value {
@@ -112,6 +114,7 @@ impl SipCtx {
             send_socket: None,
             force_rport: false,
             rr: Default::default(),
+            rtpengine_set: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod permissions;
 pub mod registrar;
 pub mod rr;
 pub mod rtpengine;
+pub mod rtpproxy;
 pub mod signaling;
 pub mod sipmsgops;
 pub mod sl;
@@ -36,6 +37,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &permissions::DESCRIPTOR,
     &rr::DESCRIPTOR,
     &rtpengine::DESCRIPTOR,
+    &rtpproxy::DESCRIPTOR,
     &registrar::DESCRIPTOR,
     &signaling::DESCRIPTOR,
     &sipmsgops::DESCRIPTOR,

@@ -232,8 +232,14 @@ pub fn build<'f>(
         .to_tag
         .or_else(|| ids.to_tag.clone())
         .filter(|t| !t.is_empty());
-    // The callee's side (an answer in a request, e.g. ACK with SDP) names its own tag first.
-    if ids.is_request && op == Op::Answer {
+    // The callee's side names its own tag first: an answer in a request (ACK / PRACK with SDP),
+    // an offer in a reply (late offer in a 200), a query from a reply.
+    let callee_side = if ids.is_request {
+        op == Op::Answer
+    } else {
+        matches!(op, Op::Offer | Op::Query)
+    };
+    if callee_side {
         let to = to_tag.ok_or("no To tag")?;
         d.insert("from-tag", Bencode::str(&to));
         d.insert("to-tag", Bencode::str(&from_tag));
@@ -319,6 +325,40 @@ mod tests {
         assert_eq!(s(&d, "from-tag").as_deref(), Some("tt"));
         assert_eq!(s(&d, "to-tag").as_deref(), Some("ft"));
         assert!(build(Op::Answer, "", &ids(true), Some(b"")).is_err());
+    }
+
+    #[test]
+    fn late_offer_in_a_reply_names_the_callee_first() {
+        let (_, d) = build(Op::Offer, "", &ids(false), Some(b"v=0\r\n")).unwrap();
+        assert_eq!(s(&d, "from-tag").as_deref(), Some("tt"));
+        assert_eq!(s(&d, "to-tag").as_deref(), Some("ft"));
+        let (_, d) = build(Op::Delete, "to-tag", &ids(false), None).unwrap();
+        assert_eq!(s(&d, "from-tag").as_deref(), Some("ft"));
+        assert_eq!(s(&d, "to-tag").as_deref(), Some("tt"));
+    }
+
+    #[test]
+    fn any_flag_text_gives_a_request_or_an_error() {
+        let mut seed = 7u32;
+        let alphabet = b"=- aRTP/SVFIcefortgixn12";
+        for _ in 0..3000 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let n = (seed >> 24) as usize % 40;
+            let text: String = (0..n)
+                .map(|i| {
+                    let k = (seed.rotate_left(i as u32 * 3) >> 8) as usize % alphabet.len();
+                    alphabet[k] as char
+                })
+                .collect();
+            for op in [Op::Offer, Op::Answer, Op::Delete, Op::Query] {
+                if let Ok((_, d)) = build(op, &text, &ids(false), Some(b"x")) {
+                    assert!(
+                        d.get("call-id").is_some() && d.get("command").is_some(),
+                        "{text}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! The callee must receive an SDP pointing at rtpengine (127.0.0.1, a port of its range), the
 //! caller the rewritten answer; RTP sent from the caller's advertised media address to the port
-//! in its answer arrives at the callee's media address (and back) through the relay; after the
+//! in its answer arrives at the callee's media address (and back) through the relay, and so does
+//! RTP that sipp itself plays (`play_pcap_audio` of sipp's g711a.pcap); after the
 //! BYE rtpengine no longer knows the call (ng `query`). Failover: a dead first instance is
 //! skipped and the call goes through the second.
 
@@ -13,6 +14,7 @@ mod rtpengine_support;
 
 use std::net::UdpSocket;
 use std::path::Path;
+use std::time::Duration;
 
 use rr_support::{Osips, Sipp};
 use rtpengine_support::{Rtpengine, rtp_flows, wait_file};
@@ -26,6 +28,11 @@ fn media_socket(ip: &str) -> UdpSocket {
 /// Caller: INVITE with SDP (media at 127.0.0.2:`media_port`), checks the 200's SDP points at
 /// 127.0.0.1, writes its Call-ID to `dir/call_id` and the answer's port to `dir/caller_port`, ACKs, and answers the callee's BYE.
 fn caller(media_port: u16, dir: &Path) -> String {
+    caller_with(media_port, dir, "")
+}
+
+/// The caller, running `after_ack` (scenario XML) once the ACK is sent.
+fn caller_with(media_port: u16, dir: &Path, after_ack: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="rtpengine caller">
@@ -76,7 +83,7 @@ fn caller(media_port: u16, dir: &Path) -> String {
 
     ]]>
   </send>
-  <recv request="BYE"/>
+{after_ack}  <recv request="BYE"/>
   <send>
     <![CDATA[
       SIP/2.0 200 OK
@@ -231,6 +238,15 @@ struct Call {
 }
 
 fn start_call(socks: &[String], manage: bool, callee_checks: &[&str]) -> Call {
+    start_call_with(socks, manage, callee_checks, "")
+}
+
+fn start_call_with(
+    socks: &[String],
+    manage: bool,
+    callee_checks: &[&str],
+    after_ack: &str,
+) -> Call {
     let dir = tempfile::tempdir().unwrap();
     let a_media = media_socket("127.0.0.2");
     let b_media = media_socket("127.0.0.3");
@@ -249,7 +265,7 @@ fn start_call(socks: &[String], manage: bool, callee_checks: &[&str]) -> Call {
     );
     let caller = Sipp::run(
         "caller",
-        &caller(a_media.local_addr().unwrap().port(), dir.path()),
+        &caller_with(a_media.local_addr().unwrap().port(), dir.path(), after_ack),
         common::free_udp_port(),
         false,
         Some(format!("127.0.0.1:{port}")),
@@ -368,4 +384,41 @@ fn dead_rtpengine_fails_over_to_the_next_and_manage_does_offer_answer_delete() {
         "ok",
         "rtpengine_manage did not delete on BYE"
     );
+}
+
+/// sipp itself sends the RTP: the caller plays sipp's G.711 A-law capture to the address of
+/// the (rewritten) answer, and the packets reach the callee's media address from rtpengine.
+#[test]
+fn rtp_played_by_sipp_reaches_the_callee_through_rtpengine() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let pcap = "/usr/share/sip-tester/g711a.pcap";
+    assert!(
+        std::path::Path::new(pcap).exists(),
+        "{pcap} (Debian sip-tester) is missing"
+    );
+    let Some(r) = Rtpengine::start() else {
+        return;
+    };
+    let sock = format!("udp:127.0.0.1:{}", r.ng.port());
+    let play = format!(
+        "  <nop>\n    <action>\n      <exec play_pcap_audio=\"{pcap}\"/>\n    </action>\n  </nop>\n"
+    );
+    let c = start_call_with(std::slice::from_ref(&sock), false, &[], &play);
+    let (c, _, _) = c.relay_ports(&r);
+    c.b_media
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, from) = c
+        .b_media
+        .recv_from(&mut buf)
+        .unwrap_or_else(|e| panic!("no RTP from sipp arrived: {e}\n{}", r.log()));
+    assert!(n > 12, "{n} bytes");
+    assert_eq!(buf[0] >> 6, 2, "RTP version 2");
+    assert_eq!(buf[1] & 0x7f, 8, "PCMA payload from g711a.pcap");
+    assert_eq!(from.ip().to_string(), "127.0.0.1");
+    assert!(r.owns(from.port()), "sent by rtpengine's port, not {from}");
+    c.finish();
 }

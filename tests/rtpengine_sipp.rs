@@ -26,13 +26,9 @@ fn media_socket(ip: &str) -> UdpSocket {
 }
 
 /// Caller: INVITE with SDP (media at 127.0.0.2:`media_port`), checks the 200's SDP points at
-/// 127.0.0.1, writes its Call-ID to `dir/call_id` and the answer's port to `dir/caller_port`, ACKs, and answers the callee's BYE.
-fn caller(media_port: u16, dir: &Path) -> String {
-    caller_with(media_port, dir, "")
-}
-
-/// The caller, running `after_ack` (scenario XML) once the ACK is sent.
-fn caller_with(media_port: u16, dir: &Path, after_ack: &str) -> String {
+/// 127.0.0.1, writes its Call-ID to `dir/call_id` and the answer's port to `dir/caller_port`,
+/// ACKs, runs `after_ack` (scenario XML), and answers the callee's BYE.
+fn caller(media_port: u16, dir: &Path, after_ack: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="rtpengine caller">
@@ -265,7 +261,7 @@ fn start_call_with(
     );
     let caller = Sipp::run(
         "caller",
-        &caller_with(a_media.local_addr().unwrap().port(), dir.path(), after_ack),
+        &caller(a_media.local_addr().unwrap().port(), dir.path(), after_ack),
         common::free_udp_port(),
         false,
         Some(format!("127.0.0.1:{port}")),

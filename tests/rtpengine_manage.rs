@@ -1,5 +1,6 @@
 //! `rtpengine_manage()` on a running osips with the real rtpengine: the INVITE's SDP is offered,
-//! a 183 with SDP is answered, and the call is deleted by a negative final reply or a CANCEL.
+//! a 183 with SDP is answered, and the call is deleted by a negative final reply or a CANCEL;
+//! `$rtpquery` reads rtpengine's view of the call.
 //! Caller and callee are UDP sockets of the test.
 
 mod common;
@@ -24,6 +25,7 @@ route {{\n\
     exit;\n\
   }}\n\
   if (is_method(\"INVITE\")) {{ record_route(); }}\n\
+  if ($rtpquery =~ \"result...ok\") {{ append_hf(\"X-Rtp-Query: known\\r\\n\"); }}\n\
   rtpengine_manage(\"replace-origin replace-session-connection\");\n\
   forward();\n\
 }}\n\
@@ -121,6 +123,10 @@ Contact: <sip:a@127.0.0.1:{ap}>\r\nMax-Forwards: 70\r\n"
     a.send_to(invite.as_bytes(), ("127.0.0.1", o.port)).unwrap();
     let got = recv(&b, o, "INVITE at the callee");
     assert!(body(&got).contains("c=IN IP4 127.0.0.1"), "{got}");
+    assert!(
+        !got.contains("X-Rtp-Query"),
+        "$rtpquery found the call before the offer\n{got}"
+    );
     assert!(r.owns(media_port(body(&got))), "{got}");
     b.send_to(
         reply(&got, "183 Session Progress", ANSWER).as_bytes(),
@@ -170,6 +176,10 @@ Max-Forwards: 70\r\n"
     a.send_to(cancel.as_bytes(), ("127.0.0.1", o.port)).unwrap();
     let got = recv(&b, &o, "CANCEL at the callee");
     assert!(got.starts_with("CANCEL "), "{got}");
+    assert!(
+        got.contains("X-Rtp-Query: known"),
+        "$rtpquery did not find the call\n{got}"
+    );
     assert!(!invite.is_empty());
     assert_ne!(r.query(&call_id), "ok", "CANCEL did not delete the call");
 }

@@ -98,6 +98,20 @@ impl Bencode {
         self.get(key).and_then(Bencode::as_str)
     }
 
+    /// The value as JSON (byte strings as lossy UTF-8 text), as OpenSIPS prints `$rtpquery`.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Bencode::Int(i) => serde_json::Value::from(*i),
+            Bencode::Bytes(b) => serde_json::Value::from(String::from_utf8_lossy(b).into_owned()),
+            Bencode::List(l) => serde_json::Value::Array(l.iter().map(Bencode::to_json).collect()),
+            Bencode::Dict(d) => serde_json::Value::Object(
+                d.iter()
+                    .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
         self.encode_into(&mut out);
@@ -275,6 +289,15 @@ mod tests {
         assert_eq!(
             v.get("a"),
             Some(&Bencode::List(vec![Bencode::Int(-1), Bencode::Int(0)]))
+        );
+    }
+
+    #[test]
+    fn json_of_a_reply() {
+        let v = Bencode::decode(b"d6:result2:ok7:createdi5e4:tagsd1:ald3:ssci1eeee").unwrap();
+        assert_eq!(
+            v.to_json().to_string(),
+            r#"{"created":5,"result":"ok","tags":{"a":[{"ssc":1}]}}"#
         );
     }
 

@@ -5,7 +5,8 @@
 //! the call on the relay; `rtpengine_manage` picks one of the three from the message as OpenSIPS
 //! does. Several instances (`rtpengine_sock`, repeatable, `[set ==] udp:host:port[=weight] ...`)
 //! share calls by Call-ID hash and weight; an instance that does not answer is skipped for
-//! `rtpengine_disable_tout` seconds and the command goes to the next one.
+//! `rtpengine_disable_tout` seconds and the command goes to the next one. `$rtpquery` gives
+//! rtpengine's `query` answer for the message's call as JSON.
 
 pub mod bencode;
 pub mod flags;
@@ -370,6 +371,24 @@ fn rtpengine_use_set(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     }
 }
 
+/// `$rtpquery`: rtpengine's `query` answer for the call of this message, as JSON text.
+fn rtpquery_pv(ctx: &mut RunCtx<'_>, _: &crate::script::pv::PvSpec) -> Option<Value> {
+    let e = engines()?;
+    let m = crate::runtime::core_fns::sip(ctx)?;
+    let ids = msg_ids(m);
+    let set = m.rtpengine_set.unwrap_or(e.default_set);
+    let (_, dict) = flags::build(Op::Query, "", &ids, None)
+        .map_err(|err| tracing::error!("$rtpquery: {err}"))
+        .ok()?;
+    match e.send(set, ids.call_id.as_bytes(), &dict) {
+        Ok((_, reply)) => Some(Value::Str(reply.to_json().to_string())),
+        Err(err) => {
+            tracing::error!("$rtpquery: {err}");
+            None
+        }
+    }
+}
+
 const ALL: RouteMask = RouteMask::REQUEST
     .or(RouteMask::ONREPLY)
     .or(RouteMask::FAILURE)
@@ -420,6 +439,11 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             handler: rtpengine_use_set,
         },
     ],
+    pvs: &[crate::script::PvExport::read(
+        "rtpquery",
+        false,
+        rtpquery_pv,
+    )],
     mi_commands: mi::COMMANDS,
     stats: STATS,
     init: Some(init),

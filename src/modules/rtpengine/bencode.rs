@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn json_of_a_reply() {
-        let v = Bencode::decode(b"d6:result2:ok7:createdi5e4:tagsd1:ald3:ssci1eeee").unwrap();
+        let v = Bencode::decode(b"d6:result2:ok7:createdi5e4:tagsd1:ald3:ssci1eeeee").unwrap();
         assert_eq!(
             v.to_json().to_string(),
             r#"{"created":5,"result":"ok","tags":{"a":[{"ssc":1}]}}"#

@@ -1,6 +1,7 @@
 //! MI of the media relay modules on a running `osips`: `rtpengine_show` lists the sets and
 //! nodes, `rtpengine_enable` disables / enables a node (a disabled node is skipped: the offer
-//! fails when it was the only one), `rtpproxy_show` / `rtpproxy_enable` likewise; the
+//! fails when it was the only one), `rtpengine_use_set` picks another set, `rtpproxy_show` /
+//! `rtpproxy_enable` likewise; the
 //! rtpengine statistics count the commands.
 
 mod common;
@@ -22,11 +23,15 @@ fn mi(t: &MiTarget, method: &str, params: Value) -> Value {
 /// Sends an INVITE with SDP straight to the proxy; the script answers 200 when the offer
 /// worked, 503 otherwise. Returns the reply code.
 fn offer(port: u16, call_id: &str) -> u16 {
+    offer_to(port, "bob", call_id)
+}
+
+fn offer_to(port: u16, user: &str, call_id: &str) -> u16 {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     let lp = s.local_addr().unwrap().port();
     let sdp = "v=0\r\no=a 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
     let inv = format!(
-        "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{lp};rport;branch=z9hG4bK{call_id}\r\n\
+        "INVITE sip:{user}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{lp};rport;branch=z9hG4bK{call_id}\r\n\
 From: <sip:a@127.0.0.1>;tag=f1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\n\
 Max-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
         sdp.len()
@@ -53,6 +58,7 @@ modparam(\"rtpengine\", \"rtpengine_sock\", \"{live}=2\")\n\
 modparam(\"rtpengine\", \"rtpengine_sock\", \"3 == udp:127.0.0.1:9\")\n\
 modparam(\"rtpproxy\", \"rtpproxy_sock\", \"udp:127.0.0.1:{rtpp}|127.0.0.9\")\n\
 route {{\n\
+  if ($rU == \"set3\") {{ rtpengine_use_set(3); }}\n\
   if (rtpengine_offer(\"replace-origin\")) {{ sl_send_reply(200, \"Relayed\"); }}\n\
   else {{ sl_send_reply(503, \"No relay\"); }}\n\
   exit;\n\
@@ -89,10 +95,16 @@ route {{\n\
     .unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
 
+    // rtpengine_use_set(3): the offer goes to set 3, whose only node is dead.
+    assert_eq!(offer_to(port, "set3", "mi-4"), 503);
+    let show = mi(&t, "rtpengine_show", json!({}));
+    assert_eq!(show["Sets"][1]["nodes"][0]["disabled"], json!(1), "{show}");
+    assert_eq!(show["Sets"][0]["nodes"][0]["disabled"], json!(0), "{show}");
+
     let stats = mi(&t, "get_statistics", json!({"statistics": ["rtpengine:"]}));
     let text = stats.to_string();
     assert!(text.contains("\"rtpengine:offers\":2"), "{text}");
-    assert!(text.contains("\"rtpengine:errors\":1"), "{text}");
+    assert!(text.contains("\"rtpengine:errors\":2"), "{text}");
 
     let show = mi(&t, "rtpproxy_show", json!({}));
     assert_eq!(

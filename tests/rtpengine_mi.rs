@@ -27,6 +27,11 @@ fn offer(port: u16, call_id: &str) -> u16 {
 }
 
 fn offer_to(port: u16, user: &str, call_id: &str) -> u16 {
+    status_line(port, user, call_id)[8..11].parse().unwrap()
+}
+
+/// The status line of the reply to the INVITE.
+fn status_line(port: u16, user: &str, call_id: &str) -> String {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     let lp = s.local_addr().unwrap().port();
     let sdp = "v=0\r\no=a 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
@@ -41,7 +46,7 @@ Max-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{
     let mut buf = [0u8; 4096];
     let n = s.recv(&mut buf).expect("a reply");
     let text = String::from_utf8_lossy(&buf[..n]);
-    text[8..11].parse().unwrap()
+    text.lines().next().unwrap_or_default().to_string()
 }
 
 #[test]
@@ -59,6 +64,12 @@ modparam(\"rtpengine\", \"rtpengine_sock\", \"3 == udp:127.0.0.1:9\")\n\
 modparam(\"rtpproxy\", \"rtpproxy_sock\", \"udp:127.0.0.1:{rtpp}|127.0.0.9\")\n\
 route {{\n\
   if ($rU == \"set3\") {{ rtpengine_use_set(3); }}\n\
+  if ($rU == \"var\") {{\n\
+    if (rtpengine_offer(\"replace-origin\", $var(sock), $var(sdp)) && $var(sdp) =~ \"c=IN IP4 127.0.0.1\") {{\n\
+      sl_send_reply(200, \"SDP in var via $var(sock)\");\n\
+    }} else {{ sl_send_reply(500, \"No SDP in var\"); }}\n\
+    exit;\n\
+  }}\n\
   if (rtpengine_offer(\"replace-origin\")) {{ sl_send_reply(200, \"Relayed\"); }}\n\
   else {{ sl_send_reply(503, \"No relay\"); }}\n\
   exit;\n\
@@ -95,6 +106,12 @@ route {{\n\
     .unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
 
+    // sdp_var receives the new SDP; sock_var names the node.
+    assert_eq!(
+        status_line(port, "var", "mi-5"),
+        format!("SIP/2.0 200 SDP in var via {live}")
+    );
+
     // rtpengine_use_set(3): the offer goes to set 3, whose only node is dead.
     assert_eq!(offer_to(port, "set3", "mi-4"), 503);
     let show = mi(&t, "rtpengine_show", json!({}));
@@ -103,7 +120,7 @@ route {{\n\
 
     let stats = mi(&t, "get_statistics", json!({"statistics": ["rtpengine:"]}));
     let text = stats.to_string();
-    assert!(text.contains("\"rtpengine:offers\":2"), "{text}");
+    assert!(text.contains("\"rtpengine:offers\":3"), "{text}");
     assert!(text.contains("\"rtpengine:errors\":2"), "{text}");
 
     let show = mi(&t, "rtpproxy_show", json!({}));

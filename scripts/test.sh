@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every osips test the way CI does, on a fresh Debian machine as root:
-#   1. installs what the tests need when it is missing (PostgreSQL, MariaDB, sipp, tmux, ...);
+#   1. installs what the tests need when it is missing (PostgreSQL, MariaDB, sipp, rtpengine, tmux, ...);
 #   2. starts PostgreSQL and MariaDB on loopback, on free ports, with throw-away data directories;
 #   3. runs cargo fmt --check, cargo clippy -D warnings and the whole test suite against them;
 #   4. stops what it started, whatever happened.
@@ -44,6 +44,7 @@ command -v mariadb >/dev/null || command -v mysql >/dev/null || missing+=(mariad
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 command -v tmux >/dev/null || missing+=(tmux)
+[ -x /usr/bin/rtpengine ] || [ -x /usr/sbin/rtpengine ] || missing+=(rtpengine-daemon)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi

@@ -15,6 +15,8 @@ pub mod nathelper;
 pub mod permissions;
 pub mod registrar;
 pub mod rr;
+pub mod rtpengine;
+pub mod rtpproxy;
 pub mod signaling;
 pub mod sipmsgops;
 pub mod sl;
@@ -45,6 +47,8 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &nathelper::DESCRIPTOR,
     &permissions::DESCRIPTOR,
     &rr::DESCRIPTOR,
+    &rtpengine::DESCRIPTOR,
+    &rtpproxy::DESCRIPTOR,
     &registrar::DESCRIPTOR,
     &signaling::DESCRIPTOR,
     &sipmsgops::DESCRIPTOR,

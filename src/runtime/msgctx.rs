@@ -65,6 +65,8 @@ pub struct SipCtx {
     /// The tm module's view of this run (current transaction, armed routes, branch, reply);
     /// only tm reads it (`modules::tm::ctx::TmCtx`).
     pub tm: Option<Box<dyn std::any::Any + Send>>,
+    /// `rtpengine_use_set()`: the rtpengine set for this message (None = the default set).
+    pub rtpengine_set: Option<u32>,
 }
 
 fn s(b: &[u8]) -> Value {
@@ -116,6 +118,7 @@ impl SipCtx {
             force_rport: false,
             rr: Default::default(),
             tm: None,
+            rtpengine_set: None,
         }
     }
 

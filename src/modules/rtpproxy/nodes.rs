@@ -1,0 +1,374 @@
+//! RTPProxy instances (`rtpproxy_sock`: `[set ==] udp:host:port[|adv_ip][=weight] unix:/path
+//! ...`), selection by Call-ID hash and weight as OpenSIPS `select_rtpp_node` does, failover
+//! with `rtpproxy_disable_tout`, and sending one command (UDP with a cookie, or a UNIX stream).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+/// Where a node listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Udp(SocketAddr),
+    Unix(PathBuf),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    disabled_until: Option<Instant>,
+    by_admin: bool,
+    /// Answered `V` / `VF` with the versions OpenSIPS needs.
+    verified: bool,
+}
+
+#[derive(Debug)]
+pub struct Node {
+    /// As written, without weight and advertised address (`udp:127.0.0.1:7722`).
+    pub url: String,
+    pub target: Target,
+    pub weight: u32,
+    /// `|adv_ip`: the address to put in the SDP instead of the one the proxy returns.
+    pub adv_ip: Option<String>,
+    state: Mutex<State>,
+}
+
+impl Node {
+    pub fn parse(text: &str) -> Result<Node, String> {
+        let (rest, weight) = match text.rsplit_once('=') {
+            Some((r, w)) => (
+                r,
+                w.parse::<u32>()
+                    .map_err(|_| format!("bad weight `{w}` in rtpproxy socket `{text}`"))?,
+            ),
+            None => (text, 1),
+        };
+        let (url, adv_ip) = match rest.split_once('|') {
+            Some((u, a)) if !a.is_empty() => (u, Some(a.to_string())),
+            Some(_) => {
+                return Err(format!(
+                    "rtpproxy socket `{text}`: empty advertised address"
+                ));
+            }
+            None => (rest, None),
+        };
+        let target = if let Some(p) = url.strip_prefix("unix:") {
+            if p.is_empty() {
+                return Err(format!("rtpproxy socket `{text}`: no path"));
+            }
+            Target::Unix(PathBuf::from(p))
+        } else {
+            let hp = url
+                .strip_prefix("udp6:")
+                .or_else(|| url.strip_prefix("udp:"))
+                .unwrap_or(url);
+            let a = hp
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| {
+                    format!(
+                        "rtpproxy socket `{text}`: expected udp:host:port, udp6:[addr]:port or unix:/path"
+                    )
+                })?;
+            Target::Udp(a)
+        };
+        Ok(Node {
+            url: url.to_string(),
+            target,
+            weight,
+            adv_ip,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    pub fn usable(&self, now: Instant) -> bool {
+        let s = self.state.lock();
+        !s.by_admin && s.disabled_until.is_none_or(|t| t <= now)
+    }
+
+    pub fn disabled(&self) -> bool {
+        !self.usable(Instant::now())
+    }
+
+    pub fn fail(&self, tout: Duration) {
+        let mut s = self.state.lock();
+        s.disabled_until = Some(Instant::now() + tout);
+        s.verified = false;
+    }
+
+    pub fn set_enabled(&self, on: bool) {
+        let mut s = self.state.lock();
+        s.by_admin = !on;
+        if on {
+            s.disabled_until = None;
+        }
+    }
+
+    pub fn recheck_in(&self) -> u64 {
+        self.state
+            .lock()
+            .disabled_until
+            .map(|t| t.saturating_duration_since(Instant::now()).as_secs())
+            .unwrap_or(0)
+    }
+
+    /// Checks the proxy's protocol version once (`V`, then `VF 20050322`).
+    pub fn verify(&self, retries: u32, timeout: Duration) -> Result<(), String> {
+        if self.state.lock().verified {
+            return Ok(());
+        }
+        let v = self.send("V", retries, timeout)?;
+        if v.trim() != super::command::BASE_VERSION {
+            return Err(format!("unsupported protocol version `{}`", v.trim()));
+        }
+        let cap = self.send(
+            &format!("VF {}", super::command::REQUIRED_CAP),
+            retries,
+            timeout,
+        )?;
+        if cap.trim() != "1" {
+            return Err(format!(
+                "proxy lacks capability {}",
+                super::command::REQUIRED_CAP
+            ));
+        }
+        self.state.lock().verified = true;
+        Ok(())
+    }
+
+    /// Sends one command and returns the reply without the cookie.
+    pub fn send(&self, cmd: &str, retries: u32, timeout: Duration) -> Result<String, String> {
+        match &self.target {
+            Target::Udp(a) => send_udp(*a, cmd, retries, timeout),
+            Target::Unix(p) => send_unix(p, cmd, timeout),
+        }
+    }
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+fn cookie() -> String {
+    static RAND: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let r = *RAND.get_or_init(|| rand::random::<u32>() % 10000);
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        r,
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn send_udp(
+    addr: SocketAddr,
+    cmd: &str,
+    retries: u32,
+    timeout: Duration,
+) -> Result<String, String> {
+    let local = if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let sock = UdpSocket::bind(local).map_err(|e| e.to_string())?;
+    sock.connect(addr).map_err(|e| e.to_string())?;
+    let cookie = cookie();
+    let pkt = format!("{cookie} {cmd}");
+    let mut buf = [0u8; 8192];
+    let mut last = String::from("timeout");
+    for _ in 0..retries.max(1) {
+        if let Err(e) = sock.send(pkt.as_bytes()) {
+            last = e.to_string();
+            continue;
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let _ = sock.set_read_timeout(Some(left));
+            match sock.recv(&mut buf) {
+                Ok(n) => {
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    if let Some(r) = text.strip_prefix(&cookie).and_then(|r| r.strip_prefix(' ')) {
+                        return Ok(r.trim_end().to_string());
+                    }
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    last = "timeout".into();
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    last = e.to_string();
+                    std::thread::sleep(timeout.min(Duration::from_millis(50)));
+                    break;
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+/// UNIX stream sockets carry one command per connection, without a cookie.
+fn send_unix(path: &PathBuf, cmd: &str, timeout: Duration) -> Result<String, String> {
+    let mut s = UnixStream::connect(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let _ = s.set_read_timeout(Some(timeout));
+    let _ = s.set_write_timeout(Some(timeout));
+    s.write_all(format!("{cmd}\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.ends_with(b"\n") {
+                    break;
+                }
+            }
+            Err(e) if buf.is_empty() => return Err(e.to_string()),
+            Err(_) => break,
+        }
+    }
+    if buf.is_empty() {
+        return Err("no reply".into());
+    }
+    Ok(String::from_utf8_lossy(&buf).trim_end().to_string())
+}
+
+#[derive(Debug)]
+pub struct Set {
+    pub id: u32,
+    pub nodes: Vec<Node>,
+}
+
+impl Set {
+    /// OpenSIPS's byte-sum hash of the Call-ID over the weights; a disabled pick is
+    /// redistributed over the usable nodes; `skip` lists nodes already tried.
+    pub fn select(&self, call_id: &[u8], skip: &[usize]) -> Option<usize> {
+        let now = Instant::now();
+        let ok = |i: usize| !skip.contains(&i) && self.nodes[i].usable(now);
+        let sum = call_id.iter().fold(0u32, |a, &b| a.wrapping_add(b as u32)) & 0xff;
+        let pick = |cands: &[usize]| {
+            let total: u32 = cands.iter().map(|&i| self.nodes[i].weight).sum();
+            if total == 0 {
+                return cands.first().copied();
+            }
+            let mut cut = sum % total;
+            for &i in cands {
+                if cut < self.nodes[i].weight {
+                    return Some(i);
+                }
+                cut -= self.nodes[i].weight;
+            }
+            None
+        };
+        let all: Vec<usize> = (0..self.nodes.len()).collect();
+        match pick(&all) {
+            Some(i) if ok(i) => Some(i),
+            _ => pick(&all.into_iter().filter(|&i| ok(i)).collect::<Vec<_>>()),
+        }
+    }
+}
+
+pub fn parse_sets(values: &[String]) -> Result<Vec<Set>, String> {
+    let mut sets: Vec<Set> = Vec::new();
+    for v in values {
+        let (id, list) = match v.split_once("==") {
+            Some((id, rest)) => (
+                id.trim()
+                    .parse::<u32>()
+                    .map_err(|_| format!("rtpproxy_sock `{v}`: bad set id `{}`", id.trim()))?,
+                rest,
+            ),
+            None => (0, v.as_str()),
+        };
+        let nodes = list
+            .split_whitespace()
+            .map(Node::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        if nodes.is_empty() {
+            return Err(format!("rtpproxy_sock `{v}`: no socket given"));
+        }
+        match sets.iter_mut().find(|s| s.id == id) {
+            Some(s) => s.nodes.extend(nodes),
+            None => sets.push(Set { id, nodes }),
+        }
+    }
+    Ok(sets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_socket_forms() {
+        let sets = parse_sets(&[
+            "udp:127.0.0.1:7722|127.0.0.9=3 unix:/run/rtpproxy.sock".into(),
+            "2 == 127.0.0.1:7723 udp6:[::1]:7724".into(),
+        ])
+        .unwrap();
+        assert_eq!(sets.len(), 2);
+        let n = &sets[0].nodes[0];
+        assert_eq!(n.url, "udp:127.0.0.1:7722");
+        assert_eq!(n.weight, 3);
+        assert_eq!(n.adv_ip.as_deref(), Some("127.0.0.9"));
+        assert_eq!(n.target, Target::Udp("127.0.0.1:7722".parse().unwrap()));
+        assert_eq!(
+            sets[0].nodes[1].target,
+            Target::Unix("/run/rtpproxy.sock".into())
+        );
+        assert_eq!(sets[1].id, 2);
+        assert_eq!(
+            sets[1].nodes[1].target,
+            Target::Udp("[::1]:7724".parse().unwrap())
+        );
+        for bad in [
+            "udp:127.0.0.1:1=w",
+            "x == udp:127.0.0.1:1",
+            "unix:",
+            "udp:127.0.0.1",
+            "1 ==",
+        ] {
+            assert!(parse_sets(&[bad.to_string()]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn selection_skips_failed_nodes() {
+        let s = parse_sets(&["udp:127.0.0.1:1 udp:127.0.0.1:2".into()])
+            .unwrap()
+            .remove(0);
+        let first = s.select(b"call", &[]).unwrap();
+        assert_eq!(s.select(b"call", &[first]), Some(1 - first));
+        s.nodes[first].fail(Duration::from_secs(30));
+        assert_eq!(s.select(b"call", &[]), Some(1 - first));
+        s.nodes[1 - first].set_enabled(false);
+        assert_eq!(s.select(b"call", &[]), None);
+    }
+
+    #[test]
+    fn unix_stream_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rtpp.sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let t = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            let mut b = [0u8; 64];
+            let n = c.read(&mut b).unwrap();
+            assert_eq!(&b[..n], b"V\n");
+            c.write_all(b"20040107\n").unwrap();
+        });
+        let n = Node::parse(&format!("unix:{}", path.display())).unwrap();
+        assert_eq!(n.send("V", 1, Duration::from_secs(2)).unwrap(), "20040107");
+        t.join().unwrap();
+    }
+}

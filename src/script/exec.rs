@@ -143,8 +143,9 @@ impl<'s> Interpreter<'s> {
                 Ok(true) => self.block(ctx, then),
                 Ok(false) => match els {
                     Some(e) => self.block(ctx, e),
+                    // OpenSIPS's IF_T: "default is continue" (1); a route ending here returns 1.
                     None => {
-                        ctx.last_rc = 0;
+                        ctx.last_rc = 1;
                         Ctl::Next
                     }
                 },

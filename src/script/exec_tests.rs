@@ -414,6 +414,16 @@ fn return_codes_and_route_params() {
 }
 
 #[test]
+fn a_sub_route_ending_in_a_false_if_lets_the_caller_go_on() {
+    // OpenSIPS's IF_T returns 1 ("default is continue") when the condition is false and there
+    // is no else: the route returns 1, not 0 (which would stop the whole script).
+    let s = compile_full(
+        "route { route(x); $var(after) = $rc; }\nroute[x] { if ($var(none) == \"z\") { exit; } }",
+    );
+    assert_eq!(run_script(&s).vars.get("after"), Value::Int(1));
+}
+
+#[test]
 fn return_zero_and_exit_stop_the_whole_script() {
     let s = compile_full("route { route(z); $var(after) = 1; }\nroute[z] { return(0); }");
     assert_eq!(run_script(&s).vars.get("after"), Value::Null);

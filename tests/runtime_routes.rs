@@ -38,6 +38,79 @@ fn options(port: u16) -> String {
         .to_string()
 }
 
+/// Starts `osips -F -E` on `script` (with `@PORT@` replaced); returns it and its log lines.
+fn start(
+    script: &str,
+) -> (
+    Proxy,
+    u16,
+    std::sync::mpsc::Receiver<String>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_udp_port();
+    let cfg = dir.path().join("routes.cfg");
+    std::fs::write(&cfg, script.replace("@PORT@", &port.to_string())).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_osips"))
+        .args(["-f", cfg.to_str().unwrap(), "-F", "-E"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (Proxy(child), port, rx, dir)
+}
+
+fn wait_for(rx: &std::sync::mpsc::Receiver<String>, what: &str) {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(100))
+            && l.contains(what)
+        {
+            return;
+        }
+    }
+    panic!("osips never logged `{what}`");
+}
+
+#[test]
+fn a_slow_script_run_raises_e_core_threshold() {
+    let (_proxy, port, rx, _dir) = start(
+        r#"socket = udp:127.0.0.1:@PORT@
+exec_msg_threshold = 1
+loadmodule "sl.so"
+
+event_route[E_CORE_THRESHOLD] {
+    cache_store("local", "threshold", "$param(source): $param(extra)");
+    xlog("L_NOTICE", "threshold event stored\n");
+}
+
+route {
+    $var(i) = 0;
+    while ($var(i) < 200) { $var(i) = $var(i) + 1; }
+    cache_fetch("local", "threshold", $var(t));
+    sl_send_reply(200, "seen=$var(t)");
+    exit;
+}
+"#,
+    );
+    wait_for(&rx, "listening on");
+    options(port);
+    wait_for(&rx, "threshold event stored");
+    let line = options(port);
+    assert!(
+        line.starts_with("SIP/2.0 200 seen=msg processing: OPTIONS sip:r@127.0.0.1:"),
+        "{line}"
+    );
+}
+
 #[test]
 fn startup_and_timer_routes_run() {
     let dir = tempfile::tempdir().unwrap();

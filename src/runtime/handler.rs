@@ -122,6 +122,24 @@ pub fn run_route_avps(
     })
 }
 
+impl ScriptHandler {
+    /// `exec_msg_threshold`: a slow script run is logged and raises E_CORE_THRESHOLD
+    /// (`source`, `time` in µs, `extra`: the request line), as OpenSIPS's core does.
+    fn check_threshold(&self, took: std::time::Duration, limit: std::time::Duration, msg: &Msg) {
+        if took <= limit {
+            return;
+        }
+        let line = String::from_utf8_lossy(msg.start_line()).into_owned();
+        let us = took.as_micros() as i64;
+        tracing::warn!("script run took {us} us (exec_msg_threshold): {line}");
+        let params = crate::events::EventParams::new()
+            .with("source", "msg processing")
+            .with("time", us)
+            .with("extra", line);
+        self.shared.events.raise_by_name("E_CORE_THRESHOLD", params);
+    }
+}
+
 impl RequestHandler for ScriptHandler {
     fn on_request(&self, req: &mut Msg, info: &ReceiveInfo) -> Action {
         let script = self.shared.script();
@@ -129,8 +147,13 @@ impl RequestHandler for ScriptHandler {
             return Action::Drop;
         };
         let mut sc = SipCtx::new(req.clone(), info.clone(), self.shared.clone());
+        let threshold = self.shared.settings.exec_msg_threshold;
+        let t0 = (!threshold.is_zero()).then(std::time::Instant::now);
         if self.run(script, &mut sc, main) {
             self.shared.core_stats.drop_requests.inc();
+        }
+        if let Some(t0) = t0 {
+            self.check_threshold(t0.elapsed(), threshold, &sc.msg);
         }
         let SipCtx {
             mut msg,

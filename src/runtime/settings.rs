@@ -34,6 +34,9 @@ pub struct Settings {
     pub server_header: Option<String>,
     /// `user_agent_header`: the whole line, if set.
     pub user_agent_header: Option<String>,
+    /// `exec_msg_threshold` in µs (0: off): a message whose script run takes longer is logged and
+    /// raises E_CORE_THRESHOLD.
+    pub exec_msg_threshold: Duration,
 }
 
 fn advertised(script: &Script) -> Option<Advertised> {
@@ -147,6 +150,9 @@ impl Settings {
             ),
             server_header: script.global_str("server_header").map(str::to_string),
             user_agent_header: script.global_str("user_agent_header").map(str::to_string),
+            exec_msg_threshold: Duration::from_micros(
+                int("exec_msg_threshold").unwrap_or(0).max(0) as u64,
+            ),
         })
     }
 

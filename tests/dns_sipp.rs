@@ -84,3 +84,65 @@ fn forward_to_a_name_reaches_the_srv_target() {
     uac.done(&o);
     uas.done(&o);
 }
+
+/// RFC 3263 failover in tm: the first SRV target never answers; when the final-response timer
+/// fires with nothing received, t_relay's branch goes to the next target and the request
+/// completes there.
+#[test]
+fn t_relay_fails_over_to_the_next_srv_target() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let uas_port = common::free_udp_port();
+    // Nothing listens on this port of 127.0.0.2.
+    let dead = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let Some(dns) = Dnsmasq::start(&[
+        srv(
+            "_sip._udp.pool.example.test",
+            "dead.example.test",
+            dead_port,
+            10,
+            0,
+        ),
+        srv(
+            "_sip._udp.pool.example.test",
+            "live.example.test",
+            uas_port,
+            20,
+            0,
+        ),
+        host("dead.example.test", "127.0.0.2"),
+        host("live.example.test", "127.0.0.1"),
+    ]) else {
+        return;
+    };
+    let port = common::free_udp_port();
+    let script = "socket = udp:127.0.0.1:@PORT@\nudp_workers = 2\nloadmodule \"tm.so\"\n\
+                  loadmodule \"sl.so\"\nmodparam(\"tm\", \"fr_timeout\", 1)\n\
+                  route {\n  $du = \"sip:pool.example.test\";\n  t_relay();\n}\n";
+    let o = Osips::start(script, port, &[("OSIPS_DNS_SERVERS", dns.env_value())]);
+    let uas = Sipp::uas(
+        "UAS behind the second SRV target",
+        &uas_once("MESSAGE", &["^MESSAGE sip:pooled@127\\.0\\.0\\.1"]),
+        uas_port,
+        false,
+    );
+    let uac = Sipp::run(
+        "UAC MESSAGE through the pool",
+        &uac_once(
+            "MESSAGE sip:pooled@127.0.0.1:[remote_port]",
+            "MESSAGE",
+            "",
+            &[],
+            200,
+        ),
+        common::free_udp_port(),
+        false,
+        Some(format!("127.0.0.1:{port}")),
+    );
+    uac.done(&o);
+    uas.done(&o);
+    assert!(o.log().contains("failing over to"), "{}", o.log());
+}

@@ -340,6 +340,7 @@ mod tests {
             fr: None,
             cancel: CancelState::No,
             bflags: 0,
+            alternates: Vec::new(),
         }
     }
 

@@ -10,7 +10,7 @@ use parking_lot::RwLock;
 
 use crate::core::stateless::decrement_max_forwards;
 use crate::core::via_route::ReceivedEdit;
-use crate::runtime::core_fns::{parse_hop, resolve};
+use crate::runtime::core_fns::resolve_all;
 use crate::sip::{HdrId, Msg};
 use crate::timer::{Timer, TimerId};
 use crate::transport::{Destination, Proto, ReceiveInfo, SocketId, Transport};
@@ -60,6 +60,9 @@ pub struct UacBranch {
     pub fr: Option<TimerId>,
     pub cancel: CancelState,
     pub bflags: u32,
+    /// The next targets DNS gave for this branch (RFC 3263 §4.3): tried in order when the current
+    /// one does not answer at all before the final-response timer fires.
+    pub alternates: Vec<Destination>,
 }
 
 impl UacBranch {
@@ -120,20 +123,22 @@ impl BranchError {
     }
 }
 
-/// The next hop of a branch: the explicit proxy, `$du`, or the Request-URI.
-pub fn destination(spec: &BranchSpec) -> Result<Destination, String> {
-    let mut dest = match &spec.proxy {
-        Some(d) => d.clone(),
-        None => {
-            let target = spec.dst_uri.as_deref().unwrap_or(&spec.uri);
-            let (p, h, port) = parse_hop(target, Proto::Udp)?;
-            resolve(p, &h, port)?
-        }
+/// The next hops of a branch in failover order: the explicit proxy, else `$du` or the
+/// Request-URI located per RFC 3263 (NAPTR / SRV / A).
+pub fn destinations(spec: &BranchSpec) -> Result<Vec<Destination>, String> {
+    let mut all = match &spec.proxy {
+        Some(d) => vec![d.clone()],
+        None => resolve_all(spec.dst_uri.as_deref().unwrap_or(&spec.uri))?,
     };
-    if dest.socket.is_none() {
-        dest.socket = spec.socket;
+    for d in &mut all {
+        if d.socket.is_none() {
+            d.socket = spec.socket;
+        }
     }
-    Ok(dest)
+    if all.is_empty() {
+        return Err("no destination".into());
+    }
+    Ok(all)
 }
 
 /// Builds branch `idx` of `tx` from `base` (the request with the script's edits).
@@ -149,13 +154,23 @@ pub fn prepare(
         .core()
         .ok_or_else(|| BranchError::Build("the proxy core is not running".into()))?;
     let t = core.transport();
-    let mut dest = destination(spec).map_err(BranchError::Destination)?;
+    let mut targets = destinations(spec).map_err(BranchError::Destination)?;
+    let mut dest = targets.remove(0);
     let socket = dest
         .socket
         .filter(|&s| t.socket(s).is_some_and(|d| d.proto == dest.proto))
         .or_else(|| t.pick_socket(dest.proto, dest.addr))
         .ok_or_else(|| BranchError::Destination(format!("no {} socket", dest.proto.name())))?;
     dest.socket = Some(socket);
+    // Failover targets leave from the same socket, so the request (our Via) stays as it is.
+    let alternates = targets
+        .into_iter()
+        .filter(|d| d.proto == dest.proto)
+        .map(|d| Destination {
+            socket: Some(socket),
+            ..d
+        })
+        .collect();
     let build = |e: crate::sip::EditError| BranchError::Build(e.to_string());
     let mut msg = base.clone();
     if msg.ruri() != spec.uri.as_bytes() {
@@ -206,6 +221,7 @@ pub fn prepare(
         fr: None,
         cancel: CancelState::No,
         bflags: spec.bflags,
+        alternates,
     })
 }
 
@@ -260,6 +276,7 @@ fn fr_expired(tx: &Arc<Transaction>, idx: usize) {
         if st.deleted {
             return;
         }
+        let cancelled = st.cancelled;
         let Some(b) = st.branches.get_mut(idx) else {
             return;
         };
@@ -268,6 +285,28 @@ fn fr_expired(tx: &Arc<Transaction>, idx: usize) {
             return;
         }
         b.stop_retransmissions(crate::timer::global());
+        // Nothing at all came back: the next DNS target, with the timers started again.
+        if b.status == 0 && !b.alternates.is_empty() && !cancelled {
+            let next = b.alternates.remove(0);
+            tracing::info!(
+                "tm: no answer from {}, failing over to {}",
+                b.dest.addr,
+                next.addr
+            );
+            b.dest = next;
+            if let Err(e) = start(tx, &mut st, idx) {
+                tracing::warn!("tm: failover send failed: {e}");
+            } else {
+                return;
+            }
+            let Some(b) = st.branches.get_mut(idx) else {
+                return;
+            };
+            b.stop_timers(crate::timer::global());
+        }
+        let Some(b) = st.branches.get_mut(idx) else {
+            return;
+        };
         let provisional = b.status >= 100;
         b.status = 408;
         b.local = true;

@@ -177,6 +177,7 @@ fn uac(o: &Osips, call_id: &str, headers: &[&str], code: u16, expect: &str) {
 
     ]]>
   </send>
+  <recv response="100" optional="true"/>
   <recv response="{code}">
     <action>
       <ereg regexp="{expect}" search_in="msg" check_it="true" assign_to="e"/>
@@ -282,6 +283,55 @@ fn round_robin_alternates_between_two_uas() {
     let dests = &v["PARTITIONS"][0]["SETS"][0]["Destinations"];
     assert_eq!(dests[0]["first_hit_counter"], 2, "{v}");
     assert_eq!(dests[1]["first_hit_counter"], 2, "{v}");
+}
+
+/// Serial forking over the set with tm: the first destination never answers, the failure route
+/// takes the next one with `ds_next_dst`.
+#[test]
+fn ds_next_dst_in_a_failure_route_reaches_the_next_destination() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let db = DsDb::new(Engine::Sqlite).unwrap();
+    let port = common::free_udp_port();
+    db.add(1, &format!("sip:127.0.0.2:{port}"), "1", 0, "");
+    db.add(1, &format!("sip:127.0.0.3:{port}"), "1", 0, "");
+    let dir = tempfile::tempdir().unwrap();
+    let o = start(
+        &db,
+        dir.path(),
+        "modparam(\"dispatcher\", \"ds_ping_interval\", 0)\nloadmodule \"tm.so\"\n\
+         modparam(\"tm\", \"fr_timeout\", 1)\nmodparam(\"tm\", \"fr_inv_timeout\", 2)",
+        r#"
+route {
+    if (!ds_select_dst(1, 8, "f")) {
+        sl_send_reply(503, "No destination");
+        exit;
+    }
+    t_on_failure("next");
+    t_relay();
+}
+
+failure_route[next] {
+    if (t_was_cancelled()) exit;
+    if (t_check_status("408|5[0-9][0-9]") && ds_next_dst()) {
+        xlog("L_NOTICE", "failing over to $du\n");
+        t_on_failure("next");
+        t_relay();
+    }
+}
+"#,
+    );
+    // Only the second destination has a UAS.
+    let (b, dbb) = uas("127.0.0.3", port, "INVITE", 1);
+    uac(&o, "fo-1", &[], 200, "SIP/2.0 200 OK");
+    uas_done(b, &dbb, &o);
+    assert!(
+        o.log()
+            .contains(&format!("failing over to sip:127.0.0.3:{port}")),
+        "{}",
+        o.log()
+    );
 }
 
 const SHOW: &str = r#"

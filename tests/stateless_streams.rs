@@ -272,3 +272,35 @@ fn oversized_udp_request_gets_513() {
     assert!(rsp.starts_with("SIP/2.0 513 "), "{rsp}");
     core.shutdown();
 }
+
+#[test]
+fn oversized_tcp_request_gets_513_and_the_connection_closes() {
+    use std::io::{Read, Write};
+    let cfg = TransportConfig {
+        sockets: vec!["tcp:127.0.0.1:0".parse::<SocketDef>().unwrap()],
+        max_message: 2000,
+        ..TransportConfig::default()
+    };
+    let next = uas("127.0.0.1");
+    let handler = move |_: &mut osips::sip::Msg, _: &ReceiveInfo| {
+        Action::Forward(Destination::new(Proto::Udp, next))
+    };
+    let core = Core::start(cfg, Box::new(handler)).unwrap();
+    let to = socket_of(&core, Proto::Tcp);
+    let mut c = std::net::TcpStream::connect(to).unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    // The headers say a body of 5000 bytes follows: more than max_message, so osips does not
+    // wait for it.
+    let big = options(Proto::Tcp, c.local_addr().unwrap())
+        .replace("Content-Length: 0\r\n", "Content-Length: 5000\r\n");
+    c.write_all(big.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    let rsp = String::from_utf8_lossy(&out).to_string();
+    assert!(
+        rsp.starts_with("SIP/2.0 513 Message Too Large\r\n"),
+        "{rsp}"
+    );
+    assert!(rsp.contains("Call-ID: stream-tcp\r\n"), "{rsp}");
+    core.shutdown();
+}

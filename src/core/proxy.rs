@@ -209,4 +209,10 @@ impl transport::Handler for Core {
     fn on_message(&self, data: Bytes, info: &ReceiveInfo) {
         self.receive(data, info);
     }
+
+    fn oversized(&self, head: &[u8], info: &ReceiveInfo) -> Option<Vec<u8>> {
+        bump(&self.stats.malformed);
+        self.core_stat(|s| &s.bad_msg_hdr);
+        reply_to_raw(&self.tags, head, info, 513, "Message Too Large").map(|(out, _)| out)
+    }
 }

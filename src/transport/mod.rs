@@ -29,6 +29,13 @@ pub use tls::{TlsError, TlsOptions};
 /// Receives every SIP message read from any socket or connection. Runs on a worker thread and may block.
 pub trait Handler: Send + Sync {
     fn on_message(&self, data: Bytes, info: &ReceiveInfo);
+
+    /// A stream message whose Content-Length makes it larger than `max_message`: `head` is its
+    /// header block. The bytes returned are written back on the connection before it is closed
+    /// (the core answers a request with 513 Message Too Large).
+    fn oversized(&self, _head: &[u8], _info: &ReceiveInfo) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 impl<F: Fn(Bytes, &ReceiveInfo) + Send + Sync> Handler for F {
@@ -137,6 +144,8 @@ pub struct Transport {
     stopping: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
     me: Weak<Transport>,
+    /// The handler given to `start` (stream connections ask it about oversized messages).
+    handler: std::sync::OnceLock<Arc<dyn Handler>>,
 }
 
 impl Transport {
@@ -215,6 +224,7 @@ impl Transport {
             tls_client,
             stream_queues: RwLock::new(Vec::new()),
             stopping: AtomicBool::new(false),
+            handler: std::sync::OnceLock::new(),
             threads: Mutex::new(Vec::new()),
         }))
     }
@@ -241,6 +251,7 @@ impl Transport {
             threads.push(t);
         }
         drop(queues);
+        let _ = self.handler.set(handler.clone());
         for (id, l) in self.listeners.iter().enumerate() {
             if l.def.proto == Proto::Udp {
                 for w in 0..self.cfg.udp_workers {
@@ -385,6 +396,11 @@ impl Transport {
                 format!("no {} connection to {}", dest.proto, dest.addr),
             )),
         }
+    }
+
+    /// The reply for an oversized stream message, from the handler.
+    fn oversized_reply(&self, head: &[u8], info: &ReceiveInfo) -> Option<Vec<u8>> {
+        self.handler.get()?.oversized(head, info)
     }
 
     fn deliver(&self, data: Bytes, info: ReceiveInfo) {

@@ -207,7 +207,16 @@ async fn drain_frames<W: AsyncWrite + Unpin>(
                 let msg = buf.split_to(n).freeze();
                 t.deliver(msg, info.clone());
             }
-            Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            Err(e) => {
+                if let super::framing::FrameError::TooLarge(..) = e
+                    && let Some(end) = memchr::memmem::find(buf, b"\r\n\r\n")
+                    && let Some(reply) = t.oversized_reply(&buf[..end + 4], info)
+                {
+                    let _ = wr.write_all(&reply).await;
+                    let _ = wr.flush().await;
+                }
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
         }
     }
 }

@@ -9,8 +9,7 @@
 #   bench/stateful.sh [COUNT] [RATE] [WORKERS]
 # Defaults: 20000 calls, 1000 calls/s, 2 UDP workers (Kamailio: children=2).
 #
-# The script record-routes once osips has the rr module (set RR=1 then); until then both proxies
-# run the same script without record_route.
+# RR=1 adds record_route() for initial requests on both proxies.
 set -eu
 COUNT=${1:-20000}
 RATE=${2:-1000}
@@ -21,8 +20,11 @@ SIPP=${SIPP:-/usr/bin/sipp}
 KAMAILIO=${KAMAILIO:-/usr/sbin/kamailio}
 UAC=tests/fixtures/transport/uac.xml
 UAS=tests/fixtures/transport/uas.xml
-cargo build --release --bin osips >/dev/null 2>&1
-OSIPS=${CARGO_TARGET_DIR:-target}/release/osips
+# OSIPS_BIN=path skips the release build.
+if [ -z "${OSIPS_BIN:-}" ]; then
+    cargo build --release --bin osips >/dev/null 2>&1
+fi
+OSIPS=${OSIPS_BIN:-${CARGO_TARGET_DIR:-target}/release/osips}
 
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 TMP=$(mktemp -d)

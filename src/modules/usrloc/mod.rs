@@ -309,32 +309,43 @@ pub fn install(ul: Arc<Usrloc>) {
     *CURRENT.write() = Some(ul);
 }
 
-/// Runs the timer every `timer_interval` until the instance is replaced or dropped.
+/// Runs the expiry timer every `timer_interval` until the instance is replaced or dropped: the
+/// ticks come from the timer wheel (`crate::timer`); the work (which may write to the database)
+/// runs on usrloc's own thread so it never delays the wheel.
 fn start_timer(ul: &Arc<Usrloc>) {
     let weak: Weak<Usrloc> = Arc::downgrade(ul);
-    let every = Duration::from_secs(ul.ctx.cfg.timer_interval);
+    let every = Duration::from_secs(ul.ctx.cfg.timer_interval.max(1));
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let worker = weak.clone();
     let spawned = std::thread::Builder::new()
         .name("usrloc-timer".into())
         .spawn(move || {
-            let step = Duration::from_millis(200);
-            let mut waited = Duration::ZERO;
-            loop {
-                std::thread::sleep(step);
-                waited += step;
-                let Some(ul) = weak.upgrade() else { return };
-                let current = usrloc().is_some_and(|c| Arc::ptr_eq(&c, &ul));
-                if !current {
-                    return;
-                }
-                if waited >= every {
-                    waited = Duration::ZERO;
-                    ul.timer();
-                }
+            for () in rx {
+                let Some(ul) = worker.upgrade() else { return };
+                ul.timer();
             }
         });
     if let Err(e) = spawned {
         tracing::error!("usrloc: cannot start the timer: {e}");
+        return;
     }
+    schedule_tick(weak, every, tx);
+}
+
+fn schedule_tick(weak: Weak<Usrloc>, every: Duration, tx: std::sync::mpsc::Sender<()>) {
+    crate::timer::global().schedule(
+        every,
+        Box::new(move || {
+            let Some(ul) = weak.upgrade() else { return };
+            if !usrloc().is_some_and(|c| Arc::ptr_eq(&c, &ul)) {
+                return; // replaced: its thread ends when the sender is dropped
+            }
+            drop(ul);
+            if tx.send(()).is_ok() {
+                schedule_tick(weak, every, tx);
+            }
+        }),
+    );
 }
 
 fn register_stats(ul: &Arc<Usrloc>, stats: &crate::stats::Stats, table: &str) {

@@ -304,3 +304,97 @@ fn oversized_tcp_request_gets_513_and_the_connection_closes() {
     assert!(rsp.contains("Call-ID: stream-tcp\r\n"), "{rsp}");
     core.shutdown();
 }
+
+/// The 200 OK a UAS answers `req` with (Vias, From, To + tag, Call-ID, CSeq).
+fn ok_for(req: &str) -> String {
+    let mut out = String::from("SIP/2.0 200 OK\r\n");
+    for line in req.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match name.as_str() {
+            "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
+            "to" => out.push_str(&format!("{line};tag=wsuas\r\n")),
+            _ => {}
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+#[test]
+fn requests_to_a_websocket_server_open_a_client_connection() {
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    // A WebSocket SIP server (RFC 7118) on loopback that answers each request with 200.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let server = listener.local_addr().unwrap();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<String>();
+    rt.spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        // tungstenite's handshake callback type; its error type is not ours to shrink.
+        #[allow(clippy::result_large_err)]
+        let pick_sip = |req: &Request, mut resp: Response| {
+            let offered = req
+                .headers()
+                .get("Sec-WebSocket-Protocol")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let _ = seen_tx.send(format!("protocol: {offered}"));
+            resp.headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+            Ok(resp)
+        };
+        let mut ws = tokio_tungstenite::accept_hdr_async(tcp, pick_sip)
+            .await
+            .unwrap();
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Text(t) = m {
+                let _ = seen_tx.send(t.to_string());
+                ws.send(Message::text(ok_for(&t))).await.unwrap();
+            }
+        }
+    });
+    let cfg = TransportConfig {
+        sockets: vec![
+            "udp:127.0.0.1:0".parse::<SocketDef>().unwrap(),
+            "ws:127.0.0.1:0".parse::<SocketDef>().unwrap(),
+        ],
+        ..TransportConfig::default()
+    };
+    let handler = move |_: &mut osips::sip::Msg, _: &ReceiveInfo| {
+        Action::Forward(Destination::new(Proto::Ws, server))
+    };
+    let core = Core::start(cfg, Box::new(handler)).unwrap();
+    let to = socket_of(&core, Proto::Udp);
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    c.send_to(options(Proto::Udp, c.local_addr().unwrap()).as_bytes(), to)
+        .unwrap();
+    let mut buf = [0u8; 65535];
+    let (n, _) = c.recv_from(&mut buf).expect("the 200 comes back over UDP");
+    let rsp = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(rsp.starts_with("SIP/2.0 200 OK\r\n"), "{rsp}");
+    assert!(rsp.contains(";tag=wsuas\r\n"), "{rsp}");
+    let vias = rsp.lines().filter(|l| l.starts_with("Via:")).count();
+    assert_eq!(vias, 1, "osips removed its own Via: {rsp}");
+    assert_eq!(
+        seen_rx.recv_timeout(WAIT).unwrap(),
+        "protocol: sip",
+        "osips offers the sip sub-protocol"
+    );
+    let req = seen_rx.recv_timeout(WAIT).unwrap();
+    assert!(
+        req.starts_with("OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"),
+        "{req}"
+    );
+    assert!(req.contains("Via: SIP/2.0/WS "), "{req}");
+    core.shutdown();
+}

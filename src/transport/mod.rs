@@ -353,7 +353,7 @@ impl Transport {
     }
 
     /// Sends one message. Stream transports reuse the connection named in `dest`, else one open to
-    /// the address (or alias), else open a new one (TCP and TLS only; WebSocket peers must connect to us).
+    /// the address (or alias), else open a new one (for WebSocket, as a client offering `sip`).
     pub fn send(&self, dest: &Destination, data: Bytes) -> io::Result<()> {
         if dest.proto == Proto::Udp {
             let id = dest
@@ -378,7 +378,7 @@ impl Transport {
             self.conns.remove(c.id);
         }
         match dest.proto {
-            Proto::Tcp | Proto::Tls => {
+            Proto::Tcp | Proto::Tls | Proto::Ws | Proto::Wss => {
                 let socket = dest
                     .socket
                     .filter(|&s| {
@@ -391,10 +391,7 @@ impl Transport {
                 stream::connect(self, dest.proto, dest.addr, socket, data);
                 Ok(())
             }
-            _ => Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                format!("no {} connection to {}", dest.proto, dest.addr),
-            )),
+            Proto::Udp => Err(no_socket(dest)),
         }
     }
 

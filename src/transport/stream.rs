@@ -120,13 +120,19 @@ pub(super) fn connect(
                 .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
             let _ = tcp.set_nodelay(true);
             let local = tcp.local_addr()?;
-            if proto == Proto::Tls {
+            if matches!(proto, Proto::Tls | Proto::Wss) {
                 let name = ServerName::IpAddress(addr.ip().into());
                 let tls = TlsConnector::from(me.tls_client.clone());
                 let s = tokio::time::timeout(me.cfg.connect_timeout, tls.connect(name, tcp))
                     .await
                     .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
-                run(&me, conn, local, s, rx).await
+                if proto == Proto::Wss {
+                    super::ws::client(&me, conn, local, s, rx).await
+                } else {
+                    run(&me, conn, local, s, rx).await
+                }
+            } else if proto == Proto::Ws {
+                super::ws::client(&me, conn, local, tcp, rx).await
             } else {
                 run(&me, conn, local, tcp, rx).await
             }

@@ -47,13 +47,13 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     local: SocketAddr,
     stream: S,
     tx: UnboundedSender<Bytes>,
-    mut rx: UnboundedReceiver<Bytes>,
+    rx: UnboundedReceiver<Bytes>,
 ) -> io::Result<()> {
     let mut cfg = WebSocketConfig::default();
     cfg.max_message_size = Some(t.cfg.max_message);
     cfg.max_frame_size = Some(t.cfg.max_message);
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, negotiate, Some(cfg));
-    let mut ws = match tokio::time::timeout(t.cfg.connect_timeout, handshake).await {
+    let ws = match tokio::time::timeout(t.cfg.connect_timeout, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
         Err(_) => return Err(io::ErrorKind::TimedOut.into()),
@@ -68,6 +68,69 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         socket,
         conn: Some(id),
     };
+    pump(t, ws, info, rx).await
+}
+
+/// The client side (osips connects to a WebSocket server, RFC 7118 §4.1): the upgrade offering
+/// the `sip` sub-protocol, then the same message loop as for accepted connections. `conn` is
+/// already in the connection table with its queue `rx`.
+pub(super) async fn client<S: AsyncRead + AsyncWrite + Unpin>(
+    t: &Transport,
+    conn: std::sync::Arc<super::conn::Conn>,
+    local: SocketAddr,
+    stream: S,
+    rx: UnboundedReceiver<Bytes>,
+) -> io::Result<()> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let scheme = if conn.proto == Proto::Wss {
+        "wss"
+    } else {
+        "ws"
+    };
+    let mut req = format!("{scheme}://{}/", conn.peer)
+        .into_client_request()
+        .map_err(io::Error::other)?;
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+    let mut cfg = WebSocketConfig::default();
+    cfg.max_message_size = Some(t.cfg.max_message);
+    cfg.max_frame_size = Some(t.cfg.max_message);
+    let handshake = tokio_tungstenite::client_async_with_config(req, stream, Some(cfg));
+    let (ws, resp) = match tokio::time::timeout(t.cfg.connect_timeout, handshake).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+        Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+    };
+    let sip = resp
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("sip"));
+    if !sip {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the WebSocket server did not select the `sip` sub-protocol",
+        ));
+    }
+    let info = ReceiveInfo {
+        proto: conn.proto,
+        src: conn.peer,
+        local,
+        socket: conn.socket,
+        conn: Some(conn.id),
+    };
+    drop(conn);
+    pump(t, ws, info, rx).await
+}
+
+/// Delivers received messages and sends queued ones until close, error or idle timeout.
+async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
+    t: &Transport,
+    mut ws: tokio_tungstenite::WebSocketStream<S>,
+    info: ReceiveInfo,
+    mut rx: UnboundedReceiver<Bytes>,
+) -> io::Result<()> {
+    let id = info.conn.unwrap_or_default();
     let mut deadline = Instant::now() + t.cfg.idle_timeout;
     let res = loop {
         tokio::select! {

@@ -146,3 +146,92 @@ fn t_relay_fails_over_to_the_next_srv_target() {
     uas.done(&o);
     assert!(o.log().contains("failing over to"), "{}", o.log());
 }
+
+/// A UDP server on `ip` that answers every request but ACK with 503.
+fn busy_server(ip: &str) -> u16 {
+    let s = std::net::UdpSocket::bind((ip, 0)).unwrap();
+    let port = s.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65535];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            if req.starts_with("ACK ") {
+                continue;
+            }
+            let mut out = String::from("SIP/2.0 503 Service Unavailable\r\n");
+            for line in req.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
+                let name = line
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                match name.as_str() {
+                    "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
+                    "to" => out.push_str(&format!("{line};tag=busy\r\n")),
+                    _ => {}
+                }
+            }
+            out.push_str("Content-Length: 0\r\n\r\n");
+            let _ = s.send_to(out.as_bytes(), from);
+        }
+    });
+    port
+}
+
+/// RFC 3263 §4.3: a 503 from the first SRV target sends the request to the next one.
+#[test]
+fn t_relay_fails_over_on_503() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let uas_port = common::free_udp_port();
+    let busy_port = busy_server("127.0.0.2");
+    let Some(dns) = Dnsmasq::start(&[
+        srv(
+            "_sip._udp.busy.example.test",
+            "busy.example.test",
+            busy_port,
+            10,
+            0,
+        ),
+        srv(
+            "_sip._udp.busy.example.test",
+            "live.example.test",
+            uas_port,
+            20,
+            0,
+        ),
+        host("busy.example.test", "127.0.0.2"),
+        host("live.example.test", "127.0.0.1"),
+    ]) else {
+        return;
+    };
+    let port = common::free_udp_port();
+    let script = "socket = udp:127.0.0.1:@PORT@\nudp_workers = 2\nloadmodule \"tm.so\"\n\
+                  loadmodule \"sl.so\"\n\
+                  route {\n  $du = \"sip:busy.example.test\";\n  t_relay();\n}\n";
+    let o = Osips::start(script, port, &[("OSIPS_DNS_SERVERS", dns.env_value())]);
+    let uas = Sipp::uas(
+        "UAS behind the second SRV target",
+        &uas_once("MESSAGE", &["^MESSAGE sip:again@127\\.0\\.0\\.1"]),
+        uas_port,
+        false,
+    );
+    let uac = Sipp::run(
+        "UAC MESSAGE past a 503",
+        &uac_once(
+            "MESSAGE sip:again@127.0.0.1:[remote_port]",
+            "MESSAGE",
+            "",
+            &[],
+            200,
+        ),
+        common::free_udp_port(),
+        false,
+        Some(format!("127.0.0.1:{port}")),
+    );
+    uac.done(&o);
+    uas.done(&o);
+    assert!(o.log().contains("503 from"), "{}", o.log());
+}

@@ -138,6 +138,25 @@ fn process(
                 false
             } else {
                 uac::send_ack(tx, b, &rpl);
+                // RFC 3263 §4.3: a 503 sends the request to the next target DNS gave.
+                if code == 503 && !b.alternates.is_empty() && !st.cancelled {
+                    let b = &mut st.branches[idx];
+                    let next = b.alternates.remove(0);
+                    tracing::info!(
+                        "tm: 503 from {}, failing over to {}",
+                        b.dest.addr,
+                        next.addr
+                    );
+                    b.dest = next;
+                    b.status = 0;
+                    if uac::start(tx, &mut st, idx).is_ok() {
+                        return;
+                    }
+                    let b = &mut st.branches[idx];
+                    b.stop_timers(t);
+                    b.status = code;
+                }
+                let b = &mut st.branches[idx];
                 b.reply = Some(rpl);
                 if code >= 600 && !tx.cfg.disable_6xx_block {
                     cancel_others(tx, &mut st, idx);

@@ -2,6 +2,7 @@
 
 use crate::script::ModuleDescriptor;
 
+pub mod acc;
 pub mod alias_db;
 pub mod auth;
 pub mod auth_db;
@@ -23,6 +24,7 @@ pub mod usrloc;
 
 /// Every module osips implements: one line per module (`&tm::DESCRIPTOR,`).
 pub static MODULES: &[&ModuleDescriptor] = &[
+    &acc::DESCRIPTOR,
     &alias_db::DESCRIPTOR,
     &auth::DESCRIPTOR,
     &auth_db::DESCRIPTOR,

@@ -151,6 +151,7 @@ fn complete(tx: &Arc<Transaction>, st: &mut TxState, code: u16) {
     if let Some(tm) = super::tm_if_started() {
         tm.stats.completed(code);
     }
+    super::hooks::fire(tx, st, code);
     let cfg = &tx.cfg;
     if tx.is_invite && code >= 300 && st.uas.dest.proto == Proto::Udp && st.uas.reply.is_some() {
         st.uas.retr_interval = cfg.t1;

@@ -1,0 +1,112 @@
+//! Per-transaction data of other modules (acc, dialog) and the hook that gives it back with the
+//! transaction's outcome, once, when the first final reply goes upstream (OpenSIPS's
+//! `TMCB_RESPONSE_OUT` for finals). A module attaches its data in a script run with
+//! [`with_data`] (before `t_relay` the data waits in the run's tm context) and registers its
+//! hook once with [`on_final`].
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use parking_lot::RwLock;
+
+use crate::runtime::SipCtx;
+use crate::sip::Msg;
+
+use super::ctx;
+use super::tx::{Transaction, TxState};
+
+/// A module's data on one transaction.
+pub type TxData = Box<dyn Any + Send>;
+
+/// Data by module key.
+pub type TxDataMap = Vec<(&'static str, TxData)>;
+
+/// What a module learns when its transaction got its final reply.
+pub struct TxInfo<'a> {
+    pub tx: &'a Arc<Transaction>,
+    /// The request as relayed (the script's edits made before `t_relay` included).
+    pub request: &'a Msg,
+    /// The final reply sent upstream, when it could be read back.
+    pub reply: Option<&'a Msg>,
+    pub code: u16,
+    pub reason: String,
+    /// Message flags at `t_relay`.
+    pub flags: u32,
+    /// When the request arrived (the transaction was made) and when the final reply went out.
+    pub created: SystemTime,
+    pub finished: SystemTime,
+    pub cancelled: bool,
+}
+
+/// Called once per transaction that carries data under `key`, with that data.
+pub type FinalHook = fn(&TxInfo<'_>, TxData);
+
+static HOOKS: RwLock<Vec<(&'static str, FinalHook)>> = RwLock::new(Vec::new());
+
+/// Registers the final-reply hook of a module (again with the same key: replaced).
+pub fn on_final(key: &'static str, hook: FinalHook) {
+    let mut h = HOOKS.write();
+    match h.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = hook,
+        None => h.push((key, hook)),
+    }
+}
+
+/// Runs `f` on this run's data of `key` (None when there is none yet; set it to attach). The
+/// data goes with the transaction of the run, or, before it exists, with the run until
+/// `t_relay` / `t_newtran` makes it.
+pub fn with_data<R>(
+    m: &mut SipCtx,
+    key: &'static str,
+    f: impl FnOnce(&mut Option<TxData>) -> R,
+) -> R {
+    let c = ctx::of(m);
+    match c.tx.clone() {
+        Some(tx) => {
+            let mut st = tx.state.lock();
+            edit(&mut st.ext, key, f)
+        }
+        None => edit(&mut c.ext, key, f),
+    }
+}
+
+fn edit<R>(map: &mut TxDataMap, key: &'static str, f: impl FnOnce(&mut Option<TxData>) -> R) -> R {
+    let pos = map.iter().position(|(k, _)| *k == key);
+    let mut cur = pos.map(|i| map.remove(i).1);
+    let r = f(&mut cur);
+    if let Some(d) = cur {
+        map.push((key, d));
+    }
+    r
+}
+
+/// The first final reply went upstream: every module with data on the transaction hears of it.
+pub(super) fn fire(tx: &Arc<Transaction>, st: &mut TxState, code: u16) {
+    if st.ext.is_empty() {
+        return;
+    }
+    let data = std::mem::take(&mut st.ext);
+    let reply = st.uas.reply.clone().and_then(|b| Msg::parse(b).ok());
+    let reason = reply
+        .as_ref()
+        .map(|r| String::from_utf8_lossy(r.reason()).into_owned())
+        .unwrap_or_default();
+    let info = TxInfo {
+        tx,
+        request: &st.request,
+        reply: reply.as_ref(),
+        code,
+        reason,
+        flags: st.flags,
+        created: st.created,
+        finished: SystemTime::now(),
+        cancelled: st.cancelled,
+    };
+    let hooks = HOOKS.read().clone();
+    for (key, d) in data {
+        if let Some((_, h)) = hooks.iter().find(|(k, _)| *k == key) {
+            h(&info, d);
+        }
+    }
+}

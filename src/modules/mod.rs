@@ -7,6 +7,7 @@ pub mod alias_db;
 pub mod auth;
 pub mod auth_db;
 pub mod builtin;
+pub mod dialog;
 pub mod domain;
 pub mod group;
 pub mod maxfwd;
@@ -33,6 +34,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &builtin::DB_SQLITE,
     &builtin::DB_POSTGRES,
     &builtin::DB_MYSQL,
+    &dialog::DESCRIPTOR,
     &domain::DESCRIPTOR,
     &group::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,

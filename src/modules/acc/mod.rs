@@ -139,6 +139,15 @@ fn on_final(info: &TxInfo<'_>, data: TxData) {
     }
 }
 
+/// Writes the record of a whole call (a dialog ended) to the backends of `mark`.
+pub fn report_call(mark: &AccMark, r: &Record) {
+    let Some(acc) = acc() else { return };
+    let Some(shared) = crate::runtime::global_shared() else {
+        return;
+    };
+    report::emit(&acc.cfg, acc.db.as_ref(), &shared.events, mark, r);
+}
+
 /// Hands an answered INVITE marked `cdr` to the dialog module, which reports the call when it
 /// ends (`report::Kind::CallEnded`); false when there is no dialog for it.
 pub type CdrHook = fn(&TxInfo<'_>, &AccMark) -> bool;

@@ -129,6 +129,7 @@ pub fn new_transaction(m: &mut SipCtx) -> Result<(Arc<Transaction>, bool), i32> 
         }
     }
     c.tx = Some(tx.clone());
+    super::hooks::fire_request(m);
     Ok((tx, true))
 }
 

@@ -44,13 +44,63 @@ pub type FinalHook = fn(&TxInfo<'_>, TxData);
 
 static HOOKS: RwLock<Vec<(&'static str, FinalHook)>> = RwLock::new(Vec::new());
 
-/// Registers the final-reply hook of a module (again with the same key: replaced).
-pub fn on_final(key: &'static str, hook: FinalHook) {
-    let mut h = HOOKS.write();
+/// Called when a provisional reply (101-199) goes upstream, with the module's data.
+pub type ProvisionalHook = fn(&Msg, u16, &TxData);
+
+static PROVISIONAL: RwLock<Vec<(&'static str, ProvisionalHook)>> = RwLock::new(Vec::new());
+
+/// Called for every new server transaction made from a script run (the request route), after
+/// the run's data moved onto it: a module may attach data to transactions it did not mark.
+pub type RequestHook = fn(&mut SipCtx);
+
+static REQUEST: RwLock<Vec<(&'static str, RequestHook)>> = RwLock::new(Vec::new());
+
+fn register<T: Copy>(list: &RwLock<Vec<(&'static str, T)>>, key: &'static str, hook: T) {
+    let mut h = list.write();
     match h.iter_mut().find(|(k, _)| *k == key) {
         Some(slot) => slot.1 = hook,
         None => h.push((key, hook)),
     }
+}
+
+/// Registers the provisional-reply hook of a module (again with the same key: replaced).
+pub fn on_provisional(key: &'static str, hook: ProvisionalHook) {
+    register(&PROVISIONAL, key, hook);
+}
+
+/// Registers a new-transaction hook (again with the same key: replaced).
+pub fn on_request(key: &'static str, hook: RequestHook) {
+    register(&REQUEST, key, hook);
+}
+
+pub(super) fn fire_request(m: &mut SipCtx) {
+    let hooks = REQUEST.read().clone();
+    for (_, h) in hooks {
+        h(m);
+    }
+}
+
+pub(super) fn fire_provisional(st: &TxState, code: u16, out: &bytes::Bytes) {
+    if st.ext.is_empty() {
+        return;
+    }
+    let hooks = PROVISIONAL.read().clone();
+    if hooks.is_empty() {
+        return;
+    }
+    let Ok(reply) = Msg::parse(out.clone()) else {
+        return;
+    };
+    for (key, d) in &st.ext {
+        if let Some((_, h)) = hooks.iter().find(|(k, _)| k == key) {
+            h(&reply, code, d);
+        }
+    }
+}
+
+/// Registers the final-reply hook of a module (again with the same key: replaced).
+pub fn on_final(key: &'static str, hook: FinalHook) {
+    register(&HOOKS, key, hook);
 }
 
 /// Runs `f` on this run's data of `key` (None when there is none yet; set it to attach). The

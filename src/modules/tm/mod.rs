@@ -28,7 +28,7 @@ use crate::runtime::Shared;
 use crate::script::module::p;
 use crate::script::{FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, ast::RouteKind};
 
-pub use hooks::{TxData, TxInfo, on_final, with_data};
+pub use hooks::{TxData, TxInfo, on_final, on_provisional, on_request, with_data};
 pub use reply::on_reply;
 pub use uac::{BeforeSend, add_before_send};
 

@@ -1,0 +1,227 @@
+//! dialog: calls tracked from their initial INVITE (`create_dialog`) to the BYE or the timeout.
+//! States follow the INVITE transaction's replies (tm hooks: provisional → early, 2xx →
+//! confirmed, failure → deleted); a BYE relayed statefully in the dialog ends it. Profiles
+//! (with and without value), `$dlg_val`, `$DLG_*`, MI `dlg_list` / `dlg_end_dlg` /
+//! `profile_get_size`; acc's `cdr` records are written when the call ends.
+//!
+//! Map: [`dlg`] the table and a dialog, [`track`] what tm tells us, [`funcs`] script side,
+//! [`mi`] MI commands.
+
+pub mod dlg;
+pub mod funcs;
+pub mod mi;
+pub mod track;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use crate::modules::tm;
+use crate::script::module::{InitCtx, ParamValue, PvExport, p};
+use crate::script::{FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask};
+
+/// Profile names from `profiles_with_value` / `profiles_no_value`.
+#[derive(Debug, Clone, Default)]
+pub struct Profiles {
+    pub with_value: Vec<String>,
+    pub no_value: Vec<String>,
+}
+
+impl Profiles {
+    /// Whether `name` is a profile and takes a value.
+    pub fn kind(&self, name: &str) -> Option<bool> {
+        if self.with_value.iter().any(|p| p == name) {
+            Some(true)
+        } else if self.no_value.iter().any(|p| p == name) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// "name1; name2/b" → names (the `/b` and `/s` sharing marks are accepted and ignored here).
+pub fn profile_names(text: &str) -> Vec<String> {
+    text.split(';')
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split('/').next().unwrap_or(s).trim().to_string())
+        .collect()
+}
+
+pub struct DialogModule {
+    pub table: dlg::Table,
+    pub default_timeout: Duration,
+    pub profiles: Profiles,
+}
+
+static DIALOG: RwLock<Option<Arc<DialogModule>>> = RwLock::new(None);
+
+pub fn dialogs() -> Option<Arc<DialogModule>> {
+    DIALOG.read().clone()
+}
+
+fn int(ctx: &InitCtx<'_>, name: &str, default: i64) -> Result<i64, String> {
+    crate::modules::auth_db::db::int_param(ctx, name, default)
+}
+
+fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
+    let mut profiles = Profiles::default();
+    for v in ctx.params.all("profiles_with_value") {
+        if let ParamValue::Str(s) = v {
+            profiles.with_value.extend(profile_names(s));
+        }
+    }
+    for v in ctx.params.all("profiles_no_value") {
+        if let ParamValue::Str(s) = v {
+            profiles.no_value.extend(profile_names(s));
+        }
+    }
+    let timeout = int(ctx, "default_timeout", 43200)?;
+    if timeout <= 0 {
+        return Err(format!(
+            "modparam default_timeout: {timeout} is not a positive number of seconds"
+        ));
+    }
+    let db_mode = int(ctx, "db_mode", 0)?;
+    if db_mode != 0 {
+        return Err(format!(
+            "modparam db_mode: {db_mode}: keeping dialogs in a database is not supported yet (0 only)"
+        ));
+    }
+    let hash_size = int(ctx, "hash_size", 4096)?.clamp(1, u32::MAX as i64) as u32;
+    *DIALOG.write() = Some(Arc::new(DialogModule {
+        table: dlg::Table::new(hash_size),
+        default_timeout: Duration::from_secs(timeout as u64),
+        profiles,
+    }));
+    tm::on_request(track::KEY, track::on_request);
+    tm::on_provisional(track::KEY, track::on_provisional);
+    tm::on_final(track::KEY, track::on_final);
+    crate::modules::acc::set_cdr_hook(track::keep_cdr);
+    Ok(())
+}
+
+fn destroy() {
+    if let Some(d) = DIALOG.write().take() {
+        for dl in d.table.all() {
+            if let Some(t) = dl.lock().timer.take() {
+                crate::timer::global().cancel(t);
+            }
+        }
+    }
+}
+
+const R: RouteMask = RouteMask::REQUEST;
+const RFOB: RouteMask = RouteMask::REQUEST
+    .or(RouteMask::FAILURE)
+    .or(RouteMask::ONREPLY)
+    .or(RouteMask::BRANCH);
+
+const fn f(
+    name: &'static str,
+    params: &'static [crate::script::ParamKind],
+    routes: RouteMask,
+    handler: crate::script::module::CmdHandler,
+) -> FunctionSpec {
+    FunctionSpec {
+        name,
+        params,
+        routes,
+        handler,
+    }
+}
+
+static PVS: [PvExport; 7] = [
+    PvExport::read("DLG_status", false, funcs::pv_status),
+    PvExport::read("DLG_lifetime", false, funcs::pv_lifetime),
+    PvExport::read("DLG_dir", false, funcs::pv_dir),
+    PvExport::read("DLG_did", false, funcs::pv_did),
+    PvExport::read("DLG_count", false, funcs::pv_count),
+    PvExport::read_write("DLG_timeout", false, funcs::pv_timeout, funcs::set_timeout),
+    PvExport::read_write("dlg_val", true, funcs::pv_val, funcs::set_val),
+];
+
+pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
+    name: "dialog",
+    deps: &["tm"],
+    params: &[
+        ParamSpec::int("default_timeout"),
+        ParamSpec::int("dlg_match_mode"),
+        ParamSpec::str("rr_param"),
+        ParamSpec::int("delete_delay"),
+        ParamSpec::int("db_mode"),
+        ParamSpec::str("db_url"),
+        ParamSpec::str("table_name"),
+        ParamSpec::int("hash_size"),
+        ParamSpec::int("enable_stats"),
+        ParamSpec::str("profiles_with_value").multi(),
+        ParamSpec::str("profiles_no_value").multi(),
+    ],
+    functions: &[
+        f("create_dialog", &[p::OPT_STR], R, funcs::create_dialog),
+        f("match_dialog", &[p::OPT_INT], R, funcs::match_dialog),
+        f(
+            "set_dlg_profile",
+            &[p::STR, p::OPT_STR, p::OPT_INT],
+            RFOB,
+            funcs::set_dlg_profile,
+        ),
+        f(
+            "unset_dlg_profile",
+            &[p::STR, p::OPT_STR],
+            RFOB,
+            funcs::unset_dlg_profile,
+        ),
+        f(
+            "is_in_profile",
+            &[p::STR, p::OPT_STR],
+            RFOB,
+            funcs::is_in_profile,
+        ),
+        f(
+            "get_profile_size",
+            &[p::STR, p::OPT_STR, p::VAR],
+            RouteMask::ALL,
+            funcs::get_profile_size,
+        ),
+        f(
+            "store_dlg_value",
+            &[p::STR, p::STR],
+            RFOB,
+            funcs::store_dlg_value,
+        ),
+        f(
+            "fetch_dlg_value",
+            &[p::STR, p::VAR],
+            RFOB,
+            funcs::fetch_dlg_value,
+        ),
+    ],
+    pvs: &PVS,
+    mi_commands: &mi::MI_COMMANDS,
+    init: Some(init),
+    destroy: Some(destroy),
+    ..ModuleDescriptor::EMPTY
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_lists() {
+        assert_eq!(
+            profile_names("caller; callee/b;x/s"),
+            ["caller", "callee", "x"]
+        );
+        let p = Profiles {
+            with_value: vec!["user".into()],
+            no_value: vec!["calls".into()],
+        };
+        assert_eq!(p.kind("user"), Some(true));
+        assert_eq!(p.kind("calls"), Some(false));
+        assert_eq!(p.kind("nope"), None);
+    }
+}

@@ -1,0 +1,228 @@
+//! What tm tells the dialog module: the replies of the initial INVITE move the state, a BYE
+//! relayed statefully ends the call; and acc's `cdr` mark waits on the dialog until then.
+
+use std::time::{Duration, SystemTime};
+
+use crate::modules::acc::mark::AccMark;
+use crate::modules::acc::report::{Cdr, Kind, Record};
+use crate::modules::tm::{self, TxData, TxInfo};
+use crate::runtime::SipCtx;
+use crate::sip::{Method, Msg};
+
+use super::dialogs;
+use super::dlg::{CdrAcc, DlgRef, End, State};
+
+pub const KEY: &str = "dialog";
+
+/// The dialog a transaction (or a script run) belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DlgLink {
+    pub id: u64,
+    /// The initial INVITE (its replies drive the state).
+    pub initial: bool,
+    /// From the callee towards the caller.
+    pub upstream: bool,
+}
+
+/// The run's dialog link, if any.
+pub fn link_of(m: &mut SipCtx) -> Option<DlgLink> {
+    tm::with_data(m, KEY, |s| {
+        s.as_ref()
+            .and_then(|d| d.downcast_ref::<DlgLink>())
+            .copied()
+    })
+}
+
+pub fn set_link(m: &mut SipCtx, link: DlgLink) {
+    tm::with_data(m, KEY, |s| *s = Some(Box::new(link)));
+}
+
+/// The run's dialog.
+pub fn current(m: &mut SipCtx) -> Option<(DlgRef, DlgLink)> {
+    let link = link_of(m)?;
+    let d = dialogs()?.table.get(link.id)?;
+    Some((d, link))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn tag(m: &Msg, from: bool) -> Option<String> {
+    let h = if from { m.from() } else { m.to() };
+    h.ok().and_then(|n| n.tag().map(text))
+}
+
+fn contact(m: &Msg) -> String {
+    m.contact()
+        .and_then(|c| c.ok())
+        .and_then(|c| c.addr().map(|a| text(a.uri.raw)))
+        .unwrap_or_default()
+}
+
+/// Finds the dialog of an in-dialog request.
+pub fn find_for(m: &Msg) -> Option<(DlgRef, bool)> {
+    let from_tag = tag(m, true)?;
+    let to_tag = tag(m, false)?;
+    dialogs()?
+        .table
+        .find(&text(m.call_id()), &from_tag, Some(&to_tag))
+}
+
+/// tm: a new transaction. In-dialog requests get their dialog; a BYE ends it.
+pub fn on_request(m: &mut SipCtx) {
+    if dialogs().is_none() || !m.msg.is_request() {
+        return;
+    }
+    let link = match link_of(m) {
+        Some(l) => l,
+        None => {
+            let Some((d, upstream)) = find_for(&m.msg) else {
+                return;
+            };
+            let link = DlgLink {
+                id: d.lock().id,
+                initial: false,
+                upstream,
+            };
+            set_link(m, link);
+            link
+        }
+    };
+    if !link.initial
+        && m.msg.method() == Method::Bye
+        && let Some(d) = dialogs().and_then(|t| t.table.get(link.id))
+    {
+        end(&d, End::Bye);
+    }
+}
+
+/// tm: a provisional reply of the initial INVITE went upstream.
+pub fn on_provisional(reply: &Msg, _code: u16, data: &TxData) {
+    let Some(link) = data.downcast_ref::<DlgLink>().filter(|l| l.initial) else {
+        return;
+    };
+    let Some(d) = dialogs().and_then(|t| t.table.get(link.id)) else {
+        return;
+    };
+    let mut g = d.lock();
+    if g.state == State::Unconfirmed
+        && let Some(t) = tag(reply, false)
+    {
+        g.state = State::Early;
+        g.to_tag = t;
+        g.callee_contact = contact(reply);
+    }
+}
+
+/// tm: the initial INVITE's final reply went upstream: confirmed (timeout armed) or failed.
+pub fn on_final(info: &TxInfo<'_>, data: TxData) {
+    let Ok(link) = data.downcast::<DlgLink>() else {
+        return;
+    };
+    if !link.initial {
+        return;
+    }
+    let Some(dm) = dialogs() else { return };
+    let Some(d) = dm.table.get(link.id) else {
+        return;
+    };
+    if info.code >= 300 {
+        end(&d, End::Failed);
+        return;
+    }
+    let mut g = d.lock();
+    if g.state == State::Deleted {
+        return;
+    }
+    g.state = State::Confirmed;
+    g.start = Some(info.finished);
+    if let Some(r) = info.reply {
+        if let Some(t) = tag(r, false) {
+            g.to_tag = t;
+        }
+        g.callee_contact = contact(r);
+    }
+    arm_timeout(&d, &mut g);
+}
+
+/// (Re)arms the dialog's lifetime timer from now.
+pub fn arm_timeout(d: &DlgRef, g: &mut super::dlg::Dialog) {
+    let t = crate::timer::global();
+    if let Some(old) = g.timer.take() {
+        t.cancel(old);
+    }
+    let weak = std::sync::Arc::downgrade(d);
+    g.timer = Some(t.schedule(
+        g.timeout,
+        Box::new(move || {
+            if let Some(d) = weak.upgrade() {
+                end(&d, End::Timeout);
+            }
+        }),
+    ));
+}
+
+/// Ends a dialog: deleted, out of the table, acc's call record written.
+pub fn end(d: &DlgRef, why: End) {
+    let (id, cdr) = {
+        let mut g = d.lock();
+        if g.state == State::Deleted {
+            return;
+        }
+        g.state = State::Deleted;
+        if let Some(t) = g.timer.take() {
+            crate::timer::global().cancel(t);
+        }
+        let cdr = g.cdr.take().zip(g.start).map(|(acc, start)| {
+            let ms = SystemTime::now()
+                .duration_since(start)
+                .unwrap_or(Duration::ZERO)
+                .as_millis() as u64;
+            (acc, start, g.created, ms)
+        });
+        (g.id, cdr)
+    };
+    tracing::debug!("dialog {id}: ended ({why:?})");
+    if let Some(dm) = dialogs() {
+        dm.table.remove(id);
+    }
+    if let Some((acc, start, created, ms)) = cdr {
+        let mut r = acc.record;
+        r.kind = Kind::CallEnded;
+        r.cdr = Some(Cdr {
+            created,
+            start,
+            ms_duration: ms,
+        });
+        crate::modules::acc::report_call(&acc.mark, &r);
+    }
+}
+
+/// acc: an answered INVITE marked `cdr`: its record waits on the dialog.
+pub fn keep_cdr(info: &TxInfo<'_>, mark: &AccMark) -> bool {
+    let Some(dm) = dialogs() else { return false };
+    let Some(from_tag) = tag(info.request, true) else {
+        return false;
+    };
+    let Some((d, _)) = dm
+        .table
+        .find(&text(info.request.call_id()), &from_tag, None)
+    else {
+        return false;
+    };
+    let record = Record::of(
+        Kind::CallEnded,
+        info.request,
+        info.reply,
+        info.code,
+        &info.reason,
+        info.created,
+        mark,
+    );
+    d.lock().cdr = Some(CdrAcc {
+        mark: mark.clone(),
+        record,
+    });
+    true
+}

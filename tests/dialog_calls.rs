@@ -159,14 +159,21 @@ fn a_busy_callee_leaves_no_dialog() {
 }
 
 #[test]
-fn dlg_timeout_and_dlg_end_dlg_end_the_dialog() {
+fn dlg_timeout_without_b_flag_drops_the_dialog_silently() {
     if common::sipp().is_none() {
         return;
     }
     let a = common::free_udp_port();
-    let o = start("", "$DLG_timeout = 1;", a);
+    let o = Osips::start(
+        &SCRIPT.replace("create_dialog(\"B\")", "create_dialog()"),
+        &[
+            ("@PARAMS@", String::new()),
+            ("@INVITE@", "$DLG_timeout = 1;".to_string()),
+            ("@A@", a.to_string()),
+        ],
+    );
     let uas = Sipp::uas("callee", &uas_answer(50), a);
-    let _uac = Sipp::uac("caller", &uac_call(8000), &o, "bob");
+    let uac = Sipp::uac("caller", &uac_call(3000), &o, "bob");
     let d = wait_state(&o, 4);
     assert_eq!(
         d["timeout"].as_i64().unwrap() - d["timestart"].as_i64().unwrap(),
@@ -178,17 +185,47 @@ fn dlg_timeout_and_dlg_end_dlg_end_the_dialog() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(profile_size(&o, "calls", None), 0);
-    drop(uas);
+    // No BYE from osips: the caller's own BYE still ends the call normally.
+    uac.success(&o);
+    uas.success(&o);
+}
 
-    let b = common::free_udp_port();
-    let o = start("", "", b);
-    let _uas = Sipp::uas("callee", &uas_answer(50), b);
-    let _uac = Sipp::uac("caller", &uac_call(8000), &o, "bob");
+/// Ends a confirmed call through `end` and checks both sides got osips's BYE and answered it.
+fn ended_by_proxy(invite: &str, end: impl Fn(&Osips, &Value)) {
+    if common::sipp().is_none() {
+        return;
+    }
+    let a = common::free_udp_port();
+    let o = start("", invite, a);
+    let uas = Sipp::uas("callee", &acc_support::uas_answer_ended_by_proxy(), a);
+    let uac = Sipp::uac("caller", &acc_support::uac_call_ended_by_proxy(), &o, "bob");
     let d = wait_state(&o, 4);
-    assert!(o.mi("dlg_end_dlg", json!(["12345"])).is_err(), "unknown id");
-    o.mi("dlg_end_dlg", json!([d["ID"].to_string()])).unwrap();
+    end(&o, &d);
+    let uac = uac.success(&o);
+    let uas = uas.success(&o);
+    for (who, s) in [("caller", &uac), ("callee", &uas)] {
+        let m = s.messages();
+        assert!(m.contains("BYE sip:"), "{who} got a BYE:\n{m}");
+        assert!(
+            m.contains(&format!("Call-ID: {}", d["callid"].as_str().unwrap())),
+            "{m}"
+        );
+    }
     assert!(dialogs(&o).is_empty());
     assert_eq!(profile_size(&o, "calls", None), 0);
+}
+
+#[test]
+fn dlg_end_dlg_sends_bye_both_ways() {
+    ended_by_proxy("", |o, d| {
+        assert!(o.mi("dlg_end_dlg", json!(["12345"])).is_err(), "unknown id");
+        o.mi("dlg_end_dlg", json!([d["ID"].to_string()])).unwrap();
+    });
+}
+
+#[test]
+fn timeout_with_b_flag_sends_bye_both_ways() {
+    ended_by_proxy("$DLG_timeout = 1;", |_, _| {});
 }
 
 fn cdr_row_has_the_duration(engine: Engine) {

@@ -494,3 +494,40 @@ pub fn wait_rows(url: &str, table: &str, cols: &str, n: usize, o: &Osips) -> Vec
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+fn answer_bye() -> String {
+    r#"<recv request="BYE"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+<pause milliseconds="300"/>"#
+        .to_string()
+}
+
+/// Caller: INVITE, 200, ACK, then waits for a BYE from the proxy and answers it.
+pub fn uac_call_ended_by_proxy() -> String {
+    let mut s = invite();
+    s += r#"<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="200" rrs="true"/>"#;
+    s += &in_dialog("ACK", 1);
+    s += &answer_bye();
+    scenario(&s)
+}
+
+/// Callee: answers, then waits for a BYE from the proxy and answers it.
+pub fn uas_answer_ended_by_proxy() -> String {
+    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
+    s += &reply("180 Ringing", true, false);
+    s += &reply("200 OK", true, true);
+    s += r#"<recv request="ACK" crlf="true"/>"#;
+    s += &answer_bye();
+    scenario(&s)
+}

@@ -47,6 +47,12 @@ pub struct Dialog {
     pub to_tag: String,
     pub caller_contact: String,
     pub callee_contact: String,
+    /// Route sets towards each side (`Route` values, nearest hop first).
+    pub caller_route_set: Vec<String>,
+    pub callee_route_set: Vec<String>,
+    /// Highest CSeq seen from each side.
+    pub caller_cseq: u32,
+    pub callee_cseq: u32,
     /// The initial INVITE arrived.
     pub created: SystemTime,
     /// The call was answered (2xx).
@@ -193,6 +199,10 @@ mod tests {
             to_tag: tt.into(),
             caller_contact: String::new(),
             callee_contact: String::new(),
+            caller_route_set: Vec::new(),
+            callee_route_set: Vec::new(),
+            caller_cseq: 1,
+            callee_cseq: 0,
             created: SystemTime::now(),
             start: None,
             timeout: Duration::from_secs(10),

@@ -50,6 +50,11 @@ fn new_dialog(m: &mut SipCtx, flags: &str) -> Result<(), String> {
         .and_then(|c| c.ok())
         .and_then(|c| c.addr().map(|a| text(a.uri.raw)))
         .unwrap_or_default();
+    let caller_route_set = msg
+        .record_routes()
+        .filter_map(|r| r.ok().map(|a| text(a.raw)))
+        .collect();
+    let caller_cseq = msg.cseq().num;
     let d = Dialog {
         id: dm.table.new_id(&callid),
         state: State::Unconfirmed,
@@ -60,6 +65,10 @@ fn new_dialog(m: &mut SipCtx, flags: &str) -> Result<(), String> {
         to_tag: String::new(),
         caller_contact,
         callee_contact: String::new(),
+        caller_route_set,
+        callee_route_set: Vec::new(),
+        caller_cseq,
+        callee_cseq: 0,
         created: SystemTime::now(),
         start: None,
         timeout: dm.default_timeout,

@@ -10,7 +10,7 @@ use crate::runtime::SipCtx;
 use crate::sip::{Method, Msg};
 
 use super::dialogs;
-use super::dlg::{CdrAcc, DlgRef, End, State};
+use super::dlg::{CdrAcc, Dialog, DlgRef, End, State};
 
 pub const KEY: &str = "dialog";
 
@@ -90,6 +90,18 @@ pub fn on_request(m: &mut SipCtx) {
         }
     };
     if !link.initial
+        && let Some(d) = dialogs().and_then(|t| t.table.get(link.id))
+    {
+        let n = m.msg.cseq().num;
+        let mut g = d.lock();
+        let seen = if link.upstream {
+            &mut g.callee_cseq
+        } else {
+            &mut g.caller_cseq
+        };
+        *seen = (*seen).max(n);
+    }
+    if !link.initial
         && m.msg.method() == Method::Bye
         && let Some(d) = dialogs().and_then(|t| t.table.get(link.id))
     {
@@ -142,8 +154,32 @@ pub fn on_final(info: &TxInfo<'_>, data: TxData) {
             g.to_tag = t;
         }
         g.callee_contact = contact(r);
+        g.callee_route_set = callee_route_set(&info.tx.shared, info.request, r);
     }
     arm_timeout(&d, &mut g);
+}
+
+/// The Record-Route entries of the 2xx put there by hops between us and the callee (those
+/// before ours), nearest first.
+fn callee_route_set(shared: &crate::runtime::Shared, req: &Msg, rpl: &Msg) -> Vec<String> {
+    let upstream = req.record_routes().count();
+    let all: Vec<(String, bool)> = rpl
+        .record_routes()
+        .filter_map(|r| r.ok())
+        .map(|a| {
+            let port = a.uri.port;
+            let host = text(a.uri.host);
+            (text(a.raw), shared.is_myself(&host, port))
+        })
+        .collect();
+    let below = all.len().saturating_sub(upstream);
+    let mut set: Vec<String> = all[..below]
+        .iter()
+        .filter(|(_, mine)| !mine)
+        .map(|(v, _)| v.clone())
+        .collect();
+    set.reverse();
+    set
 }
 
 /// (Re)arms the dialog's lifetime timer from now.
@@ -163,12 +199,17 @@ pub fn arm_timeout(d: &DlgRef, g: &mut super::dlg::Dialog) {
     ));
 }
 
-/// Ends a dialog: deleted, out of the table, acc's call record written.
+/// Ends a dialog: deleted, out of the table, acc's call record written. Ended from MI, or by
+/// its timeout with create_dialog's `B` flag, a confirmed call gets a BYE on both sides.
 pub fn end(d: &DlgRef, why: End) {
     let (id, cdr) = {
         let mut g = d.lock();
         if g.state == State::Deleted {
             return;
+        }
+        let bye = why == End::Mi || (why == End::Timeout && g.flags.contains('B'));
+        if bye && g.state == State::Confirmed {
+            send_byes(&g);
         }
         g.state = State::Deleted;
         if let Some(t) = g.timer.take() {
@@ -196,6 +237,63 @@ pub fn end(d: &DlgRef, why: End) {
             ms_duration: ms,
         });
         crate::modules::acc::report_call(&acc.mark, &r);
+    }
+}
+
+/// A BYE from osips to one side of the call.
+pub fn bye_text(g: &Dialog, to_callee: bool) -> (String, String, Option<String>) {
+    let (ruri, routes, from, ftag, to, ttag, cseq) = if to_callee {
+        (
+            &g.callee_contact,
+            &g.callee_route_set,
+            &g.from_uri,
+            &g.from_tag,
+            &g.to_uri,
+            &g.to_tag,
+            g.caller_cseq + 1,
+        )
+    } else {
+        (
+            &g.caller_contact,
+            &g.caller_route_set,
+            &g.to_uri,
+            &g.to_tag,
+            &g.from_uri,
+            &g.from_tag,
+            g.callee_cseq + 1,
+        )
+    };
+    let mut headers = format!(
+        "From: <{from}>;tag={ftag}\r\nTo: <{to}>;tag={ttag}\r\nCall-ID: {}\r\nCSeq: {cseq} BYE\r\n",
+        g.callid
+    );
+    for r in routes {
+        headers.push_str(&format!("Route: {r}\r\n"));
+    }
+    let dst = routes.first().and_then(|r| {
+        let inner = r.trim().trim_start_matches('<');
+        inner.split('>').next().map(str::to_string)
+    });
+    let text = tm::mi::build_uac_request("BYE", ruri, &headers, None);
+    (text, ruri.clone(), dst)
+}
+
+fn send_byes(g: &Dialog) {
+    let Some(shared) = crate::runtime::global_shared() else {
+        return;
+    };
+    for to_callee in [true, false] {
+        let (text, ruri, dst) = bye_text(g, to_callee);
+        if ruri.is_empty() {
+            continue;
+        }
+        let id = g.id;
+        let done = Box::new(move |code: u16, _| {
+            tracing::debug!("dialog {id}: BYE answered {code}");
+        });
+        if let Err(e) = tm::send_request(&shared, text, &ruri, dst, done) {
+            tracing::error!("dialog {id}: cannot send BYE to {ruri}: {e}");
+        }
     }
 }
 

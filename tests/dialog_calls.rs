@@ -298,3 +298,67 @@ fn profile_errors_are_named() {
     assert!(log.contains("`nope` is not a profile"), "{log}");
     assert!(log.contains("profile `caller` needs a value"), "{log}");
 }
+
+/// db_mode 1: a call confirmed before a restart is listed (with its profiles and values) by
+/// the new osips on the same address and database, and the caller's BYE ends it there.
+fn dialog_survives_restart(engine: Engine) {
+    if common::sipp().is_none() {
+        return;
+    }
+    let Some(db) = test_db(engine, &["dialog", "acc", "missed_calls"]) else {
+        return;
+    };
+    let a = common::free_udp_port();
+    let params = format!(
+        "modparam(\"dialog\", \"db_mode\", 1)\nmodparam(\"dialog\", \"db_url\", \"{}\")",
+        db.url
+    );
+    let vars = [
+        ("@PARAMS@", params),
+        ("@INVITE@", String::new()),
+        ("@A@", a.to_string()),
+    ];
+    let o = Osips::start(SCRIPT, &vars);
+    let port = o.port;
+    let uas = Sipp::uas("callee", &uas_answer(50), a);
+    let uac = Sipp::uac("caller", &uac_call(5000), &o, "bob");
+    let before = wait_state(&o, 4);
+    assert_eq!(acc_support::rows(&db.url, "dialog", "dlg_id").len(), 1);
+    drop(o);
+    let o = Osips::start_at(port, SCRIPT, &vars);
+    assert!(o.log().contains("dialog: 1 dialogs loaded"), "{}", o.log());
+    let after = dialogs(&o);
+    assert_eq!(after.len(), 1, "{after:?}");
+    for k in [
+        "ID",
+        "callid",
+        "caller_tag",
+        "timestart",
+        "timeout",
+        "CALLEES",
+        "values",
+        "profiles",
+    ] {
+        assert_eq!(after[0][k], before[k], "{k}");
+    }
+    assert_eq!(profile_size(&o, "caller", Some("sipp")), 1);
+    uac.success(&o);
+    uas.success(&o);
+    assert!(dialogs(&o).is_empty());
+    assert!(acc_support::rows(&db.url, "dialog", "dlg_id").is_empty());
+}
+
+#[test]
+fn sqlite_dialog_survives_restart() {
+    dialog_survives_restart(Engine::Sqlite);
+}
+
+#[test]
+fn postgres_dialog_survives_restart() {
+    dialog_survives_restart(Engine::Postgres);
+}
+
+#[test]
+fn mariadb_dialog_survives_restart() {
+    dialog_survives_restart(Engine::Mysql);
+}

@@ -36,7 +36,11 @@ modparam(\"tm\", \"fr_timeout\", 2)\nmodparam(\"tm\", \"fr_inv_timeout\", 5)\n";
 impl Osips {
     /// Runs `HEAD` + `script` with `@PORT@`, `@HTTP@` and `vars` replaced.
     pub fn start(script: &str, vars: &[(&str, String)]) -> Osips {
-        let port = common::free_port();
+        Self::start_at(common::free_port(), script, vars)
+    }
+
+    /// As `start`, with SIP on `port` (a restart on the same address).
+    pub fn start_at(port: u16, script: &str, vars: &[(&str, String)]) -> Osips {
         let http = common::free_tcp_port();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("osips.cfg");
@@ -461,7 +465,13 @@ pub fn test_db(engine: Engine, tables: &[&str]) -> Option<TestDb> {
 pub fn rows(url: &str, table: &str, cols: &str) -> Vec<Vec<String>> {
     let db = Db::connect(&DbUrl::parse(url).unwrap()).unwrap();
     let out = db
-        .query(&format!("SELECT {cols} FROM {table} ORDER BY id"), &[])
+        .query(
+            &format!(
+                "SELECT {cols} FROM {table} ORDER BY {}",
+                if table == "dialog" { "dlg_id" } else { "id" }
+            ),
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| {

@@ -119,6 +119,12 @@ impl Table {
         (entry << 32) | n
     }
 
+    /// Keeps new ids above a loaded one.
+    pub fn bump_past(&self, id: u64) {
+        let n = (id & 0xffff_ffff) as u32;
+        self.next.fetch_max(n.saturating_add(1), Ordering::Relaxed);
+    }
+
     pub fn insert(&self, d: Dialog) -> DlgRef {
         let id = d.id;
         let r = Arc::new(Mutex::new(d));

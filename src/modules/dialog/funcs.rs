@@ -187,6 +187,7 @@ pub fn set_dlg_profile(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     if !g.profiles.iter().any(|(p, v)| *p == name && *v == value) {
         g.profiles.push((name, value));
     }
+    super::persist(&g);
     1
 }
 
@@ -201,6 +202,7 @@ pub fn unset_dlg_profile(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let before = g.profiles.len();
     g.profiles
         .retain(|(p, v)| !(*p == name && (value.is_none() || *v == value)));
+    super::persist(&g);
     if g.profiles.len() < before { 1 } else { -1 }
 }
 
@@ -243,7 +245,9 @@ pub fn store_dlg_value(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let Some(d) = dialog_of(ctx, "store_dlg_value") else {
         return -1;
     };
-    d.lock().set_val(&name, value);
+    let mut g = d.lock();
+    g.set_val(&name, value);
+    super::persist(&g);
     1
 }
 
@@ -329,6 +333,7 @@ pub fn set_timeout(ctx: &mut RunCtx<'_>, _: &PvSpec, v: &Value) -> Result<(), St
     if g.state == State::Confirmed {
         track::arm_timeout(&d, &mut g);
     }
+    super::persist(&g);
     Ok(())
 }
 
@@ -349,7 +354,9 @@ pub fn set_val(ctx: &mut RunCtx<'_>, spec: &PvSpec, v: &Value) -> Result<(), Str
     let m = sip(ctx).ok_or("no SIP message in this route")?;
     let (d, _) = track::current(m).ok_or("no dialog for this message")?;
     let value = v.as_str().map(|s| s.into_owned()).unwrap_or_default();
-    d.lock().set_val(&name, value);
+    let mut g = d.lock();
+    g.set_val(&name, value);
+    super::persist(&g);
     Ok(())
 }
 

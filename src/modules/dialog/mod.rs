@@ -7,6 +7,7 @@
 //! Map: [`dlg`] the table and a dialog, [`track`] what tm tells us, [`funcs`] script side,
 //! [`mi`] MI commands.
 
+pub mod db;
 pub mod dlg;
 pub mod funcs;
 pub mod mi;
@@ -54,6 +55,29 @@ pub struct DialogModule {
     pub table: dlg::Table,
     pub default_timeout: Duration,
     pub profiles: Profiles,
+    /// `db_mode` 1 or 3.
+    pub db: Option<db::DlgDb>,
+}
+
+/// Writes a confirmed dialog through to the database (`db_mode` 1).
+pub fn persist(d: &dlg::Dialog) {
+    let Some(dm) = dialogs() else { return };
+    if let Some(store) = dm.db.as_ref().filter(|s| s.mode == 1)
+        && d.state == dlg::State::Confirmed
+        && let Err(e) = store.save(d)
+    {
+        tracing::error!("dialog {}: cannot save: {e}", d.id);
+    }
+}
+
+/// Removes an ended dialog from the database.
+pub fn forget(id: u64) {
+    let Some(dm) = dialogs() else { return };
+    if let Some(store) = dm.db.as_ref()
+        && let Err(e) = store.remove(id)
+    {
+        tracing::error!("dialog {id}: cannot remove from the database: {e}");
+    }
 }
 
 static DIALOG: RwLock<Option<Arc<DialogModule>>> = RwLock::new(None);
@@ -85,16 +109,49 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
         ));
     }
     let db_mode = int(ctx, "db_mode", 0)?;
-    if db_mode != 0 {
-        return Err(format!(
-            "modparam db_mode: {db_mode}: keeping dialogs in a database is not supported yet (0 only)"
-        ));
-    }
+    let store = match db_mode {
+        0 => None,
+        1 | 3 => Some(db::DlgDb {
+            db: crate::modules::auth_db::db::open(ctx)?,
+            table: crate::modules::auth_db::db::str_param(ctx, "table_name", "dialog"),
+            mode: db_mode,
+        }),
+        m => {
+            return Err(format!(
+                "modparam db_mode: {m}: 0 (none), 1 (realtime) or 3 (at shutdown); 2 (delayed) is not supported"
+            ));
+        }
+    };
     let hash_size = int(ctx, "hash_size", 4096)?.clamp(1, u32::MAX as i64) as u32;
+    let table = dlg::Table::new(hash_size);
+    let loaded = match &store {
+        Some(s) => s
+            .load(&table)
+            .map_err(|e| format!("loading dialogs from table {}: {e}", s.table))?,
+        None => Vec::new(),
+    };
+    let n = loaded.len();
+    for d in loaded {
+        let r = table.insert(d);
+        let mut g = r.lock();
+        let left = g
+            .start
+            .map(|s| s + g.timeout)
+            .and_then(|end| end.duration_since(std::time::SystemTime::now()).ok())
+            .unwrap_or(Duration::from_secs(1));
+        let full = g.timeout;
+        g.timeout = left;
+        track::arm_timeout(&r, &mut g);
+        g.timeout = full;
+    }
+    if store.is_some() {
+        tracing::info!("dialog: {n} dialogs loaded");
+    }
     *DIALOG.write() = Some(Arc::new(DialogModule {
-        table: dlg::Table::new(hash_size),
+        table,
         default_timeout: Duration::from_secs(timeout as u64),
         profiles,
+        db: store,
     }));
     tm::on_request(track::KEY, track::on_request);
     tm::on_provisional(track::KEY, track::on_provisional);
@@ -106,8 +163,15 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
 fn destroy() {
     if let Some(d) = DIALOG.write().take() {
         for dl in d.table.all() {
-            if let Some(t) = dl.lock().timer.take() {
+            let mut g = dl.lock();
+            if let Some(t) = g.timer.take() {
                 crate::timer::global().cancel(t);
+            }
+            if let Some(store) = d.db.as_ref().filter(|s| s.mode == 3)
+                && g.state == dlg::State::Confirmed
+                && let Err(e) = store.save(&g)
+            {
+                tracing::error!("dialog {}: cannot save at shutdown: {e}", g.id);
             }
         }
     }

@@ -157,6 +157,7 @@ pub fn on_final(info: &TxInfo<'_>, data: TxData) {
         g.callee_route_set = callee_route_set(&info.tx.shared, info.request, r);
     }
     arm_timeout(&d, &mut g);
+    super::persist(&g);
 }
 
 /// The Record-Route entries of the 2xx put there by hops between us and the callee (those
@@ -228,6 +229,7 @@ pub fn end(d: &DlgRef, why: End) {
     if let Some(dm) = dialogs() {
         dm.table.remove(id);
     }
+    super::forget(id);
     if let Some((acc, start, created, ms)) = cdr {
         let mut r = acc.record;
         r.kind = Kind::CallEnded;

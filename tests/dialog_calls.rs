@@ -80,6 +80,21 @@ fn profile_size(o: &Osips, profile: &str, value: Option<&str>) -> u64 {
         .unwrap()
 }
 
+/// The dialog statistics as (active, early, processed, expired, failed).
+fn stats(o: &Osips) -> [u64; 5] {
+    let v = o
+        .mi("get_statistics", json!({"statistics": ["dialog:"]}))
+        .unwrap();
+    let g = |n: &str| v[format!("dialog:{n}")].as_u64().unwrap_or(u64::MAX);
+    [
+        g("active_dialogs"),
+        g("early_dialogs"),
+        g("processed_dialogs"),
+        g("expired_dialogs"),
+        g("failed_dialogs"),
+    ]
+}
+
 /// Waits until `dlg_list` shows a dialog in `state` and returns it.
 fn wait_state(o: &Osips, state: i64) -> Value {
     let start = Instant::now();
@@ -127,7 +142,13 @@ fn call_is_listed_and_profiled_while_up_and_gone_after_bye() {
     assert_eq!(profile_size(&o, "calls", None), 1);
     assert_eq!(profile_size(&o, "caller", Some("sipp")), 1);
     assert_eq!(profile_size(&o, "caller", Some("alice")), 0);
+    assert_eq!(
+        stats(&o),
+        [1, 0, 1, 0, 0],
+        "active, early, processed, expired, failed"
+    );
     let uac = uac.success(&o);
+    assert_eq!(stats(&o), [0, 0, 1, 0, 0]);
     uas.success(&o);
     assert_eq!(d["callid"], uac.call_id());
     assert!(dialogs(&o).is_empty(), "{:?}", dialogs(&o));
@@ -156,6 +177,7 @@ fn a_busy_callee_leaves_no_dialog() {
     uas.success(&o);
     assert!(dialogs(&o).is_empty(), "{:?}", dialogs(&o));
     assert_eq!(profile_size(&o, "calls", None), 0);
+    assert_eq!(stats(&o), [0, 0, 1, 0, 1], "one failed dialog");
 }
 
 #[test]
@@ -185,6 +207,7 @@ fn dlg_timeout_without_b_flag_drops_the_dialog_silently() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(profile_size(&o, "calls", None), 0);
+    assert_eq!(stats(&o), [0, 0, 1, 1, 0], "one expired dialog");
     // No BYE from osips: the caller's own BYE still ends the call normally.
     uac.success(&o);
     uas.success(&o);

@@ -79,7 +79,12 @@ fn new_dialog(m: &mut SipCtx, flags: &str) -> Result<(), String> {
         cdr: None,
     };
     let id = d.id;
-    dm.table.insert(d);
+    let r = dm.table.insert(d);
+    let mut g = r.lock();
+    // Counted as new: the state it starts in.
+    g.state = State::Deleted;
+    super::stats::transition(&mut g, State::Unconfirmed, None);
+    drop(g);
     track::set_link(
         m,
         DlgLink {

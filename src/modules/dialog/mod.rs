@@ -11,6 +11,7 @@ pub mod db;
 pub mod dlg;
 pub mod funcs;
 pub mod mi;
+pub mod stats;
 pub mod track;
 
 use std::sync::Arc;
@@ -265,6 +266,8 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
     ],
     pvs: &PVS,
     mi_commands: &mi::MI_COMMANDS,
+    stats: &stats::STATS,
+    events: &stats::EVENTS,
     init: Some(init),
     destroy: Some(destroy),
     ..ModuleDescriptor::EMPTY

@@ -121,7 +121,7 @@ pub fn on_provisional(reply: &Msg, _code: u16, data: &TxData) {
     if g.state == State::Unconfirmed
         && let Some(t) = tag(reply, false)
     {
-        g.state = State::Early;
+        super::stats::transition(&mut g, State::Early, None);
         g.to_tag = t;
         g.callee_contact = contact(reply);
     }
@@ -147,7 +147,7 @@ pub fn on_final(info: &TxInfo<'_>, data: TxData) {
     if g.state == State::Deleted {
         return;
     }
-    g.state = State::Confirmed;
+    super::stats::transition(&mut g, State::Confirmed, None);
     g.start = Some(info.finished);
     if let Some(r) = info.reply {
         if let Some(t) = tag(r, false) {
@@ -212,7 +212,7 @@ pub fn end(d: &DlgRef, why: End) {
         if bye && g.state == State::Confirmed {
             send_byes(&g);
         }
-        g.state = State::Deleted;
+        super::stats::transition(&mut g, State::Deleted, Some(why));
         if let Some(t) = g.timer.take() {
             crate::timer::global().cancel(t);
         }

@@ -191,3 +191,39 @@ fn bad_accounting_type_is_refused_and_the_call_goes_on() {
     assert!(log.contains("acc refused"), "{log}");
     assert!(!log.contains("ACC: "), "{log}");
 }
+
+#[test]
+fn evi_raises_e_acc_event_and_the_missed_event() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let a = common::free_udp_port();
+    let script = format!(
+        "loadmodule \"acc.so\"\nmodparam(\"acc\", \"extra_fields\", \"evi: caller->src\")\n{ROUTE}\n\
+         event_route[E_ACC_EVENT] {{ xlog(\"evi: $param(callid) $param(sip_code) $param(src)\\n\"); }}\n\
+         event_route[E_ACC_MISSED_EVENT] {{ xlog(\"evi missed: $param(sip_code) $param(sip_reason)\\n\"); }}\n"
+    );
+    let o = Osips::start(
+        &script,
+        &[
+            (
+                "@ACC@",
+                "do_accounting(\"evi\", \"missed\"); $acc_extra(caller) = $fU;".to_string(),
+            ),
+            ("@A@", a.to_string()),
+        ],
+    );
+    let uas = Sipp::uas("callee", &uas_answer(50), a);
+    let uac = Sipp::uac("caller", &uac_call(100), &o, "bob").success(&o);
+    uas.success(&o);
+    let cid = uac.call_id();
+    o.wait_log("E_ACC_EVENT", |l| {
+        l.contains(&format!("evi: {cid} 200 sipp"))
+    });
+    let uas = Sipp::uas("busy callee", &uas_busy(), a);
+    Sipp::uac("caller", &uac_expect(486), &o, "bob").success(&o);
+    uas.success(&o);
+    o.wait_log("E_ACC_MISSED_EVENT", |l| {
+        l.contains("evi missed: 486 Busy Here")
+    });
+}

@@ -41,6 +41,11 @@ pub fn acc() -> Option<Arc<Acc>> {
 
 fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     let cfg = AccConfig::from_params(ctx)?;
+    for name in ["early_media", "detect_direction"] {
+        if crate::modules::auth_db::db::int_param(ctx, name, 0)? != 0 {
+            tracing::warn!("acc: modparam {name} is not supported yet: ignored");
+        }
+    }
     if !ctx.params.all("leg_fields").is_empty() {
         tracing::warn!(
             "acc: modparam leg_fields is not supported yet (multi-leg accounting): ignored"

@@ -96,6 +96,8 @@ pub type DlgRef = Arc<Mutex<Dialog>>;
 /// The dialogs by id.
 pub struct Table {
     pub by_id: RwLock<HashMap<u64, DlgRef>>,
+    /// Ids by Call-ID, for in-dialog requests.
+    by_callid: RwLock<HashMap<String, Vec<u64>>>,
     pub hash_size: u32,
     next: AtomicU32,
 }
@@ -104,6 +106,7 @@ impl Table {
     pub fn new(hash_size: u32) -> Table {
         Table {
             by_id: RwLock::new(HashMap::new()),
+            by_callid: RwLock::new(HashMap::new()),
             hash_size: hash_size.max(1),
             next: AtomicU32::new(1),
         }
@@ -127,6 +130,11 @@ impl Table {
 
     pub fn insert(&self, d: Dialog) -> DlgRef {
         let id = d.id;
+        self.by_callid
+            .write()
+            .entry(d.callid.clone())
+            .or_default()
+            .push(id);
         let r = Arc::new(Mutex::new(d));
         self.by_id.write().insert(id, r.clone());
         r
@@ -137,7 +145,16 @@ impl Table {
     }
 
     pub fn remove(&self, id: u64) -> Option<DlgRef> {
-        self.by_id.write().remove(&id)
+        let d = self.by_id.write().remove(&id)?;
+        let callid = d.lock().callid.clone();
+        let mut idx = self.by_callid.write();
+        if let Some(ids) = idx.get_mut(&callid) {
+            ids.retain(|&i| i != id);
+            if ids.is_empty() {
+                idx.remove(&callid);
+            }
+        }
+        Some(d)
     }
 
     /// The dialog of an in-dialog request or of a Call-ID (tags in either direction), and
@@ -148,8 +165,13 @@ impl Table {
         from_tag: &str,
         to_tag: Option<&str>,
     ) -> Option<(DlgRef, bool)> {
-        let all: Vec<DlgRef> = self.by_id.read().values().cloned().collect();
-        for d in all {
+        let ids = self
+            .by_callid
+            .read()
+            .get(callid)
+            .cloned()
+            .unwrap_or_default();
+        for d in ids.into_iter().filter_map(|id| self.get(id)) {
             let g = d.lock();
             if g.callid != callid || g.state == State::Deleted {
                 continue;
@@ -241,6 +263,9 @@ mod tests {
         d.lock().state = State::Deleted;
         assert_eq!(t.profile_size("calls", None), 1);
         let id = d.lock().id;
+        assert!(t.remove(id).is_some());
+        assert!(t.find("c1", "a", Some("b")).is_none());
+        assert!(t.find("c2", "a", Some("b")).is_some());
         assert_eq!(id & 0xffff_ffff, 1);
         assert!((id >> 32) < 16);
     }

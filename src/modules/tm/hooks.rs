@@ -160,3 +160,35 @@ pub(super) fn fire(tx: &Arc<Transaction>, st: &mut TxState, code: u16) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_is_kept_per_key_and_dropped_when_cleared() {
+        let mut map: TxDataMap = Vec::new();
+        edit(&mut map, "a", |s| *s = Some(Box::new(1u32)));
+        edit(&mut map, "b", |s| *s = Some(Box::new("x")));
+        let seen = edit(&mut map, "a", |s| {
+            s.as_ref().and_then(|d| d.downcast_ref::<u32>()).copied()
+        });
+        assert_eq!(seen, Some(1));
+        assert_eq!(map.len(), 2);
+        edit(&mut map, "a", |s| *s = None);
+        assert_eq!(map.len(), 1);
+        assert_eq!(map[0].0, "b");
+    }
+
+    #[test]
+    fn hooks_are_replaced_by_key() {
+        fn one(_: &TxInfo<'_>, _: TxData) {}
+        fn two(_: &TxInfo<'_>, _: TxData) {}
+        on_final("hooks-test", one);
+        on_final("hooks-test", two);
+        let h = HOOKS.read();
+        let mine: Vec<_> = h.iter().filter(|(k, _)| *k == "hooks-test").collect();
+        assert_eq!(mine.len(), 1);
+        assert!(std::ptr::fn_addr_eq(mine[0].1, two as FinalHook));
+    }
+}

@@ -227,3 +227,24 @@ fn evi_raises_e_acc_event_and_the_missed_event() {
         l.contains("evi missed: 486 Busy Here")
     });
 }
+
+#[test]
+fn cdr_without_dialog_accounts_the_transaction() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let a = common::free_udp_port();
+    let o = start("do_accounting(\"log\", \"cdr\");", "", a);
+    let uas = Sipp::uas("callee", &uas_answer(50), a);
+    let uac = Sipp::uac("caller", &uac_call(100), &o, "bob").success(&o);
+    uas.success(&o);
+    let cid = uac.call_id();
+    o.wait_log("the ACC line", |l| {
+        l.contains(&format!("call_id={cid};code=200"))
+    });
+    assert!(
+        o.log().contains("ACC: transaction answered:"),
+        "{}",
+        o.log()
+    );
+}

@@ -24,6 +24,7 @@ route {
             match_dialog();
             get_profile_size("calls", , $var(n));
             xlog("bye: calls=$var(n) dir=$DLG_dir who=$dlg_val(who) status=$DLG_status\n");
+            xlog("bye: lifetime=$DLG_lifetime count=$DLG_count did=$DLG_did\n");
         }
         t_relay();
         exit;
@@ -162,6 +163,12 @@ fn call_is_listed_and_profiled_while_up_and_gone_after_bye() {
     assert!(
         log.contains("bye: calls=1 dir=downstream who=sipp status=4"),
         "the BYE route still sees the call: {log}"
+    );
+    let h = d["ID"].as_u64().unwrap();
+    let did = format!("did={}:{}", h >> 32, h & 0xffff_ffff);
+    assert!(
+        (1..=3).any(|s| log.contains(&format!("bye: lifetime={s} count=1 {did}"))),
+        "{did}: {log}"
     );
 }
 

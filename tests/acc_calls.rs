@@ -248,3 +248,33 @@ fn cdr_without_dialog_accounts_the_transaction() {
         o.log()
     );
 }
+
+#[test]
+fn early_media_accounts_the_183_too() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let a = common::free_udp_port();
+    let o = start(
+        "do_accounting(\"log\");",
+        "modparam(\"acc\", \"early_media\", 1)\n",
+        a,
+    );
+    let uas = Sipp::uas("callee", &acc_support::uas_early_media_answer(), a);
+    let uac = Sipp::uac("caller", &acc_support::uac_call_early(300), &o, "bob").success(&o);
+    uas.success(&o);
+    let cid = uac.call_id();
+    o.wait_log("two ACC lines", |l| {
+        l.matches("ACC: transaction answered:").count() == 2
+    });
+    let log = o.log();
+    assert!(
+        log.contains("method=INVITE;from_tag=")
+            && log.contains(&format!("call_id={cid};code=183;reason=Session Progress")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("call_id={cid};code=200;reason=OK")),
+        "{log}"
+    );
+}

@@ -328,6 +328,19 @@ pub fn uac_call(talk_ms: u32) -> String {
     scenario(&s)
 }
 
+/// Caller: as `uac_call`, with a 183 before the 200.
+pub fn uac_call_early(talk_ms: u32) -> String {
+    let mut s = invite();
+    s += r#"<recv response="100" optional="true"/>
+<recv response="183"/>
+<recv response="200" rrs="true"/>"#;
+    s += &in_dialog("ACK", 1);
+    s += &format!("<pause milliseconds=\"{talk_ms}\"/>");
+    s += &in_dialog("BYE", 2);
+    s += r#"<recv response="200"/>"#;
+    scenario(&s)
+}
+
 /// Caller: INVITE answered with `code`, ACKed hop by hop.
 pub fn uac_expect(code: u16) -> String {
     let mut s = invite();
@@ -384,6 +397,19 @@ pub fn uas_answer(ring_ms: u32) -> String {
     let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
     s += &reply("180 Ringing", true, false);
     s += &format!("<pause milliseconds=\"{ring_ms}\"/>");
+    s += &reply("200 OK", true, true);
+    s += r#"<recv request="ACK" crlf="true"/>"#;
+    s += r#"<recv request="BYE"/>"#;
+    s += &reply("200 OK", false, false);
+    s += "<pause milliseconds=\"500\"/>";
+    scenario(&s)
+}
+
+/// Callee: early media (183), then answers; waits for the BYE.
+pub fn uas_early_media_answer() -> String {
+    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
+    s += &reply("183 Session Progress", true, true);
+    s += "<pause milliseconds=\"100\"/>";
     s += &reply("200 OK", true, true);
     s += r#"<recv request="ACK" crlf="true"/>"#;
     s += r#"<recv request="BYE"/>"#;

@@ -41,7 +41,7 @@ pub fn acc() -> Option<Arc<Acc>> {
 
 fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     let cfg = AccConfig::from_params(ctx)?;
-    for name in ["early_media", "detect_direction"] {
+    for name in ["detect_direction"] {
         if crate::modules::auth_db::db::int_param(ctx, name, 0)? != 0 {
             tracing::warn!("acc: modparam {name} is not supported yet: ignored");
         }
@@ -59,6 +59,7 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     };
     *ACC.write() = Some(Arc::new(Acc { cfg, db }));
     tm::on_final(mark::KEY, on_final);
+    tm::on_provisional(mark::KEY, on_provisional);
     Ok(())
 }
 
@@ -82,6 +83,22 @@ fn failed_wanted(acc: &Acc, mark: &AccMark, info: &TxInfo<'_>) -> bool {
                     .msg_id(name)
                     .is_some_and(|id| info.flags & (1 << id) != 0)
             })
+}
+
+/// tm's provisional-reply hook: with `early_media`, a 183 is accounted as answered.
+fn on_provisional(reply: &crate::sip::Msg, code: u16, data: &TxData) {
+    let Some(acc) = acc() else { return };
+    if !acc.cfg.early_media || code != 183 {
+        return;
+    }
+    let Some(mark) = data.downcast_ref::<AccMark>() else {
+        return;
+    };
+    let Some(shared) = crate::runtime::global_shared() else {
+        return;
+    };
+    let r = Record::of_reply(Kind::Answered, reply, mark);
+    report::emit(&acc.cfg, acc.db.as_ref(), &shared.events, mark, &r);
 }
 
 /// tm's final-reply hook for transactions `do_accounting` marked.

@@ -122,6 +122,26 @@ impl Record {
         }
     }
 
+    /// The record of a provisional reply (`early_media`): the request's fields read from it.
+    pub fn of_reply(kind: Kind, rpl: &Msg, mark: &AccMark) -> Record {
+        let tag = |from: bool| {
+            let h = if from { rpl.from() } else { rpl.to() };
+            h.ok().and_then(|n| n.tag().map(text)).unwrap_or_default()
+        };
+        Record {
+            kind,
+            method: rpl.cseq().method.as_str().to_string(),
+            from_tag: tag(true),
+            to_tag: tag(false),
+            callid: text(rpl.call_id()),
+            code: rpl.status().unwrap_or(0),
+            reason: text(rpl.reason()),
+            time: SystemTime::now(),
+            cdr: None,
+            extra: mark.extra.clone(),
+        }
+    }
+
     fn extra_value(&self, tag: &str) -> &str {
         self.extra
             .iter()

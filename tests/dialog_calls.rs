@@ -329,9 +329,9 @@ fn profile_errors_are_named() {
     assert!(log.contains("profile `caller` needs a value"), "{log}");
 }
 
-/// db_mode 1: a call confirmed before a restart is listed (with its profiles and values) by
+/// db_mode 1 / 2 / 3: a call confirmed before a restart is listed (with its profiles and values) by
 /// the new osips on the same address and database, and the caller's BYE ends it there.
-fn dialog_survives_restart(engine: Engine) {
+fn dialog_survives_restart(engine: Engine, mode: u8) {
     if common::sipp().is_none() {
         return;
     }
@@ -340,7 +340,8 @@ fn dialog_survives_restart(engine: Engine) {
     };
     let a = common::free_udp_port();
     let params = format!(
-        "modparam(\"dialog\", \"db_mode\", 1)\nmodparam(\"dialog\", \"db_url\", \"{}\")",
+        "modparam(\"dialog\", \"db_mode\", {mode})\nmodparam(\"dialog\", \"db_update_period\", 1)\n\
+         modparam(\"dialog\", \"db_url\", \"{}\")",
         db.url
     );
     let vars = [
@@ -353,8 +354,18 @@ fn dialog_survives_restart(engine: Engine) {
     let uas = Sipp::uas("callee", &uas_answer(50), a);
     let uac = Sipp::uac("caller", &uac_call(5000), &o, "bob");
     let before = wait_state(&o, 4);
-    assert_eq!(acc_support::rows(&db.url, "dialog", "dlg_id").len(), 1);
+    match mode {
+        1 => assert_eq!(acc_support::rows(&db.url, "dialog", "dlg_id").len(), 1),
+        2 => {
+            acc_support::wait_rows(&db.url, "dialog", "dlg_id", 1, &o);
+        }
+        _ => assert!(
+            acc_support::rows(&db.url, "dialog", "dlg_id").is_empty(),
+            "db_mode 3 writes at shutdown only"
+        ),
+    }
     drop(o);
+    assert_eq!(acc_support::rows(&db.url, "dialog", "dlg_id").len(), 1);
     let o = Osips::start_at(port, SCRIPT, &vars);
     assert!(o.log().contains("dialog: 1 dialogs loaded"), "{}", o.log());
     let after = dialogs(&o);
@@ -380,15 +391,25 @@ fn dialog_survives_restart(engine: Engine) {
 
 #[test]
 fn sqlite_dialog_survives_restart() {
-    dialog_survives_restart(Engine::Sqlite);
+    dialog_survives_restart(Engine::Sqlite, 1);
 }
 
 #[test]
-fn postgres_dialog_survives_restart() {
-    dialog_survives_restart(Engine::Postgres);
+fn sqlite_delayed_db_mode_dialog_survives_restart() {
+    dialog_survives_restart(Engine::Sqlite, 2);
+}
+
+#[test]
+fn sqlite_shutdown_db_mode_dialog_survives_restart() {
+    dialog_survives_restart(Engine::Sqlite, 3);
+}
+
+#[test]
+fn postgres_delayed_db_mode_dialog_survives_restart() {
+    dialog_survives_restart(Engine::Postgres, 2);
 }
 
 #[test]
 fn mariadb_dialog_survives_restart() {
-    dialog_survives_restart(Engine::Mysql);
+    dialog_survives_restart(Engine::Mysql, 1);
 }

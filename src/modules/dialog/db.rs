@@ -197,6 +197,7 @@ impl DlgDb {
                     .map(|(p, v)| (p, (!v.is_empty()).then_some(v)))
                     .collect(),
                 cdr: None,
+                dirty: false,
             });
         }
         Ok(out)

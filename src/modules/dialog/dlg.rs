@@ -63,6 +63,8 @@ pub struct Dialog {
     pub vals: Vec<(String, String)>,
     pub profiles: Vec<(String, Option<String>)>,
     pub cdr: Option<CdrAcc>,
+    /// Changed since last written (`db_mode` 2).
+    pub dirty: bool,
 }
 
 impl Dialog {
@@ -239,6 +241,7 @@ mod tests {
             vals: Vec::new(),
             profiles: vec![("calls".into(), None), ("user".into(), Some("bob".into()))],
             cdr: None,
+            dirty: false,
         })
     }
 

@@ -77,6 +77,7 @@ fn new_dialog(m: &mut SipCtx, flags: &str) -> Result<(), String> {
         vals: Vec::new(),
         profiles: Vec::new(),
         cdr: None,
+        dirty: false,
     };
     let id = d.id;
     let r = dm.table.insert(d);
@@ -192,7 +193,7 @@ pub fn set_dlg_profile(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     if !g.profiles.iter().any(|(p, v)| *p == name && *v == value) {
         g.profiles.push((name, value));
     }
-    super::persist(&g);
+    super::persist(&mut g);
     1
 }
 
@@ -207,7 +208,7 @@ pub fn unset_dlg_profile(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let before = g.profiles.len();
     g.profiles
         .retain(|(p, v)| !(*p == name && (value.is_none() || *v == value)));
-    super::persist(&g);
+    super::persist(&mut g);
     if g.profiles.len() < before { 1 } else { -1 }
 }
 
@@ -252,7 +253,7 @@ pub fn store_dlg_value(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     };
     let mut g = d.lock();
     g.set_val(&name, value);
-    super::persist(&g);
+    super::persist(&mut g);
     1
 }
 
@@ -338,7 +339,7 @@ pub fn set_timeout(ctx: &mut RunCtx<'_>, _: &PvSpec, v: &Value) -> Result<(), St
     if g.state == State::Confirmed {
         track::arm_timeout(&d, &mut g);
     }
-    super::persist(&g);
+    super::persist(&mut g);
     Ok(())
 }
 
@@ -361,7 +362,7 @@ pub fn set_val(ctx: &mut RunCtx<'_>, spec: &PvSpec, v: &Value) -> Result<(), Str
     let value = v.as_str().map(|s| s.into_owned()).unwrap_or_default();
     let mut g = d.lock();
     g.set_val(&name, value);
-    super::persist(&g);
+    super::persist(&mut g);
     Ok(())
 }
 

@@ -60,15 +60,50 @@ pub struct DialogModule {
     pub db: Option<db::DlgDb>,
 }
 
-/// Writes a confirmed dialog through to the database (`db_mode` 1).
-pub fn persist(d: &dlg::Dialog) {
+/// A confirmed dialog changed: written now (`db_mode` 1) or at the next update (2).
+pub fn persist(d: &mut dlg::Dialog) {
     let Some(dm) = dialogs() else { return };
-    if let Some(store) = dm.db.as_ref().filter(|s| s.mode == 1)
-        && d.state == dlg::State::Confirmed
-        && let Err(e) = store.save(d)
-    {
-        tracing::error!("dialog {}: cannot save: {e}", d.id);
+    let Some(store) = dm.db.as_ref() else { return };
+    if d.state != dlg::State::Confirmed {
+        return;
     }
+    match store.mode {
+        1 => {
+            if let Err(e) = store.save(d) {
+                tracing::error!("dialog {}: cannot save: {e}", d.id);
+            }
+        }
+        2 => d.dirty = true,
+        _ => {}
+    }
+}
+
+/// Writes the changed (`only_dirty`) or all confirmed dialogs.
+fn flush(dm: &DialogModule, only_dirty: bool) {
+    let Some(store) = dm.db.as_ref() else { return };
+    for d in dm.table.all() {
+        let mut g = d.lock();
+        if g.state != dlg::State::Confirmed || (only_dirty && !g.dirty) {
+            continue;
+        }
+        match store.save(&g) {
+            Ok(()) => g.dirty = false,
+            Err(e) => tracing::error!("dialog {}: cannot save: {e}", g.id),
+        }
+    }
+}
+
+/// `db_mode` 2: the changed dialogs are written every `db_update_period`.
+fn schedule_flush(period: Duration) {
+    crate::timer::global().schedule(
+        period,
+        Box::new(move || {
+            if let Some(dm) = dialogs() {
+                flush(&dm, true);
+                schedule_flush(period);
+            }
+        }),
+    );
 }
 
 /// Removes an ended dialog from the database.
@@ -112,14 +147,14 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     let db_mode = int(ctx, "db_mode", 0)?;
     let store = match db_mode {
         0 => None,
-        1 | 3 => Some(db::DlgDb {
+        1..=3 => Some(db::DlgDb {
             db: crate::modules::auth_db::db::open(ctx)?,
             table: crate::modules::auth_db::db::str_param(ctx, "table_name", "dialog"),
             mode: db_mode,
         }),
         m => {
             return Err(format!(
-                "modparam db_mode: {m}: 0 (none), 1 (realtime) or 3 (at shutdown); 2 (delayed) is not supported"
+                "modparam db_mode: {m}: 0 (none), 1 (realtime), 2 (delayed) or 3 (at shutdown)"
             ));
         }
     };
@@ -148,12 +183,22 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     if store.is_some() {
         tracing::info!("dialog: {n} dialogs loaded");
     }
+    let period = int(ctx, "db_update_period", 60)?;
+    if period <= 0 {
+        return Err(format!(
+            "modparam db_update_period: {period} is not a positive number of seconds"
+        ));
+    }
+    let delayed = store.as_ref().is_some_and(|s| s.mode == 2);
     *DIALOG.write() = Some(Arc::new(DialogModule {
         table,
         default_timeout: Duration::from_secs(timeout as u64),
         profiles,
         db: store,
     }));
+    if delayed {
+        schedule_flush(Duration::from_secs(period as u64));
+    }
     tm::on_request(track::KEY, track::on_request);
     tm::on_provisional(track::KEY, track::on_provisional);
     tm::on_final(track::KEY, track::on_final);
@@ -164,16 +209,12 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
 fn destroy() {
     if let Some(d) = DIALOG.write().take() {
         for dl in d.table.all() {
-            let mut g = dl.lock();
-            if let Some(t) = g.timer.take() {
+            if let Some(t) = dl.lock().timer.take() {
                 crate::timer::global().cancel(t);
             }
-            if let Some(store) = d.db.as_ref().filter(|s| s.mode == 3)
-                && g.state == dlg::State::Confirmed
-                && let Err(e) = store.save(&g)
-            {
-                tracing::error!("dialog {}: cannot save at shutdown: {e}", g.id);
-            }
+        }
+        if d.db.as_ref().is_some_and(|s| s.mode >= 2) {
+            flush(&d, false);
         }
     }
 }
@@ -217,6 +258,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ParamSpec::str("rr_param"),
         ParamSpec::int("delete_delay"),
         ParamSpec::int("db_mode"),
+        ParamSpec::int("db_update_period"),
         ParamSpec::str("db_url"),
         ParamSpec::str("table_name"),
         ParamSpec::int("hash_size"),

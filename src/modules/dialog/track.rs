@@ -157,7 +157,7 @@ pub fn on_final(info: &TxInfo<'_>, data: TxData) {
         g.callee_route_set = callee_route_set(&info.tx.shared, info.request, r);
     }
     arm_timeout(&d, &mut g);
-    super::persist(&g);
+    super::persist(&mut g);
 }
 
 /// The Record-Route entries of the 2xx put there by hops between us and the callee (those

@@ -278,3 +278,23 @@ fn early_media_accounts_the_183_too() {
         "{log}"
     );
 }
+
+#[test]
+fn do_accounting_in_failure_route_reports_the_missed_call() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let a = common::free_udp_port();
+    let o = start(
+        "t_on_failure(\"missed\");",
+        "failure_route[missed] {\n    do_accounting(\"log\", \"missed\");\n}\n",
+        a,
+    );
+    let uas = Sipp::uas("busy callee", &uas_busy(), a);
+    let uac = Sipp::uac("caller", &uac_expect(486), &o, "bob").success(&o);
+    uas.success(&o);
+    let cid = uac.call_id();
+    o.wait_log("the missed line", |l| {
+        l.contains("ACC: call missed:") && l.contains(&format!("call_id={cid};code=486"))
+    });
+}

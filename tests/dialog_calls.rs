@@ -148,6 +148,17 @@ fn call_is_listed_and_profiled_while_up_and_gone_after_bye() {
         [1, 0, 1, 0, 0],
         "active, early, processed, expired, failed"
     );
+    let listed = o
+        .mi("profile_list_dlgs", json!(["caller", "sipp"]))
+        .unwrap();
+    assert_eq!(listed["Dialogs"][0]["ID"], d["ID"]);
+    assert_eq!(
+        o.mi("profile_get_values", json!(["caller"])).unwrap(),
+        json!({"Values": [{"value": "sipp", "count": 1}]})
+    );
+    let all = o.mi("list_all_profiles", json!([])).unwrap();
+    assert_eq!(all["Profiles"].as_array().unwrap().len(), 3, "{all}");
+    assert!(o.mi("profile_get_size", json!(["nope"])).is_err());
     let uac = uac.success(&o);
     assert_eq!(stats(&o), [0, 0, 1, 0, 0]);
     uas.success(&o);

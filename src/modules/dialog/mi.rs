@@ -109,7 +109,72 @@ fn profile_get_size(p: &MiParams<'_>) -> MiResult {
     }}))
 }
 
-pub static MI_COMMANDS: [MiCommand; 3] = [
+fn profile_name(
+    p: &MiParams<'_>,
+) -> Result<(std::sync::Arc<super::DialogModule>, String), MiError> {
+    let dm = dialogs().ok_or_else(not_running)?;
+    let name =
+        text_param(p, "profile")?.ok_or_else(|| MiError::invalid_params("profile is required"))?;
+    if dm.profiles.kind(&name).is_none() {
+        return Err(MiError::server_error(format!("Profile `{name}` not found")));
+    }
+    Ok((dm, name))
+}
+
+fn profile_list_dlgs(p: &MiParams<'_>) -> MiResult {
+    let (dm, name) = profile_name(p)?;
+    let value = text_param(p, "value")?;
+    let list: Vec<Value> = dm
+        .table
+        .all()
+        .iter()
+        .filter_map(|d| {
+            let g = d.lock();
+            (g.state != super::dlg::State::Deleted && g.in_profile(&name, value.as_deref()))
+                .then(|| dialog_json(&g))
+        })
+        .collect();
+    Ok(json!({ "Dialogs": list }))
+}
+
+fn profile_get_values(p: &MiParams<'_>) -> MiResult {
+    let (dm, name) = profile_name(p)?;
+    let mut counts: Vec<(String, u64)> = Vec::new();
+    for d in dm.table.all() {
+        let g = d.lock();
+        if g.state == super::dlg::State::Deleted {
+            continue;
+        }
+        for (_, v) in g.profiles.iter().filter(|(n, _)| *n == name) {
+            let v = v.clone().unwrap_or_default();
+            match counts.iter_mut().find(|(x, _)| *x == v) {
+                Some(c) => c.1 += 1,
+                None => counts.push((v, 1)),
+            }
+        }
+    }
+    let values: Vec<Value> = counts
+        .into_iter()
+        .map(|(v, n)| json!({"value": v, "count": n}))
+        .collect();
+    Ok(json!({ "Values": values }))
+}
+
+fn list_all_profiles(_: &MiParams<'_>) -> MiResult {
+    let dm = dialogs().ok_or_else(not_running)?;
+    let mut out: Vec<Value> = Vec::new();
+    for (names, has) in [
+        (&dm.profiles.with_value, true),
+        (&dm.profiles.no_value, false),
+    ] {
+        for n in names {
+            out.push(json!({"name": n, "has_value": has}));
+        }
+    }
+    Ok(json!({ "Profiles": out }))
+}
+
+pub static MI_COMMANDS: [MiCommand; 6] = [
     MiCommand {
         name: "dlg_list",
         aliases: &[],
@@ -161,5 +226,41 @@ pub static MI_COMMANDS: [MiCommand; 3] = [
                 handler: profile_get_size,
             },
         ],
+    },
+    MiCommand {
+        name: "profile_list_dlgs",
+        aliases: &[],
+        help: "lists the dialogs of a profile (and value)",
+        flags: 0,
+        recipes: &[
+            Recipe {
+                params: &["profile"],
+                handler: profile_list_dlgs,
+            },
+            Recipe {
+                params: &["profile", "value"],
+                handler: profile_list_dlgs,
+            },
+        ],
+    },
+    MiCommand {
+        name: "profile_get_values",
+        aliases: &[],
+        help: "the values of a profile with how many dialogs hold each",
+        flags: 0,
+        recipes: &[Recipe {
+            params: &["profile"],
+            handler: profile_get_values,
+        }],
+    },
+    MiCommand {
+        name: "list_all_profiles",
+        aliases: &[],
+        help: "the dialog profiles and whether they take a value",
+        flags: 0,
+        recipes: &[Recipe {
+            params: &[],
+            handler: list_all_profiles,
+        }],
     },
 ];

@@ -85,6 +85,7 @@ fn new_dialog(m: &mut SipCtx, flags: &str) -> Result<(), String> {
     // Counted as new: the state it starts in.
     g.state = State::Deleted;
     super::stats::transition(&mut g, State::Unconfirmed, None);
+    track::arm_setup_guard(&r, &mut g);
     drop(g);
     track::set_link(
         m,

@@ -183,6 +183,27 @@ fn callee_route_set(shared: &crate::runtime::Shared, req: &Msg, rpl: &Msg) -> Ve
     set
 }
 
+/// Longest a call may take to be answered before its dialog is dropped (tm's
+/// `fr_inv_timeout` normally ends the INVITE well before); also drops dialogs whose INVITE was
+/// never relayed statefully.
+const SETUP_GUARD: Duration = Duration::from_secs(300);
+
+/// Arms the guard of a dialog not answered yet.
+pub fn arm_setup_guard(d: &DlgRef, g: &mut Dialog) {
+    let weak = std::sync::Arc::downgrade(d);
+    g.timer = Some(crate::timer::global().schedule(
+        SETUP_GUARD,
+        Box::new(move || {
+            if let Some(d) = weak.upgrade() {
+                let pending = matches!(d.lock().state, State::Unconfirmed | State::Early);
+                if pending {
+                    end(&d, End::Failed);
+                }
+            }
+        }),
+    ));
+}
+
 /// (Re)arms the dialog's lifetime timer from now.
 pub fn arm_timeout(d: &DlgRef, g: &mut super::dlg::Dialog) {
     let t = crate::timer::global();

@@ -3,9 +3,7 @@
 //! tenant's realm, from an SQLite database).
 //!
 //! Both scenarios relay with tm (`t_relay`) and load acc, proto_udp (and the platform db_sqlite),
-//! modules osips does not provide yet (`osips -C` names them): the tests stay ignored until they
-//! exist; run them with `cargo test --test menuconfig_register -- --ignored`. Registrar, usrloc,
-//! auth, auth_db and domain, which the scripts also use, are in osips now.
+//! registrar, usrloc, auth, auth_db and domain, all in osips now.
 
 use osips::menuconfig::{Library, OptionSet};
 use std::path::Path;
@@ -165,7 +163,6 @@ fn register(dir: &Path, port: u16, domain: &str, auth: Option<(&str, &str)>) {
 }
 
 #[test]
-#[ignore = "waits for tm (t_relay), acc and proto_udp in osips"]
 fn residential_script_registers_a_user() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_udp_port();
@@ -179,7 +176,6 @@ fn residential_script_registers_a_user() {
 }
 
 #[test]
-#[ignore = "waits for tm (t_relay), acc, proto_udp and db_sqlite in osips"]
 fn platform_script_registers_a_tenant_user_with_auth() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("opensips.sqlite");

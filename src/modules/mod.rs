@@ -2,11 +2,13 @@
 
 use crate::script::ModuleDescriptor;
 
+pub mod acc;
 pub mod alias_db;
 pub mod auth;
 pub mod auth_db;
 pub mod builtin;
 pub mod dispatcher;
+pub mod dialog;
 pub mod domain;
 pub mod group;
 pub mod maxfwd;
@@ -27,6 +29,7 @@ pub mod usrloc;
 
 /// Every module osips implements: one line per module (`&tm::DESCRIPTOR,`).
 pub static MODULES: &[&ModuleDescriptor] = &[
+    &acc::DESCRIPTOR,
     &alias_db::DESCRIPTOR,
     &auth::DESCRIPTOR,
     &auth_db::DESCRIPTOR,
@@ -36,6 +39,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &builtin::DB_POSTGRES,
     &builtin::DB_MYSQL,
     &dispatcher::DESCRIPTOR,
+    &dialog::DESCRIPTOR,
     &domain::DESCRIPTOR,
     &group::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,

@@ -330,12 +330,10 @@ impl RunCtx<'_> {
             name if pvnames::lookup(name).is_some_and(|i| !i.writable) => {
                 return Err(EvalError::ReadOnly(format!("${name}")));
             }
-            name if pvnames::lookup(name).is_none() && module_pv(name).is_some() => {
-                match module_pv(name).and_then(|p| p.set) {
-                    Some(set) => set(self, spec, &v).map_err(EvalError::Type)?,
-                    None => return Err(EvalError::ReadOnly(format!("${name}"))),
-                }
-            }
+            name if module_pv(name).is_some() => match module_pv(name).and_then(|p| p.set) {
+                Some(set) => set(self, spec, &v).map_err(EvalError::Type)?,
+                None => return Err(EvalError::ReadOnly(format!("${name}"))),
+            },
             _ => match self.msg.as_mut() {
                 Some(m) => m.set_pv(spec, &v).map_err(EvalError::Type)?,
                 None => return Err(EvalError::Unavailable(format!("${}", spec.name))),

@@ -34,6 +34,8 @@ pub struct TmCtx {
     pub fr_inv_timeout: Option<Duration>,
     /// `t_relay` already sent the branches of this request route.
     pub relayed: bool,
+    /// Other modules' data attached before the transaction exists (`hooks::with_data`).
+    pub ext: super::hooks::TxDataMap,
 }
 
 /// The tm context of a run, created on first use.

@@ -114,6 +114,7 @@ pub fn new_transaction(m: &mut SipCtx) -> Result<(Arc<Transaction>, bool), i32> 
     let c = ctx::of(m);
     {
         let mut st = tx.state.lock();
+        st.ext = std::mem::take(&mut c.ext);
         if let Some(d) = c.fr_timeout {
             st.fr_timeout = d;
         }
@@ -128,6 +129,7 @@ pub fn new_transaction(m: &mut SipCtx) -> Result<(Arc<Transaction>, bool), i32> 
         }
     }
     c.tx = Some(tx.clone());
+    super::hooks::fire_request(m);
     Ok((tx, true))
 }
 

@@ -10,6 +10,8 @@
 pub mod config;
 pub mod ctx;
 pub mod funcs;
+pub mod hooks;
+pub mod local;
 pub mod mi;
 pub mod pvs;
 pub mod reply;
@@ -27,6 +29,8 @@ use crate::runtime::Shared;
 use crate::script::module::p;
 use crate::script::{FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, ast::RouteKind};
 
+pub use hooks::{TxData, TxInfo, on_final, on_provisional, on_request, with_data};
+pub use local::send_request;
 pub use reply::on_reply;
 pub use uac::{BeforeSend, add_before_send};
 

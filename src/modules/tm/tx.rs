@@ -62,6 +62,10 @@ pub struct TxState {
     pub avps: AvpStore,
     /// Record-Route state of the request route, for branches added in failure routes.
     pub rr: crate::modules::rr::RrState,
+    /// When the transaction was made.
+    pub created: std::time::SystemTime,
+    /// Other modules' data, handed to their `hooks::on_final` hook.
+    pub ext: super::hooks::TxDataMap,
 }
 
 fn next_id() -> u64 {
@@ -114,6 +118,8 @@ impl Transaction {
                 on_done: None,
                 avps: AvpStore::default(),
                 rr: Default::default(),
+                created: std::time::SystemTime::now(),
+                ext: Vec::new(),
             }),
         })
     }

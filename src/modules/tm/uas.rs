@@ -125,6 +125,9 @@ pub fn send_upstream(tx: &Arc<Transaction>, st: &mut TxState, code: u16, out: By
             tx.shared.core_stats.fwd_replies.inc();
         }
     }
+    if code > 100 && code < 200 {
+        super::hooks::fire_provisional(st, code, &out);
+    }
     st.uas.local_last = local;
     st.uas.relayed_any |= !local;
     if st.uas.status < 200 || code < 300 {
@@ -151,6 +154,7 @@ fn complete(tx: &Arc<Transaction>, st: &mut TxState, code: u16) {
     if let Some(tm) = super::tm_if_started() {
         tm.stats.completed(code);
     }
+    super::hooks::fire(tx, st, code);
     let cfg = &tx.cfg;
     if tx.is_invite && code >= 300 && st.uas.dest.proto == Proto::Udp && st.uas.reply.is_some() {
         st.uas.retr_interval = cfg.t1;

@@ -20,6 +20,11 @@ modparam("dialog", "profiles_with_value", "caller; callee/b")
 route {
     if (has_totag()) {
         loose_route();
+        if (!is_method("ACK") && match_dialog() && !validate_dialog()) {
+            xlog("invalid in-dialog $rm\n");
+            t_reply(400, "Invalid in-dialog request");
+            exit;
+        }
         if (is_method("BYE")) {
             match_dialog();
             get_profile_size("calls", , $var(n));

@@ -367,6 +367,37 @@ pub fn set_val(ctx: &mut RunCtx<'_>, spec: &PvSpec, v: &Value) -> Result<(), Str
     Ok(())
 }
 
+/// `validate_dialog()`: an in-dialog request belongs to a known dialog and its CSeq is not older
+/// than the last one seen from the same side (ACK and CANCEL may repeat it). OpenSIPS's codes:
+/// -1 bad CSeq, -4 no dialog. The route set and remote target are not compared.
+pub fn validate_dialog(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    if match_dialog(ctx, args) < 0 {
+        return -4;
+    }
+    let Some(m) = sip(ctx) else { return -4 };
+    let Some((d, link)) = track::current(m) else {
+        return -4;
+    };
+    let cseq = m.msg.cseq().num;
+    let repeat_ok = matches!(m.msg.method(), Method::Ack | Method::Cancel);
+    let mut g = d.lock();
+    let last = if link.upstream {
+        &mut g.callee_cseq
+    } else {
+        &mut g.caller_cseq
+    };
+    if cseq < *last || (cseq == *last && !repeat_ok) {
+        tracing::warn!(
+            "validate_dialog: CSeq {cseq} is not after {last}",
+            last = *last
+        );
+        return -1;
+    }
+    *last = cseq;
+    g.dirty = true;
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::check_flags;

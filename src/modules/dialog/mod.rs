@@ -269,6 +269,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
     functions: &[
         f("create_dialog", &[p::OPT_STR], R, funcs::create_dialog),
         f("match_dialog", &[p::OPT_INT], R, funcs::match_dialog),
+        f("validate_dialog", &[], R, funcs::validate_dialog),
         f(
             "set_dlg_profile",
             &[p::STR, p::OPT_STR, p::OPT_INT],

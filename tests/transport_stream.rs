@@ -396,14 +396,19 @@ fn websocket_ws_and_wss_with_sip_subprotocol() {
     );
 }
 
+/// A WebSocket destination with no connection is dialled as a client (the successful case is in
+/// tests/stateless_streams.rs); when nobody listens, the attempt ends and leaves no connection.
 #[test]
-fn websocket_peers_cannot_be_dialled() {
+fn websocket_peers_are_dialled_and_a_failed_dial_leaves_nothing() {
     let (t, _rx) = start(&["ws:127.0.0.1:0"], |_| {}, false);
     let to: SocketAddr = ([127, 0, 0, 1], common::free_tcp_port()).into();
-    assert!(
-        t.send(&Destination::new(Proto::Ws, to), Bytes::from_static(b"x"))
-            .is_err()
-    );
+    t.send(&Destination::new(Proto::Ws, to), Bytes::from_static(b"x"))
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while t.connections().find(Proto::Ws, to).is_some() {
+        assert!(t0.elapsed() < WAIT, "the failed dial is still in the table");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! One timer thread for the whole process, driving a hashed timer wheel (Varghese & Lauck, scheme 6):
-//! SIP retransmissions (T1 / T2), final-response timers, wait timers, and later expiries and
-//! probes of other modules.
+//! SIP retransmissions (T1 / T2), final-response timers, wait timers, usrloc's expiry ticks.
 //!
-//! ```ignore
-//! let id = osips::timer::global().schedule(Duration::from_millis(500), Box::new(|| retransmit()));
-//! osips::timer::global().cancel(id); // false when it already ran
+//! ```
+//! use std::time::Duration;
+//! let id = osips::timer::global().schedule(Duration::from_millis(500), Box::new(|| {}));
+//! assert!(osips::timer::global().cancel(id)); // false once it has run
 //! ```
 //!
 //! Resolution is one tick ([`TICK`], 10 ms); a timer never fires early. Callbacks run on the timer

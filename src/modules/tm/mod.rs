@@ -32,7 +32,6 @@ use crate::script::{FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, ast::R
 pub use hooks::{TxData, TxInfo, on_final, on_provisional, on_request, with_data};
 pub use local::send_request;
 pub use reply::on_reply;
-pub use uac::{BeforeSend, add_before_send};
 
 /// The module's process-wide state: the transaction table and the statistics.
 pub struct Tm {

@@ -6,31 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use parking_lot::RwLock;
 
 use crate::core::stateless::decrement_max_forwards;
 use crate::core::via_route::ReceivedEdit;
 use crate::runtime::core_fns::resolve_all;
 use crate::sip::{HdrId, Msg};
 use crate::timer::{Timer, TimerId};
-use crate::transport::{Destination, Proto, ReceiveInfo, SocketId, Transport};
+use crate::transport::{Destination, Proto, ReceiveInfo, SocketId};
 
 use super::table::branch_value;
 use super::tx::{Transaction, TxState};
-
-/// A hook run on each branch just before it is sent, with the socket it leaves from (for rr:
-/// a second Record-Route when the request changes transport or interface).
-pub type BeforeSend = fn(&mut Msg, &Transport, SocketId);
-
-static BEFORE_SEND: RwLock<Vec<BeforeSend>> = RwLock::new(Vec::new());
-
-/// Registers a [`BeforeSend`] hook (once per module, at init).
-pub fn add_before_send(hook: BeforeSend) {
-    let mut v = BEFORE_SEND.write();
-    if !v.iter().any(|h| std::ptr::fn_addr_eq(*h, hook)) {
-        v.push(hook);
-    }
-}
 
 /// CANCEL progress of a branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,10 +189,8 @@ pub fn prepare(
     if !spec.local {
         msg.add_via(via.as_bytes()).map_err(build)?;
     }
+    // The Record-Route names the socket the branch leaves on, known only here.
     crate::modules::rr::finish(&spec.rr, info, &mut msg, t, socket).map_err(build)?;
-    for hook in BEFORE_SEND.read().iter() {
-        hook(&mut msg, t, socket);
-    }
     Ok(UacBranch {
         uri: spec.uri.clone(),
         dest,

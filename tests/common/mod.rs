@@ -5,10 +5,15 @@
 //! `CI` or `OSIPS_REQUIRE_SERVERS` is set, and is skipped (with a message) only on a developer's machine.
 #![allow(dead_code)]
 
+pub mod osips;
+pub mod scenario;
+pub mod sipp;
+
 use std::net::{TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-fn servers_required() -> bool {
+/// Whether a missing server or tool fails the test (`CI` or `OSIPS_REQUIRE_SERVERS` set).
+pub fn servers_required() -> bool {
     let set = |k: &str| std::env::var(k).map(|v| !v.is_empty() && v != "0" && v != "false");
     set("CI").unwrap_or(false) || set("OSIPS_REQUIRE_SERVERS").unwrap_or(false)
 }

@@ -12,11 +12,6 @@ use std::time::{Duration, Instant};
 
 use osips::modules::rtpengine::{Bencode, ng};
 
-fn servers_required() -> bool {
-    let set = |k: &str| std::env::var(k).map(|v| !v.is_empty() && v != "0" && v != "false");
-    set("CI").unwrap_or(false) || set("OSIPS_REQUIRE_SERVERS").unwrap_or(false)
-}
-
 /// Path of the rtpengine daemon; fails in CI when it is missing, else None (test skipped).
 pub fn rtpengine_bin() -> Option<String> {
     for p in ["/usr/bin/rtpengine", "/usr/sbin/rtpengine"] {
@@ -24,7 +19,7 @@ pub fn rtpengine_bin() -> Option<String> {
             return Some(p.to_string());
         }
     }
-    if servers_required() {
+    if super::common::servers_required() {
         panic!("rtpengine is required: install Debian's rtpengine-daemon (scripts/test.sh does)");
     }
     eprintln!("skipping: rtpengine is not installed");

@@ -1,0 +1,384 @@
+//! sipp scenario XML for the end-to-end tests: the wrapper, `<ereg>` checks, one request and
+//! its expected reply, a UAS answering 200, REGISTER with and without digest auth, and the
+//! pieces of an INVITE call (INVITE, in-dialog requests, replies) with the common call flows.
+#![allow(dead_code)]
+
+/// A whole scenario: `body` and a `<Reference>` of `vars` (the `<ereg>` results).
+pub fn wrap(name: &str, body: &str, vars: &[String]) -> String {
+    let refs = if vars.is_empty() {
+        String::new()
+    } else {
+        format!("  <Reference variables=\"{}\"/>\n", vars.join(","))
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"{name}\">\n{body}\n{refs}</scenario>\n"
+    )
+}
+
+pub fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One check sipp makes on a received message.
+pub struct Check<'a> {
+    /// POSIX extended regex (no `\n`: use `[[:space:]]`).
+    pub re: &'a str,
+    /// `msg` (the whole message) or `hdr` (the value of `header`).
+    pub search_in: &'a str,
+    pub header: Option<&'a str>,
+    /// The message must not match.
+    pub inverse: bool,
+}
+
+impl<'a> Check<'a> {
+    /// A regex on the whole message; written `!regex`, one that must not match.
+    pub fn msg(re: &'a str) -> Check<'a> {
+        match re.strip_prefix('!') {
+            Some(r) => Check {
+                re: r,
+                search_in: "msg",
+                header: None,
+                inverse: true,
+            },
+            None => Check {
+                re,
+                search_in: "msg",
+                header: None,
+                inverse: false,
+            },
+        }
+    }
+}
+
+/// `<ereg>` actions for `checks`, assigned to `{prefix}0`, `{prefix}1`...; returns the XML and
+/// the variable names (for [`wrap`]).
+pub fn ereg_actions(checks: &[Check<'_>], prefix: &str) -> (String, Vec<String>) {
+    let mut xml = String::new();
+    let mut vars = Vec::new();
+    for (i, c) in checks.iter().enumerate() {
+        let hdr = c
+            .header
+            .map(|h| format!(" header=\"{h}\""))
+            .unwrap_or_default();
+        let check = if c.inverse {
+            "check_it_inverse"
+        } else {
+            "check_it"
+        };
+        xml.push_str(&format!(
+            "      <ereg regexp=\"{}\" search_in=\"{}\"{hdr} {check}=\"true\" assign_to=\"{prefix}{i}\"/>\n",
+            xml_escape(c.re),
+            c.search_in
+        ));
+        vars.push(format!("{prefix}{i}"));
+    }
+    (xml, vars)
+}
+
+/// `<ereg>` checks on the whole message, one per regex (`!regex`: must not match); returns the
+/// XML and the comma-separated variables.
+pub fn eregs(checks: &[&str]) -> (String, String) {
+    let checks: Vec<Check<'_>> = checks.iter().map(|c| Check::msg(c)).collect();
+    let (xml, vars) = ereg_actions(&checks, "c");
+    (xml, vars.join(","))
+}
+
+/// `<recv>` of `what` (`request="INVITE"`, `response="200"`...) running `checks`.
+pub fn recv_checked(what: &str, checks: &[Check<'_>], prefix: &str) -> (String, Vec<String>) {
+    let (eregs, vars) = ereg_actions(checks, prefix);
+    (
+        format!("  <recv {what}>\n    <action>\n{eregs}    </action>\n  </recv>\n"),
+        vars,
+    )
+}
+
+/// A UAS answering one `method` request with 200 after `checks`.
+pub fn uas_200_checked(name: &str, method: &str, checks: &[Check<'_>]) -> String {
+    let (recv, vars) = recv_checked(&format!("request=\"{method}\""), checks, "c");
+    let body = format!(
+        r#"{recv}  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]uas[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>"#
+    );
+    wrap(name, &body, &vars)
+}
+
+/// A UAS answering one `method` request with 200 after `checks` (regexes on the whole
+/// request, `!regex` for one that must not match).
+pub fn uas_200(method: &str, checks: &[&str]) -> String {
+    let checks: Vec<Check<'_>> = checks.iter().map(|c| Check::msg(c)).collect();
+    uas_200_checked("uas", method, &checks)
+}
+
+/// A UAC sending `request_line` with `headers` (each a whole line; Via, Call-ID and
+/// Content-Length are added) and expecting `code`, with `checks` on the reply.
+pub fn uac_request(
+    name: &str,
+    request_line: &str,
+    headers: &[String],
+    code: u16,
+    checks: &[Check<'_>],
+) -> String {
+    let mut h = String::new();
+    for line in headers {
+        h.push_str("      ");
+        h.push_str(line);
+        h.push('\n');
+    }
+    let (recv, vars) = if checks.is_empty() {
+        (format!("  <recv response=\"{code}\"/>\n"), Vec::new())
+    } else {
+        recv_checked(&format!("response=\"{code}\""), checks, "r")
+    };
+    let body = format!(
+        r#"  <send retrans="500">
+    <![CDATA[
+      {request_line} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+      Call-ID: [call_id]
+{h}      Content-Length: 0
+
+    ]]>
+  </send>
+{recv}"#
+    );
+    wrap(name, &body, &vars)
+}
+
+/// One `<send>` of a request out of dialog: From `from` (tag `[pid]T[call_number]`), To `to`,
+/// Contact `contact`; `extra` lines (each ending in a newline) go before Content-Length.
+pub fn request(
+    method: &str,
+    ruri: &str,
+    from: &str,
+    to: &str,
+    cseq: u32,
+    contact: &str,
+    extra: &str,
+) -> String {
+    format!(
+        r#"  <send retrans="500">
+    <![CDATA[
+      {method} {ruri} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+      From: <{from}>;tag=[pid]T[call_number]
+      To: <{to}>
+      Call-ID: [call_id]
+      CSeq: {cseq} {method}
+      Contact: {contact}
+      Max-Forwards: 70
+{extra}      Content-Length: 0
+
+    ]]>
+  </send>
+"#
+    )
+}
+
+/// `<recv>` of a response (`auth`: keep the challenge for `[authentication]`), checking the
+/// whole message against `regex` into `var` when given.
+pub fn expect(code: u16, auth: bool, regex: Option<&str>, var: &str) -> String {
+    let auth = if auth { " auth=\"true\"" } else { "" };
+    match regex {
+        None => format!("  <recv response=\"{code}\"{auth}/>\n"),
+        Some(re) => format!(
+            "  <recv response=\"{code}\"{auth}>\n    <action>\n      <ereg regexp=\"{re}\" search_in=\"msg\" check_it=\"true\" assign_to=\"{var}\"/>\n    </action>\n  </recv>\n"
+        ),
+    }
+}
+
+/// REGISTER `aor` at `registrar` with `Expires: expires`, expecting `code` (no auth).
+pub fn register(registrar: &str, aor: &str, contact: &str, expires: u32, code: u16) -> String {
+    let mut s = request(
+        "REGISTER",
+        registrar,
+        aor,
+        aor,
+        1,
+        contact,
+        &format!("      Expires: {expires}\n"),
+    );
+    s.push_str(&expect(code, false, None, ""));
+    wrap("register", &s, &[])
+}
+
+/// REGISTER challenged with 401, then sent again with sipp's `[authentication]` (`-au`/`-ap`);
+/// the second reply must be `final_code`.
+pub fn register_with_auth(
+    registrar: &str,
+    aor: &str,
+    contact: &str,
+    expires: u32,
+    final_code: u16,
+) -> String {
+    let exp = format!("      Expires: {expires}\n");
+    let mut s = request("REGISTER", registrar, aor, aor, 1, contact, &exp);
+    s.push_str(&expect(401, true, None, ""));
+    s.push_str(&request(
+        "REGISTER",
+        registrar,
+        aor,
+        aor,
+        2,
+        contact,
+        &format!("{exp}      [authentication]\n"),
+    ));
+    s.push_str(&expect(final_code, final_code == 401, None, ""));
+    wrap("register with auth", &s, &[])
+}
+
+// --- INVITE calls (caller on `[service]@[remote_ip]:[remote_port]`) ---
+
+pub const FROM: &str =
+    "From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]";
+pub const CONTACT: &str = "Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>";
+pub const NEW_VIA: &str = "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]";
+pub const TO_SERVICE: &str = "To: [service] <sip:[service]@[remote_ip]:[remote_port]>";
+pub const RURI: &str = "sip:[service]@[remote_ip]:[remote_port]";
+/// An audio offer or answer (PCMU on `[media_port]`).
+pub const SDP: &str = "v=0\no=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]\ns=-\nc=IN IP[media_ip_type] [media_ip]\nt=0 0\nm=audio [media_port] RTP/AVP 0\na=rtpmap:0 PCMU/8000\n";
+
+/// The `<send>` of an INVITE with an SDP offer (`retrans`: every 500 ms over UDP).
+pub fn invite(ruri: &str, to: &str, cseq: u32, retrans: bool) -> String {
+    format!(
+        r#"<send{retr}><![CDATA[
+INVITE {ruri} SIP/2.0
+{NEW_VIA}
+{FROM}
+{to}
+Call-ID: [call_id]
+CSeq: {cseq} INVITE
+{CONTACT}
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+{SDP}]]></send>"#,
+        retr = if retrans { " retrans=\"500\"" } else { "" }
+    )
+}
+
+/// The `<send>` of an ACK, BYE... in the dialog (`routes`: with the learnt route set).
+pub fn in_dialog(method: &str, cseq: u32, routes: bool) -> String {
+    let routes = if routes { "[routes]\n" } else { "" };
+    format!(
+        r#"<send><![CDATA[
+{method} [next_url] SIP/2.0
+{NEW_VIA}
+{FROM}
+[last_To:]
+{routes}Call-ID: [call_id]
+CSeq: {cseq} {method}
+{CONTACT}
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>"#
+    )
+}
+
+/// The hop-by-hop ACK of a non-2xx final reply to the first INVITE.
+pub fn ack_final() -> String {
+    format!(
+        r#"<send><![CDATA[
+ACK {RURI} SIP/2.0
+[last_Via:]
+{FROM}
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>"#
+    )
+}
+
+/// The `<send>` of a reply to the last request (`with_tag`: a To tag; `sdp`: an answer;
+/// `cseq`: another CSeq than the request's; `record_route`: the request's Record-Route back).
+pub fn reply(
+    code: &str,
+    with_tag: bool,
+    sdp: bool,
+    cseq: Option<&str>,
+    record_route: bool,
+) -> String {
+    let to = if with_tag {
+        "[last_To:];tag=[pid]SIPpTag01[call_number]"
+    } else {
+        "[last_To:]"
+    };
+    let cseq = cseq.map_or("[last_CSeq:]".to_string(), |c| format!("CSeq: {c}"));
+    let rr = if record_route {
+        "[last_Record-Route:]\n"
+    } else {
+        ""
+    };
+    let (ct, body) = if sdp {
+        (
+            "Content-Type: application/sdp\nContent-Length: [len]",
+            format!("\n{SDP}"),
+        )
+    } else {
+        ("Content-Length: 0", "\n".to_string())
+    };
+    format!(
+        r#"<send><![CDATA[
+SIP/2.0 {code}
+[last_Via:]
+{rr}[last_From:]
+{to}
+[last_Call-ID:]
+{cseq}
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+{ct}
+{body}]]></send>"#
+    )
+}
+
+/// Caller: INVITE answered with `code` after optional 100 and 180, ACKed hop by hop.
+pub fn uac_expect(name: &str, code: u16) -> String {
+    let mut s = invite(RURI, TO_SERVICE, 1, true);
+    s += &format!(
+        r#"<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="{code}"/>
+"#
+    );
+    s += &ack_final();
+    wrap(name, &s, &[])
+}
+
+/// Callee: 180, `ring_ms` later 200 with SDP, the ACK, then 200 for the BYE.
+pub fn uas_answer(name: &str, ring_ms: u32, record_route: bool) -> String {
+    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
+    s += &reply("180 Ringing", true, false, None, record_route);
+    s += &format!("<pause milliseconds=\"{ring_ms}\"/>");
+    s += &reply("200 OK", true, true, None, record_route);
+    s += r#"<recv request="ACK" crlf="true"/>"#;
+    s += r#"<recv request="BYE"/>"#;
+    s += &reply("200 OK", false, false, None, record_route);
+    s += "<pause milliseconds=\"500\"/>";
+    wrap(name, &s, &[])
+}
+
+/// Callee: 486 Busy Here, then the ACK.
+pub fn uas_busy(name: &str, record_route: bool) -> String {
+    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
+    s += &reply("486 Busy Here", true, false, None, record_route);
+    s += r#"<recv request="ACK" crlf="true"/>"#;
+    s += "<pause milliseconds=\"300\"/>";
+    wrap(name, &s, &[])
+}

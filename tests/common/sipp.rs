@@ -1,0 +1,345 @@
+//! sipp (Debian `sip-tester`) runs for the end-to-end tests: one scenario as UAC or UAS on
+//! loopback, its error file and message trace in a directory of its own, and a wait for
+//! success that fails the test with sipp's errors, its messages and the osips log.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// What the log of a failure shows beside sipp's own files (an `Osips` or a plain string).
+pub trait ServerLog {
+    fn server_log(&self) -> String;
+}
+
+impl ServerLog for super::osips::Osips {
+    fn server_log(&self) -> String {
+        self.log()
+    }
+}
+
+impl ServerLog for str {
+    fn server_log(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// SIP transport of a sipp run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    /// sipp's `-t` value (one socket).
+    pub fn sipp(self) -> &'static str {
+        match self {
+            Transport::Udp => "u1",
+            Transport::Tcp => "t1",
+        }
+    }
+
+    pub fn tcp(tcp: bool) -> Transport {
+        if tcp { Transport::Tcp } else { Transport::Udp }
+    }
+
+    /// A port free on `ip` for this transport.
+    pub fn free_port(self, ip: &str) -> u16 {
+        match self {
+            Transport::Udp => std::net::UdpSocket::bind((ip, 0))
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port(),
+            Transport::Tcp => std::net::TcpListener::bind((ip, 0))
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port(),
+        }
+    }
+}
+
+/// One sipp run being set up: `Run::new(what, scenario)`, options, then `start`/`uas`/`done`.
+pub struct Run {
+    what: String,
+    dir: tempfile::TempDir,
+    ip: String,
+    port: Option<u16>,
+    transport: Transport,
+    remote: Option<String>,
+    args: Vec<String>,
+    calls: usize,
+    timeout: u32,
+    limit: Duration,
+    trace_msg: bool,
+}
+
+impl Run {
+    /// `scenario` (XML text) for one call from 127.0.0.1 over UDP; `what` names it in failures.
+    pub fn new(what: &str, scenario: &str) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("scenario.xml"), scenario).unwrap();
+        Run {
+            what: what.to_string(),
+            dir,
+            ip: "127.0.0.1".into(),
+            port: None,
+            transport: Transport::Udp,
+            remote: None,
+            args: Vec::new(),
+            calls: 1,
+            timeout: 20,
+            limit: Duration::from_secs(40),
+            trace_msg: true,
+        }
+    }
+
+    /// Local address (`-i`, default 127.0.0.1).
+    pub fn ip(mut self, ip: &str) -> Run {
+        self.ip = ip.to_string();
+        self
+    }
+
+    /// Local port (`-p`, default: a free one for the transport).
+    pub fn port(mut self, port: u16) -> Run {
+        self.port = Some(port);
+        self
+    }
+
+    pub fn transport(mut self, t: Transport) -> Run {
+        self.transport = t;
+        self
+    }
+
+    /// The remote `ip:port` a UAC sends to.
+    pub fn towards(mut self, remote: impl ToString) -> Run {
+        self.remote = Some(remote.to_string());
+        self
+    }
+
+    /// The osips on 127.0.0.1:`port` as the remote.
+    pub fn towards_port(self, port: u16) -> Run {
+        self.towards(format!("127.0.0.1:{port}"))
+    }
+
+    /// `-s user` (`[service]` in the scenario).
+    pub fn service(self, user: &str) -> Run {
+        self.args(&["-s", user])
+    }
+
+    /// More sipp arguments (`-au`, `-ap`, `-cid_str`, `-r`...).
+    pub fn args(mut self, args: &[&str]) -> Run {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// Number of calls (`-m`, default 1).
+    pub fn calls(mut self, n: usize) -> Run {
+        self.calls = n;
+        self
+    }
+
+    /// sipp's own `-timeout` in seconds (an error when reached; default 20).
+    pub fn timeout(mut self, secs: u32) -> Run {
+        self.timeout = secs;
+        self
+    }
+
+    /// How long the test waits for sipp to end (default 40 s).
+    pub fn limit(mut self, limit: Duration) -> Run {
+        self.limit = limit;
+        self
+    }
+
+    /// Without `-trace_msg` (big runs).
+    pub fn no_trace(mut self) -> Run {
+        self.trace_msg = false;
+        self
+    }
+
+    /// Writes `text` to `name` in the run's directory (an injection file) and returns its path.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// The run's directory (for files the scenario's `<exec>` writes).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Starts sipp.
+    pub fn start(self) -> Sipp {
+        let sipp = super::sipp().expect("sipp");
+        let d = self.dir.path();
+        let port = self
+            .port
+            .unwrap_or_else(|| self.transport.free_port(&self.ip));
+        let mut all: Vec<String> = Vec::new();
+        all.extend(self.remote);
+        all.extend([
+            "-sf".into(),
+            d.join("scenario.xml").display().to_string(),
+            "-i".into(),
+            self.ip,
+            "-p".into(),
+            port.to_string(),
+            "-t".into(),
+            self.transport.sipp().into(),
+            "-m".into(),
+            self.calls.to_string(),
+            "-timeout".into(),
+            format!("{}s", self.timeout),
+            "-timeout_error".into(),
+            "-trace_err".into(),
+            "-error_file".into(),
+            d.join("err.log").display().to_string(),
+        ]);
+        if self.trace_msg {
+            all.extend([
+                "-trace_msg".into(),
+                "-message_file".into(),
+                d.join("messages.log").display().to_string(),
+            ]);
+        }
+        all.extend(self.args);
+        let child = Command::new(sipp)
+            .args(&all)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.what));
+        Sipp {
+            child,
+            dir: self.dir,
+            what: self.what,
+            port,
+            limit: self.limit,
+        }
+    }
+
+    /// Starts a UAS and gives it time to bind.
+    pub fn uas(self) -> Sipp {
+        let s = self.start();
+        std::thread::sleep(Duration::from_millis(300));
+        s
+    }
+
+    /// Starts sipp and waits for its success.
+    pub fn done(self, log: &(impl ServerLog + ?Sized)) -> Sipp {
+        self.start().success(log)
+    }
+}
+
+/// A running (or ended) sipp; killed when dropped.
+pub struct Sipp {
+    child: Child,
+    dir: tempfile::TempDir,
+    what: String,
+    /// Its local port.
+    pub port: u16,
+    limit: Duration,
+}
+
+impl Sipp {
+    /// A file of the run's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The message trace (`-trace_msg`).
+    pub fn messages(&self) -> String {
+        std::fs::read_to_string(self.path("messages.log")).unwrap_or_default()
+    }
+
+    /// The error file (`-trace_err`).
+    pub fn errors(&self) -> String {
+        std::fs::read_to_string(self.path("err.log")).unwrap_or_default()
+    }
+
+    /// Whether the process ended.
+    pub fn finished(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_some()
+    }
+
+    /// Waits for the end (failing the test after the run's limit) and returns the exit status.
+    pub fn wait(&mut self, log: &(impl ServerLog + ?Sized)) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            if start.elapsed() > self.limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "{} did not finish\n--- sipp messages ---\n{}\n--- osips log ---\n{}",
+                    self.what,
+                    self.messages(),
+                    log.server_log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    /// Waits for the end and asserts success (exit code 0: the scenario passed every step).
+    pub fn success(mut self, log: &(impl ServerLog + ?Sized)) -> Sipp {
+        let st = self.wait(log);
+        if !st.success() {
+            panic!(
+                "{} failed ({st}):\n{}\n--- sipp messages ---\n{}\n--- osips log ---\n{}",
+                self.what,
+                self.errors(),
+                self.messages(),
+                log.server_log()
+            );
+        }
+        self
+    }
+
+    /// How many received messages start with `start` (e.g. `INVITE sip:`).
+    pub fn received(&self, start: &str) -> usize {
+        count(&self.messages(), "message received", start)
+    }
+
+    /// How many sent messages start with `start`.
+    pub fn sent(&self, start: &str) -> usize {
+        count(&self.messages(), "message sent", start)
+    }
+
+    /// The Call-ID of the first message sipp sent.
+    pub fn call_id(&self) -> String {
+        self.messages()
+            .lines()
+            .find_map(|l| l.strip_prefix("Call-ID:").map(|v| v.trim().to_string()))
+            .expect("a Call-ID in the sipp trace")
+    }
+}
+
+/// Counts the messages of a sipp message trace after `marker` lines whose first line starts
+/// with `start`.
+fn count(log: &str, marker: &str, start: &str) -> usize {
+    log.split(marker)
+        .skip(1)
+        .filter(|m| {
+            m.lines()
+                .skip(1)
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.starts_with(start))
+        })
+        .count()
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -5,315 +5,49 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A running `osips` child; stopped with SIGTERM when dropped.
-struct Osips {
-    child: Child,
-    port: u16,
-    log: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
+use common::osips::Osips;
+use common::scenario::{self, FROM, RURI, TO_SERVICE, ack_final, in_dialog, invite};
+use common::sipp::{Run, Sipp, Transport as Tp};
+
+/// Writes `script` with `@PORT@` (osips) and the `vars` replaced, and runs it.
+fn start(script: &str, vars: &[(&str, String)]) -> Osips {
+    Osips::script(script).vars(vars).start()
 }
 
-impl Osips {
-    /// Writes `script` with `@PORT@` (osips) and the `vars` replaced, and runs it.
-    fn start(script: &str, vars: &[(&str, String)]) -> Osips {
-        let port = common::free_port();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("osips.cfg");
-        let mut text = script.replace("@PORT@", &port.to_string());
-        for (k, v) in vars {
-            text = text.replace(k, v);
-        }
-        std::fs::write(&path, text).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_osips"))
-            .args(["-f", path.to_str().unwrap(), "-E", "-F"])
-            .env("HOME", dir.path())
-            .env_remove("OSIPSCTLRC")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("osips starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
-        let o = Osips {
-            child,
-            port,
-            log,
-            _dir: dir,
-        };
-        let start = Instant::now();
-        while !o.log().contains("listening on") {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "osips did not start:\n{}",
-                o.log()
-            );
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        o
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+/// `$du` / URI parameter for osips to reach a callee on this transport.
+fn uri_param(tp: Tp) -> &'static str {
+    match tp {
+        Tp::Udp => "",
+        Tp::Tcp => ";transport=tcp",
     }
 }
 
-impl Drop for Osips {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let start = Instant::now();
-        while self.child.try_wait().ok().flatten().is_none() {
-            if start.elapsed() > Duration::from_secs(10) {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(30));
-        }
-    }
+fn run(what: &str, scenario: &str, tp: Tp) -> Run {
+    Run::new(what, scenario).transport(tp).timeout(25)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Tp {
-    Udp,
-    Tcp,
+/// A callee listening on `port`.
+fn uas(what: &str, scenario: &str, port: u16, tp: Tp) -> Sipp {
+    run(what, scenario, tp).port(port).uas()
 }
 
-impl Tp {
-    fn sipp(self) -> &'static str {
-        match self {
-            Tp::Udp => "u1",
-            Tp::Tcp => "t1",
-        }
-    }
-    /// `$du` / URI parameter for osips to reach a callee on this transport.
-    fn uri_param(self) -> &'static str {
-        match self {
-            Tp::Udp => "",
-            Tp::Tcp => ";transport=tcp",
-        }
-    }
+/// A caller placing one call to `user` through osips.
+fn uac(what: &str, scenario: &str, osips: &Osips, user: &str, tp: Tp) -> Sipp {
+    run(what, scenario, tp)
+        .towards_port(osips.port)
+        .service(user)
+        .start()
 }
 
-/// One sipp process with its scenario directory (error file, message trace).
-struct Sipp {
-    child: Child,
-    dir: tempfile::TempDir,
-    what: String,
+fn wrap(body: &str) -> String {
+    scenario::wrap("tm", body, &[])
 }
 
-impl Sipp {
-    fn spawn(what: &str, scenario: &str, args: &[String], tp: Tp) -> Sipp {
-        let sipp = common::sipp().expect("sipp");
-        let dir = tempfile::tempdir().unwrap();
-        let sf = dir.path().join("scenario.xml");
-        std::fs::write(&sf, scenario).unwrap();
-        let mut all: Vec<String> = vec![
-            "-sf".into(),
-            sf.display().to_string(),
-            "-i".into(),
-            "127.0.0.1".into(),
-            "-t".into(),
-            tp.sipp().into(),
-            "-m".into(),
-            "1".into(),
-            "-timeout".into(),
-            "25s".into(),
-            "-timeout_error".into(),
-            "-trace_err".into(),
-            "-error_file".into(),
-            dir.path().join("err.log").display().to_string(),
-            "-trace_msg".into(),
-            "-message_file".into(),
-            dir.path().join("msg.log").display().to_string(),
-        ];
-        all.extend_from_slice(args);
-        let child = Command::new(sipp)
-            .args(&all)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        Sipp {
-            child,
-            dir,
-            what: what.to_string(),
-        }
-    }
-
-    /// A callee listening on `port`.
-    fn uas(what: &str, scenario: &str, port: u16, tp: Tp) -> Sipp {
-        let s = Self::spawn(what, scenario, &["-p".into(), port.to_string()], tp);
-        std::thread::sleep(Duration::from_millis(300));
-        s
-    }
-
-    /// A caller placing one call to `user` through osips.
-    fn uac(what: &str, scenario: &str, osips: &Osips, user: &str, tp: Tp) -> Sipp {
-        let port = match tp {
-            Tp::Udp => common::free_udp_port(),
-            Tp::Tcp => common::free_tcp_port(),
-        };
-        Self::spawn(
-            what,
-            scenario,
-            &[
-                format!("127.0.0.1:{}", osips.port),
-                "-s".into(),
-                user.into(),
-                "-p".into(),
-                port.to_string(),
-            ],
-            tp,
-        )
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Waits for the end and asserts success (exit code 0: the call passed every step).
-    fn success(mut self, osips: &Osips) -> Sipp {
-        let st = self.wait(osips);
-        if !st.success() {
-            panic!(
-                "{} failed ({st}):\n{}\n--- messages ---\n{}\n--- osips log ---\n{}",
-                self.what,
-                std::fs::read_to_string(self.path("err.log")).unwrap_or_default(),
-                self.messages(),
-                osips.log()
-            );
-        }
-        self
-    }
-
-    fn wait(&mut self, osips: &Osips) -> std::process::ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            if start.elapsed() > Duration::from_secs(40) {
-                let _ = self.child.kill();
-                panic!(
-                    "{} did not finish\n--- messages ---\n{}\n--- osips log ---\n{}",
-                    self.what,
-                    self.messages(),
-                    osips.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(30));
-        }
-    }
-
-    fn messages(&self) -> String {
-        std::fs::read_to_string(self.path("msg.log")).unwrap_or_default()
-    }
-
-    /// How many received messages start with `start` (e.g. `INVITE sip:`).
-    fn received(&self, start: &str) -> usize {
-        count(&self.messages(), "message received", start)
-    }
-
-    /// How many sent messages start with `start`.
-    fn sent(&self, start: &str) -> usize {
-        count(&self.messages(), "message sent", start)
-    }
+fn reply(code: &str, with_tag: bool, sdp: bool, cseq: Option<&str>) -> String {
+    scenario::reply(code, with_tag, sdp, cseq, false)
 }
-
-/// Counts the messages of a sipp message trace after `marker` lines whose first line starts
-/// with `start`.
-fn count(log: &str, marker: &str, start: &str) -> usize {
-    log.split(marker)
-        .skip(1)
-        .filter(|m| {
-            m.lines()
-                .skip(1)
-                .find(|l| !l.trim().is_empty())
-                .is_some_and(|l| l.starts_with(start))
-        })
-        .count()
-}
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn scenario(body: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"tm\">\n{body}\n</scenario>\n"
-    )
-}
-
-const FROM: &str = "From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]";
-const CONTACT: &str = "Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>";
-
-fn invite(ruri: &str, to: &str, cseq: u32, retrans: bool) -> String {
-    format!(
-        r#"<send{retr}><![CDATA[
-INVITE {ruri} SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-{FROM}
-{to}
-Call-ID: [call_id]
-CSeq: {cseq} INVITE
-{CONTACT}
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-]]></send>"#,
-        retr = if retrans { " retrans=\"500\"" } else { "" }
-    )
-}
-
-fn in_dialog(method: &str, cseq: u32, via: &str) -> String {
-    format!(
-        r#"<send><![CDATA[
-{method} [next_url] SIP/2.0
-{via}
-{FROM}
-[last_To:]
-Call-ID: [call_id]
-CSeq: {cseq} {method}
-{CONTACT}
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>"#
-    )
-}
-
-const NEW_VIA: &str = "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]";
-const TO_SERVICE: &str = "To: [service] <sip:[service]@[remote_ip]:[remote_port]>";
-const RURI: &str = "sip:[service]@[remote_ip]:[remote_port]";
 
 /// Caller: INVITE, 200, ACK, optionally a re-INVITE, then BYE.
 fn uac_call(reinvite: bool) -> String {
@@ -321,40 +55,23 @@ fn uac_call(reinvite: bool) -> String {
     s += r#"<recv response="100" optional="true"/>
 <recv response="180" optional="true"/>
 <recv response="200" rrs="true"/>"#;
-    s += &in_dialog("ACK", 1, NEW_VIA);
+    s += &in_dialog("ACK", 1, false);
     s += "<pause milliseconds=\"200\"/>";
     if reinvite {
         s += &invite("[next_url]", "[last_To:]", 2, true);
         s += r#"<recv response="100" optional="true"/>
 <recv response="200"/>"#;
-        s += &in_dialog("ACK", 2, NEW_VIA);
+        s += &in_dialog("ACK", 2, false);
         s += "<pause milliseconds=\"200\"/>";
     }
-    s += &in_dialog("BYE", 3, NEW_VIA);
+    s += &in_dialog("BYE", 3, false);
     s += r#"<recv response="200"/>"#;
-    scenario(&s)
+    wrap(&s)
 }
 
 /// Caller: INVITE answered with `code` (after optional provisionals), ACKed hop by hop.
 fn uac_expect(code: u16) -> String {
-    let mut s = invite(RURI, TO_SERVICE, 1, true);
-    s += &format!(
-        r#"<recv response="100" optional="true"/>
-<recv response="180" optional="true"/>
-<recv response="{code}"/>
-<send><![CDATA[
-ACK {RURI} SIP/2.0
-[last_Via:]
-{FROM}
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>"#
-    );
-    scenario(&s)
+    scenario::uac_expect("tm", code)
 }
 
 /// Caller: INVITE, 180, CANCEL; expects 200 for the CANCEL and 487 for the INVITE.
@@ -376,66 +93,29 @@ Content-Length: 0
 ]]></send>
 <recv response="200"/>
 <recv response="487"/>
-<send><![CDATA[
-ACK {RURI} SIP/2.0
-[last_Via:]
-{FROM}
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>"#
+"#
     );
-    scenario(&s)
-}
-
-fn reply(code: &str, with_tag: bool, sdp: bool, cseq: Option<&str>) -> String {
-    let to = if with_tag {
-        "[last_To:];tag=[pid]SIPpTag01[call_number]"
-    } else {
-        "[last_To:]"
-    };
-    let cseq = cseq.map_or("[last_CSeq:]".to_string(), |c| format!("CSeq: {c}"));
-    let (ct, body) = if sdp {
-        (
-            "Content-Type: application/sdp\nContent-Length: [len]",
-            "\nv=0\no=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]\ns=-\nc=IN IP[media_ip_type] [media_ip]\nt=0 0\nm=audio [media_port] RTP/AVP 0\na=rtpmap:0 PCMU/8000\n",
-        )
-    } else {
-        ("Content-Length: 0", "\n")
-    };
-    format!(
-        r#"<send><![CDATA[
-SIP/2.0 {code}
-[last_Via:]
-[last_From:]
-{to}
-[last_Call-ID:]
-{cseq}
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-{ct}
-{body}]]></send>"#
-    )
+    s += &ack_final();
+    wrap(&s)
 }
 
 /// Callee: answers after `ring_ms` of ringing; optionally a re-INVITE; then BYE.
 fn uas_answer(ring_ms: u32, reinvite: bool) -> String {
+    if !reinvite {
+        return scenario::uas_answer("tm", ring_ms, false);
+    }
     let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
     s += &reply("180 Ringing", true, false, None);
     s += &format!("<pause milliseconds=\"{ring_ms}\"/>");
     s += &reply("200 OK", true, true, None);
     s += r#"<recv request="ACK" crlf="true"/>"#;
-    if reinvite {
-        s += r#"<recv request="INVITE" crlf="true"/>"#;
-        s += &reply("200 OK", false, true, None);
-        s += r#"<recv request="ACK" crlf="true"/>"#;
-    }
+    s += r#"<recv request="INVITE" crlf="true"/>"#;
+    s += &reply("200 OK", false, true, None);
+    s += r#"<recv request="ACK" crlf="true"/>"#;
     s += r#"<recv request="BYE"/>"#;
     s += &reply("200 OK", false, false, None);
     s += "<pause milliseconds=\"500\"/>";
-    scenario(&s)
+    wrap(&s)
 }
 
 /// Callee: answers with a 100 at once and the rest `delay_ms` later (for retransmission tests).
@@ -449,16 +129,12 @@ fn uas_slow_answer(delay_ms: u32) -> String {
     s += r#"<recv request="BYE"/>"#;
     s += &reply("200 OK", false, false, None);
     s += "<pause milliseconds=\"500\"/>";
-    scenario(&s)
+    wrap(&s)
 }
 
 /// Callee: busy.
 fn uas_busy() -> String {
-    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
-    s += &reply("486 Busy Here", true, false, None);
-    s += r#"<recv request="ACK" crlf="true"/>"#;
-    s += "<pause milliseconds=\"300\"/>";
-    scenario(&s)
+    scenario::uas_busy("tm", false)
 }
 
 /// Callee: rings, then waits for the CANCEL; answers it and ends the INVITE with 487.
@@ -470,7 +146,7 @@ fn uas_ring_until_cancel() -> String {
     s += &reply("487 Request Terminated", true, false, Some("1 INVITE"));
     s += r#"<recv request="ACK" crlf="true"/>"#;
     s += "<pause milliseconds=\"300\"/>";
-    scenario(&s)
+    wrap(&s)
 }
 
 const SCRIPT: &str = r#"
@@ -551,13 +227,13 @@ impl Net {
 
     fn osips(&self) -> Osips {
         let dead = common::free_udp_port();
-        Osips::start(
+        start(
             SCRIPT,
             &[
                 ("@A@", self.a.to_string()),
                 ("@B@", self.b.to_string()),
-                ("@ATP@", self.atp.uri_param().to_string()),
-                ("@BTP@", self.btp.uri_param().to_string()),
+                ("@ATP@", uri_param(self.atp).to_string()),
+                ("@BTP@", uri_param(self.btp).to_string()),
                 ("@DEAD@", dead.to_string()),
                 ("@AUTO100@", (self.auto100 as u8).to_string()),
             ],
@@ -571,8 +247,8 @@ fn basic_call(caller: Tp, callee: Tp) {
     }
     let net = Net::new(callee, Tp::Udp);
     let osips = net.osips();
-    let uas = Sipp::uas("callee", &uas_answer(100, true), net.a, callee);
-    let uac = Sipp::uac("caller", &uac_call(true), &osips, "bob", caller).success(&osips);
+    let uas = uas("callee", &uas_answer(100, true), net.a, callee);
+    let uac = uac("caller", &uac_call(true), &osips, "bob", caller).success(&osips);
     let uas = uas.success(&osips);
     assert_eq!(uas.received("INVITE sip:"), 2, "INVITE and re-INVITE");
     assert_eq!(uas.received("BYE sip:"), 1);
@@ -616,8 +292,8 @@ fn cancel_before_answer_reaches_the_callee_and_487_comes_back() {
     }
     let net = Net::new(Tp::Udp, Tp::Udp);
     let osips = net.osips();
-    let uas = Sipp::uas("ringing callee", &uas_ring_until_cancel(), net.a, Tp::Udp);
-    let uac = Sipp::uac("cancelling caller", &uac_cancel(), &osips, "bob", Tp::Udp).success(&osips);
+    let uas = uas("ringing callee", &uas_ring_until_cancel(), net.a, Tp::Udp);
+    let uac = uac("cancelling caller", &uac_cancel(), &osips, "bob", Tp::Udp).success(&osips);
     let uas = uas.success(&osips);
     assert_eq!(uas.received("CANCEL sip:"), 1);
     assert_eq!(uas.received("ACK sip:"), 1, "osips ACKs the 487 hop by hop");
@@ -632,9 +308,9 @@ fn busy_callee_fails_over_to_the_second_callee() {
     }
     let net = Net::new(Tp::Udp, Tp::Udp);
     let osips = net.osips();
-    let busy = Sipp::uas("busy callee", &uas_busy(), net.a, Tp::Udp);
-    let second = Sipp::uas("second callee", &uas_answer(100, false), net.b, Tp::Udp);
-    let uac = Sipp::uac("caller", &uac_call(false), &osips, "bob", Tp::Udp).success(&osips);
+    let busy = uas("busy callee", &uas_busy(), net.a, Tp::Udp);
+    let second = uas("second callee", &uas_answer(100, false), net.b, Tp::Udp);
+    let uac = uac("caller", &uac_call(false), &osips, "bob", Tp::Udp).success(&osips);
     let busy = busy.success(&osips);
     second.success(&osips);
     assert_eq!(busy.received("ACK sip:"), 1, "the 486 is ACKed by osips");
@@ -654,10 +330,10 @@ fn silent_callee_times_out_with_408_and_fails_over() {
     let net = Net::new(Tp::Udp, Tp::Udp);
     let osips = net.osips();
     // Rings and never answers: fr_inv_timeout (2 s) ends the branch, osips CANCELs it.
-    let silent = Sipp::uas("silent callee", &uas_ring_until_cancel(), net.a, Tp::Udp);
-    let second = Sipp::uas("second callee", &uas_answer(100, false), net.b, Tp::Udp);
+    let silent = uas("silent callee", &uas_ring_until_cancel(), net.a, Tp::Udp);
+    let second = uas("second callee", &uas_answer(100, false), net.b, Tp::Udp);
     let started = Instant::now();
-    Sipp::uac("caller", &uac_call(false), &osips, "bob", Tp::Udp).success(&osips);
+    uac("caller", &uac_call(false), &osips, "bob", Tp::Udp).success(&osips);
     assert!(started.elapsed() >= Duration::from_secs(2));
     silent.success(&osips);
     second.success(&osips);
@@ -671,9 +347,9 @@ fn parallel_fork_answer_cancels_the_other_branch() {
     }
     let net = Net::new(Tp::Udp, Tp::Udp);
     let osips = net.osips();
-    let answers = Sipp::uas("answering callee", &uas_answer(500, false), net.a, Tp::Udp);
-    let rings = Sipp::uas("ringing callee", &uas_ring_until_cancel(), net.b, Tp::Udp);
-    let uac = Sipp::uac("caller", &uac_call(false), &osips, "fork", Tp::Udp).success(&osips);
+    let answers = uas("answering callee", &uas_answer(500, false), net.a, Tp::Udp);
+    let rings = uas("ringing callee", &uas_ring_until_cancel(), net.b, Tp::Udp);
+    let uac = uac("caller", &uac_call(false), &osips, "fork", Tp::Udp).success(&osips);
     answers.success(&osips);
     let rings = rings.success(&osips);
     assert_eq!(rings.received("CANCEL sip:"), 1);
@@ -698,8 +374,8 @@ fn caller_retransmissions_are_absorbed() {
     // No 100 Trying from osips: the caller retransmits its INVITE until the 180.
     net.auto100 = false;
     let osips = net.osips();
-    let uas = Sipp::uas("slow callee", &uas_slow_answer(1800), net.a, Tp::Udp);
-    let uac = Sipp::uac("caller", &uac_call(false), &osips, "bob", Tp::Udp).success(&osips);
+    let uas = uas("slow callee", &uas_slow_answer(1800), net.a, Tp::Udp);
+    let uac = uac("caller", &uac_call(false), &osips, "bob", Tp::Udp).success(&osips);
     let uas = uas.success(&osips);
     assert!(
         uac.sent("INVITE sip:") >= 2,
@@ -721,7 +397,7 @@ fn unresponsive_next_hop_does_not_stall_other_calls() {
     }
     let net = Net::new(Tp::Udp, Tp::Udp);
     let osips = net.osips();
-    let dead = Sipp::uac(
+    let dead = uac(
         "caller to a dead hop",
         &uac_expect(408),
         &osips,
@@ -730,12 +406,12 @@ fn unresponsive_next_hop_does_not_stall_other_calls() {
     );
     let mut dead = dead;
     std::thread::sleep(Duration::from_millis(200));
-    let uas = Sipp::uas("callee", &uas_answer(100, false), net.a, Tp::Udp);
-    Sipp::uac("caller", &uac_call(false), &osips, "bob", Tp::Udp).success(&osips);
+    let uas = uas("callee", &uas_answer(100, false), net.a, Tp::Udp);
+    uac("caller", &uac_call(false), &osips, "bob", Tp::Udp).success(&osips);
     uas.success(&osips);
     // The whole working call happened while the dead hop's transaction was still pending.
     assert!(
-        dead.child.try_wait().unwrap().is_none(),
+        !dead.finished(),
         "the call to the dead hop ended before the working call:\n{}",
         osips.log()
     );
@@ -774,12 +450,12 @@ fn mi_t_uac_dlg_and_t_reply_and_statistics() {
     }
     let mi_port = common::free_udp_port();
     let callee = common::free_udp_port();
-    let osips = Osips::start(MI_SCRIPT, &[("@MIUDP@", mi_port.to_string())]);
+    let osips = start(MI_SCRIPT, &[("@MIUDP@", mi_port.to_string())]);
 
     // t_uac_dlg: an OPTIONS through tm to a sipp callee; the command returns its final reply.
-    let uas = Sipp::uas(
+    let uas = uas(
         "OPTIONS callee",
-        &scenario(
+        &wrap(
             &(String::from(r#"<recv request="OPTIONS"/>"#) + &reply("200 OK", true, false, None)),
         ),
         callee,

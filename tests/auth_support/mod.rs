@@ -3,18 +3,17 @@
 //! started on a free port, sipp runs, and a small raw-UDP SIP client.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use osips::ctl::digest::Ha1;
 use osips::db::{Db, DbUrl, Engine, Value, admin, schema};
 
 #[path = "../common/mod.rs"]
 pub mod common;
+
+use common::scenario;
+use common::sipp::Run;
 
 /// A database with the subscriber, domain, dbaliases, grp, address and uri tables.
 pub struct TestDb {
@@ -166,144 +165,46 @@ impl Drop for TestDb {
     }
 }
 
-/// A running `osips -f`; SIGTERM when dropped.
-pub struct Osips {
-    child: Child,
-    pub port: u16,
-    log: Arc<Mutex<String>>,
-    pub dir: tempfile::TempDir,
-}
+/// A running `osips -f` (the common launcher; `dir` holds the script and is HOME); SIGTERM
+/// when dropped.
+pub struct Osips(common::osips::Osips);
 
 impl Osips {
     /// Writes `script` (`@PORT@` replaced by a free port) and runs it.
     pub fn start(script: &str) -> Osips {
-        let port = common::free_port();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("osips.cfg");
-        std::fs::write(&path, script.replace("@PORT@", &port.to_string())).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_osips"));
-        cmd.args(["-f", path.to_str().unwrap(), "-E", "-F"])
-            .env("HOME", dir.path())
-            .env_remove("OSIPSCTLRC")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("osips starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
-        let mut o = Osips {
-            child,
-            port,
-            log,
-            dir,
-        };
-        o.wait_for("listening on");
-        o
+        Osips(common::osips::Osips::script(script).start())
     }
 
     pub fn wait_for(&mut self, text: &str) {
-        let start = Instant::now();
-        while !self.log.lock().unwrap().contains(text) {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                panic!("osips exited ({st}):\n{}", self.log());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "osips did not print `{text}`:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(30));
-        }
+        self.0.wait_for(text)
     }
 
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.0.log()
     }
 }
 
-impl Drop for Osips {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let start = Instant::now();
-        while self.child.try_wait().ok().flatten().is_none() {
-            if start.elapsed() > Duration::from_secs(10) {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(30));
-        }
+impl std::ops::Deref for Osips {
+    type Target = common::osips::Osips;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
+impl std::ops::DerefMut for Osips {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 /// Runs sipp with `scenario` against osips from `local_ip`; `extra`: more arguments
 /// (`-au`, `-ap`...). Panics with sipp's errors and the osips log when the scenario fails.
 pub fn sipp(osips: &Osips, scenario: &str, local_ip: &str, extra: &[&str]) {
-    let sipp = common::sipp().expect("sipp");
-    let dir = tempfile::tempdir().unwrap();
-    let sf = write(dir.path(), "scenario.xml", scenario);
-    let err = dir.path().join("err.log");
-    let port = {
-        let s = UdpSocket::bind((local_ip, 0)).unwrap();
-        s.local_addr().unwrap().port()
-    };
-    let mut args: Vec<String> = vec![
-        format!("127.0.0.1:{}", osips.port),
-        "-sf".into(),
-        sf.display().to_string(),
-        "-i".into(),
-        local_ip.into(),
-        "-p".into(),
-        port.to_string(),
-        "-m".into(),
-        "1".into(),
-        "-timeout".into(),
-        "20s".into(),
-        "-timeout_error".into(),
-        "-trace_err".into(),
-        "-error_file".into(),
-        err.display().to_string(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let mut child = Command::new(sipp)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            if !st.success() {
-                let errs = std::fs::read_to_string(&err).unwrap_or_default();
-                panic!(
-                    "sipp failed ({st}):\n{errs}\n--- osips log ---\n{}",
-                    osips.log()
-                );
-            }
-            return;
-        }
-        if start.elapsed() > Duration::from_secs(40) {
-            let _ = child.kill();
-            panic!("sipp did not finish\n--- osips log ---\n{}", osips.log());
-        }
-        std::thread::sleep(Duration::from_millis(30));
-    }
+    Run::new("sipp", scenario)
+        .ip(local_ip)
+        .towards_port(osips.port)
+        .args(extra)
+        .done(&osips.0);
 }
 
 /// A request line and headers for one sipp `<send>`; `{extra}` lines go before Content-Length.
@@ -315,46 +216,25 @@ pub fn sipp_request(
     cseq: u32,
     extra: &str,
 ) -> String {
-    format!(
-        r#"  <send retrans="500">
-    <![CDATA[
-      {method} {ruri} SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: <{from}>;tag=[pid]T[call_number]
-      To: <{to}>
-      Call-ID: [call_id]
-      CSeq: {cseq} {method}
-      Contact: <sip:u@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Expires: 60
-{extra}      Content-Length: 0
-
-    ]]>
-  </send>
-"#
+    scenario::request(
+        method,
+        ruri,
+        from,
+        to,
+        cseq,
+        "<sip:u@[local_ip]:[local_port]>",
+        &format!("      Expires: 60\n{extra}"),
     )
 }
 
 /// `<recv>` of a response, checking the whole message against `regex` when given.
 pub fn sipp_expect(code: u16, auth: bool, regex: Option<&str>, var: &str) -> String {
-    let auth = if auth { " auth=\"true\"" } else { "" };
-    match regex {
-        None => format!("  <recv response=\"{code}\"{auth}/>\n"),
-        Some(re) => format!(
-            "  <recv response=\"{code}\"{auth}>\n    <action>\n      <ereg regexp=\"{re}\" search_in=\"msg\" check_it=\"true\" assign_to=\"{var}\"/>\n    </action>\n  </recv>\n"
-        ),
-    }
+    scenario::expect(code, auth, regex, var)
 }
 
 pub fn sipp_scenario(body: &str, vars: &[&str]) -> String {
-    let refs = if vars.is_empty() {
-        String::new()
-    } else {
-        format!("  <Reference variables=\"{}\"/>\n", vars.join(","))
-    };
-    format!(
-        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"osips test\">\n{body}{refs}</scenario>\n"
-    )
+    let vars: Vec<String> = vars.iter().map(|v| v.to_string()).collect();
+    scenario::wrap("osips test", body, &vars)
 }
 
 /// A bare UDP SIP client for what sipp cannot do (replaying a request, SHA-256 digests).

@@ -81,86 +81,25 @@ fn flow(
 
 /// A sipp phone answering one MESSAGE with 200 on `ip:port`, checking it was sent to bob's
 /// registered contact.
-struct Phone {
-    child: std::process::Child,
-    dir: tempfile::TempDir,
-}
+struct Phone(common::sipp::Sipp);
 
 impl Phone {
     fn start(ip: &str, port: u16) -> Phone {
-        let dir = tempfile::tempdir().unwrap();
-        let xml = format!(
-            r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="phone">
-  <recv request="MESSAGE">
-    <action>
-      <ereg regexp="^MESSAGE sip:bob@{ip}:{port} SIP/2.0" search_in="msg" check_it="true" assign_to="r"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]phone
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <Reference variables="r"/>
-</scenario>
-"#
-        );
-        let sf = dir.path().join("phone.xml");
-        std::fs::write(&sf, xml).unwrap();
-        let err = dir.path().join("phone_err.log");
-        let child = std::process::Command::new(common::sipp().expect("sipp"))
-            .args([
-                "-sf",
-                sf.to_str().unwrap(),
-                "-i",
-                ip,
-                "-p",
-                &port.to_string(),
-                "-m",
-                "1",
-                "-timeout",
-                "30s",
-                "-timeout_error",
-                "-trace_err",
-                "-error_file",
-                err.to_str().unwrap(),
-            ])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        Phone { child, dir }
+        let check = format!("^MESSAGE sip:bob@{ip}:{port} SIP/2.0");
+        let checks = [common::scenario::Check::msg(&check)];
+        let xml = common::scenario::uas_200_tagged("phone", "MESSAGE", &checks, "[pid]phone");
+        Phone(
+            common::sipp::Run::new("the phone", &xml)
+                .ip(ip)
+                .port(port)
+                .timeout(30)
+                .limit(std::time::Duration::from_secs(20))
+                .uas(),
+        )
     }
 
-    fn done(mut self, o: &Osips) {
-        let t0 = std::time::Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                let errs = std::fs::read_to_string(self.dir.path().join("phone_err.log"))
-                    .unwrap_or_default();
-                assert!(
-                    st.success(),
-                    "phone: {st}\n{errs}\n--- osips log ---\n{}",
-                    o.log()
-                );
-                return;
-            }
-            if t0.elapsed() > std::time::Duration::from_secs(20) {
-                let _ = self.child.kill();
-                panic!("the phone got no MESSAGE\n--- osips log ---\n{}", o.log());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(30));
-        }
+    fn done(self, o: &Osips) {
+        self.0.success(&**o);
     }
 }
 

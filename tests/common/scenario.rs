@@ -97,6 +97,11 @@ pub fn recv_checked(what: &str, checks: &[Check<'_>], prefix: &str) -> (String, 
 
 /// A UAS answering one `method` request with 200 after `checks`.
 pub fn uas_200_checked(name: &str, method: &str, checks: &[Check<'_>]) -> String {
+    uas_200_tagged(name, method, checks, "[pid]uas[call_number]")
+}
+
+/// As [`uas_200_checked`], with `to_tag` (sipp keywords allowed) as the 200's To tag.
+pub fn uas_200_tagged(name: &str, method: &str, checks: &[Check<'_>], to_tag: &str) -> String {
     let (recv, vars) = recv_checked(&format!("request=\"{method}\""), checks, "c");
     let body = format!(
         r#"{recv}  <send>
@@ -104,7 +109,7 @@ pub fn uas_200_checked(name: &str, method: &str, checks: &[Check<'_>]) -> String
       SIP/2.0 200 OK
       [last_Via:]
       [last_From:]
-      [last_To:];tag=[pid]uas[call_number]
+      [last_To:];tag={to_tag}
       [last_Call-ID:]
       [last_CSeq:]
       Content-Length: 0

@@ -24,6 +24,7 @@ pub struct Launch {
     vars: Vec<(String, String)>,
     port: Option<u16>,
     http: bool,
+    http_port: Option<u16>,
     dir: Option<PathBuf>,
     file: Option<String>,
 }
@@ -38,6 +39,13 @@ impl Launch {
     /// A free TCP port for `@HTTP@` and [`Osips::mi`] (implied when the script names `@HTTP@`).
     pub fn mi_http(mut self) -> Launch {
         self.http = true;
+        self
+    }
+
+    /// A fixed port for `@HTTP@` and [`Osips::mi`] (a restart on the same address).
+    pub fn http_port(mut self, port: u16) -> Launch {
+        self.http = true;
+        self.http_port = Some(port);
         self
     }
 
@@ -92,13 +100,18 @@ impl Launch {
         let home = self.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
         let port = self.port.unwrap_or_else(super::free_port);
         let named = self.script.as_deref().is_some_and(|s| s.contains("@HTTP@"));
-        let http = if self.http || named {
+        let http = if let Some(p) = self.http_port {
+            p
+        } else if self.http || named {
             super::free_tcp_port()
         } else {
             0
         };
         let mut args = Vec::new();
-        let mut script = PathBuf::new();
+        let mut script = match (&self.script, &self.file) {
+            (None, Some(f)) => home.join(f),
+            _ => PathBuf::new(),
+        };
         if let Some(text) = &self.script {
             script = home.join(self.file.as_deref().unwrap_or("osips.cfg"));
             let mut text = text
@@ -160,9 +173,18 @@ impl Osips {
             vars: Vec::new(),
             port: None,
             http: false,
+            http_port: None,
             dir: None,
             file: None,
         }
+    }
+
+    /// `osips -f PATH -E -F` on a script already written (HOME is its directory).
+    pub fn file(path: &Path) -> Launch {
+        let mut l = Osips::args(&["-f", path.to_str().unwrap(), "-E", "-F"]);
+        l.dir = path.parent().map(Path::to_path_buf);
+        l.file = path.file_name().map(|f| f.to_string_lossy().into_owned());
+        l
     }
 
     /// `osips` with exactly these arguments (no script written).

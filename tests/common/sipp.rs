@@ -3,7 +3,7 @@
 //! success that fails the test with sipp's errors, its messages and the osips log.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -135,7 +135,7 @@ impl Run {
         self
     }
 
-    /// Number of calls (`-m`, default 1).
+    /// Number of calls (`-m`, default 1); 0: no `-m` and no `-timeout`, it runs until killed.
     pub fn calls(mut self, n: usize) -> Run {
         self.calls = n;
         self
@@ -171,29 +171,31 @@ impl Run {
         self.dir.path().join(name)
     }
 
-    /// Starts sipp.
-    pub fn start(self) -> Sipp {
-        let sipp = super::sipp().expect("sipp");
+    /// The sipp command line of this run, with its local `port`.
+    fn command(&self, port: u16) -> Command {
         let d = self.dir.path();
-        let port = self
-            .port
-            .unwrap_or_else(|| self.transport.free_port(&self.ip));
         let mut all: Vec<String> = Vec::new();
-        all.extend(self.remote);
+        all.extend(self.remote.clone());
         all.extend([
             "-sf".into(),
             d.join("scenario.xml").display().to_string(),
             "-i".into(),
-            self.ip,
+            self.ip.clone(),
             "-p".into(),
             port.to_string(),
             "-t".into(),
             self.transport.sipp().into(),
-            "-m".into(),
-            self.calls.to_string(),
-            "-timeout".into(),
-            format!("{}s", self.timeout),
-            "-timeout_error".into(),
+        ]);
+        if self.calls > 0 {
+            all.extend([
+                "-m".into(),
+                self.calls.to_string(),
+                "-timeout".into(),
+                format!("{}s", self.timeout),
+                "-timeout_error".into(),
+            ]);
+        }
+        all.extend([
             "-trace_err".into(),
             "-error_file".into(),
             d.join("err.log").display().to_string(),
@@ -205,12 +207,35 @@ impl Run {
                 d.join("messages.log").display().to_string(),
             ]);
         }
-        all.extend(self.args);
-        let child = Command::new(sipp)
-            .args(&all)
+        all.extend(self.args.iter().cloned());
+        let mut cmd = Command::new(super::sipp().expect("sipp"));
+        cmd.args(&all)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    fn local_port(&self) -> u16 {
+        self.port
+            .unwrap_or_else(|| self.transport.free_port(&self.ip))
+    }
+
+    /// Starts sipp and hands back the bare process and its directory (`err.log`,
+    /// `messages.log`); [`finish`] waits for it.
+    pub fn spawn(self) -> (Child, tempfile::TempDir) {
+        let child = self
+            .command(self.local_port())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.what));
+        (child, self.dir)
+    }
+
+    /// Starts sipp.
+    pub fn start(self) -> Sipp {
+        let port = self.local_port();
+        let child = self
+            .command(port)
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", self.what));
         Sipp {
@@ -268,23 +293,13 @@ impl Sipp {
 
     /// Waits for the end (failing the test after the run's limit) and returns the exit status.
     pub fn wait(&mut self, log: &(impl ServerLog + ?Sized)) -> ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            if start.elapsed() > self.limit {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "{} did not finish\n--- sipp messages ---\n{}\n--- osips log ---\n{}",
-                    self.what,
-                    self.messages(),
-                    log.server_log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(30));
-        }
+        wait_child(
+            &mut self.child,
+            &self.what,
+            self.dir.path(),
+            log,
+            self.limit,
+        )
     }
 
     /// Waits for the end and asserts success (exit code 0: the scenario passed every step).
@@ -318,6 +333,57 @@ impl Sipp {
             .lines()
             .find_map(|l| l.strip_prefix("Call-ID:").map(|v| v.trim().to_string()))
             .expect("a Call-ID in the sipp trace")
+    }
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+fn wait_child(
+    child: &mut Child,
+    what: &str,
+    dir: &Path,
+    log: &(impl ServerLog + ?Sized),
+    limit: Duration,
+) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not finish\n--- sipp messages ---\n{}\n--- osips log ---\n{}",
+                read(dir, "messages.log"),
+                log.server_log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+/// Waits (up to `limit`) for a sipp process whose error file is `err_file` and fails the test
+/// unless it succeeded, with its errors, the message trace beside the error file (if any) and
+/// the osips log.
+pub fn finish(
+    mut child: Child,
+    what: &str,
+    err_file: &Path,
+    log: &(impl ServerLog + ?Sized),
+    limit: Duration,
+) {
+    let dir = err_file.parent().unwrap_or(Path::new("."));
+    let st = wait_child(&mut child, what, dir, log, limit);
+    if !st.success() {
+        panic!(
+            "{what} failed ({st}):\n{}\n--- sipp messages ---\n{}\n--- osips log ---\n{}",
+            std::fs::read_to_string(err_file).unwrap_or_default(),
+            read(dir, "messages.log"),
+            log.server_log()
+        );
     }
 }
 

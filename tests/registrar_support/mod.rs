@@ -3,27 +3,26 @@
 //! sipp, the MI over HTTP, and throw-away databases with the `location` table.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use osips::db::{Db, DbUrl, Engine, admin};
-use osips::mi::client::{MiTarget, call};
 use serde_json::Value;
 
 #[path = "../common/mod.rs"]
 pub mod common;
 
-/// A running `osips`; SIGTERM when dropped.
+use common::scenario::{self, Check};
+use common::sipp::Run;
+
+/// A running `osips` (the common launcher); SIGTERM when dropped.
 pub struct Osips {
-    child: Option<Child>,
+    inner: common::osips::Osips,
     pub port: u16,
     pub http: SocketAddr,
     pub script: PathBuf,
-    log: Arc<Mutex<String>>,
 }
 
 /// Replaces `@PORT@`, `@HTTP@` and `@DIR@` in a script.
@@ -54,101 +53,44 @@ impl Osips {
 
     /// Runs an already written script listening on `port` (SIP) and `http` (MI).
     pub fn run(script: PathBuf, port: u16, http: u16) -> Osips {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_osips"))
-            .args(["-f", script.to_str().unwrap(), "-E", "-F"])
-            .env("HOME", script.parent().unwrap())
-            .env_remove("OSIPSCTLRC")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("osips starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
-        let mut o = Osips {
-            child: Some(child),
+        let inner = common::osips::Osips::file(&script)
+            .port(port)
+            .http_port(http)
+            .start();
+        Osips {
             port,
-            http: SocketAddr::from(([127, 0, 0, 1], http)),
+            http: inner.http,
             script,
-            log,
-        };
-        o.wait_for("listening on");
-        o
+            inner,
+        }
     }
 
     /// The same script, ports and files again (after [`Osips::kill9`]).
     pub fn restart(&mut self) {
-        let again = Osips::run(self.script.clone(), self.port, self.http.port());
-        self.stop();
-        *self = again;
+        self.inner.restart()
     }
 
     pub fn wait_for(&mut self, text: &str) {
-        let start = Instant::now();
-        while !self.log.lock().unwrap().contains(text) {
-            if let Some(c) = self.child.as_mut()
-                && let Some(st) = c.try_wait().unwrap()
-            {
-                panic!("osips exited ({st}):\n{}", self.log());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "osips did not print `{text}`:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(30));
-        }
+        self.inner.wait_for(text)
     }
 
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.inner.log()
     }
 
     /// SIGKILL: no chance to write anything.
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.inner.kill9()
     }
 
     /// SIGTERM and wait: a clean stop.
     pub fn terminate(&mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        let Some(mut c) = self.child.take() else {
-            return;
-        };
-        let pid = nix::unistd::Pid::from_raw(c.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let start = Instant::now();
-        while c.try_wait().unwrap().is_none() {
-            if start.elapsed() > Duration::from_secs(10) {
-                let _ = c.kill();
-                let _ = c.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(30));
-        }
+        self.inner.terminate()
     }
 
     /// An MI command over HTTP.
     pub fn mi(&self, method: &str, params: Value) -> Result<Value, String> {
-        let t = MiTarget::Http {
-            addr: self.http,
-            path: "/mi".into(),
-        };
-        call(&t, method, params, Duration::from_secs(20)).map_err(|e| e.to_string())
+        self.inner.mi(method, params)
     }
 
     /// Number of AORs `ul_dump` lists.
@@ -163,9 +105,10 @@ impl Osips {
     }
 }
 
-impl Drop for Osips {
-    fn drop(&mut self) {
-        self.stop();
+impl std::ops::Deref for Osips {
+    type Target = common::osips::Osips;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
     }
 }
 
@@ -203,72 +146,45 @@ impl Default for Reg<'_> {
     }
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The sipp scenario of one REGISTER (`[fieldN]` allowed in the texts).
 pub fn register_xml(r: &Reg<'_>) -> String {
-    let mut headers = String::new();
+    let mut headers = vec![
+        format!(
+            "From: <sip:{}@{}>;tag=[pid]SIPpTag00[call_number]",
+            r.user, r.domain
+        ),
+        format!("To: <sip:{}@{}>", r.user, r.domain),
+        format!("CSeq: {} REGISTER", r.cseq),
+        format!("Contact: {}", r.contact),
+        "Max-Forwards: 70".to_string(),
+        "User-Agent: sipp-registrar-test".to_string(),
+    ];
     if let Some(e) = r.expires {
-        headers.push_str(&format!("      Expires: {e}\n"));
+        headers.push(format!("Expires: {e}"));
     }
-    for h in &r.headers {
-        headers.push_str(&format!("      {h}\n"));
-    }
-    let mut eregs = String::new();
-    let mut vars = Vec::new();
-    for (i, re) in r.expect.iter().enumerate() {
-        eregs.push_str(&format!(
-            "      <ereg regexp=\"{}\" search_in=\"msg\" check_it=\"true\" assign_to=\"e{i}\"/>\n",
-            xml_escape(re)
-        ));
-        vars.push(format!("e{i}"));
-    }
-    for (i, re) in r.refuse.iter().enumerate() {
-        eregs.push_str(&format!(
-            "      <ereg regexp=\"{}\" search_in=\"msg\" check_it_inverse=\"true\" assign_to=\"n{i}\"/>\n",
-            xml_escape(re)
-        ));
-        vars.push(format!("n{i}"));
-    }
-    let reference = if vars.is_empty() {
-        String::new()
-    } else {
-        format!("  <Reference variables=\"{}\"/>\n", vars.join(","))
-    };
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="register">
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:{domain} SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: <sip:{user}@{domain}>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{user}@{domain}>
-      Call-ID: [call_id]
-      CSeq: {cseq} REGISTER
-      Contact: {contact}
-      Max-Forwards: 70
-      User-Agent: sipp-registrar-test
-{headers}      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="{code}">
-    <action>
-{eregs}    </action>
-  </recv>
-{reference}</scenario>
-"#,
-        domain = r.domain,
-        user = r.user,
-        cseq = r.cseq,
-        contact = r.contact,
-        code = r.code,
+    headers.extend(r.headers.iter().cloned());
+    let mut checks: Vec<Check<'_>> = r
+        .expect
+        .iter()
+        .map(|re| Check {
+            re,
+            search_in: "msg",
+            header: None,
+            inverse: false,
+        })
+        .collect();
+    checks.extend(r.refuse.iter().map(|re| Check {
+        re,
+        search_in: "msg",
+        header: None,
+        inverse: true,
+    }));
+    scenario::uac_request(
+        "register",
+        &format!("REGISTER sip:{}", r.domain),
+        &headers,
+        r.code,
+        &checks,
     )
 }
 
@@ -276,31 +192,14 @@ pub fn register_xml(r: &Reg<'_>) -> String {
 /// the osips log when it fails.
 pub fn sipp(args: &[String], what: &str, osips: &Osips, err_file: &Path, limit: Duration) {
     let bin = common::sipp().expect("sipp");
-    let mut child = Command::new(bin)
+    let child = Command::new(bin)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            if !st.success() {
-                let errs = std::fs::read_to_string(err_file).unwrap_or_default();
-                panic!(
-                    "{what} failed ({st}):\n{errs}\n--- osips log ---\n{}",
-                    osips.log()
-                );
-            }
-            return;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("{what} did not finish\n--- osips log ---\n{}", osips.log());
-        }
-        std::thread::sleep(Duration::from_millis(30));
-    }
+    common::sipp::finish(child, what, err_file, &osips.inner, limit);
 }
 
 /// Sends one REGISTER from 127.0.0.1 (a fresh port) and checks the reply.
@@ -310,229 +209,93 @@ pub fn register(o: &Osips, r: &Reg<'_>) {
 
 /// Same, from the given local port.
 pub fn register_from(o: &Osips, r: &Reg<'_>, local_port: u16) {
-    let dir = tempfile::tempdir().unwrap();
-    let sf = dir.path().join("reg.xml");
-    std::fs::write(&sf, register_xml(r)).unwrap();
-    let err = dir.path().join("err.log");
-    let args: Vec<String> = vec![
-        format!("127.0.0.1:{}", o.port),
-        "-sf".into(),
-        sf.display().to_string(),
-        "-i".into(),
-        "127.0.0.1".into(),
-        "-p".into(),
-        local_port.to_string(),
-        "-m".into(),
-        "1".into(),
-        "-timeout".into(),
-        "15s".into(),
-        "-timeout_error".into(),
-        "-trace_err".into(),
-        "-error_file".into(),
-        err.display().to_string(),
-    ];
-    let mut args = args;
+    let what = format!("REGISTER {} {} → {}", r.user, r.contact, r.code);
+    let mut run = Run::new(&what, &register_xml(r))
+        .towards_port(o.port)
+        .port(local_port)
+        .timeout(15)
+        .limit(Duration::from_secs(30));
     if let Some(cid) = r.call_id {
         // sipp maps replies by Call-ID: a fixed one goes through -cid_str.
-        args.push("-cid_str".into());
-        args.push(cid.into());
+        run = run.args(&["-cid_str", cid]);
     }
-    let what = format!("REGISTER {} {} → {}", r.user, r.contact, r.code);
-    sipp(&args, &what, o, &err, Duration::from_secs(30));
+    run.done(&o.inner);
 }
 
 /// Registers `n` users `user0000`.. each with one contact on 127.0.0.2:`contact_port`, from an
 /// injection file.
 pub fn register_many(o: &Osips, n: usize, contact_port: u16) {
-    let dir = tempfile::tempdir().unwrap();
     let mut csv = String::from("SEQUENTIAL\n");
     for i in 0..n {
         csv.push_str(&format!("user{i:04};\n"));
     }
-    let inf = dir.path().join("users.csv");
-    std::fs::write(&inf, csv).unwrap();
     let r = Reg {
         user: "[field0]",
         contact: format!("<sip:[field0]@127.0.0.2:{contact_port}>"),
         expires: Some(3600),
         ..Reg::default()
     };
-    let sf = dir.path().join("reg.xml");
-    std::fs::write(&sf, register_xml(&r)).unwrap();
-    let err = dir.path().join("err.log");
-    let args: Vec<String> = vec![
-        format!("127.0.0.1:{}", o.port),
-        "-sf".into(),
-        sf.display().to_string(),
-        "-inf".into(),
-        inf.display().to_string(),
-        "-i".into(),
-        "127.0.0.1".into(),
-        "-p".into(),
-        common::free_udp_port().to_string(),
-        "-m".into(),
-        n.to_string(),
-        "-r".into(),
-        "200".into(),
-        "-l".into(),
-        "50".into(),
-        "-timeout".into(),
-        "120s".into(),
-        "-timeout_error".into(),
-        "-trace_err".into(),
-        "-error_file".into(),
-        err.display().to_string(),
-    ];
-    sipp(
-        &args,
-        &format!("{n} REGISTERs"),
-        o,
-        &err,
-        Duration::from_secs(150),
-    );
+    let run = Run::new(&format!("{n} REGISTERs"), &register_xml(&r));
+    let inf = run.file("users.csv", &csv);
+    run.towards_port(o.port)
+        .args(&["-inf", inf.to_str().unwrap(), "-r", "200", "-l", "50"])
+        .calls(n)
+        .timeout(120)
+        .limit(Duration::from_secs(150))
+        .no_trace()
+        .done(&o.inner);
 }
 
 /// A UAS on `ip:port` answering one `method` with 200 after checking the request against
-/// `expect` (regexes on the whole message); returns the child and its error file.
+/// `expect` (regexes on the whole message); returns the child and its directory.
 pub fn uas(ip: &str, port: u16, method: &str, expect: &[String]) -> (Child, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut eregs = String::new();
-    let mut vars = Vec::new();
-    for (i, re) in expect.iter().enumerate() {
-        eregs.push_str(&format!(
-            "      <ereg regexp=\"{}\" search_in=\"msg\" check_it=\"true\" assign_to=\"c{i}\"/>\n",
-            xml_escape(re)
-        ));
-        vars.push(format!("c{i}"));
-    }
-    let reference = if vars.is_empty() {
-        String::new()
-    } else {
-        format!("  <Reference variables=\"{}\"/>\n", vars.join(","))
-    };
-    let xml = format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uas">
-  <recv request="{method}">
-    <action>
-{eregs}    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]uas[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-{reference}</scenario>
-"#
-    );
-    let sf = dir.path().join("uas.xml");
-    std::fs::write(&sf, xml).unwrap();
-    let err = dir.path().join("uas_err.log");
-    let bin = common::sipp().expect("sipp");
-    let child = Command::new(bin)
-        .args([
-            "-sf",
-            sf.to_str().unwrap(),
-            "-i",
-            ip,
-            "-p",
-            &port.to_string(),
-            "-m",
-            "1",
-            "-timeout",
-            "20s",
-            "-timeout_error",
-            "-trace_err",
-            "-error_file",
-            err.to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sipp UAS");
+    let checks: Vec<Check<'_>> = expect
+        .iter()
+        .map(|re| Check {
+            re,
+            search_in: "msg",
+            header: None,
+            inverse: false,
+        })
+        .collect();
+    let (child, dir) = Run::new("UAS", &scenario::uas_200_checked("uas", method, &checks))
+        .ip(ip)
+        .port(port)
+        .spawn();
     std::thread::sleep(Duration::from_millis(300));
     (child, dir)
 }
 
-/// Waits for the UAS to finish successfully.
-pub fn uas_done(mut child: Child, dir: &tempfile::TempDir, o: &Osips) {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            if !st.success() {
-                let errs =
-                    std::fs::read_to_string(dir.path().join("uas_err.log")).unwrap_or_default();
-                panic!("UAS failed ({st}):\n{errs}\n--- osips log ---\n{}", o.log());
-            }
-            return;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("UAS did not finish\n--- osips log ---\n{}", o.log());
-        }
-        std::thread::sleep(Duration::from_millis(30));
+/// Waits for a UAS of [`uas`] to finish successfully.
+pub fn uas_done(child: Child, dir: &tempfile::TempDir, o: &Osips) {
+    let mut err = dir.path().join("err.log");
+    if !err.exists() && dir.path().join("uas_err.log").exists() {
+        err = dir.path().join("uas_err.log");
     }
+    common::sipp::finish(child, "UAS", &err, &o.inner, Duration::from_secs(30));
 }
 
 /// Sends one `method` to `user@…` through osips and expects `code` back.
 pub fn request(o: &Osips, method: &str, user: &str, code: u16) {
-    let dir = tempfile::tempdir().unwrap();
-    let xml = format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uac">
-  <send retrans="500">
-    <![CDATA[
-      {method} sip:{user}@example.com SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{user}@example.com>
-      Call-ID: [call_id]
-      CSeq: 1 {method}
-      Contact: <sip:caller@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="{code}"/>
-</scenario>
-"#
-    );
-    let sf = dir.path().join("uac.xml");
-    std::fs::write(&sf, xml).unwrap();
-    let err = dir.path().join("err.log");
-    let args: Vec<String> = vec![
-        format!("127.0.0.1:{}", o.port),
-        "-sf".into(),
-        sf.display().to_string(),
-        "-i".into(),
-        "127.0.0.1".into(),
-        "-p".into(),
-        common::free_udp_port().to_string(),
-        "-m".into(),
-        "1".into(),
-        "-timeout".into(),
-        "15s".into(),
-        "-timeout_error".into(),
-        "-trace_err".into(),
-        "-error_file".into(),
-        err.display().to_string(),
+    let headers = [
+        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
+        format!("To: <sip:{user}@example.com>"),
+        format!("CSeq: 1 {method}"),
+        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
+        "Max-Forwards: 70".to_string(),
     ];
-    sipp(
-        &args,
-        &format!("{method} {user} → {code}"),
-        o,
-        &err,
-        Duration::from_secs(30),
+    let xml = scenario::uac_request(
+        "uac",
+        &format!("{method} sip:{user}@example.com"),
+        &headers,
+        code,
+        &[],
     );
+    Run::new(&format!("{method} {user} → {code}"), &xml)
+        .towards_port(o.port)
+        .timeout(15)
+        .limit(Duration::from_secs(30))
+        .done(&o.inner);
 }
 
 /// A database with the `location` table, dropped (server engines) when the guard goes.

@@ -13,7 +13,6 @@ mod opensips_cli_support;
 mod registrar_support;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use ctl_support::Ctl;
 use osips::db::{DbUrl, Engine};
@@ -83,70 +82,13 @@ route {{
 /// authenticated retry.
 fn sipp_register(o: &Osips, user: &str, password: &str, final_code: u16) {
     let aor = format!("sip:{user}@127.0.0.1");
-    let request = |cseq: u32, extra: &str| {
-        format!(
-            r#"  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:127.0.0.1 SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: <{aor}>;tag=[pid]T[call_number]
-      To: <{aor}>
-      Call-ID: [call_id]
-      CSeq: {cseq} REGISTER
-      Contact: <sip:{user}@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Expires: 300
-{extra}      Content-Length: 0
-
-    ]]>
-  </send>
-"#
-        )
-    };
-    let final_recv = if final_code == 401 {
-        "  <recv response=\"401\" auth=\"true\"/>\n".to_string()
-    } else {
-        format!("  <recv response=\"{final_code}\"/>\n")
-    };
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"register with auth\">\n{}  <recv response=\"401\" auth=\"true\"/>\n{}{}</scenario>\n",
-        request(1, ""),
-        request(2, "      [authentication]\n"),
-        final_recv
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let sf = dir.path().join("reg.xml");
-    std::fs::write(&sf, xml).unwrap();
-    let err = dir.path().join("err.log");
-    let args: Vec<String> = [
-        format!("127.0.0.1:{}", o.port),
-        "-sf".into(),
-        sf.display().to_string(),
-        "-i".into(),
-        "127.0.0.1".into(),
-        "-p".into(),
-        common::free_udp_port().to_string(),
-        "-m".into(),
-        "1".into(),
-        "-au".into(),
-        user.into(),
-        "-ap".into(),
-        password.into(),
-        "-timeout".into(),
-        "20s".into(),
-        "-timeout_error".into(),
-        "-trace_err".into(),
-        "-error_file".into(),
-        err.display().to_string(),
-    ]
-    .into();
-    registrar_support::sipp(
-        &args,
-        &format!("REGISTER {user} → {final_code}"),
-        o,
-        &err,
-        Duration::from_secs(40),
-    );
+    let contact = format!("<sip:{user}@[local_ip]:[local_port]>");
+    let xml =
+        common::scenario::register_with_auth("sip:127.0.0.1", &aor, &contact, 300, final_code);
+    common::sipp::Run::new(&format!("REGISTER {user} → {final_code}"), &xml)
+        .towards_port(o.port)
+        .args(&["-au", user, "-ap", password])
+        .done(&**o);
 }
 
 fn start_osips(ctl: &Ctl, dir: &Path) -> Osips {

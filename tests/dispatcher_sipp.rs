@@ -6,11 +6,13 @@ mod registrar_support;
 
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
+use common::scenario;
+use common::sipp::Run;
 use osips::db::{Db, DbUrl, Engine, admin};
-use registrar_support::{Osips, common, sipp, uas_done};
+use registrar_support::{Osips, common, uas_done};
 use serde_json::{Value, json};
 
 const HEAD: &str = "socket = udp:127.0.0.1:@PORT@\nudp_workers = 2\n\
@@ -96,56 +98,12 @@ fn start(db: &DsDb, dir: &Path, extra: &str, routes: &str) -> Osips {
 
 /// A sipp UAS on `ip:port` answering `calls` requests `method` with 200 (0 = until killed).
 fn uas(ip: &str, port: u16, method: &str, calls: u32) -> (Child, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let xml = format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uas">
-  <recv request="{method}"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]uas[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"#
-    );
-    let sf = dir.path().join("uas.xml");
-    std::fs::write(&sf, xml).unwrap();
-    let err = dir.path().join("uas_err.log");
-    let mut args = vec![
-        "-sf".to_string(),
-        sf.display().to_string(),
-        "-i".into(),
-        ip.into(),
-        "-p".into(),
-        port.to_string(),
-        "-trace_err".into(),
-        "-error_file".into(),
-        err.display().to_string(),
-    ];
-    if calls > 0 {
-        args.extend([
-            "-m".into(),
-            calls.to_string(),
-            "-timeout".into(),
-            "30s".into(),
-            "-timeout_error".into(),
-        ]);
-    }
-    let child = Command::new(common::sipp().unwrap())
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp UAS");
+    let (child, dir) = Run::new("UAS", &scenario::uas_200(method, &[]))
+        .ip(ip)
+        .port(port)
+        .calls(calls as usize)
+        .timeout(30)
+        .spawn();
     std::thread::sleep(Duration::from_millis(300));
     (child, dir)
 }
@@ -153,69 +111,34 @@ fn uas(ip: &str, port: u16, method: &str, calls: u32) -> (Child, tempfile::TempD
 /// Sends one `method` through osips (Call-ID `call_id`, extra headers) and checks the reply
 /// matches `expect` (a regex on the whole reply).
 fn uac(o: &Osips, call_id: &str, headers: &[&str], code: u16, expect: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let hdrs: String = headers.iter().map(|h| format!("      {h}\n")).collect();
-    let expect = expect
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
-    let xml = format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uac">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:conf@example.com SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:conf@example.com>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:caller@[local_ip]:[local_port]>
-      Max-Forwards: 70
-{hdrs}      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="{code}">
-    <action>
-      <ereg regexp="{expect}" search_in="msg" check_it="true" assign_to="e"/>
-    </action>
-  </recv>
-  <Reference variables="e"/>
-</scenario>
-"#
-    );
-    let sf = dir.path().join("uac.xml");
-    std::fs::write(&sf, xml).unwrap();
-    let err = dir.path().join("err.log");
-    let args: Vec<String> = vec![
-        format!("127.0.0.1:{}", o.port),
-        "-sf".into(),
-        sf.display().to_string(),
-        "-i".into(),
-        "127.0.0.1".into(),
-        "-p".into(),
-        common::free_udp_port().to_string(),
-        "-m".into(),
-        "1".into(),
-        "-cid_str".into(),
-        call_id.into(),
-        "-timeout".into(),
-        "15s".into(),
-        "-timeout_error".into(),
-        "-trace_err".into(),
-        "-error_file".into(),
-        err.display().to_string(),
+    let mut hdrs = vec![
+        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
+        "To: <sip:conf@example.com>".to_string(),
+        "CSeq: 1 INVITE".to_string(),
+        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
+        "Max-Forwards: 70".to_string(),
     ];
-    sipp(
-        &args,
-        &format!("INVITE {call_id} → {code} /{expect}/"),
-        o,
-        &err,
-        Duration::from_secs(30),
+    hdrs.extend(headers.iter().map(|h| h.to_string()));
+    let check = scenario::Check {
+        re: expect,
+        search_in: "msg",
+        header: None,
+        inverse: false,
+    };
+    let xml = scenario::uac_request_after(
+        "uac",
+        "INVITE sip:conf@example.com",
+        &hdrs,
+        &[100],
+        code,
+        &[check],
     );
+    Run::new(&format!("INVITE {call_id} → {code} /{expect}/"), &xml)
+        .towards_port(o.port)
+        .args(&["-cid_str", call_id])
+        .timeout(15)
+        .limit(Duration::from_secs(30))
+        .done(&**o);
 }
 
 /// The state `ds_list` shows for `uri`.

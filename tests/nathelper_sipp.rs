@@ -8,7 +8,7 @@
 mod registrar_support;
 
 use std::net::UdpSocket;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use registrar_support::{HEAD, Osips, Reg, common, register_from, sipp, uas, uas_done};
@@ -100,46 +100,15 @@ fn fix_nated_register_saves_the_source_as_received() {
     assert!(c[0].get("Received").is_none(), "{c:?}");
 }
 
-/// A sipp UAS answering every OPTIONS on `ip:port` until killed; its message log shows what came.
+/// A sipp UAS answering every OPTIONS on `ip:port` until killed; its message log
+/// (`messages.log`) shows what came.
 fn options_uas(ip: &str, port: u16) -> (Child, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let xml = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="nated-ua">
-  <recv request="OPTIONS"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]ua[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"#;
-    let sf = dir.path().join("ua.xml");
-    std::fs::write(&sf, xml).unwrap();
-    let child = Command::new(common::sipp().unwrap())
-        .args([
-            "-sf",
-            sf.to_str().unwrap(),
-            "-i",
-            ip,
-            "-p",
-            &port.to_string(),
-            "-trace_msg",
-            "-message_file",
-            dir.path().join("msgs.log").to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+    let xml = common::scenario::uas_200_tagged("nated-ua", "OPTIONS", &[], "[pid]ua[call_number]");
+    common::sipp::Run::new("nated UA", &xml)
+        .ip(ip)
+        .port(port)
+        .calls(0)
         .spawn()
-        .expect("sipp UA");
-    (child, dir)
 }
 
 fn wait_until(what: &str, o: &Osips, limit: Duration, mut f: impl FnMut() -> bool) {
@@ -173,7 +142,7 @@ fn sip_pings_reach_the_nated_ua_and_dead_ones_are_removed() {
         port,
     );
     let (mut ua, dir) = options_uas("127.0.0.1", port);
-    let log = dir.path().join("msgs.log");
+    let log = dir.path().join("messages.log");
     wait_until(
         "no OPTIONS ping reached the NATed UA",
         &o,

@@ -136,6 +136,18 @@ pub fn uac_request(
     code: u16,
     checks: &[Check<'_>],
 ) -> String {
+    uac_request_after(name, request_line, headers, &[], code, checks)
+}
+
+/// As [`uac_request`], with `provisional` responses optionally received before `code`.
+pub fn uac_request_after(
+    name: &str,
+    request_line: &str,
+    headers: &[String],
+    provisional: &[u16],
+    code: u16,
+    checks: &[Check<'_>],
+) -> String {
     let mut h = String::new();
     for line in headers {
         h.push_str("      ");
@@ -147,6 +159,10 @@ pub fn uac_request(
     } else {
         recv_checked(&format!("response=\"{code}\""), checks, "r")
     };
+    let optional: String = provisional
+        .iter()
+        .map(|c| format!("  <recv response=\"{c}\" optional=\"true\"/>\n"))
+        .collect();
     let body = format!(
         r#"  <send retrans="500">
     <![CDATA[
@@ -157,7 +173,7 @@ pub fn uac_request(
 
     ]]>
   </send>
-{recv}"#
+{optional}{recv}"#
     );
     wrap(name, &body, &vars)
 }

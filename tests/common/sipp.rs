@@ -209,10 +209,12 @@ impl Run {
         }
         all.extend(self.args.iter().cloned());
         let mut cmd = Command::new(super::sipp().expect("sipp"));
+        // sipp's own complaints (bad arguments, a port in use) go to a file nobody has to drain.
+        let stderr = std::fs::File::create(d.join("stderr.log")).unwrap();
         cmd.args(&all)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(stderr);
         cmd
     }
 
@@ -281,9 +283,9 @@ impl Sipp {
         std::fs::read_to_string(self.path("messages.log")).unwrap_or_default()
     }
 
-    /// The error file (`-trace_err`).
+    /// The error file (`-trace_err`) and what sipp wrote on stderr.
     pub fn errors(&self) -> String {
-        std::fs::read_to_string(self.path("err.log")).unwrap_or_default()
+        read(self.dir.path(), "err.log") + &read(self.dir.path(), "stderr.log")
     }
 
     /// Whether the process ended.
@@ -379,8 +381,9 @@ pub fn finish(
     let st = wait_child(&mut child, what, dir, log, limit);
     if !st.success() {
         panic!(
-            "{what} failed ({st}):\n{}\n--- sipp messages ---\n{}\n--- osips log ---\n{}",
+            "{what} failed ({st}):\n{}{}\n--- sipp messages ---\n{}\n--- osips log ---\n{}",
             std::fs::read_to_string(err_file).unwrap_or_default(),
+            read(dir, "stderr.log"),
             read(dir, "messages.log"),
             log.server_log()
         );

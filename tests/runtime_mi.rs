@@ -5,11 +5,8 @@
 mod common;
 mod opensips_cli_support;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use osips::mi::client::{MiTarget, call};
@@ -34,77 +31,25 @@ route {
 }
 "#;
 
-/// A running `osips` with its MI endpoints; SIGTERM when dropped.
+/// A running `osips` (the common launcher) with its MI endpoints; SIGTERM when dropped.
 struct Osips {
-    child: Child,
+    inner: common::osips::Osips,
     sip_port: u16,
-    http: SocketAddr,
     udp: SocketAddr,
-    dir: tempfile::TempDir,
-    log: Arc<Mutex<String>>,
 }
 
 impl Osips {
     fn start() -> Osips {
-        let dir = tempfile::tempdir().unwrap();
-        let sip_port = common::free_udp_port();
-        let http_port = common::free_tcp_port();
         let mi_udp = common::free_udp_port();
-        let text = SCRIPT
-            .replace("@PORT@", &sip_port.to_string())
-            .replace("@HTTP@", &http_port.to_string())
-            .replace("@MIUDP@", &mi_udp.to_string())
-            .replace("@DIR@", dir.path().to_str().unwrap());
-        let path = dir.path().join("osips.cfg");
-        std::fs::write(&path, text).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_osips"))
-            .args(["-f", path.to_str().unwrap(), "-E", "-F"])
-            .env("HOME", dir.path())
-            .env_remove("OSIPSCTLRC")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("osips starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
-        let mut o = Osips {
-            child,
-            sip_port,
-            http: SocketAddr::from(([127, 0, 0, 1], http_port)),
+        let inner = common::osips::Osips::script(SCRIPT)
+            .port(common::free_udp_port())
+            .var("@MIUDP@", mi_udp)
+            .start();
+        Osips {
+            sip_port: inner.port,
             udp: SocketAddr::from(([127, 0, 0, 1], mi_udp)),
-            dir,
-            log,
-        };
-        o.wait_for("listening on");
-        o
-    }
-
-    fn wait_for(&mut self, text: &str) {
-        let start = Instant::now();
-        while !self.log.lock().unwrap().contains(text) {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                panic!("osips exited ({st}):\n{}", self.log());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "osips did not print `{text}`:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(30));
+            inner,
         }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
     }
 
     fn fifo(&self) -> PathBuf {
@@ -135,38 +80,18 @@ impl Osips {
         call(t, method, params, Duration::from_secs(5))
             .unwrap_or_else(|e| panic!("MI {method}: {e}\n--- osips log ---\n{}", self.log()))
     }
+}
 
-    /// Waits for the process to end on its own; its exit status.
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "osips still running:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(30));
-        }
+impl std::ops::Deref for Osips {
+    type Target = common::osips::Osips;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
     }
 }
 
-impl Drop for Osips {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let start = Instant::now();
-            while self.child.try_wait().ok().flatten().is_none() {
-                if start.elapsed() > Duration::from_secs(10) {
-                    let _ = self.child.kill();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(30));
-            }
-        }
+impl std::ops::DerefMut for Osips {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
     }
 }
 
@@ -191,32 +116,12 @@ const OPTIONS: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 
 /// Sends `n` OPTIONS with sipp and waits for their 200s.
 fn send_options(o: &Osips, n: usize) {
-    let sipp = common::sipp().expect("sipp");
-    let scen = o.dir.path().join("options.xml");
-    std::fs::write(&scen, OPTIONS).unwrap();
-    let err = o.dir.path().join("sipp_err.log");
-    let out = Command::new(sipp)
-        .arg(format!("127.0.0.1:{}", o.sip_port))
-        .args(["-sf", scen.to_str().unwrap()])
-        .args(["-m", &n.to_string(), "-r", "50"])
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &common::free_udp_port().to_string(),
-        ])
-        .args(["-timeout", "10", "-timeout_error", "-nostdin"])
-        .args(["-trace_err", "-error_file", err.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .output()
-        .expect("sipp runs");
-    assert!(
-        out.status.success(),
-        "sipp failed ({}): {}\n--- osips log ---\n{}",
-        out.status,
-        std::fs::read_to_string(&err).unwrap_or_default(),
-        o.log()
-    );
+    common::sipp::Run::new(&format!("{n} OPTIONS"), OPTIONS)
+        .towards_port(o.sip_port)
+        .calls(n)
+        .args(&["-r", "50"])
+        .timeout(10)
+        .done(&o.inner);
 }
 
 fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {

@@ -6,7 +6,8 @@
 mod common;
 mod rr_support;
 
-use rr_support::{Osips, Sipp, eregs, uac_once, uas_once};
+use common::scenario::{self, Check, recv_with, routed};
+use rr_support::{Osips, Sipp, uac_once, uas_once};
 
 /// Record-routes initial requests to the callee on `callee_port` (over TCP when the user is `tcp`);
 /// in-dialog requests follow loose_route and get X-Param / X-Dir headers showing what rr saw.
@@ -36,123 +37,69 @@ route {{\n\
     )
 }
 
+const CALLER: &str = "sipp <sip:sipp@[local_ip]:[local_port]>;tag=caller1";
+const FROM_CALLER: &str = "From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=caller1";
+
+/// `<ereg>` actions of `checks` on the whole message (`!regex`: must not match), into `prefix`N.
+fn actions(checks: &[&str], prefix: &str, vars: &mut Vec<String>) -> String {
+    let checks: Vec<Check<'_>> = checks.iter().map(|c| Check::msg(c)).collect();
+    let (xml, v) = scenario::ereg_actions(&checks, prefix);
+    vars.extend(v);
+    xml
+}
+
 /// The caller: INVITE, 200 (with our Record-Route), ACK along the route set, then the callee's
 /// BYE arrives routed back (upstream) and is answered.
 fn caller(user: &str, rr_checks: &[&str]) -> String {
-    let (rr_eregs, rr_vars) = eregs(rr_checks);
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="rr caller">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:{user}@127.0.0.1:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=caller1
-      To: <sip:{user}@127.0.0.1>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:sipp@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200" rrs="true">
-    <action>
-{rr_eregs}    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=caller1
-      [last_To:]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="BYE">
-    <action>
-      <ereg regexp="^BYE sip:sipp@127\.0\.0\.1:[0-9]+ SIP/2\.0" search_in="msg" check_it="true" assign_to="b0"/>
-      <ereg regexp="X-Dir: up" search_in="msg" check_it="true" assign_to="b1"/>
-      <ereg regexp="X-Param: yes" search_in="msg" check_it="true" assign_to="b2"/>
-      <ereg regexp="[[:space:]]Route:" search_in="msg" check_it_inverse="true" assign_to="b3"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <Reference variables="{rr_vars},b0,b1,b2,b3"/>
-</scenario>
-"#
-    )
+    let mut vars = Vec::new();
+    let mut s = scenario::invite_to(
+        &format!("sip:{user}@127.0.0.1:[remote_port]"),
+        CALLER,
+        &format!("<sip:{user}@127.0.0.1>"),
+        "<sip:sipp@[local_ip]:[local_port]>",
+        None,
+    );
+    s += &recv_with(
+        "response=\"200\" rrs=\"true\"",
+        &actions(rr_checks, "c", &mut vars),
+    );
+    s += &routed("ACK", FROM_CALLER, "[last_To:]", 1, false);
+    let bye_checks = [
+        "^BYE sip:sipp@127\\.0\\.0\\.1:[0-9]+ SIP/2\\.0",
+        "X-Dir: up",
+        "X-Param: yes",
+        "![[:space:]]Route:",
+    ];
+    s += &recv_with("request=\"BYE\"", &actions(&bye_checks, "b", &mut vars));
+    s += &scenario::ok_to_last();
+    scenario::wrap("rr caller", &s, &vars)
 }
 
 /// The callee: checks the Record-Route of the INVITE, answers with it, checks the ACK was
 /// routed to it (downstream, our Route removed) and hangs up along the route set.
 fn callee(rr_checks: &[&str]) -> String {
-    let (rr_eregs, rr_vars) = eregs(rr_checks);
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="rr callee">
-  <recv request="INVITE" rrs="true">
-    <action>
-{rr_eregs}    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_Record-Route:]
-      [last_From:]
-      [last_To:];tag=callee1
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:bob@[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="ACK">
-    <action>
-      <ereg regexp="X-Dir: down" search_in="msg" check_it="true" assign_to="a0"/>
-      <ereg regexp="X-Param: yes" search_in="msg" check_it="true" assign_to="a1"/>
-      <ereg regexp="[[:space:]]Route:" search_in="msg" check_it_inverse="true" assign_to="a2"/>
-    </action>
-  </recv>
-  <pause milliseconds="200"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: <sip:bob@127.0.0.1>;tag=callee1
-      To: sipp <sip:sipp@127.0.0.1>;tag=caller1
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-  <Reference variables="{rr_vars},a0,a1,a2"/>
-</scenario>
-"#
-    )
+    let mut vars = Vec::new();
+    let mut s = recv_with(
+        "request=\"INVITE\" rrs=\"true\"",
+        &actions(rr_checks, "c", &mut vars),
+    );
+    s += &scenario::answer(
+        "callee1",
+        "<sip:bob@[local_ip]:[local_port];transport=[transport]>",
+        None,
+    );
+    let ack_checks = ["X-Dir: down", "X-Param: yes", "![[:space:]]Route:"];
+    s += &recv_with("request=\"ACK\"", &actions(&ack_checks, "a", &mut vars));
+    s += "  <pause milliseconds=\"200\"/>\n";
+    s += &routed(
+        "BYE",
+        "From: <sip:bob@127.0.0.1>;tag=callee1",
+        "To: sipp <sip:sipp@127.0.0.1>;tag=caller1",
+        2,
+        true,
+    );
+    s += "  <recv response=\"200\"/>\n";
+    scenario::wrap("rr callee", &s, &vars)
 }
 
 fn call(tcp_callee: bool, rr_checks: &[&str]) {

@@ -403,3 +403,107 @@ pub fn uas_busy(name: &str, record_route: bool) -> String {
     s += "<pause milliseconds=\"300\"/>";
     wrap(name, &s, &[])
 }
+
+// --- Calls between two sipp phones with fixed tags (caller1 / callee1) ---
+
+/// An audio SDP from `user` at `ip:port` (PCMU); `extra` lines (each ending in a newline) follow.
+pub fn sdp(user: &str, ip: &str, port: u16, extra: &str) -> String {
+    format!(
+        "v=0\no={user} 1 1 IN IP4 {ip}\ns=-\nc=IN IP4 {ip}\nt=0 0\nm=audio {port} RTP/AVP 0\na=rtpmap:0 PCMU/8000\n{extra}"
+    )
+}
+
+/// `Content-Type` / `Content-Length` lines and the body of `sdp` (or none).
+fn body_lines(sdp: Option<&str>) -> String {
+    match sdp {
+        Some(b) => format!("Content-Type: application/sdp\nContent-Length: [len]\n\n{b}\n"),
+        None => "Content-Length: 0\n\n".to_string(),
+    }
+}
+
+/// `<send>` of a first INVITE to `ruri` (From, To, Contact: whole header values) with `sdp`.
+pub fn invite_to(ruri: &str, from: &str, to: &str, contact: &str, sdp: Option<&str>) -> String {
+    format!(
+        r#"  <send retrans="500">
+    <![CDATA[
+INVITE {ruri} SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+From: {from}
+To: {to}
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: {contact}
+Max-Forwards: 70
+{body}    ]]>
+  </send>
+"#,
+        body = body_lines(sdp)
+    )
+}
+
+/// `<recv {what}>` running `actions` (`<ereg>`, `<exec>` lines).
+pub fn recv_with(what: &str, actions: &str) -> String {
+    format!("  <recv {what}>\n    <action>\n{actions}    </action>\n  </recv>\n")
+}
+
+/// `<send>` of an in-dialog request along the learnt route set (`from`, `to`: whole header
+/// lines, such as `[last_To:]`).
+pub fn routed(method: &str, from: &str, to: &str, cseq: u32, retrans: bool) -> String {
+    let retr = if retrans { " retrans=\"500\"" } else { "" };
+    format!(
+        r#"  <send{retr}>
+    <![CDATA[
+{method} [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+{from}
+{to}
+[routes]
+Call-ID: [call_id]
+CSeq: {cseq} {method}
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+"#
+    )
+}
+
+/// `<send>` of a 200 to the last request, echoing its Record-Route, with To tag `to_tag`,
+/// Contact `contact` and `sdp` (or no body).
+pub fn answer(to_tag: &str, contact: &str, sdp: Option<&str>) -> String {
+    format!(
+        r#"  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_Record-Route:]
+[last_From:]
+[last_To:];tag={to_tag}
+[last_Call-ID:]
+[last_CSeq:]
+Contact: {contact}
+{body}    ]]>
+  </send>
+"#,
+        body = body_lines(sdp)
+    )
+}
+
+/// `<send>` of a 200 to the last in-dialog request (a BYE), without body.
+pub fn ok_to_last() -> String {
+    r#"  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+"#
+    .to_string()
+}

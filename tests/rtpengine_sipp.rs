@@ -16,6 +16,7 @@ use std::net::UdpSocket;
 use std::path::Path;
 use std::time::Duration;
 
+use common::scenario;
 use rr_support::{Osips, Sipp};
 use rtpengine_support::{Rtpengine, rtp_flows, wait_file};
 
@@ -29,74 +30,37 @@ fn media_socket(ip: &str) -> UdpSocket {
 /// 127.0.0.1, writes its Call-ID to `dir/call_id` and the answer's port to `dir/caller_port`,
 /// ACKs, runs `after_ack` (scenario XML), and answers the callee's BYE.
 fn caller(media_port: u16, dir: &Path, after_ack: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="rtpengine caller">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:bob@127.0.0.1:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: sipp <sip:alice@[local_ip]:[local_port]>;tag=caller1
-      To: <sip:bob@127.0.0.1>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:alice@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=alice 1 1 IN IP4 127.0.0.2
-      s=-
-      c=IN IP4 127.0.0.2
-      t=0 0
-      m=audio {media_port} RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-      a=sendrecv
-
-    ]]>
-  </send>
-  <recv response="200" rrs="true">
-    <action>
-      <ereg regexp="c=IN IP4 127\.0\.0\.1" search_in="msg" check_it="true" assign_to="a0"/>
+    let offer = scenario::sdp("alice", "127.0.0.2", media_port, "a=sendrecv\n");
+    let mut s = scenario::invite_to(
+        "sip:bob@127.0.0.1:[remote_port]",
+        "sipp <sip:alice@[local_ip]:[local_port]>;tag=caller1",
+        "<sip:bob@127.0.0.1>",
+        "<sip:alice@[local_ip]:[local_port]>",
+        Some(&offer),
+    );
+    s += &scenario::recv_with(
+        "response=\"200\" rrs=\"true\"",
+        &format!(
+            r#"      <ereg regexp="c=IN IP4 127\.0\.0\.1" search_in="msg" check_it="true" assign_to="a0"/>
       <ereg regexp="c=IN IP4 127\.0\.0\.3" search_in="msg" check_it_inverse="true" assign_to="a1"/>
       <ereg regexp="m=audio ([0-9]+) RTP/AVP" search_in="msg" check_it="true" assign_to="a2,aport"/>
       <exec command="echo [call_id] > {dir}/call_id"/>
       <exec command="echo [$aport] > {dir}/caller_port"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: sipp <sip:alice@[local_ip]:[local_port]>;tag=caller1
-      [last_To:]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-{after_ack}  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <Reference variables="a0,a1,a2"/>
-</scenario>
 "#,
-        dir = dir.display()
-    )
+            dir = dir.display()
+        ),
+    );
+    s += &scenario::routed(
+        "ACK",
+        "From: sipp <sip:alice@[local_ip]:[local_port]>;tag=caller1",
+        "[last_To:]",
+        1,
+        false,
+    );
+    s += after_ack;
+    s += "  <recv request=\"BYE\"/>\n";
+    s += &scenario::ok_to_last();
+    scenario::wrap("rtpengine caller", &s, &["a0,a1,a2".to_string()])
 }
 
 /// Callee: checks the offer points at 127.0.0.1 (and `checks`), writes its port to
@@ -109,63 +73,33 @@ fn callee(media_port: u16, dir: &Path, checks: &[&str]) -> String {
     } else {
         format!(",{vars}")
     };
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="rtpengine callee">
-  <recv request="INVITE" rrs="true">
-    <action>
-      <ereg regexp="c=IN IP4 127\.0\.0\.1" search_in="msg" check_it="true" assign_to="b0"/>
+    let mut s = scenario::recv_with(
+        "request=\"INVITE\" rrs=\"true\"",
+        &format!(
+            r#"      <ereg regexp="c=IN IP4 127\.0\.0\.1" search_in="msg" check_it="true" assign_to="b0"/>
       <ereg regexp="c=IN IP4 127\.0\.0\.2" search_in="msg" check_it_inverse="true" assign_to="b1"/>
       <ereg regexp="m=audio ([0-9]+) RTP/AVP" search_in="msg" check_it="true" assign_to="b2,bport"/>
 {extra}      <exec command="echo [$bport] > {dir}/callee_port"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_Record-Route:]
-      [last_From:]
-      [last_To:];tag=callee1
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:bob@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=bob 1 1 IN IP4 127.0.0.3
-      s=-
-      c=IN IP4 127.0.0.3
-      t=0 0
-      m=audio {media_port} RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-      a=sendrecv
-
-    ]]>
-  </send>
-  <recv request="ACK"/>
-  <recv request="OPTIONS"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: <sip:bob@127.0.0.1>;tag=callee1
-      To: sipp <sip:alice@127.0.0.1>;tag=caller1
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-  <Reference variables="b0,b1,b2{vars}"/>
-</scenario>
 "#,
-        dir = dir.display()
-    )
+            dir = dir.display()
+        ),
+    );
+    let answer = scenario::sdp("bob", "127.0.0.3", media_port, "a=sendrecv\n");
+    s += &scenario::answer(
+        "callee1",
+        "<sip:bob@[local_ip]:[local_port]>",
+        Some(&answer),
+    );
+    s += "  <recv request=\"ACK\"/>\n  <recv request=\"OPTIONS\"/>\n";
+    s += &scenario::routed(
+        "BYE",
+        "From: <sip:bob@127.0.0.1>;tag=callee1",
+        "To: sipp <sip:alice@127.0.0.1>;tag=caller1",
+        2,
+        true,
+    );
+    s += "  <recv response=\"200\"/>\n";
+    scenario::wrap("rtpengine callee", &s, &[format!("b0,b1,b2{vars}")])
 }
 
 /// The proxy: record-routes, relays INVITE / 200 SDP through rtpengine with `offer` / `answer`

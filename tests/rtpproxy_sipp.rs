@@ -18,6 +18,7 @@ use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::scenario;
 use rr_support::{Osips, Sipp, eregs};
 
 /// The fake RTPProxy: a UDP control socket on 127.0.0.1 answering from `base_port` upwards.
@@ -136,126 +137,40 @@ onreply_route {{\n\
     )
 }
 
+const FROM_CALLER: &str = "From: sipp <sip:alice@[local_ip]:[local_port]>;tag=caller1";
+
 /// Caller: INVITE with media at 127.0.0.2:4000, checks the answer, ACK, BYE.
 fn caller(checks: &[&str]) -> String {
     let (eregs, vars) = eregs(checks);
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="rtpproxy caller">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:bob@127.0.0.1:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: sipp <sip:alice@[local_ip]:[local_port]>;tag=caller1
-      To: <sip:bob@127.0.0.1>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:alice@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=alice 1 1 IN IP4 127.0.0.2
-      s=-
-      c=IN IP4 127.0.0.2
-      t=0 0
-      m=audio 4000 RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-  <recv response="200" rrs="true">
-    <action>
-{eregs}    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: sipp <sip:alice@[local_ip]:[local_port]>;tag=caller1
-      [last_To:]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <pause milliseconds="100"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: sipp <sip:alice@[local_ip]:[local_port]>;tag=caller1
-      [last_To:]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-  <Reference variables="{vars}"/>
-</scenario>
-"#
-    )
+    let offer = scenario::sdp("alice", "127.0.0.2", 4000, "");
+    let mut s = scenario::invite_to(
+        "sip:bob@127.0.0.1:[remote_port]",
+        "sipp <sip:alice@[local_ip]:[local_port]>;tag=caller1",
+        "<sip:bob@127.0.0.1>",
+        "<sip:alice@[local_ip]:[local_port]>",
+        Some(&offer),
+    );
+    s += &scenario::recv_with("response=\"200\" rrs=\"true\"", &eregs);
+    s += &scenario::routed("ACK", FROM_CALLER, "[last_To:]", 1, false);
+    s += "  <pause milliseconds=\"100\"/>\n";
+    s += &scenario::routed("BYE", FROM_CALLER, "[last_To:]", 2, true);
+    s += "  <recv response=\"200\"/>\n";
+    scenario::wrap("rtpproxy caller", &s, &[vars])
 }
 
 /// Callee: checks the offer, answers with media at 127.0.0.3:5000, takes ACK and BYE.
 fn callee(checks: &[&str]) -> String {
     let (eregs, vars) = eregs(checks);
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="rtpproxy callee">
-  <recv request="INVITE" rrs="true">
-    <action>
-{eregs}    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_Record-Route:]
-      [last_From:]
-      [last_To:];tag=callee1
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:bob@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=bob 1 1 IN IP4 127.0.0.3
-      s=-
-      c=IN IP4 127.0.0.3
-      t=0 0
-      m=audio 5000 RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-  <recv request="ACK"/>
-  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <Reference variables="{vars}"/>
-</scenario>
-"#
-    )
+    let answer = scenario::sdp("bob", "127.0.0.3", 5000, "");
+    let mut s = scenario::recv_with("request=\"INVITE\" rrs=\"true\"", &eregs);
+    s += &scenario::answer(
+        "callee1",
+        "<sip:bob@[local_ip]:[local_port]>",
+        Some(&answer),
+    );
+    s += "  <recv request=\"ACK\"/>\n  <recv request=\"BYE\"/>\n";
+    s += &scenario::ok_to_last();
+    scenario::wrap("rtpproxy callee", &s, &[vars])
 }
 
 /// Runs one call through osips with `socks`; returns the osips log.

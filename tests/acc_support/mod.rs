@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use osips::db::{Db, DbUrl, Engine, Value as DbValue, admin};
+use osips::db::{Db, DbUrl, Engine, Value as DbValue};
 use serde_json::Value;
 
 #[path = "../common/mod.rs"]
@@ -172,63 +172,11 @@ pub fn uas_busy() -> String {
 }
 
 /// A fresh database with the tables of `tables` on `engine`; dropped with the value.
-pub struct TestDb {
-    pub url: String,
-    admin: Option<(Db, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.admin {
-            let _ = admin::drop_database(admin, name);
-        }
-    }
-}
-
-fn install(db: &Db, engine: Engine, tables: &[&str]) {
-    for name in tables {
-        let t = osips::db::schema::current().table(name).unwrap();
-        for stmt in t.create_sql(engine) {
-            db.execute(&stmt, &[]).unwrap();
-        }
-    }
-}
+pub use common::db::TestDb;
 
 /// None (skipped) only when the server is missing outside CI.
 pub fn test_db(engine: Engine, tables: &[&str]) -> Option<TestDb> {
-    match engine {
-        Engine::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("osips.sqlite");
-            let db = Db::open_sqlite(&path, true).unwrap();
-            install(&db, engine, tables);
-            Some(TestDb {
-                url: format!("sqlite://{}", path.display()),
-                admin: None,
-                _dir: Some(dir),
-            })
-        }
-        _ => {
-            let admin_url = if engine == Engine::Postgres {
-                common::pgsql_admin_url()?
-            } else {
-                common::mysql_admin_url()?
-            };
-            let admin = Db::connect(&DbUrl::parse(&admin_url).unwrap()).unwrap();
-            let name = common::unique_name("osacc");
-            admin::create_database(&admin, &name).unwrap();
-            let url = format!("{}/{name}", admin_url.trim_end_matches('/'));
-            let db = Db::connect(&DbUrl::parse(&url).unwrap()).unwrap();
-            install(&db, engine, tables);
-            db.close();
-            Some(TestDb {
-                url,
-                admin: Some((admin, name)),
-                _dir: None,
-            })
-        }
-    }
+    common::db::test_db(engine, tables, "osacc")
 }
 
 /// Rows of `SELECT cols FROM table` as text (NULL as "NULL").
@@ -276,19 +224,10 @@ pub fn wait_rows(url: &str, table: &str, cols: &str, n: usize, o: &Osips) -> Vec
 }
 
 fn answer_bye() -> String {
-    r#"<recv request="BYE"/>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-<pause milliseconds="300"/>"#
-        .to_string()
+    format!(
+        "<recv request=\"BYE\"/>\n{}<pause milliseconds=\"300\"/>",
+        scenario::ok_to_last()
+    )
 }
 
 /// Caller: INVITE, 200, ACK, then waits for a BYE from the proxy and answers it.

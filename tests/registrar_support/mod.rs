@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use osips::db::{Db, DbUrl, Engine, admin};
+use osips::db::{Db, DbUrl, Engine};
 use serde_json::Value;
 
 #[path = "../common/mod.rs"]
@@ -299,61 +299,11 @@ pub fn request(o: &Osips, method: &str, user: &str, code: u16) {
 }
 
 /// A database with the `location` table, dropped (server engines) when the guard goes.
-pub struct TestDb {
-    pub url: String,
-    admin: Option<(Db, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.admin {
-            let _ = admin::drop_database(admin, name);
-        }
-    }
-}
-
-fn install_location(db: &Db, engine: Engine) {
-    let t = osips::db::schema::current().table("location").unwrap();
-    for stmt in t.create_sql(engine) {
-        db.execute(&stmt, &[]).unwrap();
-    }
-}
+pub use common::db::TestDb;
 
 /// A fresh database on `engine`; None (skipped) only when the server is missing outside CI.
 pub fn test_db(engine: Engine) -> Option<TestDb> {
-    match engine {
-        Engine::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("osips.sqlite");
-            let db = Db::open_sqlite(&path, true).unwrap();
-            install_location(&db, engine);
-            Some(TestDb {
-                url: format!("sqlite://{}", path.display()),
-                admin: None,
-                _dir: Some(dir),
-            })
-        }
-        _ => {
-            let admin_url = if engine == Engine::Postgres {
-                common::pgsql_admin_url()?
-            } else {
-                common::mysql_admin_url()?
-            };
-            let admin = Db::connect(&DbUrl::parse(&admin_url).unwrap()).unwrap();
-            let name = common::unique_name("osreg");
-            admin::create_database(&admin, &name).unwrap();
-            let url = format!("{}/{name}", admin_url.trim_end_matches('/'));
-            let db = Db::connect(&DbUrl::parse(&url).unwrap()).unwrap();
-            install_location(&db, engine);
-            db.close();
-            Some(TestDb {
-                url,
-                admin: Some((admin, name)),
-                _dir: None,
-            })
-        }
-    }
+    common::db::test_db(engine, &["location"], "osreg")
 }
 
 /// Rows in the `location` table.

@@ -6,7 +6,7 @@ mod dns_support;
 mod rr_support;
 
 use dns_support::{Dnsmasq, host, naptr, srv};
-use rr_support::{Osips, Sipp, uac_once, uas_once};
+use rr_support::{Osips, relay_once};
 
 const SCRIPT: &str = "socket = udp:127.0.0.1:@PORT@\nudp_workers = 2\nloadmodule \"sl.so\"\n\
 route {\n  if ($rU == \"byparam\") { forward(\"sip:svc.example.test\"); exit; }\n  forward();\n}\n";
@@ -46,43 +46,25 @@ fn forward_to_a_name_reaches_the_srv_target() {
     let port = common::free_udp_port();
     let o = Osips::start(SCRIPT, port, &[("OSIPS_DNS_SERVERS", dns.env_value())]);
     // forward("sip:svc.example.test"): NAPTR, SRV, A.
-    let uas = Sipp::uas(
-        "UAS for forward(name)",
-        &uas_once("MESSAGE", &["^MESSAGE sip:byparam@127\\.0\\.0\\.1"]),
+    relay_once(
+        &o,
+        "MESSAGE byparam",
         uas_port,
-        false,
+        &["^MESSAGE sip:byparam@127\\.0\\.0\\.1"],
+        "MESSAGE sip:byparam@127.0.0.1:[remote_port]",
+        "",
+        &[],
     );
-    let uac = Sipp::run(
-        "UAC MESSAGE byparam",
-        &uac_once(
-            "MESSAGE sip:byparam@127.0.0.1:[remote_port]",
-            "MESSAGE",
-            "",
-            &[],
-            200,
-        ),
-        common::free_udp_port(),
-        false,
-        Some(format!("127.0.0.1:{port}")),
-    );
-    uac.done(&o);
-    uas.done(&o);
     // forward() on a Request-URI whose host is a name with only SRV records.
-    let uas = Sipp::uas(
-        "UAS for the Request-URI name",
-        &uas_once("MESSAGE", &["^MESSAGE sip:bob@ruri\\.example\\.test SIP"]),
+    relay_once(
+        &o,
+        "MESSAGE to ruri.example.test",
         uas_port,
-        false,
+        &["^MESSAGE sip:bob@ruri\\.example\\.test SIP"],
+        "MESSAGE sip:bob@ruri.example.test",
+        "",
+        &[],
     );
-    let uac = Sipp::run(
-        "UAC MESSAGE to ruri.example.test",
-        &uac_once("MESSAGE sip:bob@ruri.example.test", "MESSAGE", "", &[], 200),
-        common::free_udp_port(),
-        false,
-        Some(format!("127.0.0.1:{port}")),
-    );
-    uac.done(&o);
-    uas.done(&o);
 }
 
 /// RFC 3263 failover in tm: the first SRV target never answers; when the final-response timer
@@ -123,27 +105,15 @@ fn t_relay_fails_over_to_the_next_srv_target() {
                   loadmodule \"sl.so\"\nmodparam(\"tm\", \"fr_timeout\", 1)\n\
                   route {\n  $du = \"sip:pool.example.test\";\n  t_relay();\n}\n";
     let o = Osips::start(script, port, &[("OSIPS_DNS_SERVERS", dns.env_value())]);
-    let uas = Sipp::uas(
-        "UAS behind the second SRV target",
-        &uas_once("MESSAGE", &["^MESSAGE sip:pooled@127\\.0\\.0\\.1"]),
+    relay_once(
+        &o,
+        "MESSAGE through the pool",
         uas_port,
-        false,
+        &["^MESSAGE sip:pooled@127\\.0\\.0\\.1"],
+        "MESSAGE sip:pooled@127.0.0.1:[remote_port]",
+        "",
+        &[],
     );
-    let uac = Sipp::run(
-        "UAC MESSAGE through the pool",
-        &uac_once(
-            "MESSAGE sip:pooled@127.0.0.1:[remote_port]",
-            "MESSAGE",
-            "",
-            &[],
-            200,
-        ),
-        common::free_udp_port(),
-        false,
-        Some(format!("127.0.0.1:{port}")),
-    );
-    uac.done(&o);
-    uas.done(&o);
     assert!(o.log().contains("failing over to"), "{}", o.log());
 }
 
@@ -212,26 +182,14 @@ fn t_relay_fails_over_on_503() {
                   loadmodule \"sl.so\"\n\
                   route {\n  $du = \"sip:busy.example.test\";\n  t_relay();\n}\n";
     let o = Osips::start(script, port, &[("OSIPS_DNS_SERVERS", dns.env_value())]);
-    let uas = Sipp::uas(
-        "UAS behind the second SRV target",
-        &uas_once("MESSAGE", &["^MESSAGE sip:again@127\\.0\\.0\\.1"]),
+    relay_once(
+        &o,
+        "MESSAGE past a 503",
         uas_port,
-        false,
+        &["^MESSAGE sip:again@127\\.0\\.0\\.1"],
+        "MESSAGE sip:again@127.0.0.1:[remote_port]",
+        "",
+        &[],
     );
-    let uac = Sipp::run(
-        "UAC MESSAGE past a 503",
-        &uac_once(
-            "MESSAGE sip:again@127.0.0.1:[remote_port]",
-            "MESSAGE",
-            "",
-            &[],
-            200,
-        ),
-        common::free_udp_port(),
-        false,
-        Some(format!("127.0.0.1:{port}")),
-    );
-    uac.done(&o);
-    uas.done(&o);
     assert!(o.log().contains("503 from"), "{}", o.log());
 }

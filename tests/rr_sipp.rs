@@ -7,7 +7,7 @@ mod common;
 mod rr_support;
 
 use common::scenario::{self, Check, recv_with, routed};
-use rr_support::{Osips, Sipp, uac_once, uas_once};
+use rr_support::{Osips, Sipp, relay_once};
 
 /// Record-routes initial requests to the callee on `callee_port` (over TCP when the user is `tcp`);
 /// in-dialog requests follow loose_route and get X-Param / X-Dir headers showing what rr saw.
@@ -164,23 +164,16 @@ fn in_dialog(request_line: &str, route: &str, uas_checks: &[&str]) {
     };
     let checks: Vec<String> = uas_checks.iter().map(|c| fill(c)).collect();
     let checks: Vec<&str> = checks.iter().map(String::as_str).collect();
-    let uas = Sipp::uas("UAS", &uas_once("MESSAGE", &checks), uas_port, false);
     let route = fill(route);
-    let uac = Sipp::run(
-        "UAC",
-        &uac_once(
-            &fill(request_line),
-            "MESSAGE",
-            ";tag=callee1",
-            &[&route],
-            200,
-        ),
-        common::free_udp_port(),
-        false,
-        Some(format!("127.0.0.1:{port}")),
+    relay_once(
+        &o,
+        "in-dialog MESSAGE",
+        uas_port,
+        &checks,
+        &fill(request_line),
+        ";tag=callee1",
+        &[&route],
     );
-    uac.done(&o);
-    uas.done(&o);
 }
 
 #[test]
@@ -228,20 +221,13 @@ fn preset_record_route_with_added_param() {
     let port = common::free_port();
     let o = Osips::start(&script(uas_port), port, &[]);
     let check = format!("Record-Route: <sip:127\\.0\\.0\\.1:{port};p=1;lr;ftag=caller1;x=y>");
-    let uas = Sipp::uas("UAS", &uas_once("MESSAGE", &[&check]), uas_port, false);
-    let uac = Sipp::run(
-        "UAC",
-        &uac_once(
-            "MESSAGE sip:preset@127.0.0.1:[remote_port]",
-            "MESSAGE",
-            "",
-            &[],
-            200,
-        ),
-        common::free_udp_port(),
-        false,
-        Some(format!("127.0.0.1:{port}")),
+    relay_once(
+        &o,
+        "MESSAGE to preset",
+        uas_port,
+        &[&check],
+        "MESSAGE sip:preset@127.0.0.1:[remote_port]",
+        "",
+        &[],
     );
-    uac.done(&o);
-    uas.done(&o);
 }

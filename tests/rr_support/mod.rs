@@ -95,3 +95,33 @@ pub fn uac_once(
     headers.extend(extra.iter().map(|h| h.to_string()));
     scenario::uac_request("uac once", request_line, &headers, code, &[])
 }
+
+/// One request through `osips`: a UAS on 127.0.0.1:`uas_port` answers it with 200 after
+/// `uas_checks`, a UAC sends `request_line` (To `to_params`, `extra` headers) and expects the
+/// 200; both must pass. `what` names them in failures.
+pub fn relay_once(
+    osips: &Osips,
+    what: &str,
+    uas_port: u16,
+    uas_checks: &[&str],
+    request_line: &str,
+    to_params: &str,
+    extra: &[&str],
+) {
+    let method = request_line.split(' ').next().unwrap_or("MESSAGE");
+    let uas = Sipp::uas(
+        &format!("UAS for {what}"),
+        &uas_once(method, uas_checks),
+        uas_port,
+        false,
+    );
+    let uac = Sipp::run(
+        &format!("UAC {what}"),
+        &uac_once(request_line, method, to_params, extra, 200),
+        common::free_udp_port(),
+        false,
+        Some(format!("127.0.0.1:{}", osips.port)),
+    );
+    uac.done(osips);
+    uas.done(osips);
+}

@@ -3,19 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-struct Proxy(Child);
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::osips::Osips;
 
 fn options(port: u16) -> String {
     let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -38,51 +29,9 @@ fn options(port: u16) -> String {
         .to_string()
 }
 
-/// Starts `osips -F -E` on `script` (with `@PORT@` replaced); returns it and its log lines.
-fn start(
-    script: &str,
-) -> (
-    Proxy,
-    u16,
-    std::sync::mpsc::Receiver<String>,
-    tempfile::TempDir,
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let port = common::free_udp_port();
-    let cfg = dir.path().join("routes.cfg");
-    std::fs::write(&cfg, script.replace("@PORT@", &port.to_string())).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_osips"))
-        .args(["-f", cfg.to_str().unwrap(), "-F", "-E"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (Proxy(child), port, rx, dir)
-}
-
-fn wait_for(rx: &std::sync::mpsc::Receiver<String>, what: &str) {
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(10) {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(100))
-            && l.contains(what)
-        {
-            return;
-        }
-    }
-    panic!("osips never logged `{what}`");
-}
-
 #[test]
 fn a_slow_script_run_raises_e_core_threshold() {
-    let (_proxy, port, rx, _dir) = start(
+    let mut o = Osips::script(
         r#"socket = udp:127.0.0.1:@PORT@
 exec_msg_threshold = 1
 loadmodule "sl.so"
@@ -100,11 +49,12 @@ route {
     exit;
 }
 "#,
-    );
-    wait_for(&rx, "listening on");
-    options(port);
-    wait_for(&rx, "threshold event stored");
-    let line = options(port);
+    )
+    .port(common::free_udp_port())
+    .start();
+    options(o.port);
+    o.wait_for("threshold event stored");
+    let line = options(o.port);
     assert!(
         line.starts_with("SIP/2.0 200 seen=msg processing: OPTIONS sip:r@127.0.0.1:"),
         "{line}"
@@ -113,67 +63,35 @@ route {
 
 #[test]
 fn startup_and_timer_routes_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = common::free_udp_port();
-    let cfg = dir.path().join("routes.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"socket = udp:127.0.0.1:{port}
+    let mut o = Osips::script(
+        r#"socket = udp:127.0.0.1:@PORT@
 loadmodule "sl.so"
 
-startup_route {{
+startup_route {
     cache_store("local", "boot", "done");
-}}
+}
 
-timer_route[tick, 1] {{
+timer_route[tick, 1] {
     cache_add("local", "ticks", 1, 0);
     cache_counter_fetch("local", "ticks", $var(t));
     xlog("L_NOTICE", "tick $var(t)\n");
-}}
+}
 
-route {{
+route {
     $var(t) = 0;
     cache_fetch("local", "boot", $var(b));
     cache_counter_fetch("local", "ticks", $var(t));
     sl_send_reply(200, "boot=$var(b) ticks=$var(t)");
     exit;
-}}
-"#
-        ),
+}
+"#,
     )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_osips"))
-        .args(["-f", cfg.to_str().unwrap(), "-F", "-E"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let _proxy = Proxy(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let wait_for = |what: &str| {
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(10) {
-            if let Ok(l) = rx.recv_timeout(Duration::from_millis(100))
-                && l.contains(what)
-            {
-                return;
-            }
-        }
-        panic!("osips never logged `{what}`");
-    };
-    wait_for("listening on");
+    .port(common::free_udp_port())
+    .start();
     // startup_route ran before the first message; no tick yet.
-    assert_eq!(options(port), "SIP/2.0 200 boot=done ticks=0");
-    wait_for("tick 2");
-    let line = options(port);
+    assert_eq!(options(o.port), "SIP/2.0 200 boot=done ticks=0");
+    o.wait_for("tick 2");
+    let line = options(o.port);
     let ticks: i32 = line
         .rsplit("ticks=")
         .next()

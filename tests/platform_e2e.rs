@@ -337,6 +337,9 @@ fn platform(engine: Engine) {
     let sent_offer = find(&sent, true, "INVITE ", cid).expect("alice's INVITE");
     let got_offer = find(&got, false, "INVITE ", cid).expect("bob's INVITE");
     assert!(body(sent_offer).contains("a=candidate:"), "{sent_offer}");
+    // the proxy stays in the path, with the dialog's cookie in its Record-Route
+    let rr = header(got_offer, "Record-Route").unwrap_or_default();
+    assert!(rr.contains(";did="), "{got_offer}");
     assert_eq!(
         body(got_offer).trim_end(),
         body(sent_offer).trim_end(),

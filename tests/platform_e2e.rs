@@ -7,8 +7,11 @@
 //!    servers in dispatcher set 1 (`osipsctl dispatcher addgw`).
 //! 2. Each tenant's users register with digest auth, one over UDP and one over TCP; `osipsctl ul
 //!    show` lists the four bindings.
-//! 3. A call inside a tenant from a NATed caller, both ends offering ICE: the callee receives
-//!    exactly the SDP the caller sent (no relay), and the caller exactly the callee's answer.
+//! 3. A call inside a tenant from a NATed caller (her Via names another port than the one she
+//!    sends from), both ends offering ICE: the callee receives exactly the SDP the caller sent
+//!    (no relay), and the caller exactly the callee's answer; the Record-Route carries the
+//!    dialog's `did`. The same caller without ICE is relayed: the callee gets rtpengine's
+//!    address and the ICE candidates rtpengine adds (`ICE=force`).
 //! 4. A call to the other tenant gets 403.
 //! 5. A call to the conference number goes to one media server, through rtpengine: the SDP the
 //!    server receives is rtpengine's (127.0.0.1, a port of its range, ICE removed).
@@ -359,6 +362,35 @@ fn platform(engine: Engine) {
         rtpengine.log()
     );
 
+    // ... and the same NATed caller without ICE: rtpengine relays, and answers ICE for her
+    let mut bob = Sipp::spawn(
+        "bob answers again",
+        &platform_support::answer(&sdp(bob_ip, 42100, false)),
+        bob_ip,
+        bob_port,
+        &["-m".into(), "1".into(), "-timeout".into(), "40s".into()],
+    );
+    let cid = "relay-call@platform";
+    p.call(
+        "alice@acme.example",
+        "bob@acme.example",
+        alice_ip,
+        &sdp(alice_ip, 40200, false),
+        cid,
+        true,
+    );
+    if let Err(e) = bob.wait(Duration::from_secs(20)) {
+        panic!("{e}\n--- osips log ---\n{}", p.osips.log());
+    }
+    let got = bob.messages();
+    let relayed = body(find(&got, false, "INVITE ", cid).expect("bob's INVITE")).to_string();
+    assert!(
+        relayed.contains("c=IN IP4 127.0.0.1") && !relayed.contains(alice_ip),
+        "{relayed}"
+    );
+    assert!(relayed.contains("a=candidate:"), "ICE=force: {relayed}");
+    assert!(rtpengine.owns(media_port_of(&relayed)), "{relayed}");
+
     // 4. across tenants: 403
     p.run(
         "alice → carol (other tenant)",
@@ -371,7 +403,10 @@ fn platform(engine: Engine) {
     // 5. the conference number: a media server, through rtpengine
     let conf = "3000@acme.example";
     let conf_offer = sdp(alice_ip, 40100, true);
-    let mut completed = vec!["ice-call@platform".to_string()];
+    let mut completed = vec![
+        "ice-call@platform".to_string(),
+        "relay-call@platform".to_string(),
+    ];
     let first_cid = "conf-0@platform";
     let caller = p.call(
         "alice@acme.example",
@@ -393,13 +428,7 @@ fn platform(engine: Engine) {
         !relayed.contains(alice_ip) && !relayed.contains("a=candidate"),
         "{relayed}"
     );
-    let media_port: u16 = relayed
-        .lines()
-        .find_map(|l| l.strip_prefix("m=audio "))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .expect("an m=audio line");
-    assert!(rtpengine.owns(media_port), "{relayed}");
+    assert!(rtpengine.owns(media_port_of(&relayed)), "{relayed}");
     // and the caller got rtpengine's answer, not the media server's address
     let msgs = caller.messages();
     let ans = body(find(&msgs, false, "SIP/2.0 200", first_cid).unwrap()).to_string();
@@ -482,6 +511,15 @@ fn platform(engine: Engine) {
         );
     }
     drop(p);
+}
+
+/// The port of the first `m=audio` line of an SDP.
+fn media_port_of(sdp: &str) -> u16 {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no m=audio line: {sdp}"))
 }
 
 /// Waits (25 s) until `cond` holds.

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../common/mod.rs"]
+mod common;
+
 /// The SDP a phone on `ip` offers: audio on `port`, with ICE host candidates when `ice`.
 pub fn sdp(ip: &str, port: u16, ice: bool) -> String {
     let mut s = format!(
@@ -260,7 +263,7 @@ pub struct Sipp {
 impl Sipp {
     /// `sipp -sf scenario -i ip -p port -trace_msg ... args`.
     pub fn spawn(what: &str, scenario: &str, ip: &str, port: u16, args: &[String]) -> Sipp {
-        let bin = "/usr/bin/sipp";
+        let bin = common::sipp().expect("sipp");
         let dir = tempfile::tempdir().unwrap();
         let sf = dir.path().join("scenario.xml");
         std::fs::write(&sf, scenario).unwrap();

@@ -73,6 +73,59 @@ fn log_mode_writes_the_acc_line_with_extra_fields() {
     );
 }
 
+/// Multi-leg accounting (`leg_fields`, `acc_new_leg()`, `$acc_leg`): one `acc` row per leg,
+/// differing only in the leg column; the log line carries every leg.
+#[test]
+fn leg_fields_write_one_row_per_leg() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let Some(db) = test_db(Engine::Sqlite, &["acc"]) else {
+        return;
+    };
+    let d = osips::db::Db::connect(&osips::db::DbUrl::parse(&db.url).unwrap()).unwrap();
+    d.execute("ALTER TABLE acc ADD COLUMN dst_leg VARCHAR(64)", &[])
+        .unwrap();
+    d.close();
+    let a = common::free_udp_port();
+    let o = start(
+        "do_accounting(\"db|log\"); $acc_leg(dst) = $ru; acc_new_leg(); \
+         $acc_leg(dst) = \"sip:voicemail@127.0.0.1\"; \
+         xlog(\"legs: current=$acc_current_leg first=$(acc_leg(dst)[0])\\n\");",
+        &format!(
+            "modparam(\"acc\", \"db_url\", \"{}\")\n\
+             modparam(\"acc\", \"leg_fields\", \"db: dst->dst_leg\")\n\
+             modparam(\"acc\", \"leg_fields\", \"log: dst->leg\")\n",
+            db.url
+        ),
+        a,
+    );
+    let uas = Sipp::uas("callee", &uas_answer(100), a);
+    let uac = Sipp::uac("caller", &uac_call(200), &o, "bob").success(&o);
+    uas.success(&o);
+    let rows = acc_support::wait_rows(&db.url, "acc", "callid, sip_code, dst_leg", 2, &o);
+    let cid = uac.call_id();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(&rows[0][..2], &[cid.as_str(), "200"][..]);
+    assert_eq!(&rows[1][..2], &[cid.as_str(), "200"][..]);
+    assert!(rows[0][2].starts_with("sip:bob@127.0.0.1"), "{rows:?}");
+    assert_eq!(rows[1][2], "sip:voicemail@127.0.0.1", "{rows:?}");
+    o.wait_log("the ACC line", |l| l.contains("ACC: transaction answered:"));
+    let log = o.log();
+    assert!(
+        log.contains("legs: current=1 first=sip:bob@127.0.0.1"),
+        "{log}"
+    );
+    let line = log
+        .lines()
+        .find(|l| l.contains("ACC: transaction answered:"))
+        .unwrap();
+    assert!(
+        line.contains(";leg=sip:bob@127.0.0.1") && line.ends_with(";leg=sip:voicemail@127.0.0.1"),
+        "{line}"
+    );
+}
+
 #[test]
 fn log_mode_reports_a_missed_call() {
     if common::sipp().is_none() {

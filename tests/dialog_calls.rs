@@ -188,6 +188,37 @@ fn call_is_listed_and_profiled_while_up_and_gone_after_bye() {
     );
 }
 
+/// `dlg_match_mode` 0 (DID_ONLY): the BYE finds its dialog only through the `did` cookie
+/// create_dialog put in the Record-Route, which comes back in the BYE's Route.
+#[test]
+fn sequential_requests_are_matched_by_the_did_cookie() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let a = common::free_udp_port();
+    let o = start("modparam(\"dialog\", \"dlg_match_mode\", 0)", "", a);
+    let uas = Sipp::uas("callee", &uas_answer(100), a);
+    let uac = Sipp::uac("caller", &uac_call(500), &o, "bob");
+    let d = wait_state(&o, 4);
+    let uac = uac.success(&o);
+    uas.success(&o);
+    let h = d["ID"].as_u64().unwrap();
+    let cookie = osips::modules::dialog::dlg::did(h);
+    let rr = uac
+        .messages()
+        .lines()
+        .find(|l| l.starts_with("Record-Route:"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(rr.contains(&format!(";did={cookie}")), "{cookie}: {rr}");
+    let log = o.log();
+    assert!(
+        log.contains("bye: calls=1 dir=downstream who=sipp status=4"),
+        "the BYE found its dialog by the cookie: {log}"
+    );
+    assert!(dialogs(&o).is_empty(), "{:?}", dialogs(&o));
+}
+
 #[test]
 fn a_busy_callee_leaves_no_dialog() {
     if common::sipp().is_none() {

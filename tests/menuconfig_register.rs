@@ -191,7 +191,14 @@ fn platform_script_registers_a_tenant_user_with_auth() {
              ha1 CHAR(64) DEFAULT '' NOT NULL, ha1_sha256 CHAR(64) DEFAULT '' NOT NULL,
              ha1_sha512t256 CHAR(64) DEFAULT '' NOT NULL);
          INSERT INTO domain (domain) VALUES ('tenant1.example');
-         INSERT INTO subscriber (username, domain, password) VALUES ('alice', 'tenant1.example', 'secret');",
+         ",
+    )
+    .unwrap();
+    // The template reads the HA1 (what osipsctl stores), not a clear password.
+    let ha1 = osips::ctl::digest::Ha1::compute("alice", "tenant1.example", "secret");
+    conn.execute(
+        "INSERT INTO subscriber (username, domain, ha1) VALUES ('alice', 'tenant1.example', ?1)",
+        [ha1.md5],
     )
     .unwrap();
     drop(conn);

@@ -86,6 +86,8 @@ pub struct AccConfig {
     pub failed_transaction_flag: Option<String>,
     pub created_avp: Option<String>,
     pub extras: Extras,
+    /// `leg_fields`: per-leg values (`$acc_leg(tag)`), one set per call leg.
+    pub legs: Extras,
     pub columns: Columns,
 }
 
@@ -122,6 +124,17 @@ impl AccConfig {
                     .map_err(|e| format!("modparam extra_fields: {e}"))?;
             }
         }
+        let mut legs = Extras::default();
+        for v in ctx.params.all("leg_fields") {
+            if let ParamValue::Str(s) = v {
+                legs.add(s).map_err(|e| {
+                    format!(
+                        "modparam leg_fields: {}",
+                        e.replace("$acc_extra", "$acc_leg")
+                    )
+                })?;
+            }
+        }
         let col = |name: &str, default: &str| str_of(ctx, name).unwrap_or(default.to_string());
         let facility = col("log_facility", "LOG_DAEMON");
         if !facility.starts_with("LOG_") {
@@ -139,6 +152,7 @@ impl AccConfig {
             failed_transaction_flag: str_of(ctx, "failed_transaction_flag"),
             created_avp: str_of(ctx, "acc_created_avp_name"),
             extras,
+            legs,
             columns: Columns {
                 method: col("acc_method_column", "method"),
                 from_tag: col("acc_from_tag_column", "from_tag"),

@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use crate::runtime::core_fns::sip;
-use crate::script::pv::PvSpec;
+use crate::script::pv::{PvIndex, PvSpec};
 use crate::script::{ArgValue, RunCtx, Value};
 
 use super::mark::{self, AccMark, Types};
@@ -195,6 +195,68 @@ pub fn extra_set(ctx: &mut RunCtx<'_>, spec: &PvSpec, v: &Value) -> Result<(), S
     let m = sip(ctx).ok_or("no SIP message in this route")?;
     mark::with_mark(m, |mk| mk.set_extra(&tag, value));
     Ok(())
+}
+
+/// `acc_new_leg()`: the `$acc_leg` values set from now on belong to a new call leg.
+pub fn acc_new_leg(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
+    let Some(m) = sip(ctx) else { return -1 };
+    if mark::mark_of(m).is_none_or(|mk| mk.types == Types::default()) {
+        tracing::error!("acc_new_leg: call do_accounting() first");
+        return -1;
+    }
+    mark::with_mark(m, |mk| mk.new_leg());
+    1
+}
+
+fn leg_tag(ctx: &mut RunCtx<'_>, spec: &PvSpec) -> Result<String, String> {
+    let tag = ctx
+        .inner_name(spec)
+        .map_err(|e| e.to_string())?
+        .into_owned();
+    if !super::acc().is_some_and(|a| a.cfg.legs.knows(&tag)) {
+        return Err(format!(
+            "$acc_leg({tag}): `{tag}` is not declared in modparam leg_fields"
+        ));
+    }
+    Ok(tag)
+}
+
+/// The leg `[i]` of `$(acc_leg(tag)[i])` (negative from the last), None for the current one.
+fn leg_index(ctx: &mut RunCtx<'_>, spec: &PvSpec) -> Result<Option<i32>, String> {
+    match &spec.index {
+        None => Ok(None),
+        Some(PvIndex::At(i)) => Ok(Some(*i)),
+        Some(PvIndex::Pv(p)) => {
+            let v = ctx.get_pv(p).map_err(|e| e.to_string())?;
+            v.as_int()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .map(Some)
+                .ok_or_else(|| format!("$acc_leg index `{}` is not an integer", p.text))
+        }
+        Some(_) => Err("$acc_leg takes a leg number as index".into()),
+    }
+}
+
+pub fn leg_get(ctx: &mut RunCtx<'_>, spec: &PvSpec) -> Option<Value> {
+    let tag = leg_tag(ctx, spec).ok()?;
+    let i = leg_index(ctx, spec).ok()?;
+    let m = sip(ctx)?;
+    let v = mark::mark_of(m).and_then(|mk| mk.leg(&tag, i).map(str::to_string));
+    Some(v.map(Value::Str).unwrap_or(Value::Null))
+}
+
+pub fn leg_set(ctx: &mut RunCtx<'_>, spec: &PvSpec, v: &Value) -> Result<(), String> {
+    let tag = leg_tag(ctx, spec)?;
+    let i = leg_index(ctx, spec)?;
+    let value = v.as_str().map(|s| s.into_owned()).unwrap_or_default();
+    let m = sip(ctx).ok_or("no SIP message in this route")?;
+    mark::with_mark(m, |mk| mk.set_leg(&tag, i, value)).map_err(|e| format!("$acc_leg({tag}): {e}"))
+}
+
+pub fn current_leg(ctx: &mut RunCtx<'_>, _: &PvSpec) -> Option<Value> {
+    let m = sip(ctx)?;
+    let n = mark::mark_of(m).map_or(0, |mk| mk.current_leg());
+    Some(Value::Int(n as i32))
 }
 
 #[cfg(test)]

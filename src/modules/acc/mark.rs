@@ -28,6 +28,9 @@ pub struct AccMark {
     pub flags: Flags,
     pub table: Option<String>,
     pub extra: Vec<(String, String)>,
+    /// `$acc_leg(tag)` values, one set per call leg (`acc_new_leg()` opens the next one); no
+    /// set yet is the one empty first leg.
+    pub legs: Vec<Vec<(String, String)>>,
 }
 
 impl AccMark {
@@ -36,6 +39,54 @@ impl AccMark {
             .iter()
             .find(|(t, _)| t == tag)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The index of the current (last) leg, from 0.
+    pub fn current_leg(&self) -> usize {
+        self.legs.len().saturating_sub(1)
+    }
+
+    /// `acc_new_leg()`: the values set next go to a new leg, empty at first.
+    pub fn new_leg(&mut self) {
+        if self.legs.is_empty() {
+            self.legs.push(Vec::new());
+        }
+        self.legs.push(Vec::new());
+    }
+
+    /// A leg index (negative from the end, None the current one) as a position.
+    fn leg_at(&self, i: Option<i32>) -> Option<usize> {
+        let n = self.legs.len().max(1) as i64;
+        let i = i64::from(i.unwrap_or(-1));
+        let i = if i < 0 { n + i } else { i };
+        (0..n).contains(&i).then_some(i as usize)
+    }
+
+    pub fn leg(&self, tag: &str, i: Option<i32>) -> Option<&str> {
+        self.legs
+            .get(self.leg_at(i)?)?
+            .iter()
+            .find(|(t, _)| t == tag)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn set_leg(&mut self, tag: &str, i: Option<i32>, value: String) -> Result<(), String> {
+        let at = self.leg_at(i).ok_or_else(|| {
+            format!(
+                "leg {} does not exist (current leg: {})",
+                i.unwrap_or(-1),
+                self.current_leg()
+            )
+        })?;
+        if self.legs.is_empty() {
+            self.legs.push(Vec::new());
+        }
+        let leg = &mut self.legs[at];
+        match leg.iter_mut().find(|(t, _)| t == tag) {
+            Some(e) => e.1 = value,
+            None => leg.push((tag.to_string(), value)),
+        }
+        Ok(())
     }
 
     pub fn set_extra(&mut self, tag: &str, value: String) {
@@ -132,6 +183,29 @@ mod tests {
         assert!(f.cdr && f.missed && !f.failed);
         assert_eq!(parse_flags("").unwrap(), Flags::default());
         assert!(parse_flags("cdr|lost").unwrap_err().contains("`lost`"));
+    }
+
+    #[test]
+    fn legs_by_index() {
+        let mut m = AccMark::default();
+        assert_eq!(m.current_leg(), 0);
+        m.set_leg("dst", None, "sip:b@h".into()).unwrap();
+        assert_eq!(m.leg("dst", Some(0)), Some("sip:b@h"));
+        m.new_leg();
+        assert_eq!(m.current_leg(), 1);
+        assert_eq!(m.leg("dst", None), None, "a new leg starts empty");
+        m.set_leg("dst", None, "sip:c@h".into()).unwrap();
+        m.set_leg("dst", Some(-2), "sip:b2@h".into()).unwrap();
+        assert_eq!(m.leg("dst", Some(-1)), Some("sip:c@h"));
+        assert_eq!(m.leg("dst", Some(0)), Some("sip:b2@h"));
+        assert!(
+            m.set_leg("dst", Some(2), "x".into())
+                .unwrap_err()
+                .contains("leg 2")
+        );
+        assert!(m.set_leg("dst", Some(-3), "x".into()).is_err());
+        assert_eq!(m.leg("dst", Some(5)), None);
+        assert_eq!(m.legs.len(), 2);
     }
 
     #[test]

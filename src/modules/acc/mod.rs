@@ -2,7 +2,10 @@
 //! marks the transaction; when its final reply goes upstream tm hands the mark back
 //! (`tm::on_final`) and a record goes to the log (`ACC: transaction answered: ...`), the `acc`
 //! table, or `missed_calls` (flag `missed`, codes >= 300); flag `failed` accounts failed
-//! transactions in `acc` too. `$acc_extra(tag)` fills the `extra_fields`.
+//! transactions in `acc` too. `$acc_extra(tag)` fills the `extra_fields`; multi-leg
+//! accounting: `$acc_leg(tag)` (`$(acc_leg(tag)[i])`) fills the `leg_fields` of the current leg,
+//! `acc_new_leg()` opens the next one, and a record is written once per leg (db rows, events)
+//! or with every leg appended (log).
 //!
 //! Map: [`config`] modparams, [`mark`] what a transaction carries, [`report`] records and
 //! backends, [`funcs`] script functions and `$acc_extra`.
@@ -45,11 +48,6 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
         if crate::modules::auth_db::db::int_param(ctx, name, 0)? != 0 {
             tracing::warn!("acc: modparam {name} is not supported yet: ignored");
         }
-    }
-    if !ctx.params.all("leg_fields").is_empty() {
-        tracing::warn!(
-            "acc: modparam leg_fields is not supported yet (multi-leg accounting): ignored"
-        );
     }
     let db = match ctx.params.get("db_url") {
         Some(ParamValue::Str(u)) if !u.trim().is_empty() => {
@@ -246,12 +244,11 @@ static EVENTS: [EventDef; 3] = [
     },
 ];
 
-static PVS: [PvExport; 1] = [PvExport::read_write(
-    "acc_extra",
-    true,
-    funcs::extra_get,
-    funcs::extra_set,
-)];
+static PVS: [PvExport; 3] = [
+    PvExport::read_write("acc_extra", true, funcs::extra_get, funcs::extra_set),
+    PvExport::read_write("acc_leg", true, funcs::leg_get, funcs::leg_set),
+    PvExport::read("acc_current_leg", false, funcs::current_leg),
+];
 
 pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
     name: "acc",
@@ -291,6 +288,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         f("acc_log_request", &[p::STR], funcs::acc_log_request),
         f("acc_db_request", &[p::STR, p::STR], funcs::acc_db_request),
         f("acc_evi_request", &[p::STR], funcs::acc_evi_request),
+        f("acc_new_leg", &[], funcs::acc_new_leg),
     ],
     pvs: &PVS,
     events: &EVENTS,

@@ -83,6 +83,8 @@ pub struct Record {
     pub time: SystemTime,
     pub cdr: Option<Cdr>,
     pub extra: Vec<(String, String)>,
+    /// The `$acc_leg` sets, one per call leg.
+    pub legs: Vec<Vec<(String, String)>>,
 }
 
 fn text(b: &[u8]) -> String {
@@ -119,6 +121,7 @@ impl Record {
             time,
             cdr: None,
             extra: mark.extra.clone(),
+            legs: mark.legs.clone(),
         }
     }
 
@@ -139,6 +142,7 @@ impl Record {
             time: SystemTime::now(),
             cdr: None,
             extra: mark.extra.clone(),
+            legs: mark.legs.clone(),
         }
     }
 
@@ -150,8 +154,17 @@ impl Record {
             .unwrap_or("")
     }
 
-    /// The log line, as OpenSIPS's acc writes it.
-    pub fn log_line(&self, extras: &[Extra]) -> String {
+    /// The leg sets a record is written with: at least one (empty) set.
+    fn leg_sets(&self) -> Vec<&[(String, String)]> {
+        if self.legs.is_empty() {
+            vec![&[]]
+        } else {
+            self.legs.iter().map(Vec::as_slice).collect()
+        }
+    }
+
+    /// The log line, as OpenSIPS's acc writes it: every leg's set appended in order.
+    pub fn log_line(&self, extras: &[Extra], legs: &[Extra]) -> String {
         let mut s = format!(
             "{}timestamp={};method={};from_tag={};to_tag={};call_id={};code={};reason={}",
             self.kind.log_header(),
@@ -166,6 +179,13 @@ impl Record {
         for e in extras {
             s.push_str(&format!(";{}={}", e.name, self.extra_value(&e.tag)));
         }
+        if !legs.is_empty() {
+            for set in self.leg_sets() {
+                for e in legs {
+                    s.push_str(&format!(";{}={}", e.name, value_of(set, &e.tag)));
+                }
+            }
+        }
         if let Some(c) = &self.cdr {
             s.push_str(&format!(
                 ";duration={};ms_duration={};setuptime={};created={}",
@@ -179,6 +199,13 @@ impl Record {
     }
 }
 
+fn value_of<'a>(set: &'a [(String, String)], tag: &str) -> &'a str {
+    set.iter()
+        .find(|(t, _)| t == tag)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
 /// Logs `line` at an OpenSIPS log level.
 pub fn log_at(level: i32, line: &str) {
     match level {
@@ -189,8 +216,26 @@ pub fn log_at(level: i32, line: &str) {
     }
 }
 
-/// Inserts the record into `table` (the `acc` layout, or `missed_calls` for missed calls).
+/// Inserts the record into `table` (the `acc` layout, or `missed_calls` for missed calls): one
+/// row per call leg when `leg_fields` names db columns, the rows differing only in those.
 pub fn insert(db: &Db, cfg: &AccConfig, table: &str, r: &Record) -> Result<u64, String> {
+    if cfg.legs.db.is_empty() {
+        return insert_row(db, cfg, table, r, &[]);
+    }
+    let mut n = 0;
+    for set in r.leg_sets() {
+        n += insert_row(db, cfg, table, r, set)?;
+    }
+    Ok(n)
+}
+
+fn insert_row(
+    db: &Db,
+    cfg: &AccConfig,
+    table: &str,
+    r: &Record,
+    leg: &[(String, String)],
+) -> Result<u64, String> {
     let c = &cfg.columns;
     let mut cols: Vec<&str> = vec![
         &c.method,
@@ -224,6 +269,10 @@ pub fn insert(db: &Db, cfg: &AccConfig, table: &str, r: &Record) -> Result<u64, 
         cols.push(&e.name);
         vals.push(DbValue::Text(r.extra_value(&e.tag).to_string()));
     }
+    for e in &cfg.legs.db {
+        cols.push(&e.name);
+        vals.push(DbValue::Text(value_of(leg, &e.tag).to_string()));
+    }
     let table = ident(db, "table", table)?;
     let cols = cols
         .iter()
@@ -234,8 +283,18 @@ pub fn insert(db: &Db, cfg: &AccConfig, table: &str, r: &Record) -> Result<u64, 
     db.execute(&sql, &vals).map_err(|e| e.to_string())
 }
 
-/// Raises the record's `E_ACC_*` event.
+/// Raises the record's `E_ACC_*` event: one per call leg when `leg_fields` names evi
+/// parameters.
 pub fn raise(events: &EventRegistry, cfg: &AccConfig, r: &Record) {
+    if cfg.legs.evi.is_empty() {
+        return raise_one(events, cfg, r, &[]);
+    }
+    for set in r.leg_sets() {
+        raise_one(events, cfg, r, set);
+    }
+}
+
+fn raise_one(events: &EventRegistry, cfg: &AccConfig, r: &Record, leg: &[(String, String)]) {
     let mut p = EventParams::new()
         .with("method", r.method.as_str())
         .with("from_tag", r.from_tag.as_str())
@@ -254,6 +313,9 @@ pub fn raise(events: &EventRegistry, cfg: &AccConfig, r: &Record) {
     for e in &cfg.extras.evi {
         p = p.with(&e.name, r.extra_value(&e.tag));
     }
+    for e in &cfg.legs.evi {
+        p = p.with(&e.name, value_of(leg, &e.tag));
+    }
     events.raise_by_name(r.kind.event(), p);
 }
 
@@ -267,7 +329,7 @@ pub fn emit(
     r: &Record,
 ) {
     if mark.types.log {
-        log_at(cfg.log_level, &r.log_line(&cfg.extras.log));
+        log_at(cfg.log_level, &r.log_line(&cfg.extras.log, &cfg.legs.log));
     }
     if mark.types.db {
         let default = if r.kind == Kind::Missed {
@@ -307,6 +369,7 @@ mod tests {
             time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             cdr: None,
             extra: vec![("caller".into(), "sip:a@h".into())],
+            legs: Vec::new(),
         }
     }
 
@@ -317,15 +380,103 @@ mod tests {
             name: "src".into(),
         }];
         assert_eq!(
-            rec(Kind::Answered).log_line(&extras),
+            rec(Kind::Answered).log_line(&extras, &[]),
             "ACC: transaction answered: timestamp=1700000000;method=INVITE;from_tag=ft;\
              to_tag=tt;call_id=cid@h;code=200;reason=OK;src=sip:a@h"
         );
         assert!(
             rec(Kind::Missed)
-                .log_line(&[])
+                .log_line(&[], &[])
                 .starts_with("ACC: call missed: ")
         );
+    }
+
+    #[test]
+    fn log_line_has_every_leg() {
+        let legs = vec![
+            Extra {
+                tag: "src".into(),
+                name: "src_leg".into(),
+            },
+            Extra {
+                tag: "dst".into(),
+                name: "dst_leg".into(),
+            },
+        ];
+        let mut r = rec(Kind::Answered);
+        assert!(
+            r.log_line(&[], &legs)
+                .ends_with("reason=OK;src_leg=;dst_leg=")
+        );
+        r.legs = vec![
+            vec![("src".into(), "a".into()), ("dst".into(), "b".into())],
+            vec![("dst".into(), "c".into())],
+        ];
+        assert!(
+            r.log_line(&[], &legs)
+                .ends_with("reason=OK;src_leg=a;dst_leg=b;src_leg=;dst_leg=c"),
+            "{}",
+            r.log_line(&[], &legs)
+        );
+        assert_eq!(r.leg_sets().len(), 2);
+    }
+
+    #[test]
+    fn one_row_per_leg() {
+        let db = Db::open_sqlite(std::path::Path::new(":memory:"), true).unwrap();
+        db.execute(
+            "CREATE TABLE acc (id INTEGER PRIMARY KEY AUTOINCREMENT, method TEXT, from_tag TEXT, \
+             to_tag TEXT, callid TEXT, sip_code TEXT, sip_reason TEXT, time TEXT, dst_col TEXT)",
+            &[],
+        )
+        .unwrap();
+        let mut legs = super::super::config::Extras::default();
+        legs.add("db: dst->dst_col").unwrap();
+        let cfg = cfg_with_legs(legs);
+        let mut r = rec(Kind::Answered);
+        insert(&db, &cfg, "acc", &r).unwrap();
+        r.legs = vec![
+            vec![("dst".into(), "sip:b@h".into())],
+            vec![("dst".into(), "sip:c@h".into())],
+        ];
+        insert(&db, &cfg, "acc", &r).unwrap();
+        let rows: Vec<String> = db
+            .query("SELECT dst_col, callid FROM acc ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|row| {
+                format!(
+                    "{}|{}",
+                    row.get(0).to_text().unwrap(),
+                    row.get(1).to_text().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(rows, ["|cid@h", "sip:b@h|cid@h", "sip:c@h|cid@h"]);
+    }
+
+    fn cfg_with_legs(legs: super::super::config::Extras) -> AccConfig {
+        AccConfig {
+            log_level: 2,
+            log_facility: "LOG_DAEMON".into(),
+            table_acc: "acc".into(),
+            table_missed: "missed_calls".into(),
+            report_cancels: false,
+            early_media: false,
+            failed_transaction_flag: None,
+            created_avp: None,
+            extras: Default::default(),
+            legs,
+            columns: super::super::config::Columns {
+                method: "method".into(),
+                from_tag: "from_tag".into(),
+                to_tag: "to_tag".into(),
+                callid: "callid".into(),
+                sip_code: "sip_code".into(),
+                sip_reason: "sip_reason".into(),
+                time: "time".into(),
+            },
+        }
     }
 
     #[test]
@@ -341,7 +492,7 @@ mod tests {
         let mut r = rec(Kind::CallEnded);
         r.cdr = Some(c);
         assert!(
-            r.log_line(&[])
+            r.log_line(&[], &[])
                 .ends_with(";duration=4;ms_duration=3600;setuptime=2;created=100")
         );
     }

@@ -95,6 +95,66 @@ impl Dialog {
 
 pub type DlgRef = Arc<Mutex<Dialog>>;
 
+/// How sequential requests find their dialog (`dlg_match_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchMode {
+    /// Only by the `did` cookie of our Route entry.
+    DidOnly,
+    /// By the cookie, else by Call-ID and tags.
+    DidFallback,
+    /// By Call-ID and tags only.
+    DidNone,
+}
+
+impl MatchMode {
+    pub fn from_param(v: i64) -> Result<MatchMode, String> {
+        match v {
+            0 => Ok(MatchMode::DidOnly),
+            1 => Ok(MatchMode::DidFallback),
+            2 => Ok(MatchMode::DidNone),
+            m => Err(format!(
+                "modparam dlg_match_mode: {m}: 0 (DID_ONLY), 1 (DID_FALLBACK) or 2 (DID_NONE)"
+            )),
+        }
+    }
+}
+
+/// OpenSIPS's `int2reverse_hex`: hex digits, least significant first.
+fn reverse_hex(mut n: u32) -> String {
+    let mut s = String::new();
+    loop {
+        s.push(char::from_digit(n & 0xf, 16).unwrap_or('0'));
+        n >>= 4;
+        if n == 0 {
+            return s;
+        }
+    }
+}
+
+fn parse_reverse_hex(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 8 {
+        return None;
+    }
+    s.chars()
+        .rev()
+        .try_fold(0u32, |acc, c| Some((acc << 4) | c.to_digit(16)?))
+}
+
+/// The `did` cookie of dialog `id`: h_entry and h_id in reverse hex, joined by a dot.
+pub fn did(id: u64) -> String {
+    format!(
+        "{}.{}",
+        reverse_hex((id >> 32) as u32),
+        reverse_hex((id & 0xffff_ffff) as u32)
+    )
+}
+
+/// The dialog id in a `did` cookie.
+pub fn parse_did(s: &str) -> Option<u64> {
+    let (e, i) = s.split_once('.')?;
+    Some((u64::from(parse_reverse_hex(e)?) << 32) | u64::from(parse_reverse_hex(i)?))
+}
+
 /// The dialogs by id.
 pub struct Table {
     pub by_id: RwLock<HashMap<u64, DlgRef>>,
@@ -189,6 +249,26 @@ impl Table {
         None
     }
 
+    /// The dialog of cookie `id` if the request belongs to it (Call-ID and tags, either way).
+    pub fn find_by_id(
+        &self,
+        id: u64,
+        callid: &str,
+        from_tag: &str,
+        to_tag: Option<&str>,
+    ) -> Option<(DlgRef, bool)> {
+        let d = self.get(id)?;
+        let g = d.lock();
+        if g.callid != callid || g.state == State::Deleted {
+            return None;
+        }
+        let down =
+            g.from_tag == from_tag && to_tag.is_none_or(|t| g.to_tag.is_empty() || g.to_tag == t);
+        let up = to_tag == Some(g.from_tag.as_str()) && g.to_tag == from_tag;
+        drop(g);
+        (down || up).then_some((d, up && !down))
+    }
+
     pub fn all(&self) -> Vec<DlgRef> {
         let mut v: Vec<DlgRef> = self.by_id.read().values().cloned().collect();
         v.sort_by_key(|d| d.lock().id);
@@ -253,6 +333,49 @@ mod tests {
         assert!(t.find("c1", "b", Some("a")).unwrap().1, "upstream");
         assert!(t.find("c1", "x", Some("b")).is_none());
         assert!(t.find("c2", "a", Some("b")).is_none());
+    }
+
+    #[test]
+    fn did_cookie_is_reverse_hex_and_round_trips() {
+        // OpenSIPS's int2reverse_hex: 0x28e94f74 → "47f49e82", 0xdb → "bd".
+        assert_eq!(did((0xdb << 32) | 0x28e9_4f74), "bd.47f49e82");
+        assert_eq!(did(0), "0.0");
+        for id in [0u64, 1, (7 << 32) | 12, (0xffff_ffff << 32) | 0xffff_ffff] {
+            assert_eq!(parse_did(&did(id)), Some(id));
+        }
+        for bad in ["", ".", "1", "1.", ".1", "g.1", "1.123456789", "1.2.3"] {
+            assert_eq!(parse_did(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn find_by_id_checks_the_call_and_the_tags() {
+        let t = Table::new(16);
+        let d = dlg(&t, "c1", "a", "b");
+        let id = d.lock().id;
+        assert!(!t.find_by_id(id, "c1", "a", Some("b")).unwrap().1);
+        assert!(
+            t.find_by_id(id, "c1", "b", Some("a")).unwrap().1,
+            "upstream"
+        );
+        // a cookie replayed in another call, or with other tags, matches nothing
+        assert!(t.find_by_id(id, "c2", "a", Some("b")).is_none());
+        assert!(t.find_by_id(id, "c1", "x", Some("y")).is_none());
+        assert!(t.find_by_id(id + 1, "c1", "a", Some("b")).is_none());
+        d.lock().state = State::Deleted;
+        assert!(t.find_by_id(id, "c1", "a", Some("b")).is_none());
+    }
+
+    #[test]
+    fn match_modes() {
+        assert_eq!(MatchMode::from_param(0), Ok(MatchMode::DidOnly));
+        assert_eq!(MatchMode::from_param(1), Ok(MatchMode::DidFallback));
+        assert_eq!(MatchMode::from_param(2), Ok(MatchMode::DidNone));
+        assert!(
+            MatchMode::from_param(3)
+                .unwrap_err()
+                .contains("dlg_match_mode")
+        );
     }
 
     #[test]

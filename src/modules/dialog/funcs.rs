@@ -80,6 +80,9 @@ fn new_dialog(m: &mut SipCtx, flags: &str) -> Result<(), String> {
         dirty: false,
     };
     let id = d.id;
+    // The cookie sequential requests bring back in their Route (OpenSIPS's `did`).
+    m.rr.params
+        .push_str(&format!(";{}={}", dm.rr_param, super::dlg::did(id)));
     let r = dm.table.insert(d);
     let mut g = r.lock();
     // Counted as new: the state it starts in.
@@ -124,7 +127,7 @@ pub fn match_dialog(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
     if track::link_of(m).is_some() {
         return 1;
     }
-    let Some((d, upstream)) = track::find_for(&m.msg) else {
+    let Some((d, upstream)) = track::find_for(m) else {
         return -1;
     };
     let id = d.lock().id;

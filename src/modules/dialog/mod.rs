@@ -58,6 +58,9 @@ pub struct DialogModule {
     pub profiles: Profiles,
     /// `db_mode` 1 or 3.
     pub db: Option<db::DlgDb>,
+    pub match_mode: dlg::MatchMode,
+    /// Name of the Record-Route parameter carrying the dialog cookie (`rr_param`).
+    pub rr_param: String,
 }
 
 /// A confirmed dialog changed: written now (`db_mode` 1) or at the next update (2).
@@ -189,12 +192,25 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
             "modparam db_update_period: {period} is not a positive number of seconds"
         ));
     }
+    let match_mode = dlg::MatchMode::from_param(int(ctx, "dlg_match_mode", 1)?)?;
+    let rr_param = crate::modules::auth_db::db::str_param(ctx, "rr_param", "did");
+    if rr_param.is_empty()
+        || !rr_param
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(format!(
+            "modparam rr_param: `{rr_param}` is not a URI parameter name"
+        ));
+    }
     let delayed = store.as_ref().is_some_and(|s| s.mode == 2);
     *DIALOG.write() = Some(Arc::new(DialogModule {
         table,
         default_timeout: Duration::from_secs(timeout as u64),
         profiles,
         db: store,
+        match_mode,
+        rr_param,
     }));
     if delayed {
         schedule_flush(Duration::from_secs(period as u64));

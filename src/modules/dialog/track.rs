@@ -10,7 +10,7 @@ use crate::runtime::SipCtx;
 use crate::sip::{Method, Msg};
 
 use super::dialogs;
-use super::dlg::{CdrAcc, Dialog, DlgRef, End, State};
+use super::dlg::{CdrAcc, Dialog, DlgRef, End, MatchMode, State, parse_did};
 
 pub const KEY: &str = "dialog";
 
@@ -60,13 +60,37 @@ fn contact(m: &Msg) -> String {
         .unwrap_or_default()
 }
 
-/// Finds the dialog of an in-dialog request.
-pub fn find_for(m: &Msg) -> Option<(DlgRef, bool)> {
-    let from_tag = tag(m, true)?;
-    let to_tag = tag(m, false)?;
-    dialogs()?
-        .table
-        .find(&text(m.call_id()), &from_tag, Some(&to_tag))
+/// The value of parameter `name` in our Route entry's parameters (`a=b;c`, no leading `;`).
+pub fn route_param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
+    params.split(';').find_map(|p| {
+        let (n, v) = p.split_once('=').unwrap_or((p, ""));
+        n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+/// Finds the dialog of an in-dialog request: by the `did` cookie of the Route entry
+/// `loose_route()` consumed, and/or by Call-ID and tags, as `dlg_match_mode` says.
+pub fn find_for(m: &SipCtx) -> Option<(DlgRef, bool)> {
+    let dm = dialogs()?;
+    let msg = &m.msg;
+    let from_tag = tag(msg, true)?;
+    let to_tag = tag(msg, false)?;
+    let callid = text(msg.call_id());
+    if dm.match_mode != MatchMode::DidNone {
+        let cookie =
+            m.rr.route_params
+                .as_deref()
+                .and_then(|p| route_param(p, &dm.rr_param));
+        if let Some(c) = cookie {
+            // A cookie that names no dialog of this call is a mismatch, not a reason to guess.
+            return parse_did(c)
+                .and_then(|id| dm.table.find_by_id(id, &callid, &from_tag, Some(&to_tag)));
+        }
+        if dm.match_mode == MatchMode::DidOnly {
+            return None;
+        }
+    }
+    dm.table.find(&callid, &from_tag, Some(&to_tag))
 }
 
 /// tm: a new transaction. In-dialog requests get their dialog; a BYE ends it.
@@ -77,7 +101,7 @@ pub fn on_request(m: &mut SipCtx) {
     let link = match link_of(m) {
         Some(l) => l,
         None => {
-            let Some((d, upstream)) = find_for(&m.msg) else {
+            let Some((d, upstream)) = find_for(m) else {
                 return;
             };
             let link = DlgLink {
@@ -346,4 +370,19 @@ pub fn keep_cdr(info: &TxInfo<'_>, mark: &AccMark) -> bool {
         record,
     });
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_param;
+
+    #[test]
+    fn route_param_by_name() {
+        let p = "lr;ftag=ab;did=bd.1;nat=yes";
+        assert_eq!(route_param(p, "did"), Some("bd.1"));
+        assert_eq!(route_param(p, "DID"), Some("bd.1"));
+        assert_eq!(route_param(p, "lr"), Some(""));
+        assert_eq!(route_param(p, "di"), None);
+        assert_eq!(route_param("", "did"), None);
+    }
 }

@@ -97,11 +97,13 @@ fn process(
                 uac::send_cancel(tx, b, idx);
             }
         }
-        st.on_reply
+        (st.on_reply, st.flags)
     };
     let mut rpl = rpl;
-    if let Some(route) = on_reply {
+    if let (Some(route), flags) = on_reply {
         let mut sc = SipCtx::new(rpl, info.clone(), shared.clone());
+        // The request's flags are seen in its onreply_route, as in OpenSIPS.
+        sc.flags = flags;
         sc.tm = Some(Box::new(TmCtx {
             tx: Some(tx.clone()),
             route: TmRoute::Reply,

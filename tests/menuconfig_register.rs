@@ -5,89 +5,14 @@
 //! Both scenarios relay with tm (`t_relay`) and load acc, proto_udp (and the platform db_sqlite),
 //! registrar, usrloc, auth, auth_db and domain, all in osips now.
 
+mod common;
+
+use common::osips::Osips;
+use common::scenario;
+use common::sipp::Run;
 use osips::menuconfig::{Library, OptionSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const REGISTER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="register">
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:[field0] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:alice@[field0]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:alice@[field0]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:alice@[local_ip]:[local_port]>
-      Expires: 60
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="401" auth="true" optional="true" next="auth"/>
-  <recv response="200" next="done"/>
-  <label id="auth"/>
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:[field0] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:alice@[field0]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:alice@[field0]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:alice@[local_ip]:[local_port]>
-      [field1]
-      Expires: 60
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-  <label id="done"/>
-</scenario>
-"#;
-
-/// sipp's path; a missing sipp fails the test in CI (`CI` set) and skips it elsewhere.
-fn sipp() -> Option<String> {
-    let found = ["/usr/bin/sipp", "/usr/local/bin/sipp"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
-    assert!(
-        found.is_some() || !ci,
-        "sipp is required: install Debian's sip-tester"
-    );
-    found.map(str::to_string)
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Proxy(Child);
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
 
 fn render(name: &str, values: &[(&str, String)]) -> String {
     let lib = Library::embedded();
@@ -99,80 +24,46 @@ fn render(name: &str, values: &[(&str, String)]) -> String {
     lib.render(&set).unwrap()
 }
 
-fn start(dir: &Path, script: &str) -> Proxy {
+/// Writes `script` into `dir` and runs it until osips listens.
+fn start(dir: &Path, script: &str) -> Osips {
     let file = dir.join("opensips.cfg");
     std::fs::write(&file, script).unwrap();
-    let log = std::fs::File::create(dir.join("osips.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_osips"))
-        .arg("-f")
-        .arg(&file)
-        .args(["-F", "-E"])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Proxy(child)
+    Osips::file(&file).start()
 }
 
-/// Registers alice@domain through the proxy on 127.0.0.1:port, retrying while it starts.
-fn register(dir: &Path, port: u16, domain: &str, auth: Option<(&str, &str)>) {
-    let Some(sipp) = sipp() else { return };
-    std::fs::write(dir.join("reg.xml"), REGISTER).unwrap();
-    let auth = match auth {
-        Some((u, p)) => format!("[authentication username={u} password={p}]"),
-        None => String::new(),
-    };
-    std::fs::write(
-        dir.join("users.csv"),
-        format!("SEQUENTIAL\n{domain};{auth}\n"),
-    )
-    .unwrap();
-    let start = Instant::now();
-    loop {
-        let out = Command::new(&sipp)
-            .current_dir(dir)
-            .args([
-                "-sf",
-                "reg.xml",
-                "-inf",
-                "users.csv",
-                "-m",
-                "1",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                "0",
-            ])
-            .args(["-timeout", "5s", "-timeout_error", "-nostdin"])
-            .arg(format!("127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        if out.status.success() {
-            return;
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            let log = std::fs::read_to_string(dir.join("osips.log")).unwrap_or_default();
-            panic!(
-                "REGISTER through osips failed: {}\nosips log:\n{log}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(300));
+/// Registers alice@domain through the proxy on 127.0.0.1:port (with digest auth when given).
+fn register(osips: &Osips, port: u16, domain: &str, auth: Option<(&str, &str)>) {
+    if common::sipp().is_none() {
+        return;
     }
+    let registrar = format!("sip:{domain}");
+    let aor = format!("sip:alice@{domain}");
+    let contact = "<sip:alice@[local_ip]:[local_port]>";
+    let run = match auth {
+        Some((user, password)) => Run::new(
+            "REGISTER with auth",
+            &scenario::register_with_auth(&registrar, &aor, contact, 60, 200),
+        )
+        .args(&["-au", user, "-ap", password]),
+        None => Run::new(
+            "REGISTER",
+            &scenario::register(&registrar, &aor, contact, 60, 200),
+        ),
+    };
+    run.towards_port(port).done(osips);
 }
 
 #[test]
 fn residential_script_registers_a_user() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_udp_port();
+    let port = common::free_port();
     let fifo = dir.path().join("fifo").display().to_string();
     let script = render(
         "residential",
         &[("SIP_PORT", port.to_string()), ("MI_FIFO", fifo)],
     );
-    let _proxy = start(dir.path(), &script);
-    register(dir.path(), port, "127.0.0.1", None);
+    let proxy = start(dir.path(), &script);
+    register(&proxy, port, "127.0.0.1", None);
 }
 
 #[test]
@@ -202,8 +93,8 @@ fn platform_script_registers_a_tenant_user_with_auth() {
     )
     .unwrap();
     drop(conn);
-    let port = free_udp_port();
-    let mi_port = free_tcp_port();
+    let port = common::free_port();
+    let mi_port = common::free_tcp_port();
     let script = render(
         "platform",
         &[
@@ -218,13 +109,8 @@ fn platform_script_registers_a_tenant_user_with_auth() {
             ("USE_CONFERENCE", "no".into()),
         ],
     );
-    let _proxy = start(dir.path(), &script);
-    register(
-        dir.path(),
-        port,
-        "tenant1.example",
-        Some(("alice", "secret")),
-    );
+    let proxy = start(dir.path(), &script);
+    register(&proxy, port, "tenant1.example", Some(("alice", "secret")));
 }
 
 /// What stops the scenario scripts today is only modules osips does not have yet: every error of

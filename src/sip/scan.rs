@@ -37,6 +37,34 @@ pub fn find_byte(b: u8, s: &[u8]) -> Option<usize> {
     s.iter().position(|&c| c == b)
 }
 
+/// Index of the first LF in `s` at or after `from`, eight bytes at a time (SWAR): header lines
+/// are 20–100 bytes, too short for memchr's vector setup to pay off.
+#[inline]
+pub fn find_lf(s: &[u8], from: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LF: u64 = LO * b'\n' as u64;
+    let mut i = from;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let mut w = [0; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w) ^ LF;
+        // The lowest flagged byte is always a real LF (carries only flag bytes above one).
+        let hit = x.wrapping_sub(LO) & !x & HI;
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while i < s.len() {
+        if s[i] == b'\n' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Length of the run of token characters at the start of `s`.
 #[inline]
 pub fn token_len(s: &[u8]) -> usize {
@@ -220,6 +248,20 @@ mod tests {
             .collect();
         assert_eq!(v, vec![&br#""a,b" <sip:x;y,z>;p=1"#[..], b"sip:c"]);
         assert!(CommaList::new(b"\"open, x").any(|r| r.is_err()));
+    }
+
+    #[test]
+    fn find_lf_matches_a_plain_search() {
+        let text = b"Via: SIP/2.0/UDP h\r\nX: \xff\x0b\x8a\n\n\x0a";
+        for from in 0..text.len() {
+            for end in from..=text.len() {
+                let s = &text[..end];
+                let want = s[from..].iter().position(|&c| c == b'\n').map(|i| from + i);
+                assert_eq!(find_lf(s, from), want, "{from}..{end}");
+            }
+        }
+        assert_eq!(find_lf(b"abc", 3), None);
+        assert_eq!(find_lf(b"abc", 7), None);
     }
 
     #[test]

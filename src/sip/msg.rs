@@ -129,7 +129,7 @@ impl Msg {
         };
         let hdrs = &mut msg.hdrs;
         // Header offsets are kept as u16 within a line.
-        let max_line = limits.max_line.min(u16::MAX as usize);
+        let max_line = limits.max_line.min(super::table::MAX_LINE);
         let headers_end;
         let body_start;
         loop {
@@ -188,14 +188,14 @@ impl Msg {
             if hdrs.len() >= limits.max_headers || hdrs.len() >= u16::MAX as usize - 1 {
                 return Err(ParseError::new(513, "Too many headers"));
             }
-            hdrs.push(HField {
-                name_start: line_start as u32,
-                name_len: name_len as u16,
-                value_start: value_start as u32,
-                value_end: (value_start + value.len()) as u32,
-                line_end: (nl + 1) as u32,
-                id: HdrId::from_name(&b[line_start..line_start + name_len]),
-            });
+            hdrs.push(HField::new(
+                HdrId::from_name(&b[line_start..line_start + name_len]),
+                line_start,
+                name_len,
+                value_start,
+                value_start + value.len(),
+                nl + 1,
+            ));
             pos = nl + 1;
         }
 
@@ -227,7 +227,7 @@ impl Msg {
             (HdrId::MaxForwards, "More than one Max-Forwards"),
             (HdrId::ContentLength, "More than one Content-Length"),
         ] {
-            if self.count_lines(id) > 1 {
+            if self.hdrs.repeated(id) {
                 return Err(ParseError::bad(reason));
             }
         }
@@ -293,13 +293,9 @@ impl Msg {
 
     fn value_at<'b>(&self, b: &'b [u8], id: HdrId) -> &'b [u8] {
         match self.hdrs.first(id).and_then(|i| self.hdrs.get(i)) {
-            Some(f) => &b[f.value_start as usize..f.value_end as usize],
+            Some(f) => &b[f.value_start()..f.value_end()],
             None => b"",
         }
-    }
-
-    fn count_lines(&self, id: HdrId) -> usize {
-        self.hdrs.count(id)
     }
 }
 

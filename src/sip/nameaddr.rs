@@ -23,24 +23,25 @@ pub struct NameAddr<'a> {
     tag: Option<&'a [u8]>,
 }
 
-const fn display_token_table() -> [bool; 256] {
-    let mut t = [false; 256];
+const fn display_stop_table() -> [u8; 256] {
+    let mut t = [0; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
+        let display = c.is_ascii_alphanumeric()
             || matches!(
                 c,
                 b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
             )
             || matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+        t[b] = !display as u8;
         b += 1;
     }
     t
 }
 
-/// Token characters and whitespace: what an unquoted display name may hold.
-static DISPLAY_TOKEN: [bool; 256] = display_token_table();
+/// Zero for token characters and whitespace: what an unquoted display name may hold.
+static DISPLAY_STOP: [u8; 256] = display_stop_table();
 
 /// Validates header parameters and returns the first `tag`'s value, in one pass.
 fn scan_params(params: Params<'_>) -> Result<Option<&[u8]>, HeaderError> {
@@ -81,10 +82,7 @@ impl<'a> NameAddr<'a> {
         } else {
             // Display name: token characters and whitespace up to the '<'. Any other byte
             // before a '<' is an error; with no '<' at all the value is an addr-spec.
-            let stop = raw
-                .iter()
-                .position(|&b| !DISPLAY_TOKEN[b as usize])
-                .unwrap_or(raw.len());
+            let stop = super::scan::skip_until(raw, 0, &DISPLAY_STOP);
             if raw.get(stop) == Some(&b'<') {
                 let dn = trim(&raw[..stop]);
                 if !dn.is_empty() {
@@ -96,8 +94,7 @@ impl<'a> NameAddr<'a> {
             }
         }
         if raw.get(i) == Some(&b'<') {
-            let end = super::scan::find_byte(b'>', &raw[i..])
-                .map(|e| i + e)
+            let end = super::scan::find_any(raw, i, [b'>'])
                 .ok_or(HeaderError::new("unterminated <URI>"))?;
             let inner = &raw[i + 1..end];
             if inner.first().is_some_and(|&b| is_lws(b)) || inner.last().is_some_and(|&b| is_lws(b))

@@ -65,9 +65,12 @@ fn scan_marks(rest: &[u8]) -> Result<Marks, HeaderError> {
         question: None,
         semi: None,
     };
-    for (i, &b) in rest.iter().enumerate() {
+    let mut i = 0;
+    loop {
+        // Most bytes are ordinary: skip them in a tight loop, then look at the separator.
+        i = super::scan::skip_until(rest, i, &URI_CLASS);
+        let Some(&b) = rest.get(i) else { break };
         match URI_CLASS[b as usize] {
-            0 => {}
             EXCLUDED => {
                 return Err(HeaderError::new(
                     "URI contains whitespace or a reserved character",
@@ -89,6 +92,7 @@ fn scan_marks(rest: &[u8]) -> Result<Marks, HeaderError> {
                 }
             }
         }
+        i += 1;
     }
     Ok(m)
 }
@@ -309,11 +313,18 @@ pub fn host_kind(host: &[u8]) -> Result<HostKind, HeaderError> {
             Err(HeaderError::new("bad IPv6 reference"))
         };
     }
-    let (mut all_host, mut all_digit_dot) = (true, true);
-    for &b in host {
-        all_host &= HOST_CHAR[b as usize];
-        all_digit_dot &= b.is_ascii_digit() || b == b'.';
+    let mut all = HOST | DIGIT_DOT;
+    let mut quads = host.chunks_exact(4);
+    for c in &mut quads {
+        all &= HOST_CLASS[c[0] as usize]
+            & HOST_CLASS[c[1] as usize]
+            & HOST_CLASS[c[2] as usize]
+            & HOST_CLASS[c[3] as usize];
     }
+    for &b in quads.remainder() {
+        all &= HOST_CLASS[b as usize];
+    }
+    let (all_host, all_digit_dot) = (all & HOST != 0, all & DIGIT_DOT != 0);
     if all_digit_dot && host.first().is_some_and(u8::is_ascii_digit) && is_ipv4(host) {
         return Ok(HostKind::Ipv4);
     }
@@ -329,18 +340,27 @@ pub fn host_kind(host: &[u8]) -> Result<HostKind, HeaderError> {
     }
 }
 
-const fn host_char() -> [bool; 256] {
-    let mut t = [false; 256];
+/// Host byte classes: `HOST` for hostname characters, `DIGIT_DOT` for IPv4 characters.
+const HOST: u8 = 1;
+const DIGIT_DOT: u8 = 2;
+
+const fn host_class() -> [u8; 256] {
+    let mut t = [0; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'.';
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b'.' {
+            t[b] |= HOST;
+        }
+        if c.is_ascii_digit() || c == b'.' {
+            t[b] |= DIGIT_DOT;
+        }
         b += 1;
     }
     t
 }
 
-static HOST_CHAR: [bool; 256] = host_char();
+static HOST_CLASS: [u8; 256] = host_class();
 
 /// Dotted-quad IPv4 address: four decimal octets of one to three digits, each at most 255.
 pub fn is_ipv4(s: &[u8]) -> bool {

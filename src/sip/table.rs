@@ -28,13 +28,14 @@ pub(crate) struct HField {
 pub const MAX_LINE: usize = u16::MAX as usize - 2;
 
 impl HField {
+    /// All zero bytes (`Via` is id 0), so a new table is a memset. Never read: `get` stops at `len`.
     const EMPTY: HField = HField {
         name_start: 0,
         value_off: 0,
         value_len: 0,
         line_len: 0,
         name_len: 0,
-        id: HdrId::Other,
+        id: HdrId::Via,
     };
 
     /// Offsets are absolute; the line must be at most `MAX_LINE` bytes plus its line end.

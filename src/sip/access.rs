@@ -48,8 +48,8 @@ impl Msg {
         Header {
             index: 0,
             id: f.id,
-            name: &self.buf[f.name_start as usize..f.name_start as usize + f.name_len as usize],
-            value: &self.buf[f.value_start as usize..f.value_end as usize],
+            name: &self.buf[f.name_start()..f.name_start() + f.name_len()],
+            value: &self.buf[f.value_start()..f.value_end()],
         }
     }
 
@@ -162,14 +162,14 @@ impl Msg {
     /// Value of the first header line with this id.
     pub fn header(&self, id: HdrId) -> Option<&[u8]> {
         let f = self.hdrs.get(self.hdrs.first(id)?)?;
-        Some(&self.buf[f.value_start as usize..f.value_end as usize])
+        Some(&self.buf[f.value_start()..f.value_end()])
     }
 
     /// Values of every header line with this id, in order.
     pub fn headers_of(&self, id: HdrId) -> impl Iterator<Item = &[u8]> + '_ {
         self.header_indexes(id).filter_map(move |i| {
             let f = self.hdrs.get(i)?;
-            Some(&self.buf[f.value_start as usize..f.value_end as usize])
+            Some(&self.buf[f.value_start()..f.value_end()])
         })
     }
 

@@ -147,8 +147,7 @@ impl Msg {
         let f = *self.hdrs.get(index).ok_or(EditError {
             reason: "no such header",
         })?;
-        self.edits
-            .add(f.name_start as usize, f.line_end as usize, &[])
+        self.edits.add(f.name_start(), f.line_end(), &[])
     }
 
     /// Removes every header line with this id; returns how many were removed.
@@ -178,8 +177,7 @@ impl Msg {
         let f = *self.hdrs.get(index).ok_or(EditError {
             reason: "no such header",
         })?;
-        self.edits
-            .add(f.value_start as usize, f.value_end as usize, &[value])
+        self.edits.add(f.value_start(), f.value_end(), &[value])
     }
 
     /// Rewrites the Request-URI.
@@ -197,7 +195,7 @@ impl Msg {
     /// Adds a Via line on top of the existing ones (`value` is e.g. `SIP/2.0/UDP host;branch=z9hG4bK..`).
     pub fn add_via(&mut self, value: &[u8]) -> Result<(), EditError> {
         let at = match self.hdrs.first(HdrId::Via).and_then(|i| self.hdrs.get(i)) {
-            Some(f) => f.name_start as usize,
+            Some(f) => f.name_start(),
             None => self.start_line_end as usize,
         };
         self.edits.add(at, at, &[b"Via: ", value, b"\r\n"])
@@ -210,7 +208,7 @@ impl Msg {
             .first(HdrId::RecordRoute)
             .and_then(|i| self.hdrs.get(i))
         {
-            Some(f) => f.name_start as usize,
+            Some(f) => f.name_start(),
             None => self.start_line_end as usize,
         };
         self.edits.add(at, at, &[b"Record-Route: ", value, b"\r\n"])
@@ -234,19 +232,17 @@ impl Msg {
             .first(HdrId::Via)
             .ok_or(EditError { reason: "no Via" })?;
         let f = *self.hdrs.get(i).ok_or(EditError { reason: "no Via" })?;
-        let value = &self.buf[f.value_start as usize..f.value_end as usize];
+        let value = &self.buf[f.value_start()..f.value_end()];
         match super::scan::find_unquoted(value, b',') {
             Ok(Some(comma)) => {
                 let mut next = comma + 1;
                 while next < value.len() && super::scan::is_lws(value[next]) {
                     next += 1;
                 }
-                let s = f.value_start as usize;
+                let s = f.value_start();
                 self.edits.add(s, s + next, &[])
             }
-            _ => self
-                .edits
-                .add(f.name_start as usize, f.line_end as usize, &[]),
+            _ => self.edits.add(f.name_start(), f.line_end(), &[]),
         }
     }
 
@@ -315,7 +311,14 @@ impl Msg {
             .hdrs
             .first(HdrId::ContentLength)
             .and_then(|i| self.hdrs.get(i))
-            .map(|f| (f.value_start, f.value_end, f.name_start, f.line_end));
+            .map(|f| {
+                (
+                    f.value_start() as u32,
+                    f.value_end() as u32,
+                    f.name_start() as u32,
+                    f.line_end() as u32,
+                )
+            });
         let cl_fix: Option<(u32, u32, bool)> = match cl {
             Some((vs, ve, ns, le)) => {
                 let declared = super::scan::parse_u64(&b[vs as usize..ve as usize]);

@@ -8,7 +8,7 @@ use super::edit::Edits;
 use super::error::ParseError;
 use super::hdr::HdrId;
 use super::method::Method;
-use super::scan::{is_token, is_token_str, parse_u32, parse_u64, token_len, trim};
+use super::scan::{find_lf, is_token, is_token_str, parse_u32, parse_u64, token_len, trim};
 use super::table::{HField, HeaderTable};
 
 /// Size limits applied while parsing; exceeding one gives the reply code in the error.
@@ -98,9 +98,7 @@ impl Msg {
             pos += 1;
         }
         let start = pos;
-        let nl = memchr::memchr(b'\n', &b[pos..])
-            .map(|i| pos + i)
-            .ok_or(ParseError::bad("Incomplete start line"))?;
+        let nl = find_lf(b, pos).ok_or(ParseError::bad("Incomplete start line"))?;
         let line_end = if nl > pos && b[nl - 1] == b'\r' {
             nl - 1
         } else {
@@ -130,6 +128,8 @@ impl Msg {
             buf: Bytes::new(),
         };
         let hdrs = &mut msg.hdrs;
+        // Header offsets are kept as u16 within a line.
+        let max_line = limits.max_line.min(super::table::MAX_LINE);
         let headers_end;
         let body_start;
         loop {
@@ -150,50 +150,52 @@ impl Msg {
                 return Err(ParseError::bad("Continuation line without a header"));
             }
             let line_start = pos;
-            let mut nl = match memchr::memchr(b'\n', &b[pos..]) {
-                Some(i) => pos + i,
+            // One pass: name, optional whitespace and colon, then the LF (CR, LF and ':' are not
+            // token characters, so the name scan cannot run past the line).
+            let name_len = token_len(&b[pos..]);
+            let mut colon = pos + name_len;
+            while colon < b.len() && matches!(b[colon], b' ' | b'\t') {
+                colon += 1;
+            }
+            let mut nl = match find_lf(b, colon) {
+                Some(i) => i,
                 None => return Err(ParseError::bad("No blank line after the headers")),
             };
             // Folded lines: a line starting with SP/HT continues the previous header.
             while matches!(b.get(nl + 1), Some(b' ' | b'\t')) {
-                nl = match memchr::memchr(b'\n', &b[nl + 1..]) {
-                    Some(i) => nl + 1 + i,
+                nl = match find_lf(b, nl + 1) {
+                    Some(i) => i,
                     None => return Err(ParseError::bad("No blank line after the headers")),
                 };
             }
             let content_end = if b[nl - 1] == b'\r' { nl - 1 } else { nl };
-            if content_end - line_start > limits.max_line {
+            if content_end - line_start > max_line {
                 return Err(ParseError::new(513, "Header line too long"));
             }
-            let line = &b[line_start..content_end];
-            let name_len = token_len(line);
-            let mut colon = name_len;
-            while colon < line.len() && matches!(line[colon], b' ' | b'\t') {
-                colon += 1;
+            if name_len == 0 || colon >= content_end || b[colon] != b':' {
+                return Err(
+                    if memchr::memchr(b':', &b[line_start..content_end]).is_some() {
+                        ParseError::bad("Bad header name")
+                    } else {
+                        ParseError::bad("Header line without a colon")
+                    },
+                );
             }
-            if name_len == 0 || line.get(colon) != Some(&b':') || name_len > u16::MAX as usize {
-                return Err(if memchr::memchr(b':', line).is_some() {
-                    ParseError::bad("Bad header name")
-                } else {
-                    ParseError::bad("Header line without a colon")
-                });
-            }
-            let name = &line[..name_len];
-            let raw_value = &line[colon + 1..];
+            let raw_value = &b[colon + 1..content_end];
             let started = super::scan::trim_start(raw_value);
             let value = super::scan::trim_end(started);
-            let value_start = line_start + colon + 1 + (raw_value.len() - started.len());
+            let value_start = colon + 1 + (raw_value.len() - started.len());
             if hdrs.len() >= limits.max_headers || hdrs.len() >= u16::MAX as usize - 1 {
                 return Err(ParseError::new(513, "Too many headers"));
             }
-            hdrs.push(HField {
-                name_start: line_start as u32,
-                name_len: name_len as u16,
-                value_start: value_start as u32,
-                value_end: (value_start + value.len()) as u32,
-                line_end: (nl + 1) as u32,
-                id: HdrId::from_name(name),
-            });
+            hdrs.push(HField::new(
+                HdrId::from_name(&b[line_start..line_start + name_len]),
+                line_start,
+                name_len,
+                value_start,
+                value_start + value.len(),
+                nl + 1,
+            ));
             pos = nl + 1;
         }
 
@@ -225,7 +227,7 @@ impl Msg {
             (HdrId::MaxForwards, "More than one Max-Forwards"),
             (HdrId::ContentLength, "More than one Content-Length"),
         ] {
-            if self.count_lines(id) > 1 {
+            if self.hdrs.repeated(id) {
                 return Err(ParseError::bad(reason));
             }
         }
@@ -243,20 +245,23 @@ impl Msg {
         if !is_token_str(method) {
             return Err(ParseError::bad("Bad CSeq method"));
         }
-        self.cseq_method = Method::from_bytes(method);
         if let StartLine::Request {
             method: req_method,
             method_end,
             ..
         } = self.line
-            && method != &b[self.start as usize..method_end as usize]
         {
-            // RFC 4475 §3.1.2.18: an unknown method is better answered with 501.
-            return Err(if req_method == Method::Other {
-                ParseError::new(501, "Not Implemented")
-            } else {
-                ParseError::bad("CSeq method does not match the request")
-            });
+            if method != &b[self.start as usize..method_end as usize] {
+                // RFC 4475 §3.1.2.18: an unknown method is better answered with 501.
+                return Err(if req_method == Method::Other {
+                    ParseError::new(501, "Not Implemented")
+                } else {
+                    ParseError::bad("CSeq method does not match the request")
+                });
+            }
+            self.cseq_method = req_method;
+        } else {
+            self.cseq_method = Method::from_bytes(method);
         }
 
         if self.hdrs.first(HdrId::MaxForwards).is_some() {
@@ -288,13 +293,9 @@ impl Msg {
 
     fn value_at<'b>(&self, b: &'b [u8], id: HdrId) -> &'b [u8] {
         match self.hdrs.first(id).and_then(|i| self.hdrs.get(i)) {
-            Some(f) => &b[f.value_start as usize..f.value_end as usize],
+            Some(f) => &b[f.value_start()..f.value_end()],
             None => b"",
         }
-    }
-
-    fn count_lines(&self, id: HdrId) -> usize {
-        self.hdrs.count(id)
     }
 }
 
@@ -328,6 +329,14 @@ fn parse_start_line(b: &[u8], start: usize, end: usize) -> Result<StartLine, Par
             reason_end: end as u32,
         });
     }
+    if let Some(l) = simple_request_line(line) {
+        return Ok(StartLine::Request {
+            method: Method::from_bytes(&line[..l.sp1]),
+            method_end: (start + l.sp1) as u32,
+            uri_start: (start + l.sp1 + 1) as u32,
+            uri_end: (start + l.sp2) as u32,
+        });
+    }
     let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::bad("Bad request line"))?;
     let method = &line[..sp1];
     if !method.iter().all(|&c| is_token(c)) || method.is_empty() {
@@ -354,6 +363,40 @@ fn parse_start_line(b: &[u8], start: usize, end: usize) -> Result<StartLine, Par
         uri_start: (start + sp1 + 1) as u32,
         uri_end: (start + sp2) as u32,
     })
+}
+
+struct Spaces {
+    sp1: usize,
+    sp2: usize,
+}
+
+/// The common request line `METHOD uri SIP/2.0`, checked in one pass: a token method, one space,
+/// a URI of printable non-space bytes holding a ':' and not starting with '<', one space and the
+/// version. `None` sends the line to the full check, which names what is wrong.
+#[inline]
+fn simple_request_line(line: &[u8]) -> Option<Spaces> {
+    let sp1 = token_len(line);
+    if sp1 == 0 || line.get(sp1) != Some(&b' ') {
+        return None;
+    }
+    let mut i = sp1 + 1;
+    let mut colon = false;
+    while i < line.len() {
+        let c = line[i];
+        if c == b' ' {
+            break;
+        }
+        if !(b'!'..0x7f).contains(&c) {
+            return None;
+        }
+        colon |= c == b':';
+        i += 1;
+    }
+    let ok = colon
+        && i > sp1 + 1
+        && line[sp1 + 1] != b'<'
+        && line[i..].eq_ignore_ascii_case(b" SIP/2.0");
+    ok.then_some(Spaces { sp1, sp2: i })
 }
 
 fn check_version(v: &[u8]) -> Result<(), ParseError> {

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::error::HeaderError;
 use super::params::Params;
-use super::scan::{is_lws, is_token, skip_quoted, trim, unescape_quoted, unquote};
+use super::scan::{is_lws, skip_quoted, trim, unescape_quoted, unquote};
 use super::uri::Uri;
 
 /// `["display"] <uri> ;params` or `uri ;params`. Borrowed from the message buffer.
@@ -19,6 +19,45 @@ pub struct NameAddr<'a> {
     pub angle: bool,
     /// Header parameters after the URI (`;tag=...`, `;expires=...`).
     pub params: Params<'a>,
+    /// The first `tag` parameter's value (unquoted), found while validating the parameters.
+    tag: Option<&'a [u8]>,
+}
+
+const fn display_stop_table() -> [u8; 256] {
+    let mut t = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let display = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            )
+            || matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+        t[b] = !display as u8;
+        b += 1;
+    }
+    t
+}
+
+/// Zero for token characters and whitespace: what an unquoted display name may hold.
+static DISPLAY_STOP: [u8; 256] = display_stop_table();
+
+/// Validates header parameters and returns the first `tag`'s value, in one pass.
+fn scan_params(params: Params<'_>) -> Result<Option<&[u8]>, HeaderError> {
+    let mut tag = None;
+    let mut seen = false;
+    let ok = params.scan(|name, value| {
+        if !seen && name.len() == 3 && super::scan::eq_ic(name, b"tag") {
+            seen = true;
+            tag = value.map(unquote);
+        }
+    });
+    if ok {
+        Ok(tag)
+    } else {
+        Err(HeaderError::new("bad header parameter"))
+    }
 }
 
 impl<'a> NameAddr<'a> {
@@ -40,19 +79,22 @@ impl<'a> NameAddr<'a> {
             if raw.get(i) != Some(&b'<') {
                 return Err(HeaderError::new("display name not followed by <URI>"));
             }
-        } else if let Some(lt) = super::scan::find_byte(b'<', raw) {
-            let dn = trim(&raw[..lt]);
-            if !dn.is_empty() {
-                if !dn.iter().all(|&b| is_token(b) || is_lws(b)) {
-                    return Err(HeaderError::new("display name has non-token characters"));
+        } else {
+            // Display name: token characters and whitespace up to the '<'. Any other byte
+            // before a '<' is an error; with no '<' at all the value is an addr-spec.
+            let stop = super::scan::skip_until(raw, 0, &DISPLAY_STOP);
+            if raw.get(stop) == Some(&b'<') {
+                let dn = trim(&raw[..stop]);
+                if !dn.is_empty() {
+                    display = Some(dn);
                 }
-                display = Some(dn);
+                i = stop;
+            } else if super::scan::find_byte(b'<', &raw[stop..]).is_some() {
+                return Err(HeaderError::new("display name has non-token characters"));
             }
-            i = lt;
         }
         if raw.get(i) == Some(&b'<') {
-            let end = super::scan::find_byte(b'>', &raw[i..])
-                .map(|e| i + e)
+            let end = super::scan::find_any(raw, i, [b'>'])
                 .ok_or(HeaderError::new("unterminated <URI>"))?;
             let inner = &raw[i + 1..end];
             if inner.first().is_some_and(|&b| is_lws(b)) || inner.last().is_some_and(|&b| is_lws(b))
@@ -65,15 +107,14 @@ impl<'a> NameAddr<'a> {
                 return Err(HeaderError::new("junk after <URI>"));
             }
             let params = Params::new(params);
-            if !params.validate() {
-                return Err(HeaderError::new("bad header parameter"));
-            }
+            let tag = scan_params(params)?;
             return Ok(NameAddr {
                 raw,
                 display,
                 uri,
                 angle: true,
                 params,
+                tag,
             });
         }
         // addr-spec: the URI ends at the first ';' (its parameters belong to the header) or space.
@@ -91,21 +132,20 @@ impl<'a> NameAddr<'a> {
             return Err(HeaderError::new("spaces inside an addr-spec"));
         }
         let params = Params::new(rest);
-        if !params.validate() {
-            return Err(HeaderError::new("bad header parameter"));
-        }
+        let tag = scan_params(params)?;
         Ok(NameAddr {
             raw,
             display,
             uri,
             angle: false,
             params,
+            tag,
         })
     }
 
     /// `tag` parameter (From / To).
     pub fn tag(&self) -> Option<&'a [u8]> {
-        self.params.value(b"tag")
+        self.tag
     }
 
     pub fn param(&self, name: &[u8]) -> Option<&'a [u8]> {
@@ -136,6 +176,14 @@ mod tests {
         assert!(a.uri.params.is_empty());
         assert_eq!(a.tag(), Some(&b"88sja8x"[..]));
 
+        // The first tag counts, as `params.value` would find it.
+        let two = NameAddr::parse(b"<sip:a@b>;TAG=\"x\";tag=y").unwrap();
+        assert_eq!(two.tag(), Some(&b"x"[..]));
+        assert_eq!(two.tag(), two.params.value(b"tag"));
+        let bare = NameAddr::parse(b"<sip:a@b>;tag;tag=y").unwrap();
+        assert_eq!(bare.tag(), None);
+        assert_eq!(bare.tag(), bare.params.value(b"tag"));
+
         let t = NameAddr::parse(b"Bob Smith <tel:+1555>").unwrap();
         assert_eq!(t.display, Some(&b"Bob Smith"[..]));
     }
@@ -146,5 +194,7 @@ mod tests {
         assert!(NameAddr::parse(b"Bell, Alexander <sip:a.g.bell@bell-tel.com>").is_err());
         assert!(NameAddr::parse(b"sip:a@b junk").is_err());
         assert!(NameAddr::parse(b"<sip:a@b").is_err());
+        assert!(NameAddr::parse(b"Bob@home <sip:a@b>").is_err());
+        assert!(NameAddr::parse(b"sip:a@b;x=<y>").is_err());
     }
 }

@@ -101,14 +101,13 @@ fn is_param_char(b: u8) -> bool {
 /// Splits off one parameter: up to the next `;` that is outside quotes.
 fn split_one(s: &[u8]) -> (&[u8], &[u8]) {
     let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b';' => return (&s[..i], &s[i..]),
-            b'"' => match super::scan::skip_quoted(s, i) {
-                Ok(k) => i = k,
-                Err(_) => return (s, b""),
-            },
-            _ => i += 1,
+    while let Some(j) = super::scan::find_any(s, i, [b';', b'"']) {
+        if s[j] == b';' {
+            return (&s[..j], &s[j..]);
+        }
+        match super::scan::skip_quoted(s, j) {
+            Ok(k) => i = k,
+            Err(_) => return (s, b""),
         }
     }
     (s, b"")

@@ -24,6 +24,38 @@ const fn token_table() -> [bool; 256] {
 
 static TOKEN: [bool; 256] = token_table();
 
+const fn non_token_table() -> [u8; 256] {
+    let t = token_table();
+    let mut n = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        n[b] = !t[b] as u8;
+        b += 1;
+    }
+    n
+}
+
+/// Non-zero for bytes that are not token characters.
+static NON_TOKEN: [u8; 256] = non_token_table();
+
+/// Index of the first byte at or after `i` whose entry in `stop` is non-zero (or `s.len()`),
+/// four bytes per step.
+#[inline]
+pub fn skip_until(s: &[u8], mut i: usize, stop: &[u8; 256]) -> usize {
+    while let Some(c) = s.get(i..i + 4) {
+        if stop[c[0] as usize] | stop[c[1] as usize] | stop[c[2] as usize] | stop[c[3] as usize]
+            != 0
+        {
+            break;
+        }
+        i += 4;
+    }
+    while i < s.len() && stop[s[i] as usize] == 0 {
+        i += 1;
+    }
+    i
+}
+
 /// RFC 3261 `token` characters.
 #[inline]
 pub fn is_token(b: u8) -> bool {
@@ -37,12 +69,47 @@ pub fn find_byte(b: u8, s: &[u8]) -> Option<usize> {
     s.iter().position(|&c| c == b)
 }
 
+/// Index of the first byte of `s` at or after `from` that is one of `targets`, eight bytes at a
+/// time (SWAR): header values are 10–100 bytes, too short for memchr's vector setup to pay off.
+#[inline]
+pub fn find_any<const N: usize>(s: &[u8], from: usize, targets: [u8; N]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let mut w = [0; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let mut hit = 0;
+        for t in targets {
+            let x = w ^ (LO * u64::from(t));
+            // The lowest flagged byte is always a real match (carries only flag bytes above one).
+            hit |= x.wrapping_sub(LO) & !x & HI;
+        }
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while i < s.len() {
+        if targets.contains(&s[i]) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Index of the first LF in `s` at or after `from`.
+#[inline]
+pub fn find_lf(s: &[u8], from: usize) -> Option<usize> {
+    find_any(s, from, [b'\n'])
+}
+
 /// Length of the run of token characters at the start of `s`.
 #[inline]
 pub fn token_len(s: &[u8]) -> usize {
-    s.iter()
-        .position(|&b| !TOKEN[b as usize])
-        .unwrap_or(s.len())
+    skip_until(s, 0, &NON_TOKEN)
 }
 
 /// True when `s` is a non-empty RFC 3261 token.
@@ -116,8 +183,7 @@ pub fn find_unquoted(s: &[u8], sep: u8) -> Result<Option<usize>, Unbalanced> {
     let mut i = 0;
     let mut angle = false;
     // Jump between the only bytes that matter; most values have no quotes or brackets.
-    while let Some(p) = memchr::memchr3(sep, b'"', if angle { b'>' } else { b'<' }, &s[i..]) {
-        let j = i + p;
+    while let Some(j) = find_any(s, i, [sep, b'"', if angle { b'>' } else { b'<' }]) {
         match s[j] {
             b'"' if !angle => {
                 i = skip_quoted(s, j)?;
@@ -220,6 +286,43 @@ mod tests {
             .collect();
         assert_eq!(v, vec![&br#""a,b" <sip:x;y,z>;p=1"#[..], b"sip:c"]);
         assert!(CommaList::new(b"\"open, x").any(|r| r.is_err()));
+    }
+
+    #[test]
+    fn find_lf_matches_a_plain_search() {
+        let text = b"Via: SIP/2.0/UDP h\r\nX: \xff\x0b\x8a\n\n\x0a";
+        for from in 0..text.len() {
+            for end in from..=text.len() {
+                let s = &text[..end];
+                let want = s[from..].iter().position(|&c| c == b'\n').map(|i| from + i);
+                assert_eq!(find_lf(s, from), want, "{from}..{end}");
+            }
+        }
+        assert_eq!(find_lf(b"abc", 3), None);
+        for from in 0..text.len() {
+            let want = text[from..]
+                .iter()
+                .position(|c| b"\r:\x8a".contains(c))
+                .map(|i| from + i);
+            assert_eq!(find_any(text, from, [b'\r', b':', 0x8a]), want);
+        }
+        assert_eq!(find_lf(b"abc", 7), None);
+    }
+
+    #[test]
+    fn token_len_stops_at_the_first_non_token_byte() {
+        for s in [
+            &b""[..],
+            b"a",
+            b"abc",
+            b"Via:",
+            b"Content-Length: 1",
+            b"abcdefgh",
+            b"abcdefg h",
+        ] {
+            let want = s.iter().position(|&b| !is_token(b)).unwrap_or(s.len());
+            assert_eq!(token_len(s), want, "{}", String::from_utf8_lossy(s));
+        }
     }
 
     #[test]

@@ -3,32 +3,87 @@
 
 use super::hdr::HdrId;
 
+const _: () = assert!(HdrId::COUNT <= 64, "HeaderTable::repeated is a u64 bit set");
+const _: () = assert!(std::mem::size_of::<HField>() == 16);
+
 /// Header lines kept without heap allocation.
 pub const INLINE: usize = 32;
 
-/// Offsets of one header line in the message buffer.
+/// Offsets of one header line in the message buffer: 16 bytes, the line's start as u32 and the
+/// rest as u16 offsets within the line (the parser caps a line at `MAX_LINE` bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HField {
-    pub name_start: u32,
-    /// Start of the value (after the colon and leading whitespace).
-    pub value_start: u32,
-    /// End of the value (trailing whitespace and CRLF excluded).
-    pub value_end: u32,
-    /// End of the line, its CRLF included (start of the next header).
-    pub line_end: u32,
-    pub name_len: u16,
+    name_start: u32,
+    /// Start of the value (after the colon and leading whitespace), from `name_start`.
+    value_off: u16,
+    /// Value length (trailing whitespace and CRLF excluded).
+    value_len: u16,
+    /// Line length, its CRLF included (the next header starts there).
+    line_len: u16,
+    name_len: u16,
     pub id: HdrId,
 }
 
+/// Longest header line (folded lines counted whole, CRLF excluded) a table entry can describe.
+pub const MAX_LINE: usize = u16::MAX as usize - 2;
+
 impl HField {
+    /// All zero bytes (`Via` is id 0), so a new table is a memset. Never read: `get` stops at `len`.
     const EMPTY: HField = HField {
         name_start: 0,
-        value_start: 0,
-        value_end: 0,
-        line_end: 0,
+        value_off: 0,
+        value_len: 0,
+        line_len: 0,
         name_len: 0,
-        id: HdrId::Other,
+        id: HdrId::Via,
     };
+
+    /// Offsets are absolute; the line must be at most `MAX_LINE` bytes plus its line end.
+    #[inline]
+    pub fn new(
+        id: HdrId,
+        name_start: usize,
+        name_len: usize,
+        value_start: usize,
+        value_end: usize,
+        line_end: usize,
+    ) -> HField {
+        debug_assert!(line_end - name_start <= u16::MAX as usize);
+        HField {
+            name_start: name_start as u32,
+            value_off: (value_start - name_start) as u16,
+            value_len: (value_end - value_start) as u16,
+            line_len: (line_end - name_start) as u16,
+            name_len: name_len as u16,
+            id,
+        }
+    }
+
+    #[inline]
+    pub fn name_start(&self) -> usize {
+        self.name_start as usize
+    }
+
+    #[inline]
+    pub fn name_len(&self) -> usize {
+        self.name_len as usize
+    }
+
+    #[inline]
+    pub fn value_start(&self) -> usize {
+        self.name_start as usize + self.value_off as usize
+    }
+
+    #[inline]
+    pub fn value_end(&self) -> usize {
+        self.value_start() + self.value_len as usize
+    }
+
+    /// End of the line, its CRLF included (start of the next header).
+    #[inline]
+    pub fn line_end(&self) -> usize {
+        self.name_start as usize + self.line_len as usize
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,8 +93,8 @@ pub(crate) struct HeaderTable {
     len: u16,
     /// Index of the first header of each id, `u16::MAX` when absent.
     first: [u16; HdrId::COUNT],
-    /// Header lines per id (saturating).
-    count: [u8; HdrId::COUNT],
+    /// Bit `id` set when more than one line has that id.
+    repeated: u64,
 }
 
 impl HeaderTable {
@@ -49,7 +104,7 @@ impl HeaderTable {
             spill: Vec::new(),
             len: 0,
             first: [u16::MAX; HdrId::COUNT],
-            count: [0; HdrId::COUNT],
+            repeated: 0,
         }
     }
 
@@ -60,11 +115,11 @@ impl HeaderTable {
         } else {
             self.spill.push(f);
         }
-        let n = &mut self.count[f.id as usize];
-        *n = n.saturating_add(1);
         let slot = &mut self.first[f.id as usize];
         if *slot == u16::MAX {
             *slot = self.len;
+        } else {
+            self.repeated |= 1 << f.id as u32;
         }
         self.len += 1;
     }
@@ -87,10 +142,10 @@ impl HeaderTable {
         }
     }
 
-    /// Number of header lines with this id (saturates at 255).
+    /// True when more than one header line has this id.
     #[inline]
-    pub fn count(&self, id: HdrId) -> usize {
-        self.count[id as usize] as usize
+    pub fn repeated(&self, id: HdrId) -> bool {
+        self.repeated & (1 << id as u32) != 0
     }
 
     #[inline]

@@ -6,22 +6,96 @@ use super::error::HeaderError;
 use super::params::Params;
 use super::scan::{eq_ic, parse_u16};
 
-const fn uri_excluded() -> [bool; 256] {
-    let mut t = [false; 256];
+/// Byte classes of the one-pass URI scan. `0` is an ordinary byte.
+const EXCLUDED: u8 = 1;
+const PERCENT: u8 = 2;
+const AT: u8 = 3;
+const QUESTION: u8 = 4;
+const SEMI: u8 = 5;
+const COLON: u8 = 6;
+
+const fn uri_classes() -> [u8; 256] {
+    let mut t = [0; 256];
     let mut b = 0;
     while b < 256 {
-        t[b] = b <= b' ' as usize
+        // Bytes that never appear unescaped in a URI: controls, space, DEL, `<`, `>`, `"`.
+        t[b] = if b <= b' ' as usize
             || b == 0x7f
             || b == b'<' as usize
             || b == b'>' as usize
-            || b == b'"' as usize;
+            || b == b'"' as usize
+        {
+            EXCLUDED
+        } else {
+            match b as u8 {
+                b'%' => PERCENT,
+                b'@' => AT,
+                b'?' => QUESTION,
+                b';' => SEMI,
+                b':' => COLON,
+                _ => 0,
+            }
+        };
         b += 1;
     }
     t
 }
 
-/// Bytes that never appear unescaped in a URI: controls, space, DEL, `<`, `>`, `"`.
-static URI_EXCLUDED: [bool; 256] = uri_excluded();
+static URI_CLASS: [u8; 256] = uri_classes();
+
+/// Where the separators of a URI's scheme-specific part are, from one scan.
+struct Marks {
+    escaped: bool,
+    /// First '@'.
+    at: Option<usize>,
+    /// First ':' before the first '@' (user:password).
+    colon: Option<usize>,
+    /// First '?' and ';' after the first '@' (anywhere when there is no '@').
+    question: Option<usize>,
+    semi: Option<usize>,
+}
+
+/// Classifies every byte of `rest` once; fails on a byte that cannot appear in a URI.
+#[inline]
+fn scan_marks(rest: &[u8]) -> Result<Marks, HeaderError> {
+    let mut m = Marks {
+        escaped: false,
+        at: None,
+        colon: None,
+        question: None,
+        semi: None,
+    };
+    let mut i = 0;
+    loop {
+        // Most bytes are ordinary: skip them in a tight loop, then look at the separator.
+        i = super::scan::skip_until(rest, i, &URI_CLASS);
+        let Some(&b) = rest.get(i) else { break };
+        match URI_CLASS[b as usize] {
+            EXCLUDED => {
+                return Err(HeaderError::new(
+                    "URI contains whitespace or a reserved character",
+                ));
+            }
+            PERCENT => m.escaped = true,
+            AT => {
+                if m.at.is_none() {
+                    m.at = Some(i);
+                    m.question = None;
+                    m.semi = None;
+                }
+            }
+            QUESTION => m.question = m.question.or(Some(i)),
+            SEMI => m.semi = m.semi.or(Some(i)),
+            _ => {
+                if m.at.is_none() {
+                    m.colon = m.colon.or(Some(i));
+                }
+            }
+        }
+        i += 1;
+    }
+    Ok(m)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -76,15 +150,9 @@ impl<'a> Uri<'a> {
         {
             return Err(HeaderError::new("bad URI scheme"));
         }
-        let mut escaped = false;
-        for &b in raw {
-            if URI_EXCLUDED[b as usize] {
-                return Err(HeaderError::new(
-                    "URI contains whitespace or a reserved character",
-                ));
-            }
-            escaped |= b == b'%';
-        }
+        // A valid scheme holds no excluded byte, so scanning the rest covers the whole URI.
+        let rest = &raw[colon + 1..];
+        let marks = scan_marks(rest)?;
         let scheme = if eq_ic(scheme_raw, b"sip") {
             Scheme::Sip
         } else if eq_ic(scheme_raw, b"sips") {
@@ -94,7 +162,6 @@ impl<'a> Uri<'a> {
         } else {
             Scheme::Other
         };
-        let rest = &raw[colon + 1..];
         let mut uri = Uri {
             raw,
             scheme,
@@ -108,7 +175,7 @@ impl<'a> Uri<'a> {
             headers: None,
         };
         match scheme {
-            Scheme::Sip | Scheme::Sips => parse_sip(rest, &mut uri)?,
+            Scheme::Sip | Scheme::Sips => parse_sip(rest, &marks, &mut uri)?,
             Scheme::Tel => {
                 let semi = super::scan::find_byte(b';', rest).unwrap_or(rest.len());
                 if semi == 0 {
@@ -123,7 +190,7 @@ impl<'a> Uri<'a> {
                 }
             }
         }
-        if escaped {
+        if marks.escaped {
             check_escapes(raw)?;
         }
         Ok(uri)
@@ -163,13 +230,13 @@ impl<'a> Uri<'a> {
     }
 }
 
-fn parse_sip<'a>(rest: &'a [u8], uri: &mut Uri<'a>) -> Result<(), HeaderError> {
+fn parse_sip<'a>(rest: &'a [u8], m: &Marks, uri: &mut Uri<'a>) -> Result<(), HeaderError> {
     // '@' cannot appear unescaped in parameters or headers, so it always ends the userinfo,
     // whose user part may itself hold ';', '?' and ',' (RFC 4475 §3.1.1.2 and §3.1.1.9).
-    let hostpart = match super::scan::find_byte(b'@', rest) {
+    let (hostpart, base) = match m.at {
         Some(at) => {
             let userinfo = &rest[..at];
-            let (user, password) = match super::scan::find_byte(b':', userinfo) {
+            let (user, password) = match m.colon {
                 Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                 None => (userinfo, None),
             };
@@ -178,21 +245,21 @@ fn parse_sip<'a>(rest: &'a [u8], uri: &mut Uri<'a>) -> Result<(), HeaderError> {
             }
             uri.user = Some(user);
             uri.password = password;
-            &rest[at + 1..]
+            (&rest[at + 1..], at + 1)
         }
-        None => rest,
+        None => (rest, 0),
     };
-    let (body, headers) = match super::scan::find_byte(b'?', hostpart) {
-        Some(q) => (&hostpart[..q], Some(&hostpart[q + 1..])),
+    let (body, headers) = match m.question {
+        Some(q) => (&hostpart[..q - base], Some(&hostpart[q - base + 1..])),
         None => (hostpart, None),
     };
     uri.headers = headers;
-    let (hostport, params) = match super::scan::find_byte(b';', body) {
-        Some(s) => (&body[..s], &body[s..]),
-        None => (body, &b""[..]),
+    let (hostport, params) = match m.semi {
+        Some(s) if s - base < body.len() => (&body[..s - base], &body[s - base..]),
+        _ => (body, &b""[..]),
     };
     uri.params = Params::new(params);
-    if !uri.params.validate() {
+    if !params.is_empty() && !uri.params.validate() {
         return Err(HeaderError::new("bad URI parameter"));
     }
     let (host, port) = split_hostport(hostport)?;
@@ -246,56 +313,76 @@ pub fn host_kind(host: &[u8]) -> Result<HostKind, HeaderError> {
             Err(HeaderError::new("bad IPv6 reference"))
         };
     }
-    if host.first().is_some_and(u8::is_ascii_digit) && is_ipv4(host) {
+    let mut all = HOST | DIGIT_DOT;
+    let mut quads = host.chunks_exact(4);
+    for c in &mut quads {
+        all &= HOST_CLASS[c[0] as usize]
+            & HOST_CLASS[c[1] as usize]
+            & HOST_CLASS[c[2] as usize]
+            & HOST_CLASS[c[3] as usize];
+    }
+    for &b in quads.remainder() {
+        all &= HOST_CLASS[b as usize];
+    }
+    let (all_host, all_digit_dot) = (all & HOST != 0, all & DIGIT_DOT != 0);
+    if all_digit_dot && host.first().is_some_and(u8::is_ascii_digit) && is_ipv4(host) {
         return Ok(HostKind::Ipv4);
     }
     // A dotted all-digit name that is not an IPv4 address is not a valid hostname either (the
     // top label must start with a letter).
-    let valid = host.first().is_some_and(u8::is_ascii_alphanumeric)
-        && host.iter().all(|&b| HOST_CHAR[b as usize])
-        && !host.iter().all(|&b| b.is_ascii_digit() || b == b'.');
+    let valid = host.first().is_some_and(u8::is_ascii_alphanumeric) && all_host && !all_digit_dot;
     if valid {
         Ok(HostKind::Name)
-    } else if host.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+    } else if all_digit_dot {
         Err(HeaderError::new("bad IPv4 address"))
     } else {
         Err(HeaderError::new("bad host name"))
     }
 }
 
-const fn host_char() -> [bool; 256] {
-    let mut t = [false; 256];
+/// Host byte classes: `HOST` for hostname characters, `DIGIT_DOT` for IPv4 characters.
+const HOST: u8 = 1;
+const DIGIT_DOT: u8 = 2;
+
+const fn host_class() -> [u8; 256] {
+    let mut t = [0; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'.';
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b'.' {
+            t[b] |= HOST;
+        }
+        if c.is_ascii_digit() || c == b'.' {
+            t[b] |= DIGIT_DOT;
+        }
         b += 1;
     }
     t
 }
 
-static HOST_CHAR: [bool; 256] = host_char();
+static HOST_CLASS: [u8; 256] = host_class();
 
 /// Dotted-quad IPv4 address: four decimal octets of one to three digits, each at most 255.
 pub fn is_ipv4(s: &[u8]) -> bool {
-    let mut parts = 0;
-    for part in s.split(|&b| b == b'.') {
-        parts += 1;
-        if parts > 4 || part.is_empty() || part.len() > 3 {
-            return false;
-        }
-        let mut v: u16 = 0;
-        for &d in part {
-            if !d.is_ascii_digit() {
+    let (mut parts, mut digits, mut v) = (0, 0, 0u16);
+    for &b in s {
+        if b == b'.' {
+            if digits == 0 {
                 return false;
             }
-            v = v * 10 + u16::from(d - b'0');
-        }
-        if v > 255 {
+            parts += 1;
+            (digits, v) = (0, 0);
+        } else if b.is_ascii_digit() && digits < 3 {
+            v = v * 10 + u16::from(b - b'0');
+            if v > 255 {
+                return false;
+            }
+            digits += 1;
+        } else {
             return false;
         }
     }
-    parts == 4
+    digits > 0 && parts == 3
 }
 
 fn check_escapes(s: &[u8]) -> Result<(), HeaderError> {
@@ -399,6 +486,31 @@ mod tests {
             b"sip:256.1.1.1",
         ] {
             assert!(Uri::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn ipv4_needs_four_octets_of_at_most_255() {
+        for ok in [
+            &b"0.0.0.0"[..],
+            b"255.255.255.255",
+            b"127.0.0.1",
+            b"010.1.1.1",
+        ] {
+            assert!(is_ipv4(ok), "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b""[..],
+            b"1.2.3",
+            b"1.2.3.4.5",
+            b"1..3.4",
+            b".1.2.3",
+            b"1.2.3.",
+            b"256.1.1.1",
+            b"1.2.3.1000",
+            b"1.2.3.a",
+        ] {
+            assert!(!is_ipv4(bad), "{}", String::from_utf8_lossy(bad));
         }
     }
 

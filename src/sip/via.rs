@@ -42,10 +42,16 @@ fn slash(s: &[u8]) -> Result<&[u8], HeaderError> {
 impl<'a> Via<'a> {
     pub fn parse(raw: &'a [u8]) -> Result<Via<'a>, HeaderError> {
         let raw = trim(raw);
-        let (protocol, s) = token(raw);
-        let s = slash(s)?;
-        let (version, s) = token(s);
-        let s = slash(s)?;
+        // The usual `SIP/2.0/` prefix gives what the token and slash steps would.
+        let (protocol, version, s) = if raw.len() > 8 && raw[..8].eq_ignore_ascii_case(b"SIP/2.0/")
+        {
+            (&raw[..3], &raw[4..7], &raw[8..])
+        } else {
+            let (protocol, s) = token(raw);
+            let s = slash(s)?;
+            let (version, s) = token(s);
+            (protocol, version, slash(s)?)
+        };
         let (transport, s) = token(s);
         if protocol.is_empty() || version.is_empty() || transport.is_empty() {
             return Err(HeaderError::new("bad Via sent-protocol"));

@@ -1,0 +1,538 @@
+//! sqlops: raw SQL from the script into variables (`sql_query`, `sql_query_one`) and user
+//! preferences kept as AVPs in `usr_preferences` (`sql_avp_load`, `sql_avp_store`,
+//! `sql_avp_delete`). `db_url` may be given several times as `"N url"` (N = the `db_id`).
+//! The raw query text is the script author's SQL (that is the point of the function); every
+//! other statement here is parameterised.
+
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::db::{Db, DbUrl, Value as DbValue};
+use crate::script::ast::AssignOp;
+use crate::script::module::{InitCtx, ParamValue, p};
+use crate::script::pv::{PvSpec, parse_pv};
+use crate::script::{
+    ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx, Value,
+};
+use crate::sip::Uri;
+
+use super::auth_db::db;
+use spec::{Key, Name, Source};
+
+/// `type` column bit: the value is an integer.
+const DB_VAL_INT: i64 = 1;
+
+struct Columns {
+    uuid: String,
+    username: String,
+    domain: String,
+    attribute: String,
+    value: String,
+    kind: String,
+}
+
+struct State {
+    dbs: BTreeMap<i64, Arc<Db>>,
+    table: String,
+    use_domain: bool,
+    cols: Columns,
+}
+
+static STATE: RwLock<Option<Arc<State>>> = RwLock::new(None);
+
+/// `"N url"` or `"url"` (id 0).
+fn parse_db_url(text: &str) -> Result<(i64, String), String> {
+    let t = text.trim();
+    if let Some((id, url)) = t.split_once(char::is_whitespace)
+        && let Ok(id) = id.parse::<i64>()
+    {
+        return Ok((id, url.trim().to_string()));
+    }
+    if t.is_empty() {
+        return Err("modparam db_url: empty".into());
+    }
+    Ok((0, t.to_string()))
+}
+
+fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
+    let mut dbs = BTreeMap::new();
+    for v in ctx.params.all("db_url") {
+        let ParamValue::Str(s) = v else {
+            return Err("modparam db_url: not a string".into());
+        };
+        let (id, url) = parse_db_url(s)?;
+        let u = DbUrl::parse(&url).map_err(|e| format!("modparam db_url {id}: {e}"))?;
+        let handle =
+            Db::connect(&u).map_err(|e| format!("database {} (db_url {id}): {e}", u.redacted()))?;
+        if dbs.insert(id, Arc::new(handle)).is_some() {
+            return Err(format!("modparam db_url: id {id} given twice"));
+        }
+    }
+    if dbs.is_empty() {
+        dbs.insert(0, db::open(ctx)?);
+    }
+    let first = dbs.values().next().cloned().expect("one database");
+    let col = |n: &str, d: &str| db::ident(&first, "column", &db::str_param(ctx, n, d));
+    let cols = Columns {
+        uuid: col("uuid_column", "uuid")?,
+        username: col("username_column", "username")?,
+        domain: col("domain_column", "domain")?,
+        attribute: col("attribute_column", "attribute")?,
+        value: col("value_column", "value")?,
+        kind: col("type_column", "type")?,
+    };
+    let table = db::str_param(ctx, "usr_table", "usr_preferences");
+    db::ident(&first, "table", &table)?;
+    let st = State {
+        dbs,
+        table,
+        use_domain: db::int_param(ctx, "use_domain", 0)? != 0,
+        cols,
+    };
+    *STATE.write() = Some(Arc::new(st));
+    Ok(())
+}
+
+fn state() -> Option<Arc<State>> {
+    STATE.read().clone()
+}
+
+impl State {
+    fn db(&self, id: i64) -> Result<&Arc<Db>, String> {
+        self.dbs
+            .get(&id)
+            .ok_or_else(|| format!("no db_url with id {id}"))
+    }
+}
+
+/// The `db_id` argument: a number or a string holding one (0 when omitted).
+fn db_id(arg: Option<&ArgValue<'_>>) -> Result<i64, String> {
+    match arg {
+        None | Some(ArgValue::None) => Ok(0),
+        Some(ArgValue::Int(i)) => Ok(*i as i64),
+        Some(ArgValue::Str(s)) if s.trim().is_empty() => Ok(0),
+        Some(ArgValue::Str(s)) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("db_id `{s}` is not a number")),
+        Some(other) => Err(format!("db_id {other:?} is not a number")),
+    }
+}
+
+/// A database value as a script value (`null_as` for SQL NULL).
+fn script_value(v: &DbValue, null_as: Value) -> Value {
+    match v {
+        DbValue::Null => null_as,
+        DbValue::Int(i) => i32::try_from(*i)
+            .map(Value::Int)
+            .unwrap_or_else(|_| Value::Str(i.to_string())),
+        other => Value::Str(other.to_text().unwrap_or_default()),
+    }
+}
+
+fn set(ctx: &mut RunCtx<'_>, var: &PvSpec, v: Value) -> Result<(), String> {
+    ctx.set_pv(var, AssignOp::Set, v)
+        .map_err(|e| format!("cannot set {}: {e}", var.text))
+}
+
+fn run_query(
+    ctx: &RunCtx<'_>,
+    func: &str,
+    args: &[ArgValue<'_>],
+) -> Result<Vec<crate::db::Row>, String> {
+    let _ = ctx;
+    let st = state().ok_or("sqlops module not running")?;
+    let query = args.first().and_then(ArgValue::str).unwrap_or("");
+    if query.trim().is_empty() {
+        return Err(format!("{func}: empty query"));
+    }
+    let db = st.db(db_id(args.get(2))?)?;
+    db.query(query, &[])
+        .map_err(|e| format!("query failed: {e}"))
+}
+
+fn dest_vars(arg: Option<&ArgValue<'_>>) -> Result<Vec<PvSpec>, String> {
+    match arg.and_then(ArgValue::str) {
+        Some(s) if !s.trim().is_empty() => spec::parse_var_list(s),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// `sql_query(query, [res_col_avps], [db_id])`: 1 rows, -2 no row, -1 error.
+fn sql_query(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let r = dest_vars(args.get(1)).and_then(|dest| {
+        let rows = run_query(ctx, "sql_query", args)?;
+        if rows.is_empty() || rows[0].is_empty() {
+            return Ok(-2);
+        }
+        let columns = rows[0].len();
+        let vars: Vec<PvSpec> = (0..columns)
+            .map(|j| dest.get(j).cloned().unwrap_or_else(|| spec::default_avp(j)))
+            .collect();
+        // The first row ends on top of each AVP stack ($avp(x)[0]).
+        for row in rows.iter().rev() {
+            for (j, var) in vars.iter().enumerate() {
+                set(ctx, var, script_value(row.get(j), Value::str("<null>")))?;
+            }
+        }
+        Ok(1)
+    });
+    r.unwrap_or_else(|e| {
+        tracing::error!("sql_query: {e}");
+        -1
+    })
+}
+
+/// `sql_query_one(query, [res_col_vars], [db_id])`: the first row into any variables.
+fn sql_query_one(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let r = dest_vars(args.get(1)).and_then(|dest| {
+        let rows = run_query(ctx, "sql_query_one", args)?;
+        let Some(row) = rows.first().filter(|r| !r.is_empty()) else {
+            return Ok(-2);
+        };
+        if dest.len() < row.len() {
+            return Err(format!(
+                "the query returns {} column(s) but {} variable(s) are given",
+                row.len(),
+                dest.len()
+            ));
+        }
+        for (j, var) in dest.iter().take(row.len()).enumerate() {
+            set(ctx, var, script_value(row.get(j), Value::Null))?;
+        }
+        Ok(1)
+    });
+    r.unwrap_or_else(|e| {
+        tracing::error!("sql_query_one: {e}");
+        -1
+    })
+}
+
+/// The key columns and values selecting a user's preferences.
+struct Who {
+    uuid: Option<String>,
+    user: Option<String>,
+    domain: Option<String>,
+}
+
+fn who(ctx: &mut RunCtx<'_>, src: &Source, use_domain: bool) -> Result<Who, String> {
+    let text = match &src.var {
+        Some(var) => {
+            let v = ctx
+                .get_pv(var)
+                .map_err(|e| format!("source {}: {e}", src.text))?;
+            if v.is_null() {
+                return Err(format!("source {} has no value", src.text));
+            }
+            v.to_display().into_owned()
+        }
+        None => src.text.clone(),
+    };
+    if text.is_empty() {
+        return Err(format!("source {} is empty", src.text));
+    }
+    if src.key == Key::Uuid {
+        return Ok(Who {
+            uuid: Some(text),
+            user: None,
+            domain: None,
+        });
+    }
+    let uri = Uri::parse(text.as_bytes()).map_err(|_| format!("`{text}` is not a SIP URI"))?;
+    let user = match src.key {
+        Key::Uri | Key::Username => Some(
+            uri.user
+                .filter(|u| !u.is_empty())
+                .map(|u| String::from_utf8_lossy(u).into_owned())
+                .ok_or_else(|| format!("URI `{text}` has no user"))?,
+        ),
+        _ => None,
+    };
+    let domain = match src.key {
+        Key::Domain => true,
+        Key::Uri => use_domain,
+        _ => false,
+    }
+    .then(|| String::from_utf8_lossy(uri.host).into_owned());
+    Ok(Who {
+        uuid: None,
+        user,
+        domain,
+    })
+}
+
+impl State {
+    /// ` WHERE ...` and its parameters.
+    fn filter(&self, who: &Who, attr: Option<&str>) -> (String, Vec<DbValue>) {
+        let mut conds = Vec::new();
+        let mut params = Vec::new();
+        let c = &self.cols;
+        for (col, v) in [
+            (&c.uuid, &who.uuid),
+            (&c.username, &who.user),
+            (&c.domain, &who.domain),
+        ] {
+            if let Some(v) = v {
+                conds.push(format!("{col} = ?"));
+                params.push(DbValue::Text(v.clone()));
+            }
+        }
+        if let Some(a) = attr {
+            conds.push(format!("{} = ?", c.attribute));
+            params.push(DbValue::Text(a.to_string()));
+        }
+        (format!(" WHERE {}", conds.join(" AND ")), params)
+    }
+
+    fn table_of(&self, db: &Db, name: &Name) -> Result<String, String> {
+        db::ident(db, "table", name.table.as_deref().unwrap_or(&self.table))
+    }
+}
+
+/// Parsed `source`, `name` and the database of an AVP function.
+fn avp_args(args: &[ArgValue<'_>]) -> Result<(Arc<State>, Source, Name, Arc<Db>), String> {
+    let st = state().ok_or("sqlops module not running")?;
+    let src = spec::parse_source(args.first().and_then(ArgValue::str).unwrap_or(""))?;
+    let name = spec::parse_name(args.get(1).and_then(ArgValue::str).unwrap_or(""))?;
+    let db = st.db(db_id(args.get(2))?)?.clone();
+    Ok((st, src, name, db))
+}
+
+fn avp_var(name: &str) -> Result<PvSpec, String> {
+    parse_pv(&format!("$avp({name})")).map_err(|e| format!("AVP name `{name}`: {e:?}"))
+}
+
+/// One preference row as an AVP value (`type` bit 0: integer value).
+pub fn preference_value(value: &DbValue, kind: i64) -> Result<Value, String> {
+    let text = value.to_text().ok_or("NULL value")?;
+    if kind & DB_VAL_INT != 0 {
+        Value::parse_int(text.trim())
+            .map(Value::Int)
+            .ok_or_else(|| format!("value `{text}` is not an integer as its type says"))
+    } else {
+        Ok(Value::Str(text))
+    }
+}
+
+fn sql_avp_load(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let r = avp_args(args).and_then(|(st, src, name, db)| {
+        let who = who(ctx, &src, st.use_domain)?;
+        let prefix = args
+            .get(3)
+            .and_then(ArgValue::str)
+            .unwrap_or("")
+            .to_string();
+        let (filter, params) = st.filter(&who, name.attr.as_deref());
+        let c = &st.cols;
+        let sql = format!(
+            "SELECT {}, {}, {} FROM {}{filter}",
+            c.value,
+            c.attribute,
+            c.kind,
+            st.table_of(&db, &name)?
+        );
+        let rows = db.query(&sql, &params).map_err(|e| e.to_string())?;
+        let mut loaded = 0;
+        for row in &rows {
+            let attr = match &name.attr {
+                Some(a) => a.clone(),
+                None => match row.get(1).to_text().filter(|a| !a.is_empty()) {
+                    Some(a) => a,
+                    None => continue,
+                },
+            };
+            let v = match preference_value(row.get(0), row.get(2).as_i64().unwrap_or(0)) {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!("sql_avp_load: attribute {attr}: {e}");
+                    continue;
+                }
+            };
+            set(ctx, &avp_var(&format!("{prefix}{attr}"))?, v)?;
+            loaded += 1;
+        }
+        Ok(if loaded > 0 { 1 } else { -1 })
+    });
+    r.unwrap_or_else(|e| {
+        tracing::error!("sql_avp_load: {e}");
+        -1
+    })
+}
+
+fn sql_avp_store(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let r = avp_args(args).and_then(|(st, src, name, db)| {
+        let who = who(ctx, &src, st.use_domain)?;
+        let attr = name
+            .attr
+            .clone()
+            .ok_or("sql_avp_store needs an AVP name, not `*`")?;
+        let values: Vec<Value> = ctx
+            .avps
+            .values(&attr)
+            .filter(|v| !v.is_null())
+            .cloned()
+            .collect();
+        if values.is_empty() {
+            return Ok(-1);
+        }
+        let c = &st.cols;
+        let sql = format!(
+            "INSERT INTO {} ({}, {}, {}, {}, {}, {}) VALUES (?, ?, ?, ?, ?, ?)",
+            st.table_of(&db, &name)?,
+            c.uuid,
+            c.attribute,
+            c.value,
+            c.kind,
+            c.username,
+            c.domain
+        );
+        let text = |o: &Option<String>| DbValue::Text(o.clone().unwrap_or_default());
+        db.transaction(|tx| {
+            for v in values.iter().rev() {
+                let kind = if v.is_int_typed() { DB_VAL_INT } else { 0 };
+                tx.execute(
+                    &sql,
+                    &[
+                        text(&who.uuid),
+                        DbValue::Text(attr.clone()),
+                        DbValue::Text(v.to_display().into_owned()),
+                        DbValue::Int(kind),
+                        text(&who.user),
+                        text(&who.domain),
+                    ],
+                )?;
+            }
+            Ok::<_, crate::db::DbError>(())
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(1)
+    });
+    r.unwrap_or_else(|e| {
+        tracing::error!("sql_avp_store: {e}");
+        -1
+    })
+}
+
+fn sql_avp_delete(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let r = avp_args(args).and_then(|(st, src, name, db)| {
+        let who = who(ctx, &src, st.use_domain)?;
+        let (filter, params) = st.filter(&who, name.attr.as_deref());
+        let sql = format!("DELETE FROM {}{filter}", st.table_of(&db, &name)?);
+        db.execute(&sql, &params).map_err(|e| e.to_string())?;
+        Ok(1)
+    });
+    r.unwrap_or_else(|e| {
+        tracing::error!("sql_avp_delete: {e}");
+        -1
+    })
+}
+
+const AVP_ROUTES: RouteMask = RouteMask::REQUEST
+    .or(RouteMask::FAILURE)
+    .or(RouteMask::BRANCH)
+    .or(RouteMask::LOCAL)
+    .or(RouteMask::ONREPLY);
+
+pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
+    name: "sqlops",
+    params: &[
+        ParamSpec::str("db_url").multi(),
+        ParamSpec::str("usr_table"),
+        ParamSpec::str("db_scheme").multi(),
+        ParamSpec::int("use_domain"),
+        ParamSpec::int("ps_id_max_buf_len"),
+        ParamSpec::int("bigint_to_str"),
+        ParamSpec::str("uuid_column"),
+        ParamSpec::str("username_column"),
+        ParamSpec::str("domain_column"),
+        ParamSpec::str("attribute_column"),
+        ParamSpec::str("value_column"),
+        ParamSpec::str("type_column"),
+    ],
+    functions: &[
+        FunctionSpec {
+            name: "sql_query",
+            params: &[p::STR, p::OPT_RAW, p::OPT_ANY],
+            routes: AVP_ROUTES,
+            handler: sql_query,
+        },
+        FunctionSpec {
+            name: "sql_query_one",
+            params: &[p::STR, p::OPT_RAW, p::OPT_ANY],
+            routes: RouteMask::ALL,
+            handler: sql_query_one,
+        },
+        FunctionSpec {
+            name: "sql_avp_load",
+            params: &[p::RAW, p::RAW, p::OPT_ANY, p::OPT_STR],
+            routes: AVP_ROUTES,
+            handler: sql_avp_load,
+        },
+        FunctionSpec {
+            name: "sql_avp_store",
+            params: &[p::RAW, p::RAW, p::OPT_ANY],
+            routes: AVP_ROUTES,
+            handler: sql_avp_store,
+        },
+        FunctionSpec {
+            name: "sql_avp_delete",
+            params: &[p::RAW, p::RAW, p::OPT_ANY],
+            routes: AVP_ROUTES,
+            handler: sql_avp_delete,
+        },
+    ],
+    init: Some(init),
+    ..ModuleDescriptor::EMPTY
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_urls_with_ids() {
+        assert_eq!(
+            parse_db_url("mysql://u:p@h/db").unwrap(),
+            (0, "mysql://u:p@h/db".into())
+        );
+        assert_eq!(
+            parse_db_url(" 1 postgres://u@h2/opensips").unwrap(),
+            (1, "postgres://u@h2/opensips".into())
+        );
+        assert!(parse_db_url("  ").is_err());
+    }
+
+    #[test]
+    fn preference_types() {
+        assert_eq!(
+            preference_value(&DbValue::Text("sip:vm@x".into()), 0).unwrap(),
+            Value::str("sip:vm@x")
+        );
+        assert_eq!(
+            preference_value(&DbValue::Text("42".into()), 1).unwrap(),
+            Value::Int(42)
+        );
+        assert!(preference_value(&DbValue::Text("x".into()), 1).is_err());
+        assert!(preference_value(&DbValue::Null, 0).is_err());
+    }
+
+    #[test]
+    fn db_values_in_script() {
+        assert_eq!(script_value(&DbValue::Int(7), Value::Null), Value::Int(7));
+        assert_eq!(
+            script_value(&DbValue::Int(1 << 40), Value::Null),
+            Value::str((1i64 << 40).to_string())
+        );
+        assert_eq!(
+            script_value(&DbValue::Null, Value::str("<null>")),
+            Value::str("<null>")
+        );
+        assert_eq!(db_id(Some(&ArgValue::Str("3".into()))).unwrap(), 3);
+        assert_eq!(db_id(None).unwrap(), 0);
+        assert!(db_id(Some(&ArgValue::Str("x".into()))).is_err());
+    }
+}

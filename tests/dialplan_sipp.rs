@@ -25,9 +25,15 @@ modparam("httpd", "ip", "127.0.0.1")
 modparam("httpd", "port", @HTTP@)
 loadmodule "dialplan.so"
 modparam("dialplan", "db_url", "{url}")
+modparam("dialplan", "partition", "pstn:
+    table_name = dialplan_pstn")
 
 route {{
-    if (!dp_translate(1, "$rU", $rU, $var(attrs))) {{
+    $var(part) = "default";
+    if ($rU =~ "^07") {{
+        $var(part) = "pstn";
+    }}
+    if (!dp_translate(1, "$rU", $rU, $var(attrs), "$var(part)")) {{
         sl_send_reply(404, "No Translation For $rU");
         exit;
     }}
@@ -160,6 +166,18 @@ fn translates_and_relays(engine: Engine) {
     let TestDb { url, .. } = &tdb;
     let db = Db::connect(&DbUrl::parse(url).unwrap()).unwrap();
     provision(&db);
+    // A second partition: its own table, where 07... numbers go out differently.
+    db.execute(
+        "CREATE TABLE dialplan_pstn AS SELECT * FROM dialplan WHERE 1 = 0",
+        &[],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO dialplan_pstn (id, dpid, pr, match_op, match_exp, match_flags, repl_exp, attrs, disabled) \
+         VALUES (1, 1, 0, 0, '0799999999', 0, 'pstn-out', 'pstn', 0)",
+        &[],
+    )
+    .unwrap();
     let far_port = common::free_udp_port();
     let o = Osips::script(&script(url, far_port)).start();
 
@@ -167,6 +185,7 @@ fn translates_and_relays(engine: Engine) {
     relayed(&o, far_port, "911", "112", "emergency");
     relayed(&o, far_port, "ALICE", "alice\\.smith", "by-name");
     relayed(&o, far_port, "0123", "lower-priority", "catch-all");
+    relayed(&o, far_port, "0799999999", "pstn-out", "pstn");
     // Rules of another dialplan id do not apply; nothing matches → -1.
     send(&o, "5555", 404, "^SIP/2.0 404 No Translation For 5555");
 
@@ -198,6 +217,26 @@ fn translates_and_relays(engine: Engine) {
         .mi("dp_translate", json!({"dpid": 2, "input": "5555"}))
         .unwrap();
     assert_eq!(t["Output"], "other-dialplan");
+    let t = o
+        .mi(
+            "dp_translate",
+            json!({"dpid": 1, "input": "0799999999", "partition": "pstn"}),
+        )
+        .unwrap();
+    assert_eq!(t["Output"], "pstn-out");
+    let t = o
+        .mi("dp_translate", json!({"dpid": 1, "input": "0799999999"}))
+        .unwrap();
+    assert_eq!(t["Output"], "+40799999999", "the default partition");
+    o.mi("dp_reload", json!({"partition": "pstn"})).unwrap();
+    let parts = o.mi("dp_show_partition", json!({})).unwrap();
+    let names: Vec<&str> = parts["Partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "pstn"]);
     assert!(
         o.mi("dp_reload", json!({"partition": "nope"})).is_err(),
         "unknown partition"

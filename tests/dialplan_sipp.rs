@@ -104,6 +104,8 @@ fn provision(db: &Db) {
         },
     );
     add(db, 2, rule(0, 0, "5555", "other-dialplan", "dp2"));
+    // repl_exp may name variables of the message.
+    add(db, 1, rule(0, 0, "800", "$fU-800", "from-var"));
 }
 
 /// A sipp UAS on `port` answering one MESSAGE after checking the Request-URI and the attrs.
@@ -186,6 +188,7 @@ fn translates_and_relays(engine: Engine) {
     relayed(&o, far_port, "ALICE", "alice\\.smith", "by-name");
     relayed(&o, far_port, "0123", "lower-priority", "catch-all");
     relayed(&o, far_port, "0799999999", "pstn-out", "pstn");
+    relayed(&o, far_port, "800", "caller-800", "from-var");
     // Rules of another dialplan id do not apply; nothing matches → -1.
     send(&o, "5555", 404, "^SIP/2.0 404 No Translation For 5555");
 

@@ -15,6 +15,7 @@ use crate::db::{Db, DbUrl};
 use crate::mi::{MiCommand, MiError, MiParams, MiResult, Recipe};
 use crate::script::ast::AssignOp;
 use crate::script::module::{InitCtx, ParamValue, p};
+use crate::script::pv::PvSpec;
 use crate::script::{
     ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx, Value,
 };
@@ -187,11 +188,12 @@ fn partition(name: Option<&str>) -> Option<Arc<Partition>> {
 }
 
 /// The translation of `input` by dialplan `dpid` of `partition` (None = default); Ok(None) when
-/// no rule matches.
+/// no rule matches. `vars` reads the variables a `repl_exp` names.
 pub fn translate(
     partition_name: Option<&str>,
     dpid: i64,
     input: &str,
+    vars: &mut rules::VarReader<'_>,
 ) -> Result<Option<rules::Translation>, String> {
     let part = partition(partition_name).ok_or_else(|| {
         format!(
@@ -200,7 +202,7 @@ pub fn translate(
         )
     })?;
     let rules = part.rules.read().clone();
-    rules.translate(dpid, input)
+    rules.translate(dpid, input, vars)
 }
 
 fn dp_translate(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
@@ -214,7 +216,12 @@ fn dp_translate(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         .unwrap_or("")
         .to_string();
     let part = args.get(4).and_then(ArgValue::str).map(str::to_string);
-    let t = match translate(part.as_deref(), dpid as i64, &input) {
+    let mut vars = |spec: &PvSpec| {
+        ctx.get_pv(spec)
+            .map(|v| v.to_display().into_owned())
+            .unwrap_or_default()
+    };
+    let t = match translate(part.as_deref(), dpid as i64, &input, &mut vars) {
         Ok(Some(t)) => t,
         Ok(None) => return -1,
         Err(e) => {
@@ -259,7 +266,8 @@ fn mi_translate(p: &MiParams<'_>) -> MiResult {
     let dpid = p.int("dpid")?;
     let input = p.string("input")?;
     let part = p.opt_string("partition")?;
-    match translate(part.as_deref(), dpid, &input) {
+    // No message here: variables in repl_exp read as empty (as in OpenSIPS).
+    match translate(part.as_deref(), dpid, &input, &mut |_| String::new()) {
         Ok(Some(t)) => Ok(json!({
             "Output": t.output.unwrap_or_default(),
             "ATTRIBUTES": t.attrs,

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use regex::{Regex, RegexBuilder};
 
+use crate::script::pv::{PvSpec, parse_pv, parse_pv_prefix};
+
 /// `match_flags` bit: case-insensitive matching.
 pub const CASE_INSENSITIVE: i64 = 1;
 
@@ -30,11 +32,16 @@ enum Matcher {
 }
 
 /// A piece of `repl_exp`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Piece {
     Text(String),
     Group(usize),
+    /// A pseudo-variable (`$var(x)`; `\u` is the Request-URI), read at translation time.
+    Var(Box<PvSpec>),
 }
+
+/// Reads the variables of `repl_exp` (the script context; empty without a message).
+pub type VarReader<'a> = dyn FnMut(&PvSpec) -> String + 'a;
 
 /// A compiled rule.
 #[derive(Debug)]
@@ -98,35 +105,51 @@ fn glob_regex(glob: &str) -> String {
     out
 }
 
-/// `repl_exp` split into text and `\N` back-references (`\\` is a backslash).
-fn parse_repl(repl: &str) -> Vec<Piece> {
+/// `repl_exp` split into text, `\N` back-references, `\u` (the Request-URI) and variables
+/// (`\\` is a backslash).
+fn parse_repl(repl: &str) -> Result<Vec<Piece>, String> {
     let mut pieces = Vec::new();
     let mut text = String::new();
-    let mut chars = repl.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            text.push(c);
-            continue;
+    let mut i = 0;
+    let b = repl.as_bytes();
+    let push = |pieces: &mut Vec<Piece>, text: &mut String, p: Piece| {
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(text)));
         }
-        match chars.peek().copied() {
-            Some(d) if d.is_ascii_digit() => {
-                chars.next();
-                if !text.is_empty() {
-                    pieces.push(Piece::Text(std::mem::take(&mut text)));
-                }
-                pieces.push(Piece::Group(d as usize - '0' as usize));
+        pieces.push(p);
+    };
+    while i < b.len() {
+        match (b[i], b.get(i + 1).copied()) {
+            (b'\\', Some(d)) if d.is_ascii_digit() => {
+                push(&mut pieces, &mut text, Piece::Group((d - b'0') as usize));
+                i += 2;
             }
-            Some('\\') => {
-                chars.next();
+            (b'\\', Some(b'\\')) => {
                 text.push('\\');
+                i += 2;
             }
-            _ => text.push('\\'),
+            (b'\\', Some(b'u')) => {
+                let ru = parse_pv("$ru").map_err(|e| format!("{e:?}"))?;
+                push(&mut pieces, &mut text, Piece::Var(Box::new(ru)));
+                i += 2;
+            }
+            (b'$', _) => {
+                let (spec, used) = parse_pv_prefix(&repl[i..], &|_| true)
+                    .map_err(|e| format!("repl_exp `{repl}`: {e:?}"))?;
+                push(&mut pieces, &mut text, Piece::Var(Box::new(spec)));
+                i += used.max(1);
+            }
+            _ => {
+                let c = repl[i..].chars().next().unwrap_or_default();
+                text.push(c);
+                i += c.len_utf8().max(1);
+            }
         }
     }
     if !text.is_empty() {
         pieces.push(Piece::Text(text));
     }
-    pieces
+    Ok(pieces)
 }
 
 impl Rule {
@@ -153,11 +176,10 @@ impl Rule {
             Some(s) => Some(regex(s, nocase, "subst_exp").map_err(ctx)?),
             None => None,
         };
-        let repl = row
-            .repl_exp
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(parse_repl);
+        let repl = match row.repl_exp.as_deref().filter(|s| !s.is_empty()) {
+            Some(r) => Some(parse_repl(r).map_err(ctx)?),
+            None => None,
+        };
         if let (Some(pieces), Some(re)) = (&repl, &subst) {
             let groups = re.captures_len() - 1;
             if let Some(n) = pieces.iter().find_map(|p| match p {
@@ -189,7 +211,11 @@ impl Rule {
     }
 
     /// The output for an input this rule matched.
-    pub fn translate(&self, input: &str) -> Result<Option<String>, String> {
+    pub fn translate(
+        &self,
+        input: &str,
+        vars: &mut VarReader<'_>,
+    ) -> Result<Option<String>, String> {
         let Some(pieces) = &self.repl else {
             return Ok(None);
         };
@@ -211,6 +237,7 @@ impl Rule {
                 }
                 // Without subst_exp the replacement is taken literally.
                 (Piece::Group(n), None) => out.push_str(&format!("\\{n}")),
+                (Piece::Var(spec), _) => out.push_str(&vars(spec)),
             }
         }
         Ok(Some(out))
@@ -243,7 +270,12 @@ impl Dialplans {
     }
 
     /// The translation of `input` by dialplan `dpid`; Ok(None) when no rule matches.
-    pub fn translate(&self, dpid: i64, input: &str) -> Result<Option<Translation>, String> {
+    pub fn translate(
+        &self,
+        dpid: i64,
+        input: &str,
+        vars: &mut VarReader<'_>,
+    ) -> Result<Option<Translation>, String> {
         if input.is_empty() {
             return Ok(None);
         }
@@ -255,7 +287,7 @@ impl Dialplans {
             return Ok(None);
         };
         Ok(Some(Translation {
-            output: rule.translate(input)?,
+            output: rule.translate(input, vars)?,
             attrs: rule.attrs.clone(),
         }))
     }
@@ -293,6 +325,12 @@ mod tests {
         r
     }
 
+    impl Dialplans {
+        fn translate0(&self, dpid: i64, input: &str) -> Result<Option<Translation>, String> {
+            self.translate(dpid, input, &mut |_| String::new())
+        }
+    }
+
     fn build(rows: Vec<RuleRow>) -> Dialplans {
         let (d, errors) = Dialplans::build(rows);
         assert!(errors.is_empty(), "{errors:?}");
@@ -307,13 +345,13 @@ mod tests {
             "40\\2",
             "ro",
         )]);
-        let t = d.translate(0, "0212345678").unwrap().unwrap();
+        let t = d.translate0(0, "0212345678").unwrap().unwrap();
         assert_eq!(t.output.as_deref(), Some("40212345678"));
         assert_eq!(t.attrs, "ro");
-        let t = d.translate(0, "+40211111").unwrap().unwrap();
+        let t = d.translate0(0, "+40211111").unwrap().unwrap();
         assert_eq!(t.output.as_deref(), Some("40211111"));
-        assert_eq!(d.translate(0, "0312345678").unwrap(), None);
-        assert_eq!(d.translate(1, "0212345678").unwrap(), None, "other dpid");
+        assert_eq!(d.translate0(0, "0312345678").unwrap(), None);
+        assert_eq!(d.translate0(1, "0212345678").unwrap(), None, "other dpid");
     }
 
     #[test]
@@ -325,17 +363,17 @@ mod tests {
             nocase,
         ]);
         assert_eq!(
-            d.translate(5, "Germany")
+            d.translate0(5, "Germany")
                 .unwrap()
                 .unwrap()
                 .output
                 .as_deref(),
             Some("DE")
         );
-        assert_eq!(d.translate(5, "germany").unwrap(), None, "case-sensitive");
-        assert_eq!(d.translate(5, "Germanyx").unwrap(), None, "equal is whole");
+        assert_eq!(d.translate0(5, "germany").unwrap(), None, "case-sensitive");
+        assert_eq!(d.translate0(5, "Germanyx").unwrap(), None, "equal is whole");
         assert_eq!(
-            d.translate(5, "sip SERVER")
+            d.translate0(5, "sip SERVER")
                 .unwrap()
                 .unwrap()
                 .output
@@ -345,7 +383,7 @@ mod tests {
         let mut re = with(row(3, 6, 0, 1, "^alice$"), "", "a", "");
         re.match_flags = 1;
         let d = build(vec![re]);
-        assert!(d.translate(6, "ALICE").unwrap().is_some());
+        assert!(d.translate0(6, "ALICE").unwrap().is_some());
     }
 
     #[test]
@@ -356,7 +394,7 @@ mod tests {
             with(row(4, 0, 1, 0, "123"), "", "equal-later", ""),
             with(row(3, 0, 1, 1, "^123"), "", "regex-first", ""),
         ]);
-        let out = |s| d.translate(0, s).unwrap().unwrap().output.unwrap();
+        let out = |s| d.translate0(0, s).unwrap().unwrap().output.unwrap();
         assert_eq!(out("123"), "high");
         assert_eq!(out("19"), "low");
         let d = build(vec![
@@ -364,7 +402,7 @@ mod tests {
             with(row(3, 0, 1, 1, "^123"), "", "regex-first", ""),
         ]);
         assert_eq!(
-            d.translate(0, "123").unwrap().unwrap().output.unwrap(),
+            d.translate0(0, "123").unwrap().unwrap().output.unwrap(),
             "regex-first"
         );
     }
@@ -377,18 +415,18 @@ mod tests {
             "",
             "serviceX",
         )]);
-        let t = d.translate(0, "02145612345").unwrap().unwrap();
+        let t = d.translate0(0, "02145612345").unwrap().unwrap();
         assert_eq!(t.output, None);
         assert_eq!(t.attrs, "serviceX");
-        assert_eq!(d.translate(0, "").unwrap(), None);
+        assert_eq!(d.translate0(0, "").unwrap(), None);
     }
 
     #[test]
     fn fnmatch_patterns() {
         let d = build(vec![with(row(1, 0, 0, 2, "08[0-9]?*"), "", "premium", "")]);
-        assert!(d.translate(0, "0812").unwrap().is_some());
-        assert!(d.translate(0, "081").unwrap().is_none());
-        assert!(d.translate(0, "x0812").unwrap().is_none());
+        assert!(d.translate0(0, "0812").unwrap().is_some());
+        assert!(d.translate0(0, "081").unwrap().is_none());
+        assert!(d.translate0(0, "x0812").unwrap().is_none());
         assert_eq!(glob_regex("a.b*"), "^a\\.b.*$");
         assert_eq!(glob_regex("[!0-3]"), "^[^0-3]$");
     }
@@ -411,13 +449,38 @@ mod tests {
     #[test]
     fn subst_that_does_not_match_is_an_error() {
         let d = build(vec![with(row(1, 0, 0, 1, "^1"), "^2(.*)", "\\1", "")]);
-        assert!(d.translate(0, "123").is_err());
+        assert!(d.translate0(0, "123").is_err());
+    }
+
+    #[test]
+    fn replacement_with_variables() {
+        let d = build(vec![with(
+            row(1, 0, 0, 1, "^0"),
+            "^0(.*)$",
+            "$var(cc)\\1@\\u",
+            "",
+        )]);
+        let mut seen = Vec::new();
+        let out = d
+            .translate(0, "0723", &mut |spec| {
+                seen.push(spec.name.clone());
+                match spec.name.as_str() {
+                    "var" => "+40".into(),
+                    _ => "sip:x@h".into(),
+                }
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.output.as_deref(), Some("+40723@sip:x@h"));
+        assert_eq!(seen, ["var", "ru"]);
+        let (_, errors) = Dialplans::build(vec![with(row(2, 0, 0, 1, "^0"), "", "$(bad", "")]);
+        assert_eq!(errors.len(), 1, "a broken variable rejects the rule");
     }
 
     #[test]
     fn replacement_parsing() {
         assert_eq!(
-            parse_repl("+\\1-\\\\x\\"),
+            parse_repl("+\\1-\\\\x\\").unwrap(),
             vec![
                 Piece::Text("+".into()),
                 Piece::Group(1),

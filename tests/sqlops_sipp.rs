@@ -31,6 +31,7 @@ route {{
     sql_query("SELECT value, attribute FROM usr_preferences WHERE username = '$rU' ORDER BY attribute", "$avp(v);$avp(a)");
     sql_query("SELECT value FROM usr_preferences WHERE username = 'nobody'", "$avp(none)");
     $var(empty_rc) = $rc;
+    sql_query("SELECT attribute, NULL FROM usr_preferences WHERE username = '$rU' AND attribute = 'tier'");
     sql_query_one("SELECT COUNT(*) FROM usr_preferences WHERE username = '$rU'", "$var(n)");
     $avp(seen) = "yes-" + $si;
     sql_avp_store("$ru", "$avp(seen)");
@@ -39,6 +40,7 @@ route {{
     append_hf("X-Tier: $avp(p_tier)\r\n");
     append_hf("X-Query: $(avp(a)[0])=$(avp(v)[0]) $(avp(a)[2])=$(avp(v)[2])\r\n");
     append_hf("X-Count: $var(n) empty=$var(empty_rc)\r\n");
+    append_hf("X-Default: $avp(1) $avp(2)\r\n");
     $rp = {far_port};
     forward();
 }}
@@ -69,6 +71,7 @@ fn uas(port: u16) -> Sipp {
         hdr("X-Tier:", "^ *7$"),
         hdr("X-Query:", "^ *fwd=sip:vm@127\\.0\\.0\\.5 tier=7$"),
         hdr("X-Count:", "^ *3 empty=-2$"),
+        hdr("X-Default:", "^ *tier <null>$"),
     ];
     Run::new(
         "sqlops UAS",

@@ -169,13 +169,15 @@ fn sql_query(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         if rows.is_empty() || rows[0].is_empty() {
             return Ok(-2);
         }
-        let columns = rows[0].len();
-        let vars: Vec<PvSpec> = (0..columns)
-            .map(|j| dest.get(j).cloned().unwrap_or_else(|| spec::default_avp(j)))
-            .collect();
+        // Without a list, column j goes to $avp(j+1); with one, columns past its end are dropped.
+        let vars: Vec<PvSpec> = if dest.is_empty() {
+            (0..rows[0].len()).map(spec::default_avp).collect()
+        } else {
+            dest
+        };
         // The first row ends on top of each AVP stack ($avp(x)[0]).
         for row in rows.iter().rev() {
-            for (j, var) in vars.iter().enumerate() {
+            for (j, var) in vars.iter().take(row.len()).enumerate() {
                 set(ctx, var, script_value(row.get(j), Value::str("<null>")))?;
             }
         }

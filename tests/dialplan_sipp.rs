@@ -262,3 +262,44 @@ fn dialplan_postgres() {
 fn dialplan_mysql() {
     translates_and_relays(Engine::Mysql);
 }
+
+/// `partition "default: pstn"`: the default partition is another table; `dialplan` is not read.
+#[test]
+fn default_partition_names_another() {
+    let Some(tdb) = test_db(Engine::Sqlite, &["dialplan"], "osdp") else {
+        return;
+    };
+    let db = Db::connect(&DbUrl::parse(&tdb.url).unwrap()).unwrap();
+    provision(&db);
+    db.execute(
+        "CREATE TABLE dialplan_pstn AS SELECT * FROM dialplan WHERE 1 = 0",
+        &[],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO dialplan_pstn (id, dpid, pr, match_op, match_exp, match_flags, repl_exp, attrs, disabled) \
+         VALUES (1, 1, 0, 1, '^0', 0, 'via-pstn', 'pstn', 0)",
+        &[],
+    )
+    .unwrap();
+    let script = format!(
+        r#"socket = udp:127.0.0.1:@PORT@
+loadmodule "httpd.so"
+loadmodule "mi_http.so"
+modparam("httpd", "ip", "127.0.0.1")
+modparam("httpd", "port", @HTTP@)
+loadmodule "dialplan.so"
+modparam("dialplan", "db_url", "{}")
+modparam("dialplan", "partition", "pstn: table_name = dialplan_pstn")
+modparam("dialplan", "partition", "default: pstn")
+route {{ exit; }}
+"#,
+        tdb.url
+    );
+    let o = Osips::script(&script).start();
+    let t = o
+        .mi("dp_translate", json!({"dpid": 1, "input": "0212345678"}))
+        .unwrap();
+    assert_eq!(t, json!({"Output": "via-pstn", "ATTRIBUTES": "pstn"}));
+    db.close();
+}

@@ -85,14 +85,35 @@ impl Partition {
     }
 }
 
-/// `name: table_name = t; db_url = u` (the `partition` modparam).
-fn parse_partition(text: &str) -> Result<(String, Option<String>, Option<String>), String> {
+/// One `partition` modparam.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PartitionDef {
+    /// `name: table_name = t; db_url = u`.
+    Source {
+        name: String,
+        table: Option<String>,
+        url: Option<String>,
+    },
+    /// `default: other`: the default partition is `other`.
+    DefaultIs(String),
+}
+
+fn parse_partition(text: &str) -> Result<PartitionDef, String> {
     let (name, props) = text
         .split_once(':')
         .ok_or_else(|| format!("modparam partition `{}`: no `name:`", text.trim()))?;
     let name = name.trim().to_string();
     if name.is_empty() {
         return Err("modparam partition: empty partition name".into());
+    }
+    let bare = props.trim();
+    if name == DEFAULT_PARTITION
+        && !bare.is_empty()
+        && bare
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Ok(PartitionDef::DefaultIs(bare.to_string()));
     }
     let (mut table, mut url) = (None, None);
     for prop in props.split(';').map(str::trim).filter(|p| !p.is_empty()) {
@@ -111,7 +132,7 @@ fn parse_partition(text: &str) -> Result<(String, Option<String>, Option<String>
             }
         }
     }
-    Ok((name, table, url))
+    Ok(PartitionDef::Source { name, table, url })
 }
 
 fn connect(url: &str) -> Result<Arc<Db>, String> {
@@ -123,17 +144,33 @@ fn connect(url: &str) -> Result<Arc<Db>, String> {
 
 fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     let mut defs: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    let mut default_is: Option<String> = None;
     for v in ctx.params.all("partition") {
         let ParamValue::Str(s) = v else {
             return Err("modparam partition: not a string".into());
         };
-        let def = parse_partition(s)?;
-        if defs.iter().any(|d| d.0 == def.0) {
-            return Err(format!("modparam partition: `{}` defined twice", def.0));
+        match parse_partition(s)? {
+            PartitionDef::DefaultIs(other) => default_is = Some(other),
+            PartitionDef::Source { name, table, url } => {
+                if defs.iter().any(|d| d.0 == name) {
+                    return Err(format!("modparam partition: `{name}` defined twice"));
+                }
+                defs.push((name, table, url));
+            }
         }
-        defs.push(def);
     }
-    if !defs.iter().any(|d| d.0 == DEFAULT_PARTITION) {
+    if let Some(other) = &default_is {
+        if defs.iter().any(|d| d.0 == DEFAULT_PARTITION) {
+            return Err(format!(
+                "modparam partition: `default` is defined and also set to `{other}`"
+            ));
+        }
+        if !defs.iter().any(|d| &d.0 == other) {
+            return Err(format!(
+                "modparam partition: `default: {other}` names no defined partition"
+            ));
+        }
+    } else if !defs.iter().any(|d| d.0 == DEFAULT_PARTITION) {
         defs.insert(0, (DEFAULT_PARTITION.to_string(), None, None));
     }
     let default_table = db::str_param(ctx, "table_name", "dialplan");
@@ -177,6 +214,10 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
         };
         part.reload()?;
         map.insert(name, Arc::new(part));
+    }
+    if let Some(other) = default_is {
+        let p = map[&other].clone();
+        map.insert(DEFAULT_PARTITION.to_string(), p);
     }
     *PARTITIONS.write() = map;
     Ok(())
@@ -393,16 +434,22 @@ mod tests {
 
     #[test]
     fn partition_definitions() {
+        let src = |n: &str, t: Option<&str>, u: Option<&str>| PartitionDef::Source {
+            name: n.into(),
+            table: t.map(Into::into),
+            url: u.map(Into::into),
+        };
         assert_eq!(
             parse_partition("pstn:\n\ttable_name = dialplan_pstn;\n db_url = sqlite:///x.db")
                 .unwrap(),
-            (
-                "pstn".into(),
-                Some("dialplan_pstn".into()),
-                Some("sqlite:///x.db".into())
-            )
+            src("pstn", Some("dialplan_pstn"), Some("sqlite:///x.db"))
         );
-        assert_eq!(parse_partition("p2:").unwrap(), ("p2".into(), None, None));
+        assert_eq!(parse_partition("p2:").unwrap(), src("p2", None, None));
+        assert_eq!(
+            parse_partition("default: pstn").unwrap(),
+            PartitionDef::DefaultIs("pstn".into())
+        );
+        assert!(parse_partition("other: pstn").is_err());
         assert!(parse_partition("nocolon").is_err());
         assert!(
             parse_partition("p: colour = red")

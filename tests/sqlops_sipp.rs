@@ -33,9 +33,15 @@ route {{
     $var(empty_rc) = $rc;
     sql_query("SELECT attribute, NULL FROM usr_preferences WHERE username = '$rU' AND attribute = 'tier'");
     sql_query_one("SELECT COUNT(*) FROM usr_preferences WHERE username = '$rU'", "$var(n)");
+    sql_insert("usr_preferences", '[{{"username": "$rU"}}, {{"attribute": "ins"}}, {{"type": 0}}, {{"value": "from-$si"}}]');
+    sql_update('[{{"value": "upd"}}]', "usr_preferences", '[{{"username": "$rU"}}, {{"attribute": "ins"}}]');
+    sql_select('["value"]', "usr_preferences", '[{{"username": "$rU"}}, {{"attribute": "ins"}}]', , "$avp(ins)");
+    sql_select_one('["value", "type"]', "usr_preferences", '[{{"username": "$rU"}}, {{"attribute": {{"=": "fwd"}}}}, {{"domain": {{"!=": null}}}}]', "value", "$var(sv);$var(st)");
+    sql_delete("usr_preferences", '[{{"username": "bob"}}, {{"attribute": "gone"}}]');
     $avp(seen) = "yes-" + $si;
     sql_avp_store("$ru", "$avp(seen)");
     sql_avp_delete("$ru", "$avp(old)");
+    append_hf("X-Select: $avp(ins) $var(sv) $var(st)\r\n");
     append_hf("X-Fwd: $avp(fwd)\r\n");
     append_hf("X-Tier: $avp(p_tier)\r\n");
     append_hf("X-Query: $(avp(a)[0])=$(avp(v)[0]) $(avp(a)[2])=$(avp(v)[2])\r\n");
@@ -69,6 +75,7 @@ fn uas(port: u16) -> Sipp {
     let checks = [
         hdr("X-Fwd:", "^ *sip:vm@127\\.0\\.0\\.5$"),
         hdr("X-Tier:", "^ *7$"),
+        hdr("X-Select:", "^ *upd sip:vm@127\\.0\\.0\\.5 0$"),
         hdr("X-Query:", "^ *fwd=sip:vm@127\\.0\\.0\\.5 tier=7$"),
         hdr("X-Count:", "^ *3 empty=-2$"),
         hdr("X-Default:", "^ *tier <null>$"),
@@ -115,6 +122,7 @@ fn preferences_into_headers(engine: Engine) {
     pref(&db, "alice", "tier", 1, "7");
     pref(&db, "alice", "old", 0, "x");
     pref(&db, "bob", "fwd", 0, "sip:other@127.0.0.6");
+    pref(&db, "bob", "gone", 0, "deleted by sql_delete");
     let far_port = common::free_udp_port();
     let o = Osips::script(&script(&tdb.url, far_port)).start();
 
@@ -145,10 +153,11 @@ fn preferences_into_headers(engine: Engine) {
         got,
         vec![
             row("fwd", "sip:vm@127.0.0.5", 0),
+            row("ins", "upd", 0),
             row("seen", "yes-127.0.0.1", 0),
             row("tier", "7", 1),
         ],
-        "`old` deleted, `seen` stored"
+        "`old` deleted, `seen` stored, `ins` inserted and updated"
     );
     let bob = db
         .query(

@@ -1,10 +1,13 @@
-//! sqlops: raw SQL from the script into variables (`sql_query`, `sql_query_one`) and user
+//! sqlops: raw SQL from the script into variables (`sql_query`, `sql_query_one`), structured
+//! statements from JSON (`sql_select[_one]`, `sql_update`, `sql_insert`, `sql_replace`,
+//! `sql_delete`) and user
 //! preferences kept as AVPs in `usr_preferences` (`sql_avp_load`, `sql_avp_store`,
 //! `sql_avp_delete`). `db_url` may be given several times as `"N url"` (N = the `db_id`).
 //! The raw query text is the script author's SQL (that is the point of the function); every
 //! other statement here is parameterised.
 
 pub mod spec;
+pub mod structured;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -162,56 +165,176 @@ fn dest_vars(arg: Option<&ArgValue<'_>>) -> Result<Vec<PvSpec>, String> {
     }
 }
 
+/// Rows into AVPs (`sql_query`, `sql_select`): 1 rows, -2 no row.
+fn rows_to_avps(
+    ctx: &mut RunCtx<'_>,
+    rows: &[crate::db::Row],
+    dest: Vec<PvSpec>,
+) -> Result<i32, String> {
+    if rows.is_empty() || rows[0].is_empty() {
+        return Ok(-2);
+    }
+    // Without a list, column j goes to $avp(j+1); with one, columns past its end are dropped.
+    let vars: Vec<PvSpec> = if dest.is_empty() {
+        (0..rows[0].len()).map(spec::default_avp).collect()
+    } else {
+        dest
+    };
+    // The first row ends on top of each AVP stack ($avp(x)[0]).
+    for row in rows.iter().rev() {
+        for (j, var) in vars.iter().take(row.len()).enumerate() {
+            set(ctx, var, script_value(row.get(j), Value::str("<null>")))?;
+        }
+    }
+    Ok(1)
+}
+
+/// The first row into any variables (`sql_query_one`, `sql_select_one`).
+fn row_to_vars(
+    ctx: &mut RunCtx<'_>,
+    rows: &[crate::db::Row],
+    dest: Vec<PvSpec>,
+) -> Result<i32, String> {
+    let Some(row) = rows.first().filter(|r| !r.is_empty()) else {
+        return Ok(-2);
+    };
+    if dest.len() < row.len() {
+        return Err(format!(
+            "the query returns {} column(s) but {} variable(s) are given",
+            row.len(),
+            dest.len()
+        ));
+    }
+    for (j, var) in dest.iter().take(row.len()).enumerate() {
+        set(ctx, var, script_value(row.get(j), Value::Null))?;
+    }
+    Ok(1)
+}
+
+fn report(func: &str, r: Result<i32, String>) -> i32 {
+    r.unwrap_or_else(|e| {
+        tracing::error!("{func}: {e}");
+        -1
+    })
+}
+
 /// `sql_query(query, [res_col_avps], [db_id])`: 1 rows, -2 no row, -1 error.
 fn sql_query(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let r = dest_vars(args.get(1)).and_then(|dest| {
         let rows = run_query(ctx, "sql_query", args)?;
-        if rows.is_empty() || rows[0].is_empty() {
-            return Ok(-2);
-        }
-        // Without a list, column j goes to $avp(j+1); with one, columns past its end are dropped.
-        let vars: Vec<PvSpec> = if dest.is_empty() {
-            (0..rows[0].len()).map(spec::default_avp).collect()
-        } else {
-            dest
-        };
-        // The first row ends on top of each AVP stack ($avp(x)[0]).
-        for row in rows.iter().rev() {
-            for (j, var) in vars.iter().take(row.len()).enumerate() {
-                set(ctx, var, script_value(row.get(j), Value::str("<null>")))?;
-            }
-        }
-        Ok(1)
+        rows_to_avps(ctx, &rows, dest)
     });
-    r.unwrap_or_else(|e| {
-        tracing::error!("sql_query: {e}");
-        -1
-    })
+    report("sql_query", r)
 }
 
 /// `sql_query_one(query, [res_col_vars], [db_id])`: the first row into any variables.
 fn sql_query_one(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let r = dest_vars(args.get(1)).and_then(|dest| {
         let rows = run_query(ctx, "sql_query_one", args)?;
-        let Some(row) = rows.first().filter(|r| !r.is_empty()) else {
-            return Ok(-2);
-        };
-        if dest.len() < row.len() {
-            return Err(format!(
-                "the query returns {} column(s) but {} variable(s) are given",
-                row.len(),
-                dest.len()
-            ));
-        }
-        for (j, var) in dest.iter().take(row.len()).enumerate() {
-            set(ctx, var, script_value(row.get(j), Value::Null))?;
-        }
-        Ok(1)
+        row_to_vars(ctx, &rows, dest)
     });
-    r.unwrap_or_else(|e| {
-        tracing::error!("sql_query_one: {e}");
-        -1
-    })
+    report("sql_query_one", r)
+}
+
+fn arg<'a>(args: &'a [ArgValue<'_>], i: usize) -> Option<&'a str> {
+    args.get(i).and_then(ArgValue::str)
+}
+
+/// The database of `db_id` (argument `i`).
+fn db_at(args: &[ArgValue<'_>], i: usize) -> Result<Arc<Db>, String> {
+    let st = state().ok_or("sqlops module not running")?;
+    st.db(db_id(args.get(i))?).cloned()
+}
+
+/// `sql_select([columns], table, [filter], [order], [res_col_avps], [db_id])` and `_one`.
+fn select(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>], one: bool) -> Result<i32, String> {
+    let db = db_at(args, 5)?;
+    let dest = dest_vars(args.get(4))?;
+    let (sql, params) = structured::select(
+        db.engine(),
+        arg(args, 0),
+        arg(args, 1).unwrap_or(""),
+        arg(args, 2),
+        arg(args, 3),
+    )?;
+    let rows = db
+        .query(&sql, &params)
+        .map_err(|e| format!("query failed: {e}"))?;
+    if one {
+        row_to_vars(ctx, &rows, dest)
+    } else {
+        rows_to_avps(ctx, &rows, dest)
+    }
+}
+
+fn sql_select(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    report("sql_select", select(ctx, args, false))
+}
+
+fn sql_select_one(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    report("sql_select_one", select(ctx, args, true))
+}
+
+fn exec(func: &str, db: Arc<Db>, built: Result<(String, Vec<DbValue>), String>) -> i32 {
+    let r = built.and_then(|(sql, params)| {
+        db.execute(&sql, &params)
+            .map(|_| 1)
+            .map_err(|e| format!("query failed: {e}"))
+    });
+    report(func, r)
+}
+
+/// `sql_update(columns, table, [filter], [db_id])`.
+fn sql_update(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    match db_at(args, 3) {
+        Ok(db) => {
+            let built = structured::update(
+                db.engine(),
+                arg(args, 0).unwrap_or(""),
+                arg(args, 1).unwrap_or(""),
+                arg(args, 2),
+            );
+            exec("sql_update", db, built)
+        }
+        Err(e) => report("sql_update", Err(e)),
+    }
+}
+
+fn insert_or_replace(args: &[ArgValue<'_>], replace: bool) -> i32 {
+    let func = if replace { "sql_replace" } else { "sql_insert" };
+    match db_at(args, 2) {
+        Ok(db) => {
+            let built = structured::insert(
+                db.engine(),
+                arg(args, 0).unwrap_or(""),
+                arg(args, 1).unwrap_or(""),
+                replace,
+            );
+            exec(func, db, built)
+        }
+        Err(e) => report(func, Err(e)),
+    }
+}
+
+/// `sql_insert(table, columns, [db_id])`.
+fn sql_insert(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    insert_or_replace(args, false)
+}
+
+/// `sql_replace(table, columns, [db_id])`.
+fn sql_replace(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    insert_or_replace(args, true)
+}
+
+/// `sql_delete(table, [filter], [db_id])`.
+fn sql_delete(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    match db_at(args, 2) {
+        Ok(db) => {
+            let built = structured::delete(db.engine(), arg(args, 0).unwrap_or(""), arg(args, 1));
+            exec("sql_delete", db, built)
+        }
+        Err(e) => report("sql_delete", Err(e)),
+    }
 }
 
 /// The key columns and values selecting a user's preferences.
@@ -467,6 +590,56 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             params: &[p::STR, p::OPT_RAW, p::OPT_ANY],
             routes: RouteMask::ALL,
             handler: sql_query_one,
+        },
+        FunctionSpec {
+            name: "sql_select",
+            params: &[
+                p::OPT_STR,
+                p::STR,
+                p::OPT_STR,
+                p::OPT_STR,
+                p::OPT_RAW,
+                p::OPT_ANY,
+            ],
+            routes: RouteMask::ALL,
+            handler: sql_select,
+        },
+        FunctionSpec {
+            name: "sql_select_one",
+            params: &[
+                p::OPT_STR,
+                p::STR,
+                p::OPT_STR,
+                p::OPT_STR,
+                p::OPT_RAW,
+                p::OPT_ANY,
+            ],
+            routes: RouteMask::ALL,
+            handler: sql_select_one,
+        },
+        FunctionSpec {
+            name: "sql_update",
+            params: &[p::STR, p::STR, p::OPT_STR, p::OPT_ANY],
+            routes: RouteMask::ALL,
+            handler: sql_update,
+        },
+        FunctionSpec {
+            name: "sql_insert",
+            params: &[p::STR, p::STR, p::OPT_ANY],
+            routes: RouteMask::ALL,
+            handler: sql_insert,
+        },
+        FunctionSpec {
+            name: "sql_replace",
+            params: &[p::STR, p::STR, p::OPT_ANY],
+            routes: RouteMask::ALL,
+            handler: sql_replace,
+        },
+        FunctionSpec {
+            name: "sql_delete",
+            params: &[p::STR, p::OPT_STR, p::OPT_ANY],
+            routes: RouteMask::ALL,
+            handler: sql_delete,
         },
         FunctionSpec {
             name: "sql_avp_load",

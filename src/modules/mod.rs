@@ -8,6 +8,7 @@ pub mod auth;
 pub mod auth_db;
 pub mod builtin;
 pub mod dialog;
+pub mod dialplan;
 pub mod dispatcher;
 pub mod domain;
 pub mod group;
@@ -22,6 +23,7 @@ pub mod rtpproxy;
 pub mod signaling;
 pub mod sipmsgops;
 pub mod sl;
+pub mod sqlops;
 pub mod textops;
 pub mod tm;
 pub mod uri;
@@ -40,6 +42,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &builtin::DB_MYSQL,
     &dispatcher::DESCRIPTOR,
     &dialog::DESCRIPTOR,
+    &dialplan::DESCRIPTOR,
     &domain::DESCRIPTOR,
     &group::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,
@@ -57,6 +60,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &signaling::DESCRIPTOR,
     &sipmsgops::DESCRIPTOR,
     &sl::DESCRIPTOR,
+    &sqlops::DESCRIPTOR,
     &textops::DESCRIPTOR,
     &uri::DESCRIPTOR,
     &usrloc::DESCRIPTOR,

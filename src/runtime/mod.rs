@@ -13,6 +13,7 @@ pub mod mi;
 pub mod msgctx;
 pub mod script_routes;
 pub mod settings;
+pub mod tls_settings;
 #[cfg(test)]
 mod tests;
 

@@ -37,6 +37,8 @@ pub struct Settings {
     /// `exec_msg_threshold` in µs (0: off): a message whose script run takes longer is logged and
     /// raises E_CORE_THRESHOLD.
     pub exec_msg_threshold: Duration,
+    /// Certificates for `tls` / `wss` sockets and outgoing TLS, from `tls_mgm`'s parameters.
+    pub tls: Option<crate::transport::TlsOptions>,
 }
 
 fn advertised(script: &Script) -> Option<Advertised> {
@@ -97,13 +99,15 @@ fn parse_alias(a: &str) -> (String, Option<u16>) {
     }
 }
 
-/// `proto_udp`'s `udp_port` / `proto_tcp`'s `tcp_port`: the port of a socket written without one.
+/// `proto_udp`'s `udp_port`, `proto_tcp`'s `tcp_port` (and tls, ws, wss): the port of a socket written without one.
 fn module_default_port(script: &Script, proto: crate::transport::Proto) -> Option<u16> {
     use crate::script::module::ParamValue;
     let (module, param) = match proto {
         crate::transport::Proto::Udp => ("proto_udp", "udp_port"),
         crate::transport::Proto::Tcp => ("proto_tcp", "tcp_port"),
-        _ => return None,
+        crate::transport::Proto::Tls => ("proto_tls", "tls_port"),
+        crate::transport::Proto::Ws => ("proto_ws", "ws_port"),
+        crate::transport::Proto::Wss => ("proto_wss", "wss_port"),
     };
     match script.modparams.get(module)?.get(param)? {
         ParamValue::Int(p) => u16::try_from(*p).ok().filter(|p| *p != 0),
@@ -153,6 +157,7 @@ impl Settings {
             exec_msg_threshold: Duration::from_micros(
                 int("exec_msg_threshold").unwrap_or(0).max(0) as u64,
             ),
+            tls: super::tls_settings::from_script(script)?,
         })
     }
 
@@ -175,6 +180,7 @@ impl Settings {
             idle_timeout: self.tcp_lifetime,
             // OpenSIPS's 100 ms blocking connect is short for a thread pool; never below 1 s.
             connect_timeout: self.tcp_connect_timeout.max(Duration::from_secs(1)),
+            tls: self.tls.clone(),
             ..TransportConfig::default()
         }
     }

@@ -10,6 +10,7 @@ pub mod builtin;
 pub mod dialog;
 pub mod dispatcher;
 pub mod domain;
+pub mod drouting;
 pub mod group;
 pub mod maxfwd;
 pub mod mi_transports;
@@ -41,6 +42,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &dispatcher::DESCRIPTOR,
     &dialog::DESCRIPTOR,
     &domain::DESCRIPTOR,
+    &drouting::DESCRIPTOR,
     &group::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,
     &mi_transports::HTTPD,

@@ -12,6 +12,7 @@ pub mod dispatcher;
 pub mod domain;
 pub mod drouting;
 pub mod group;
+pub mod load_balancer;
 pub mod maxfwd;
 pub mod mi_transports;
 pub mod nathelper;
@@ -44,6 +45,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &domain::DESCRIPTOR,
     &drouting::DESCRIPTOR,
     &group::DESCRIPTOR,
+    &load_balancer::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,
     &mi_transports::HTTPD,
     &mi_transports::MI_HTTP,

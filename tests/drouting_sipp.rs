@@ -92,10 +92,22 @@ impl Tables {
     }
 
     fn rule(&self, group: &str, prefix: &str, priority: i64, gwlist: &str, attrs: &str) {
+        self.timed_rule(group, prefix, priority, gwlist, attrs, "");
+    }
+
+    fn timed_rule(
+        &self,
+        group: &str,
+        prefix: &str,
+        priority: i64,
+        gwlist: &str,
+        attrs: &str,
+        timerec: &str,
+    ) {
         self.exec(
             "INSERT INTO dr_rules (groupid, prefix, timerec, priority, gwlist, sort_alg, attrs) \
-             VALUES (?, ?, '', ?, ?, 'N', ?)",
-            osips::params![group, prefix, priority, gwlist, attrs],
+             VALUES (?, ?, ?, ?, ?, 'N', ?)",
+            osips::params![group, prefix, timerec, priority, gwlist, attrs],
         );
     }
 
@@ -194,6 +206,10 @@ fn routing(engine: Engine) {
     t.gateway("gw2", &format!("127.0.0.3:{port}"), 2, "+", "second");
     t.rule("1", "40", 0, "gw1", "general");
     t.rule("1,2", "4021", 0, "gw2,gw1", "special");
+    // Time recurrences: one not begun yet (despite its priority), one covering every day.
+    t.timed_rule("1", "6", 10, "gw2", "future", "20990101T000000||P1D");
+    t.rule("1", "6", 0, "gw1", "plain");
+    t.timed_rule("1", "7", 0, "gw2", "daily", "20200101T000000||P1D|daily");
     let o = t.start();
 
     let gw1 = gateway_200(
@@ -221,6 +237,22 @@ fn routing(engine: Engine) {
         "the attributes of the rule and gateway reach the script:\n{}",
         o.log()
     );
+
+    let gw1 = gateway_200(
+        "127.0.0.2",
+        port,
+        &format!("^INVITE sip:6001@127.0.0.2:{port} "),
+    );
+    call(&o, "6001", "dr-future", 200, "^SIP/2.0 200 OK");
+    gw1.success(&o);
+    let gw2 = gateway_200(
+        "127.0.0.3",
+        port,
+        &format!("^INVITE sip:\\+01@127.0.0.3:{port} "),
+    );
+    call(&o, "7001", "dr-daily", 200, "^SIP/2.0 200 OK");
+    gw2.success(&o);
+    assert!(o.log().contains("rule=daily gw=second"), "{}", o.log());
 
     // No rule for 5...: 404 from the script.
     call(&o, "5123", "dr-none", 404, "^SIP/2.0 404 No Route found");

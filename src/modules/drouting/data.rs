@@ -158,6 +158,8 @@ pub struct Rule {
     pub id: i64,
     pub prefix: String,
     pub timerec: String,
+    /// The parsed `timerec` (None: always).
+    pub rec: Option<super::timerec::TimeRec>,
     pub priority: i32,
     pub route_id: String,
     pub gws: Vec<Dst>,
@@ -298,10 +300,20 @@ impl RoutingData {
                     return Err(format!("dr_rules {}: unknown destination {g:?}", r.ruleid));
                 }
             }
+            let timerec = r.timerec.unwrap_or_default().trim().to_string();
+            let rec = if timerec.is_empty() {
+                None
+            } else {
+                Some(
+                    super::timerec::TimeRec::parse(&timerec)
+                        .map_err(|e| format!("dr_rules {} timerec: {e}", r.ruleid))?,
+                )
+            };
             let rule = Arc::new(Rule {
                 id: r.ruleid,
                 prefix: r.prefix.trim().to_string(),
-                timerec: r.timerec.unwrap_or_default().trim().to_string(),
+                timerec,
+                rec,
                 priority: r.priority as i32,
                 route_id: r.routeid.unwrap_or_default(),
                 gws,
@@ -345,9 +357,15 @@ impl RoutingData {
     }
 
     /// The rules for `number` in `group`, the longest matching prefix first (only the full
-    /// number when `strict`), each prefix's rules by priority. Rules with a time recurrence
-    /// that does not match now are left out by the caller.
-    pub fn lookup(&self, group: i32, number: &str, strict: bool) -> Vec<Arc<Rule>> {
+    /// number when `strict`), each prefix's rules by priority; rules whose time recurrence
+    /// does not cover `now` are left out.
+    pub fn lookup(
+        &self,
+        group: i32,
+        number: &str,
+        strict: bool,
+        now: super::timerec::LocalSecs,
+    ) -> Vec<Arc<Rule>> {
         let Some(by_prefix) = self.rules.get(&group) else {
             return Vec::new();
         };
@@ -361,7 +379,11 @@ impl RoutingData {
                 break;
             }
             if let Some(list) = by_prefix.get(&number[..n]) {
-                out.extend(list.iter().cloned());
+                out.extend(
+                    list.iter()
+                        .filter(|r| r.rec.as_ref().is_none_or(|t| t.matches(now)))
+                        .cloned(),
+                );
             }
         }
         out
@@ -597,24 +619,53 @@ mod tests {
     fn longest_prefix_then_priority() {
         let d = data();
         let ids: Vec<i64> = d
-            .lookup(1, "40215550", false)
+            .lookup(1, "40215550", false, 0)
             .iter()
             .map(|r| r.id)
             .collect();
         assert_eq!(ids, vec![3, 2, 1, 4]);
-        let ids: Vec<i64> = d.lookup(1, "4099", false).iter().map(|r| r.id).collect();
+        let ids: Vec<i64> = d.lookup(1, "4099", false, 0).iter().map(|r| r.id).collect();
         assert_eq!(ids, vec![1, 4]);
-        assert!(d.lookup(1, "4021555", true).is_empty());
-        assert_eq!(d.lookup(1, "4021", true)[0].id, 3);
-        assert_eq!(d.lookup(2, "40215", false).len(), 1);
-        assert!(d.lookup(3, "40215", false).is_empty());
+        assert!(d.lookup(1, "4021555", true, 0).is_empty());
+        assert_eq!(d.lookup(1, "4021", true, 0)[0].id, 3);
+        assert_eq!(d.lookup(2, "40215", false, 0).len(), 1);
+        assert!(d.lookup(3, "40215", false, 0).is_empty());
         assert_eq!(d.group_of("alice", ""), Some(2));
+    }
+
+    #[test]
+    fn a_rule_with_a_time_recurrence_matches_only_inside_it() {
+        let mut timed = rule(9, "1", "4021", 50, "gw1");
+        timed.timerec = Some("20260101T090000||PT8H|weekly|||MO,TU,WE,TH,FR".into());
+        let d = RoutingData::build(
+            vec![gw("gw1", "127.0.0.2"), gw("gw2", "127.0.0.3")],
+            vec![],
+            vec![timed, rule(2, "1", "4021", 0, "gw2")],
+            vec![],
+        )
+        .unwrap();
+        let at = |dd: u32, h: i64| {
+            super::super::timerec::days_from_civil(2026, 11, dd) * 86_400 + h * 3600
+        };
+        let ids = |now| {
+            d.lookup(1, "4021", true, now)
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(at(27, 12)), vec![9, 2]);
+        assert_eq!(ids(at(28, 12)), vec![2]);
+        let mut bad = rule(3, "1", "5", 0, "gw1");
+        bad.timerec = Some("tomorrow".into());
+        let e = RoutingData::build(vec![gw("gw1", "127.0.0.2")], vec![], vec![bad], vec![])
+            .unwrap_err();
+        assert!(e.contains("dr_rules 3 timerec"), "{e}");
     }
 
     #[test]
     fn hops_expand_carriers_and_skip_inactive_gateways() {
         let d = data();
-        let r = &d.lookup(1, "4021", true)[0];
+        let r = &d.lookup(1, "4021", true, 0)[0];
         let ids = |h: Vec<Hop>| h.iter().map(|h| h.gw.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(hops(&d, r, None, &mut |_| 0)), vec!["gw3", "gw1"]);
         d.gateway("gw3").unwrap().set_state(GwState::Inactive);

@@ -4,12 +4,12 @@
 //! pri_prefix) and keeps the others in AVPs for `use_next_gw` in a failure route;
 //! `is_from_gw` / `goes_to_gw`, and the MI `dr_reload`, `dr_gw_status`, `dr_carrier_status`.
 //!
-//! Not served yet: time recurrences (a rule with a `timerec` never matches, said at load),
-//! `routeid`, quality-based sorting (`Q` keeps the listed order), gateway probing and other
+//! Rules with a `timerec` match only inside it ([`timerec`]). Not served yet: `routeid`, quality-based sorting (`Q` keeps the listed order), gateway probing and other
 //! partitions.
 
 pub mod data;
 mod mi;
+pub mod timerec;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -102,13 +102,6 @@ impl State {
             })
             .collect();
         for r in &rules {
-            if r.timerec.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-                tracing::warn!(
-                    "drouting: rule {} has a time recurrence, which osips does not evaluate yet: \
-                     the rule never matches",
-                    r.ruleid
-                );
-            }
             if r.routeid.as_deref().is_some_and(|t| !t.trim().is_empty()) {
                 tracing::warn!("drouting: rule {}: routeid is not run by osips", r.ruleid);
             }
@@ -304,9 +297,8 @@ fn do_routing(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         .and_then(|u| u.user.map(|b| String::from_utf8_lossy(b).into_owned()))
         .unwrap_or_default();
     let rules: Vec<_> = d
-        .lookup(group, &user, flags.contains('L'))
+        .lookup(group, &user, flags.contains('L'), timerec::local_now())
         .into_iter()
-        .filter(|r| r.timerec.is_empty())
         .collect();
     let fallback = flags.contains('F');
     let mut draw = |total: u32| rand::random::<u32>() % total.max(1);

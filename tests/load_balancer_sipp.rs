@@ -29,6 +29,7 @@ modparam("httpd", "ip", "127.0.0.1")
 modparam("httpd", "port", @HTTP@)
 modparam("tm", "fr_inv_timeout", 5)
 modparam("load_balancer", "db_url", "@DB@")
+@LBPARAMS@
 
 route {
     if (is_method("OPTIONS")) {
@@ -87,11 +88,22 @@ impl Table {
     }
 
     fn add(&self, id: i64, uri: &str, resources: &str, attrs: &str) {
+        self.add_probed(id, uri, resources, attrs, 0);
+    }
+
+    fn add_probed(&self, id: i64, uri: &str, resources: &str, attrs: &str, probe_mode: i64) {
         self.exec(
             "INSERT INTO load_balancer (id, group_id, dst_uri, resources, probe_mode, attrs) \
-             VALUES (?, 1, ?, ?, 0, ?)",
-            osips::params![id, uri, resources, attrs],
+             VALUES (?, 1, ?, ?, ?, ?)",
+            osips::params![id, uri, resources, probe_mode, attrs],
         );
+    }
+
+    fn start(&self, lb_params: &str) -> Osips {
+        Osips::script(SCRIPT)
+            .var("@DB@", &self.db.url)
+            .var("@LBPARAMS@", lb_params)
+            .start()
     }
 }
 
@@ -196,7 +208,7 @@ fn balancing(engine: Engine) {
         "first",
     );
     t.add(2, &format!("sip:127.0.0.3:{port}"), "pstn=1", "second");
-    let o = Osips::script(SCRIPT).var("@DB@", &t.db.url).start();
+    let o = t.start("");
     let list = o.mi("lb_list", json!({})).unwrap();
     assert_eq!(list["Destinations"][0]["enabled"], "yes", "{list}");
     assert_eq!(usage(&o, 1, "pstn"), (1, 0));
@@ -288,4 +300,61 @@ fn balancing_failover_and_exhaustion_on_postgresql() {
 #[test]
 fn balancing_failover_and_exhaustion_on_mariadb() {
     balancing(Engine::Mysql);
+}
+
+/// `enabled` of destination `id` in `lb_list`.
+fn enabled(o: &Osips, id: u64) -> String {
+    let v = o.mi("lb_list", json!({})).unwrap();
+    v["Destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .map(|d| d["enabled"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+fn wait_enabled(o: &Osips, id: u64, want: &str) {
+    let start = std::time::Instant::now();
+    while enabled(o, id) != want {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "destination {id} never became enabled={want}:\n{}",
+            o.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// probe_mode 2: a silent destination is disabled, enabled again once it answers OPTIONS; one
+/// disabled through the MI stays so; probe_mode 0 is never probed.
+#[test]
+fn probing_disables_a_silent_destination_and_brings_it_back() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let t = Table::new(Engine::Sqlite).unwrap();
+    let port = common::free_udp_port();
+    t.add_probed(1, &format!("sip:127.0.0.2:{port}"), "pstn=5", "", 2);
+    t.add(2, &format!("sip:127.0.0.3:{port}"), "pstn=5", "");
+    let o = t.start("modparam(\"load_balancer\", \"probing_interval\", 1)");
+    wait_enabled(&o, 1, "no");
+    assert_eq!(enabled(&o, 2), "yes");
+
+    let (mut uas, _dir) = Run::new("OPTIONS answerer", &scenario::uas_200("OPTIONS", &[]))
+        .ip("127.0.0.2")
+        .port(port)
+        .calls(0)
+        .spawn();
+    wait_enabled(&o, 1, "yes");
+
+    o.mi("lb_status", json!({"destination_id": 1, "new_status": 0}))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(enabled(&o, 1), "no", "probing must not undo the MI");
+    o.mi("lb_status", json!({"destination_id": 1, "new_status": 1}))
+        .unwrap();
+    assert_eq!(enabled(&o, 1), "yes");
+    let _ = uas.kill();
+    let _ = uas.wait();
 }

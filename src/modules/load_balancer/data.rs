@@ -18,6 +18,8 @@ pub struct LbDest {
     pub probe_mode: i64,
     pub attrs: String,
     enabled: AtomicBool,
+    /// Disabled through the MI: probing does not enable it again.
+    admin_disabled: AtomicBool,
 }
 
 impl LbDest {
@@ -28,6 +30,14 @@ impl LbDest {
     /// Returns the previous value.
     pub fn set_enabled(&self, on: bool) -> bool {
         self.enabled.swap(on, Ordering::Relaxed)
+    }
+
+    pub fn admin_disabled(&self) -> bool {
+        self.admin_disabled.load(Ordering::Relaxed)
+    }
+
+    pub fn set_admin_disabled(&self, on: bool) {
+        self.admin_disabled.store(on, Ordering::Relaxed)
     }
 
     pub fn capacity(&self, res: &str) -> Option<u32> {
@@ -115,6 +125,7 @@ impl LbData {
                 probe_mode: r.probe_mode,
                 attrs: r.attrs.unwrap_or_default(),
                 enabled: AtomicBool::new(true),
+                admin_disabled: AtomicBool::new(false),
             });
         }
         Ok(LbData { dests })
@@ -129,6 +140,7 @@ impl LbData {
         for d in &self.dests {
             if let Some(o) = old.by_id(d.id).filter(|o| o.uri == d.uri) {
                 d.set_enabled(o.enabled());
+                d.set_admin_disabled(o.admin_disabled());
             }
         }
     }

@@ -62,6 +62,7 @@ fn mi_status(p: &MiParams<'_>) -> MiResult {
     match p.opt_int("new_status")? {
         None => Ok(json!({ "enable": yes_no(x.enabled()) })),
         Some(v @ (0 | 1)) => {
+            x.set_admin_disabled(v == 0);
             super::set_enabled(x, v == 1);
             crate::mi::ok()
         }

@@ -6,10 +6,12 @@
 //! `lb_disable_dst`, `lb_is_destination`, `lb_count_call`, MI `lb_reload`, `lb_list`,
 //! `lb_status`, `lb_resize` and the E_LOAD_BALANCER_STATUS event.
 //!
-//! Not served yet: destination probing (`probe_mode` is loaded and shown), FreeSWITCH stats.
+//! Destinations are probed per their `probe_mode` (`probe.rs`). Not served: FreeSWITCH stats,
+//! clustering.
 
 pub mod data;
 mod mi;
+mod probe;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -151,11 +153,14 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
         data: RwLock::new(Arc::new(LbData::default())),
     };
     *st.data.write() = Arc::new(st.load()?);
+    let probe = probe::ProbeConfig::from_params(ctx)?;
     *STATE.write() = Some(Arc::new(st));
+    probe::start(probe);
     Ok(())
 }
 
 fn destroy() {
+    probe::stop();
     STATE.write().take();
 }
 

@@ -28,6 +28,7 @@ modparam("httpd", "ip", "127.0.0.1")
 modparam("httpd", "port", @HTTP@)
 modparam("tm", "fr_inv_timeout", 5)
 modparam("drouting", "db_url", "@DB@")
+@DRPARAMS@
 
 route {
     if (is_method("OPTIONS")) {
@@ -91,6 +92,14 @@ impl Tables {
         );
     }
 
+    fn probed_gateway(&self, id: &str, address: &str, probe_mode: i64) {
+        self.exec(
+            "INSERT INTO dr_gateways (gwid, type, address, strip, pri_prefix, attrs, probe_mode, state) \
+             VALUES (?, 0, ?, 0, '', '', ?, 0)",
+            osips::params![id, address, probe_mode],
+        );
+    }
+
     fn rule(&self, group: &str, prefix: &str, priority: i64, gwlist: &str, attrs: &str) {
         self.timed_rule(group, prefix, priority, gwlist, attrs, "");
     }
@@ -112,7 +121,14 @@ impl Tables {
     }
 
     fn start(&self) -> Osips {
-        Osips::script(SCRIPT).var("@DB@", &self.db.url).start()
+        self.start_with("")
+    }
+
+    fn start_with(&self, dr_params: &str) -> Osips {
+        Osips::script(SCRIPT)
+            .var("@DB@", &self.db.url)
+            .var("@DRPARAMS@", dr_params)
+            .start()
     }
 }
 
@@ -316,7 +332,7 @@ fn is_from_gw_and_mi() {
     t.gateway("gw1", "127.0.0.2", 0, "", "attr-one");
     t.gateway("gw2", &format!("127.0.0.3:{port}"), 0, "", "");
     t.rule("1", "", 0, "gw1,gw2", "");
-    let o = Osips::script(SCRIPT).var("@DB@", &t.db.url).start();
+    let o = t.start();
 
     options_from(&o, "127.0.0.2", 200, "^SIP/2.0 200 From GW attr-one");
     options_from(&o, "127.0.0.4", 403, "^SIP/2.0 403 Not a GW");
@@ -364,4 +380,55 @@ fn is_from_gw_and_mi() {
     );
     call(&o, "9124", "dr-kept", 200, "^SIP/2.0 200 OK");
     gw3.success(&o);
+}
+
+fn gw_state(o: &Osips, id: &str) -> String {
+    let v = o.mi("dr_gw_status", json!({"gw_id": id})).unwrap();
+    v["State"].as_str().unwrap_or("").to_string()
+}
+
+fn wait_state(o: &Osips, id: &str, want: &str) {
+    let start = std::time::Instant::now();
+    while gw_state(o, id) != want {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "gateway {id} never became {want}:\n{}",
+            o.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// probe_mode 2: a silent gateway goes to the probing state (calls skip it) and back to active
+/// once it answers OPTIONS; probe_mode 0 is never probed.
+#[test]
+fn probing_takes_a_silent_gateway_out_and_back() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let t = Tables::new(Engine::Sqlite).unwrap();
+    let port = common::free_udp_port();
+    t.probed_gateway("gw1", &format!("127.0.0.2:{port}"), 2);
+    t.probed_gateway("gw2", &format!("127.0.0.3:{port}"), 0);
+    t.rule("1", "", 0, "gw1,gw2", "");
+    let o = t.start_with("modparam(\"drouting\", \"probing_interval\", 1)");
+    wait_state(&o, "gw1", "Probing");
+    assert_eq!(gw_state(&o, "gw2"), "Active");
+
+    let gw2 = gateway_200(
+        "127.0.0.3",
+        port,
+        &format!("^INVITE sip:123@127.0.0.3:{port} "),
+    );
+    call(&o, "123", "dr-probing", 200, "^SIP/2.0 200 OK");
+    gw2.success(&o);
+
+    let (mut uas, _dir) = Run::new("OPTIONS answerer", &scenario::uas_200("OPTIONS", &[]))
+        .ip("127.0.0.2")
+        .port(port)
+        .calls(0)
+        .spawn();
+    wait_state(&o, "gw1", "Active");
+    let _ = uas.kill();
+    let _ = uas.wait();
 }

@@ -19,12 +19,13 @@ fn partition_ok(p: &MiParams<'_>) -> Result<(), MiError> {
     }
 }
 
-/// `status` 0 disables, 1 enables (as the 3.x MI).
+/// `status` 0 disables, 1 enables, 2 puts the gateway in the probing state.
 fn new_state(p: &MiParams<'_>) -> Result<Option<GwState>, MiError> {
     match p.opt_int("status")? {
         None => Ok(None),
         Some(0) => Ok(Some(GwState::Inactive)),
         Some(1) => Ok(Some(GwState::Active)),
+        Some(2) => Ok(Some(GwState::Probing)),
         Some(v) => Err(MiError::new(400, format!("Bad status value `{v}`"))),
     }
 }
@@ -52,7 +53,7 @@ fn mi_gw_status(p: &MiParams<'_>) -> MiResult {
     match new_state(p)? {
         None => Ok(json!({ "State": g.state().name() })),
         Some(s) => {
-            g.set_state(s);
+            super::change_state(g, s);
             crate::mi::ok()
         }
     }

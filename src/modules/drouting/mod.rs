@@ -4,11 +4,13 @@
 //! pri_prefix) and keeps the others in AVPs for `use_next_gw` in a failure route;
 //! `is_from_gw` / `goes_to_gw`, and the MI `dr_reload`, `dr_gw_status`, `dr_carrier_status`.
 //!
-//! Rules with a `timerec` match only inside it ([`timerec`]). Not served yet: `routeid`, quality-based sorting (`Q` keeps the listed order), gateway probing and other
-//! partitions.
+//! Rules with a `timerec` match only inside it ([`timerec`]); gateways are probed per their
+//! `probe_mode`. Not served yet: `routeid`, quality-based sorting (`Q` keeps the listed
+//! order) and other partitions.
 
 pub mod data;
 mod mi;
+mod probe;
 pub mod timerec;
 
 use std::net::IpAddr;
@@ -196,12 +198,28 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
         data: RwLock::new(Arc::new(RoutingData::default())),
     };
     *st.data.write() = Arc::new(st.load()?);
+    let probe = crate::modules::load_balancer::probe::ProbeConfig::from_params(ctx)?;
     *STATE.write() = Some(Arc::new(st));
+    probe::start(probe);
     Ok(())
 }
 
 fn destroy() {
+    probe::stop();
     STATE.write().take();
+}
+
+/// Changes the state of a gateway (probing, MI), saying so in the log.
+pub fn change_state(g: &data::Gateway, new: data::GwState) {
+    let old = g.set_state(new);
+    if old != new {
+        tracing::info!(
+            "drouting: gateway {} {} -> {}",
+            g.id,
+            old.name(),
+            new.name()
+        );
+    }
 }
 
 // ---- script functions ----

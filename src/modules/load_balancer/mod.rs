@@ -11,7 +11,7 @@
 
 pub mod data;
 mod mi;
-mod probe;
+pub mod probe;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -38,7 +38,13 @@ route {
             sl_send_reply(403, "Not a GW");
         exit;
     }
-    if (!do_routing(1, "", "", $var(rattrs), $var(gattrs))) {
+    if ($rU =~ "^8") {
+        # The group from dr_groups (the caller), with rule fallback.
+        if (!do_routing("", "F")) {
+            send_reply(404, "No Route found");
+            exit;
+        }
+    } else if (!do_routing(1, "", "", $var(rattrs), $var(gattrs))) {
         send_reply(404, "No Route found");
         exit;
     }
@@ -117,6 +123,20 @@ impl Tables {
             "INSERT INTO dr_rules (groupid, prefix, timerec, priority, gwlist, sort_alg, attrs) \
              VALUES (?, ?, ?, ?, ?, 'N', ?)",
             osips::params![group, prefix, timerec, priority, gwlist, attrs],
+        );
+    }
+
+    fn carrier(&self, id: &str, gwlist: &str) {
+        self.exec(
+            "INSERT INTO dr_carriers (carrierid, gwlist, flags, sort_alg, state) VALUES (?, ?, 0, 'N', 0)",
+            osips::params![id, gwlist],
+        );
+    }
+
+    fn group(&self, user: &str, group: i64) {
+        self.exec(
+            "INSERT INTO dr_groups (username, domain, groupid) VALUES (?, '', ?)",
+            osips::params![user, group],
         );
     }
 
@@ -431,4 +451,55 @@ fn probing_takes_a_silent_gateway_out_and_back() {
     wait_state(&o, "gw1", "Active");
     let _ = uas.kill();
     let _ = uas.wait();
+}
+
+/// `do_routing` without a group takes the caller's from dr_groups; a carrier's gateway refusing
+/// with 503 hands the call, with the `F` flag, to the next (shorter prefix) rule's gateway.
+#[test]
+fn caller_group_carrier_and_rule_fallback() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let t = Tables::new(Engine::Sqlite).unwrap();
+    let port = common::free_udp_port();
+    t.gateway("gwA", &format!("127.0.0.2:{port}"), 0, "", "");
+    t.gateway("gwB", &format!("127.0.0.3:{port}"), 0, "", "");
+    t.carrier("crX", "gwA");
+    t.group("caller", 5);
+    t.rule("5", "8", 0, "#crX", "");
+    t.rule("5", "", 0, "gwB", "");
+    let o = t.start();
+    let v = o.mi("dr_carrier_status", json!({})).unwrap();
+    assert_eq!(v["Carriers"][0]["ID"], "crX");
+
+    let refusing = gateway_503("127.0.0.2", port);
+    let gw_b = gateway_200(
+        "127.0.0.3",
+        port,
+        &format!("^INVITE sip:8123@127.0.0.3:{port} "),
+    );
+    call(&o, "8123", "dr-group", 200, "^SIP/2.0 200 OK");
+    refusing.success(&o);
+    gw_b.success(&o);
+    assert!(
+        o.log().contains(&format!(
+            "failover of dr-group to sip:8123@127.0.0.3:{port}"
+        )),
+        "{}",
+        o.log()
+    );
+
+    // The carrier disabled: straight to the fallback rule's gateway.
+    o.mi(
+        "dr_carrier_status",
+        json!({"carrier_id": "crX", "status": 0}),
+    )
+    .unwrap();
+    let gw_b = gateway_200(
+        "127.0.0.3",
+        port,
+        &format!("^INVITE sip:8124@127.0.0.3:{port} "),
+    );
+    call(&o, "8124", "dr-nocarrier", 200, "^SIP/2.0 200 OK");
+    gw_b.success(&o);
 }

@@ -241,6 +241,12 @@ fn balancing(engine: Engine) {
     // Both full: refused without reaching anyone; an unknown resource is -4.
     call(&o, "pstn", "lb-3", 503, "^SIP/2.0 503 No capacity -2");
     call(&o, "bogus", "lb-4", 503, "^SIP/2.0 503 No capacity -4");
+    // Refused calls leave no dialog behind; the two calls up are counted in their profiles.
+    let dl = o.mi("dlg_list", json!({})).unwrap();
+    let dialogs = dl["Dialogs"].as_array().unwrap();
+    let ids: Vec<&str> = dialogs.iter().filter_map(|d| d["callid"].as_str()).collect();
+    assert_eq!(ids.len(), 2, "{dl}");
+    assert!(ids.contains(&"lb-1") && ids.contains(&"lb-2"), "{dl}");
 
     // transc (only on the first, which has room for it) until the first is disabled: -3.
     assert_eq!(

@@ -243,9 +243,6 @@ fn clear_session(ctx: &mut RunCtx<'_>) {
 /// Chooses and counts a destination for the session, setting `$du`; the script's return code.
 fn route(ctx: &mut RunCtx<'_>, s: &Session, attrs_var: Option<&ArgValue<'_>>) -> i32 {
     let Some(d) = data() else { return -1 };
-    let Some(dlg) = call_dialog(ctx) else {
-        return -1;
-    };
     let chosen = {
         let _g = PICK.lock();
         let r = data::select(
@@ -257,7 +254,11 @@ fn route(ctx: &mut RunCtx<'_>, s: &Session, attrs_var: Option<&ArgValue<'_>>) ->
             &load,
             &mut |n| rand::random::<u32>() as usize % n.max(1),
         );
+        // The dialog is made only for a call that goes somewhere.
         if let Ok(id) = r {
+            let Some(dlg) = call_dialog(ctx) else {
+                return -1;
+            };
             count(&dlg, id, &s.resources);
         }
         r

@@ -244,7 +244,10 @@ fn balancing(engine: Engine) {
     // Refused calls leave no dialog behind; the two calls up are counted in their profiles.
     let dl = o.mi("dlg_list", json!({})).unwrap();
     let dialogs = dl["Dialogs"].as_array().unwrap();
-    let ids: Vec<&str> = dialogs.iter().filter_map(|d| d["callid"].as_str()).collect();
+    let ids: Vec<&str> = dialogs
+        .iter()
+        .filter_map(|d| d["callid"].as_str())
+        .collect();
     assert_eq!(ids.len(), 2, "{dl}");
     assert!(ids.contains(&"lb-1") && ids.contains(&"lb-2"), "{dl}");
 

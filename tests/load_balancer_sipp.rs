@@ -21,6 +21,7 @@ loadmodule "signaling.so"
 loadmodule "sl.so"
 loadmodule "tm.so"
 loadmodule "sipmsgops.so"
+loadmodule "rr.so"
 loadmodule "dialog.so"
 loadmodule "httpd.so"
 loadmodule "mi_http.so"
@@ -39,8 +40,16 @@ route {
             sl_send_reply(403, "Not a destination");
         exit;
     }
+    if (has_totag()) {
+        if (loose_route())
+            t_relay();
+        else
+            send_reply(404, "Not here");
+        exit;
+    }
     if (lb_is_started())
         xlog("L_ERR", "a new call has a session already\n");
+    record_route();
     lb_start(1, "$rU", "", $var(attrs));
     $var(rc) = $rc;
     if ($var(rc) < 0) {
@@ -366,4 +375,45 @@ fn probing_disables_a_silent_destination_and_brings_it_back() {
     assert_eq!(enabled(&o, 1), "yes");
     let _ = uas.kill();
     let _ = uas.wait();
+}
+
+/// A call through the balancer holds one slot while up; its BYE gives the slot back.
+#[test]
+fn the_load_is_released_when_the_call_ends() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let t = Table::new(Engine::Sqlite).unwrap();
+    let port = common::free_udp_port();
+    t.add(1, &format!("sip:127.0.0.2:{port}"), "pstn=1", "");
+    let o = t.start("");
+    let callee = Run::new("callee", &scenario::uas_answer("callee", 100, true))
+        .ip("127.0.0.2")
+        .port(port)
+        .timeout(30)
+        .uas();
+    let mut s = scenario::invite(scenario::RURI, scenario::TO_SERVICE, 1, true);
+    s += r#"<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="200" rrs="true"/>
+"#;
+    s += &scenario::in_dialog("ACK", 1, true);
+    s += r#"<pause milliseconds="2000"/>"#;
+    s += &scenario::in_dialog("BYE", 2, true);
+    s += r#"<recv response="200"/>"#;
+    let caller = Run::new("caller", &scenario::wrap("caller", &s, &[]))
+        .towards_port(o.port)
+        .service("pstn")
+        .timeout(30)
+        .start();
+    let start = std::time::Instant::now();
+    while usage(&o, 1, "pstn") != (1, 1) {
+        assert!(start.elapsed() < Duration::from_secs(10), "{}", o.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Full while the call is up.
+    call(&o, "pstn", "lb-busy", 503, "^SIP/2.0 503 No capacity -2");
+    caller.success(&o);
+    callee.success(&o);
+    assert_eq!(usage(&o, 1, "pstn"), (1, 0));
 }

@@ -224,6 +224,17 @@ pub fn change_state(g: &data::Gateway, new: data::GwState) {
 
 // ---- script functions ----
 
+/// Only the default partition is served: another name is an error.
+fn partition_ok(fname: &str, arg: Option<&ArgValue<'_>>) -> bool {
+    match arg.and_then(ArgValue::str).map(str::trim) {
+        None | Some("") | Some("default") => true,
+        Some(p) => {
+            tracing::error!("{fname}: partition `{p}` not found (only `default` is served)");
+            false
+        }
+    }
+}
+
 fn set_var(ctx: &mut RunCtx<'_>, var: Option<&ArgValue<'_>>, v: &str) {
     if let Some(ArgValue::Var(spec)) = var
         && let Err(e) = ctx.set_pv(spec, AssignOp::Set, Value::Str(v.to_string()))
@@ -281,6 +292,9 @@ fn caller_group(ctx: &mut RunCtx<'_>, st: &State, d: &RoutingData) -> Option<i32
 }
 
 fn do_routing(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    if !partition_ok("do_routing", args.get(6)) {
+        return -1;
+    }
     let Some(st) = state() else { return -1 };
     let d = st.data.read().clone();
     let group = match args.first() {
@@ -374,6 +388,9 @@ fn hop_of(d: &RoutingData, key: &str) -> Option<Hop> {
 }
 
 fn use_next_gw(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    if !partition_ok("use_next_gw", args.get(3)) {
+        return -1;
+    }
     let Some(d) = data() else { return -1 };
     let Some(orig) = ctx.avps.get(AVP_RURI, 0).as_str().map(|s| s.into_owned()) else {
         return -1;
@@ -420,6 +437,9 @@ fn find_gw(
     port: u16,
     ignore_port: bool,
 ) -> i32 {
+    if !partition_ok("is_from_gw/goes_to_gw", args.get(3)) {
+        return -1;
+    }
     let Some(d) = data() else { return -1 };
     let want = type_arg(args);
     let hit = d
@@ -513,6 +533,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
                 p::OPT_VAR,
                 p::OPT_VAR,
                 p::OPT_VAR,
+                p::OPT_STR,
             ],
             routes: R_F_B,
             handler: do_routing,

@@ -11,7 +11,9 @@ pub mod dialog;
 pub mod dialplan;
 pub mod dispatcher;
 pub mod domain;
+pub mod drouting;
 pub mod group;
+pub mod load_balancer;
 pub mod maxfwd;
 pub mod mi_transports;
 pub mod nathelper;
@@ -50,7 +52,9 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &dialog::DESCRIPTOR,
     &dialplan::DESCRIPTOR,
     &domain::DESCRIPTOR,
+    &drouting::DESCRIPTOR,
     &group::DESCRIPTOR,
+    &load_balancer::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,
     &mi_transports::HTTPD,
     &mi_transports::MI_HTTP,

@@ -1,0 +1,60 @@
+//! Gateway probing with load_balancer's [`Prober`]: `probe_mode` 1 probes a gateway in the
+//! probing state and makes it active when it answers; 2 probes active gateways too and puts a
+//! silent one in the probing state. Gateways disabled (state 1, or the MI) are not probed.
+
+use crate::modules::load_balancer::probe::{ProbeConfig, Prober, Target};
+use crate::sip::Msg;
+use crate::transport::ReceiveInfo;
+
+use super::data::GwState;
+
+static PROBER: Prober = Prober::new("drouting", "z9hG4bKdrping", targets, outcome);
+
+pub fn start(cfg: ProbeConfig) {
+    PROBER.start(cfg, on_reply);
+}
+
+pub fn stop() {
+    PROBER.stop();
+}
+
+fn on_reply(rpl: &Msg, _info: &ReceiveInfo) {
+    PROBER.reply(rpl);
+}
+
+fn targets() -> Vec<Target> {
+    let Some(d) = super::data() else {
+        return Vec::new();
+    };
+    d.gateways
+        .iter()
+        .filter(|g| match (g.probe_mode, g.state()) {
+            (_, GwState::Inactive) => false,
+            (2, _) => true,
+            (1, s) => s == GwState::Probing,
+            _ => false,
+        })
+        .filter_map(|g| {
+            Some(Target {
+                key: g.id.clone(),
+                uri: g.dest.uri.clone(),
+                proto: g.dest.proto,
+                addr: *g.dest.addrs.first()?,
+                socket: g
+                    .socket
+                    .as_deref()
+                    .and_then(crate::modules::dispatcher::socket_id),
+            })
+        })
+        .collect()
+}
+
+fn outcome(id: &str, alive: bool) {
+    let Some(d) = super::data() else { return };
+    let Some(g) = d.gateway(id) else { return };
+    match (alive, g.state()) {
+        (true, GwState::Probing) => super::change_state(g, GwState::Active),
+        (false, GwState::Active) if g.probe_mode == 2 => super::change_state(g, GwState::Probing),
+        _ => {}
+    }
+}

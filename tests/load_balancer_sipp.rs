@@ -1,0 +1,419 @@
+//! load_balancer end to end: the `load_balancer` table in a real database (SQLite, PostgreSQL,
+//! MariaDB), a sipp caller through `osips -F -E`, sipp destinations on 127.0.0.2 / 127.0.0.3:
+//! calls go to the destination with the most free capacity, fail over with `lb_next` when one
+//! answers 503, and are refused when the resources are used up; `lb_is_destination` and the MI
+//! `lb_list` / `lb_status` / `lb_reload`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::osips::Osips;
+use common::scenario::{self, Check};
+use common::sipp::{Run, Sipp};
+use osips::db::{Db, DbUrl, Engine};
+use serde_json::{Value, json};
+
+/// The R-URI user names the resource the call needs.
+const SCRIPT: &str = r#"socket = udp:127.0.0.1:@PORT@
+udp_workers = 2
+loadmodule "signaling.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "sipmsgops.so"
+loadmodule "rr.so"
+loadmodule "dialog.so"
+loadmodule "httpd.so"
+loadmodule "mi_http.so"
+loadmodule "load_balancer.so"
+modparam("httpd", "ip", "127.0.0.1")
+modparam("httpd", "port", @HTTP@)
+modparam("tm", "fr_inv_timeout", 5)
+modparam("load_balancer", "db_url", "@DB@")
+@LBPARAMS@
+
+route {
+    if (is_method("OPTIONS")) {
+        if (lb_is_destination("$si", 0, -1, 1))
+            sl_send_reply(200, "LB destination");
+        else
+            sl_send_reply(403, "Not a destination");
+        exit;
+    }
+    if (has_totag()) {
+        if (loose_route())
+            t_relay();
+        else
+            send_reply(404, "Not here");
+        exit;
+    }
+    if (lb_is_started())
+        xlog("L_ERR", "a new call has a session already\n");
+    record_route();
+    lb_start(1, "$rU", "", $var(attrs));
+    $var(rc) = $rc;
+    if ($var(rc) < 0) {
+        send_reply(503, "No capacity $var(rc)");
+        exit;
+    }
+    xlog("L_NOTICE", "lb $ci to $du attrs=$var(attrs)\n");
+    t_on_failure("LB_FAILOVER");
+    if (!t_relay())
+        send_reply(500, "Internal Error");
+    exit;
+}
+
+failure_route[LB_FAILOVER] {
+    if (t_was_cancelled())
+        exit;
+    if (t_check_status("(408)|([56][0-9][0-9])")) {
+        if (lb_next()) {
+            xlog("L_NOTICE", "lb failover of $ci to $du\n");
+            t_on_failure("LB_FAILOVER");
+            t_relay();
+            exit;
+        }
+        send_reply(500, "All GW are down");
+    }
+}
+"#;
+
+struct Table {
+    db: common::db::TestDb,
+}
+
+impl Table {
+    fn new(engine: Engine) -> Option<Table> {
+        Some(Table {
+            db: common::db::test_db(engine, &["load_balancer"], "oslb")?,
+        })
+    }
+
+    fn exec(&self, sql: &str, params: &[osips::db::Value]) {
+        let db = Db::connect(&DbUrl::parse(&self.db.url).unwrap()).unwrap();
+        db.execute(sql, params)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        db.close();
+    }
+
+    fn add(&self, id: i64, uri: &str, resources: &str, attrs: &str) {
+        self.add_probed(id, uri, resources, attrs, 0);
+    }
+
+    fn add_probed(&self, id: i64, uri: &str, resources: &str, attrs: &str, probe_mode: i64) {
+        self.exec(
+            "INSERT INTO load_balancer (id, group_id, dst_uri, resources, probe_mode, attrs) \
+             VALUES (?, 1, ?, ?, ?, ?)",
+            osips::params![id, uri, resources, probe_mode, attrs],
+        );
+    }
+
+    fn start(&self, lb_params: &str) -> Osips {
+        Osips::script(SCRIPT)
+            .var("@DB@", &self.db.url)
+            .var("@LBPARAMS@", lb_params)
+            .start()
+    }
+}
+
+/// A destination on `ip:port` answering one INVITE with 200 (the call stays up).
+fn dest_200(ip: &str, port: u16) -> Sipp {
+    Run::new(
+        &format!("destination {ip}"),
+        &scenario::uas_200_checked("dst", "INVITE", &[Check::msg("^INVITE sip:")]),
+    )
+    .ip(ip)
+    .port(port)
+    .timeout(30)
+    .limit(Duration::from_secs(40))
+    .uas()
+}
+
+/// A destination on `ip:port` refusing one INVITE with 503 (then the ACK).
+fn dest_503(ip: &str, port: u16) -> Sipp {
+    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
+    s += &scenario::reply("503 Service Unavailable", true, false, None, false);
+    s += r#"<recv request="ACK"/>"#;
+    Run::new(
+        &format!("503 destination {ip}"),
+        &scenario::wrap("dst503", &s, &[]),
+    )
+    .ip(ip)
+    .port(port)
+    .timeout(30)
+    .limit(Duration::from_secs(40))
+    .uas()
+}
+
+/// A call needing `resource`, expecting `code` with `reply_re`.
+fn call(o: &Osips, resource: &str, call_id: &str, code: u16, reply_re: &str) {
+    let hdrs = vec![
+        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
+        format!("To: <sip:{resource}@example.com>"),
+        "CSeq: 1 INVITE".to_string(),
+        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
+        "Max-Forwards: 70".to_string(),
+    ];
+    let xml = scenario::uac_request_after(
+        "caller",
+        &format!("INVITE sip:{resource}@example.com"),
+        &hdrs,
+        &[100, 180],
+        code,
+        &[Check::msg(reply_re)],
+    );
+    Run::new(&format!("call {call_id} ({resource}) → {code}"), &xml)
+        .towards_port(o.port)
+        .args(&["-cid_str", call_id])
+        .timeout(20)
+        .limit(Duration::from_secs(40))
+        .done(o);
+}
+
+fn options_from(o: &Osips, ip: &str, code: u16) {
+    let hdrs = vec![
+        "From: <sip:dst@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
+        "To: <sip:proxy@example.com>".to_string(),
+        "CSeq: 1 OPTIONS".to_string(),
+        "Max-Forwards: 70".to_string(),
+    ];
+    let xml = scenario::uac_request("options", "OPTIONS sip:proxy@127.0.0.1", &hdrs, code, &[]);
+    Run::new(&format!("OPTIONS from {ip} → {code}"), &xml)
+        .ip(ip)
+        .towards_port(o.port)
+        .done(o);
+}
+
+/// `(max, load)` of `resource` on destination `id` in `lb_list`.
+fn usage(o: &Osips, id: u64, resource: &str) -> (u64, u64) {
+    let v = o.mi("lb_list", json!({})).unwrap();
+    let d = v["Destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .unwrap_or_else(|| panic!("destination {id} in {v}"));
+    let r = d["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == resource)
+        .unwrap_or_else(|| panic!("resource {resource} in {d}"));
+    (r["max"].as_u64().unwrap(), r["load"].as_u64().unwrap())
+}
+
+fn balancing(engine: Engine) {
+    if common::sipp().is_none() {
+        return;
+    }
+    let Some(t) = Table::new(engine) else {
+        return;
+    };
+    let port = common::free_udp_port();
+    t.add(
+        1,
+        &format!("sip:127.0.0.2:{port}"),
+        "pstn=1;transc=5",
+        "first",
+    );
+    t.add(2, &format!("sip:127.0.0.3:{port}"), "pstn=1", "second");
+    let o = t.start("");
+    let list = o.mi("lb_list", json!({})).unwrap();
+    assert_eq!(list["Destinations"][0]["enabled"], "yes", "{list}");
+    assert_eq!(usage(&o, 1, "pstn"), (1, 0));
+
+    // Equal capacity: the first destination; it refuses, lb_next moves the call (and its load)
+    // to the second.
+    let refusing = dest_503("127.0.0.2", port);
+    let second = dest_200("127.0.0.3", port);
+    call(&o, "pstn", "lb-1", 200, "^SIP/2.0 200 OK");
+    refusing.success(&o);
+    second.success(&o);
+    let log = o.log();
+    assert!(
+        log.contains(&format!("lb lb-1 to sip:127.0.0.2:{port} attrs=first")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("lb failover of lb-1 to sip:127.0.0.3:{port}")),
+        "{log}"
+    );
+    assert_eq!(usage(&o, 1, "pstn"), (1, 0));
+    assert_eq!(usage(&o, 2, "pstn"), (1, 1));
+
+    // The second is full: the next call goes to the first.
+    let first = dest_200("127.0.0.2", port);
+    call(&o, "pstn", "lb-2", 200, "^SIP/2.0 200 OK");
+    first.success(&o);
+    assert_eq!(usage(&o, 1, "pstn"), (1, 1));
+
+    // Both full: refused without reaching anyone; an unknown resource is -4.
+    call(&o, "pstn", "lb-3", 503, "^SIP/2.0 503 No capacity -2");
+    call(&o, "bogus", "lb-4", 503, "^SIP/2.0 503 No capacity -4");
+    // Refused calls leave no dialog behind; the two calls up are counted in their profiles.
+    let dl = o.mi("dlg_list", json!({})).unwrap();
+    let dialogs = dl["Dialogs"].as_array().unwrap();
+    let ids: Vec<&str> = dialogs
+        .iter()
+        .filter_map(|d| d["callid"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 2, "{dl}");
+    assert!(ids.contains(&"lb-1") && ids.contains(&"lb-2"), "{dl}");
+
+    // transc (only on the first, which has room for it) until the first is disabled: -3.
+    assert_eq!(
+        o.mi("lb_status", json!({"destination_id": 1})).unwrap()["enable"],
+        "yes"
+    );
+    o.mi("lb_status", json!({"destination_id": 1, "new_status": 0}))
+        .unwrap();
+    assert_eq!(
+        o.mi("lb_status", json!({"destination_id": 1})).unwrap()["enable"],
+        "no"
+    );
+    call(&o, "transc", "lb-5", 503, "^SIP/2.0 503 No capacity -3");
+    assert!(o.mi("lb_status", json!({"destination_id": 9})).is_err());
+
+    // lb_is_destination(..., active=1): the disabled first is not, the second is.
+    options_from(&o, "127.0.0.3", 200);
+    options_from(&o, "127.0.0.2", 403);
+    options_from(&o, "127.0.0.4", 403);
+
+    // More capacity in the table: after lb_reload the second takes another call; the first
+    // stays disabled.
+    t.exec(
+        "UPDATE load_balancer SET resources = 'pstn=2' WHERE id = 2",
+        &[],
+    );
+    o.mi("lb_reload", json!({})).unwrap();
+    assert_eq!(usage(&o, 2, "pstn"), (2, 1));
+    assert_eq!(
+        o.mi("lb_status", json!({"destination_id": 1})).unwrap()["enable"],
+        "no"
+    );
+    let second = dest_200("127.0.0.3", port);
+    call(&o, "pstn", "lb-6", 200, "^SIP/2.0 200 OK");
+    second.success(&o);
+    assert_eq!(usage(&o, 2, "pstn"), (2, 2));
+
+    // A bad row: the reload fails and the destinations in use stay.
+    t.add(3, "sip:127.0.0.4", "pstn=many", "");
+    let e = o.mi("lb_reload", json!({})).unwrap_err();
+    assert!(e.contains("row 3"), "{e}");
+    let v: Value = o.mi("lb_list", json!({})).unwrap();
+    assert_eq!(v["Destinations"].as_array().unwrap().len(), 2);
+    assert!(!o.log().contains("a new call has a session already"));
+}
+
+#[test]
+fn balancing_failover_and_exhaustion_on_sqlite() {
+    balancing(Engine::Sqlite);
+}
+
+#[test]
+fn balancing_failover_and_exhaustion_on_postgresql() {
+    balancing(Engine::Postgres);
+}
+
+#[test]
+fn balancing_failover_and_exhaustion_on_mariadb() {
+    balancing(Engine::Mysql);
+}
+
+/// `enabled` of destination `id` in `lb_list`.
+fn enabled(o: &Osips, id: u64) -> String {
+    let v = o.mi("lb_list", json!({})).unwrap();
+    v["Destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .map(|d| d["enabled"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+fn wait_enabled(o: &Osips, id: u64, want: &str) {
+    let start = std::time::Instant::now();
+    while enabled(o, id) != want {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "destination {id} never became enabled={want}:\n{}",
+            o.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// probe_mode 2: a silent destination is disabled, enabled again once it answers OPTIONS; one
+/// disabled through the MI stays so; probe_mode 0 is never probed.
+#[test]
+fn probing_disables_a_silent_destination_and_brings_it_back() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let t = Table::new(Engine::Sqlite).unwrap();
+    let port = common::free_udp_port();
+    t.add_probed(1, &format!("sip:127.0.0.2:{port}"), "pstn=5", "", 2);
+    t.add(2, &format!("sip:127.0.0.3:{port}"), "pstn=5", "");
+    let o = t.start("modparam(\"load_balancer\", \"probing_interval\", 1)");
+    wait_enabled(&o, 1, "no");
+    assert_eq!(enabled(&o, 2), "yes");
+
+    let (mut uas, _dir) = Run::new("OPTIONS answerer", &scenario::uas_200("OPTIONS", &[]))
+        .ip("127.0.0.2")
+        .port(port)
+        .calls(0)
+        .spawn();
+    wait_enabled(&o, 1, "yes");
+
+    o.mi("lb_status", json!({"destination_id": 1, "new_status": 0}))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(enabled(&o, 1), "no", "probing must not undo the MI");
+    o.mi("lb_status", json!({"destination_id": 1, "new_status": 1}))
+        .unwrap();
+    assert_eq!(enabled(&o, 1), "yes");
+    let _ = uas.kill();
+    let _ = uas.wait();
+}
+
+/// A call through the balancer holds one slot while up; its BYE gives the slot back.
+#[test]
+fn the_load_is_released_when_the_call_ends() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let t = Table::new(Engine::Sqlite).unwrap();
+    let port = common::free_udp_port();
+    t.add(1, &format!("sip:127.0.0.2:{port}"), "pstn=1", "");
+    let o = t.start("");
+    let callee = Run::new("callee", &scenario::uas_answer("callee", 100, true))
+        .ip("127.0.0.2")
+        .port(port)
+        .timeout(30)
+        .uas();
+    let mut s = scenario::invite(scenario::RURI, scenario::TO_SERVICE, 1, true);
+    s += r#"<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="200" rrs="true"/>
+"#;
+    s += &scenario::in_dialog("ACK", 1, true);
+    s += r#"<pause milliseconds="2000"/>"#;
+    s += &scenario::in_dialog("BYE", 2, true);
+    s += r#"<recv response="200"/>"#;
+    let caller = Run::new("caller", &scenario::wrap("caller", &s, &[]))
+        .towards_port(o.port)
+        .service("pstn")
+        .timeout(30)
+        .start();
+    let start = std::time::Instant::now();
+    while usage(&o, 1, "pstn") != (1, 1) {
+        assert!(start.elapsed() < Duration::from_secs(10), "{}", o.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Full while the call is up.
+    call(&o, "pstn", "lb-busy", 503, "^SIP/2.0 503 No capacity -2");
+    caller.success(&o);
+    callee.success(&o);
+    assert_eq!(usage(&o, 1, "pstn"), (1, 0));
+}

@@ -13,9 +13,9 @@ pub mod mi;
 pub mod msgctx;
 pub mod script_routes;
 pub mod settings;
-pub mod tls_settings;
 #[cfg(test)]
 mod tests;
+pub mod tls_settings;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicPtr, Ordering};

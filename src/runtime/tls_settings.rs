@@ -58,7 +58,9 @@ fn flag(param: &str, domain: Option<&str>, v: &str) -> Result<bool, String> {
         "1" => Ok(true),
         _ => Err(format!(
             "tls_mgm: modparam {param}{} must be 0 or 1, not `{v}`",
-            domain.map(|d| format!(" of domain [{d}]")).unwrap_or_default()
+            domain
+                .map(|d| format!(" of domain [{d}]"))
+                .unwrap_or_default()
         )),
     }
 }
@@ -130,9 +132,11 @@ pub fn from_script(script: &Script) -> Result<Option<TlsOptions>, String> {
         get("require_cert", server).unwrap_or("1"),
     )?;
     if verify && ca_list.is_none() {
-        return Err("tls_mgm: verify_cert is on (OpenSIPS's default) but no ca_list is set: \
+        return Err(
+            "tls_mgm: verify_cert is on (OpenSIPS's default) but no ca_list is set: \
              set modparam(\"tls_mgm\", \"ca_list\", FILE) or verify_cert 0"
-            .into());
+                .into(),
+        );
     }
     let client = clients.first().map(String::as_str);
     let client_ca = get("ca_list", client).filter(|c| !c.is_empty());
@@ -157,7 +161,9 @@ mod tests {
     use super::*;
 
     fn tls(body: &str) -> Result<Option<TlsOptions>, String> {
-        let text = format!("loadmodule \"proto_tls.so\"\nloadmodule \"tls_mgm.so\"\n{body}\nroute {{ exit; }}");
+        let text = format!(
+            "loadmodule \"proto_tls.so\"\nloadmodule \"tls_mgm.so\"\n{body}\nroute {{ exit; }}"
+        );
         let c = crate::script::check_str("t.cfg", &text, &crate::script::Registry::builtin());
         assert!(!c.has_errors(), "{}", c.render());
         from_script(c.script.as_ref().unwrap())

@@ -94,9 +94,9 @@ fn ev_value(v: &EvValue) -> Value {
     match v {
         EvValue::Int(i) => match i32::try_from(*i) {
             Ok(i) => Value::Int(i),
-            Err(_) => Value::Str(i.to_string()),
+            Err(_) => Value::str(i.to_string()),
         },
-        EvValue::Str(s) => Value::Str(s.clone()),
+        EvValue::Str(s) => Value::str(s.clone()),
         EvValue::Null => Value::Null,
     }
 }

@@ -70,7 +70,7 @@ pub struct SipCtx {
 }
 
 fn s(b: &[u8]) -> Value {
-    Value::Str(String::from_utf8_lossy(b).into_owned())
+    Value::str(String::from_utf8_lossy(b).into_owned())
 }
 
 fn opt(b: Option<&[u8]>) -> Value {
@@ -78,7 +78,7 @@ fn opt(b: Option<&[u8]>) -> Value {
 }
 
 fn port_value(p: u16) -> Value {
-    Value::StrInt(p.to_string(), p as i32)
+    Value::StrInt(p.to_string().into(), p as i32)
 }
 
 fn uri_part(raw: &[u8], what: &str) -> Value {
@@ -250,7 +250,7 @@ impl SipCtx {
                         .iter()
                         .map(|v| String::from_utf8_lossy(v).into_owned())
                         .collect();
-                    Value::Str(all.join(","))
+                    Value::str(all.join(","))
                 }
             }
             _ => Value::Null,
@@ -274,7 +274,7 @@ impl MessageAccess for SipCtx {
         let m = &self.msg;
         let req = m.is_request();
         Some(match pv.name.as_str() {
-            "ru" | "ruri" if req => Value::Str(self.ruri().into_owned()),
+            "ru" | "ruri" if req => Value::str(self.ruri().into_owned()),
             "rU" | "ruri.user" if req => uri_part(self.ruri().as_bytes(), "user"),
             "rd" | "ruri.domain" if req => uri_part(self.ruri().as_bytes(), "host"),
             "rp" if req => uri_part(self.ruri().as_bytes(), "port"),
@@ -287,11 +287,11 @@ impl MessageAccess for SipCtx {
                 if req {
                     s(m.method_bytes())
                 } else {
-                    Value::Str(m.cseq().method.as_str().to_string())
+                    Value::str(m.cseq().method.as_str().to_string())
                 }
             }
             "rs" => match m.status() {
-                Some(c) => Value::StrInt(c.to_string(), c as i32),
+                Some(c) => Value::StrInt(c.to_string().into(), c as i32),
                 None => Value::Null,
             },
             "rr" => {
@@ -302,20 +302,20 @@ impl MessageAccess for SipCtx {
                 }
             }
             "rv" => Value::Str("SIP/2.0".into()),
-            "si" => Value::Str(self.info.src.ip().to_string()),
+            "si" => Value::str(self.info.src.ip().to_string()),
             "sp" => port_value(self.info.src.port()),
-            "Ri" => Value::Str(self.info.local.ip().to_string()),
+            "Ri" => Value::str(self.info.local.ip().to_string()),
             "Rp" => port_value(self.info.local.port()),
-            "pr" | "proto" => Value::Str(self.info.proto.name().to_ascii_lowercase()),
+            "pr" | "proto" => Value::str(self.info.proto.name().to_ascii_lowercase()),
             "socket_in" => match pv.inner_literal().unwrap_or("") {
-                "" | "name" => Value::Str(format!(
+                "" | "name" => Value::str(format!(
                     "{}:{}",
                     self.info.proto.name().to_ascii_lowercase(),
                     self.info.local
                 )),
-                "ip" => Value::Str(self.info.local.ip().to_string()),
+                "ip" => Value::str(self.info.local.ip().to_string()),
                 "port" => port_value(self.info.local.port()),
-                "proto" => Value::Str(self.info.proto.name().to_ascii_lowercase()),
+                "proto" => Value::str(self.info.proto.name().to_ascii_lowercase()),
                 "af" => Value::Str(
                     if self.info.local.is_ipv4() {
                         "INET"
@@ -339,12 +339,12 @@ impl MessageAccess for SipCtx {
             "ci" => s(m.call_id()),
             "cs" => {
                 let n = m.cseq().num;
-                Value::StrInt(n.to_string(), n as i32)
+                Value::StrInt(n.to_string().into(), n as i32)
             }
             "ct" => opt(m.header(HdrId::Contact)),
             "cT" => opt(m.content_type()),
             "cl" => match m.content_length() {
-                Some(n) => Value::StrInt(n.to_string(), n as i32),
+                Some(n) => Value::StrInt(n.to_string().into(), n as i32),
                 None => Value::Null,
             },
             "ua" => opt(m.user_agent()),
@@ -352,12 +352,12 @@ impl MessageAccess for SipCtx {
             "mb" => s(m.as_bytes()),
             "ml" => {
                 let n = m.as_bytes().len();
-                Value::StrInt(n.to_string(), n as i32)
+                Value::StrInt(n.to_string().into(), n as i32)
             }
             "mf" | "flags" => Value::Int(self.flags as i32),
             "bf" => Value::Int(self.bflags as i32),
             "du" | "duri" => match &self.dst_uri {
-                Some(d) => Value::Str(d.clone()),
+                Some(d) => Value::str(d.clone()),
                 None => Value::Null,
             },
             "dd" => {
@@ -399,12 +399,12 @@ impl MessageAccess for SipCtx {
                 Some(PvIndex::At(i)) if *i >= 0 => self
                     .branches
                     .get(*i as usize)
-                    .map(|b| Value::Str(b.uri.clone()))
+                    .map(|b| Value::str(b.uri.clone()))
                     .unwrap_or(Value::Null),
                 _ => self
                     .branches
                     .first()
-                    .map(|b| Value::Str(b.uri.clone()))
+                    .map(|b| Value::str(b.uri.clone()))
                     .unwrap_or(Value::Null),
             },
             _ => return None,
@@ -498,7 +498,7 @@ fn auth_pv(m: &Msg, name: &str) -> Value {
         "auth.nc" => field("nc"),
         _ => None,
     };
-    v.map(Value::Str).unwrap_or(Value::Null)
+    v.map(Value::str).unwrap_or(Value::Null)
 }
 
 /// `$challenge.realm`...: a parameter of the first WWW-Authenticate (else Proxy-Authenticate)
@@ -513,7 +513,7 @@ fn challenge_pv(m: &Msg, field: &str) -> Value {
             c.iter()
                 .filter_map(Result::ok)
                 .find(|p| p.name.eq_ignore_ascii_case(field.as_bytes()))
-                .map(|p| Value::Str(String::from_utf8_lossy(&p.unescaped()).into_owned()))
+                .map(|p| Value::str(String::from_utf8_lossy(&p.unescaped()).into_owned()))
         })
         .unwrap_or(Value::Null)
 }

@@ -108,7 +108,7 @@ pub fn arith(op: BinOp, l: &Value, r: &Value) -> Result<Value, EvalError> {
     match op {
         BinOp::Add => {
             let rs = r.as_str().unwrap_or_default();
-            Ok(Value::Str(format!("{ls}{rs}")))
+            Ok(Value::str(format!("{ls}{rs}")))
         }
         BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => {
             let rs = r
@@ -194,7 +194,7 @@ impl RunCtx<'_> {
                         if all.is_empty() {
                             Value::Null
                         } else {
-                            Value::Str(all.join(", "))
+                            Value::str(all.join(", "))
                         }
                     }
                     Some(_) => Value::Null,
@@ -363,7 +363,7 @@ impl RunCtx<'_> {
     pub fn eval_expr(&mut self, e: &CExpr, inv: &mut dyn Invoke) -> Result<Value, EvalError> {
         Ok(match e {
             CExpr::Int(i) => Value::Int(*i),
-            CExpr::Str(s) => Value::Str(s.clone()),
+            CExpr::Str(s) => Value::str(s.clone()),
             CExpr::Null => Value::Null,
             CExpr::Pv(p) => self.get_pv(p)?,
             CExpr::Call(c) => {
@@ -400,7 +400,7 @@ impl RunCtx<'_> {
                 });
             }
             COperand::Pv(p) => self.get_pv(p)?,
-            COperand::Str(s) => Value::Str(s.clone()),
+            COperand::Str(s) => Value::str(s.clone()),
             COperand::Int(i) => Value::Int(*i),
             COperand::Net(n) => {
                 let Some(ls) = l.as_str() else {

@@ -336,7 +336,7 @@ impl Transform {
     pub(crate) fn param(&self, i: usize, env: &mut dyn TrEnv) -> Value {
         match self.params.get(i) {
             None => Value::Null,
-            Some(TrParam::Lit(s)) => Value::Str(s.clone()),
+            Some(TrParam::Lit(s)) => Value::str(s.clone()),
             Some(TrParam::Pv(pv)) => env.pv_value(pv),
         }
     }
@@ -384,8 +384,13 @@ pub fn eval_chain(
 /// when they are not valid UTF-8, so they survive a round trip through the other transformations.
 pub(crate) fn bytes_to_value(b: Vec<u8>) -> Value {
     match String::from_utf8(b) {
-        Ok(s) => Value::Str(s),
-        Err(e) => Value::Str(e.into_bytes().iter().map(|&c| c as char).collect()),
+        Ok(s) => Value::str(s),
+        Err(e) => Value::str(
+            e.into_bytes()
+                .iter()
+                .map(|&c| c as char)
+                .collect::<String>(),
+        ),
     }
 }
 

@@ -39,7 +39,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
             let found = params.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name));
             if t.method == "exist" {
                 let v = found.is_some() as i32;
-                return Value::StrInt(v.to_string(), v);
+                return Value::StrInt(v.to_string().into(), v);
             }
             match found {
                 Some((_, Some(v))) => Value::str(*v),

@@ -217,7 +217,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
         return Value::Null;
     };
     let b = value_bytes(&text);
-    let s = |v: String| Value::Str(v);
+    let s = |v: String| Value::str(v);
     match t.method.as_str() {
         "len" => Value::Int(b.len() as i32),
         "int" => {
@@ -402,7 +402,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
                     .collect(),
             )
         }
-        "eval" => env.expand(&text).map(Value::Str).unwrap_or(Value::Null),
+        "eval" => env.expand(&text).map(Value::str).unwrap_or(Value::Null),
         "date2unix" => date2unix(&text)
             .map(|v| Value::Int(v as i32))
             .unwrap_or(Value::Null),

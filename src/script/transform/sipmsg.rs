@@ -7,7 +7,7 @@ use crate::sip::scan::CommaList;
 use crate::sip::{NameAddr, Uri, Via};
 
 fn s(b: &[u8]) -> Value {
-    Value::Str(String::from_utf8_lossy(b).into_owned())
+    Value::str(String::from_utf8_lossy(b).into_owned())
 }
 
 fn opt(b: Option<&[u8]>) -> Value {
@@ -15,7 +15,7 @@ fn opt(b: Option<&[u8]>) -> Value {
 }
 
 fn int(n: u32) -> Value {
-    Value::StrInt(n.to_string(), n as i32)
+    Value::StrInt(n.to_string().into(), n as i32)
 }
 
 /// The parameter list without its leading `;`.
@@ -27,7 +27,7 @@ fn params_text(raw: &[u8]) -> Value {
 fn param_value(p: Option<Option<&[u8]>>) -> Value {
     match p {
         None => Value::Null,
-        Some(None) => Value::Str(String::new()),
+        Some(None) => Value::str(String::new()),
         Some(Some(v)) => s(v),
     }
 }
@@ -87,7 +87,7 @@ pub(super) fn via(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
         "comment" => {
             let raw = String::from_utf8_lossy(v.raw);
             match (raw.find('('), raw.rfind(')')) {
-                (Some(a), Some(b)) if b > a => Value::Str(raw[a + 1..b].to_string()),
+                (Some(a), Some(b)) if b > a => Value::str(raw[a + 1..b].to_string()),
                 _ => Value::Null,
             }
         }
@@ -100,7 +100,7 @@ pub(super) fn via(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
         "received" => opt(v.received()),
         "rport" => match v.rport() {
             Some(Some(p)) => int(p as u32),
-            Some(None) => Value::Str(String::new()),
+            Some(None) => Value::str(String::new()),
             None => Value::Null,
         },
         _ => Value::Null,

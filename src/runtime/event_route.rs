@@ -266,7 +266,7 @@ pub fn script_events(script: &Script) -> Vec<String> {
 fn call(c: &CCall, out: &mut Vec<String>) {
     if matches!(c.func.name(), "raise_event" | "subscribe_event") {
         let name = match c.args.first() {
-            Some(CArg::Lit(s)) => Some(s.clone()),
+            Some(CArg::Lit(s)) => Some(s.to_string()),
             Some(CArg::Format(f)) => f.static_text(),
             _ => None,
         };

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use crate::script::pv::{PvIndex, PvSpec};
-use crate::script::{MessageAccess, Value};
+use crate::script::{MessageAccess, Str, Value};
 use crate::sip::{HdrId, Msg, NameAddr, Uri};
 use crate::transport::{Destination, ReceiveInfo, SocketId};
+use bytes::Bytes;
 
 use super::Shared;
 
@@ -69,23 +70,36 @@ pub struct SipCtx {
     pub rtpengine_set: Option<u32>,
 }
 
-fn s(b: &[u8]) -> Value {
-    Value::str(String::from_utf8_lossy(b).into_owned())
+/// Text of `b`, a slice of the received message `buf`: shares the buffer (no copy).
+fn s(buf: &Bytes, b: &[u8]) -> Value {
+    Value::Str(Str::from_buf(buf, b))
 }
 
-fn opt(b: Option<&[u8]>) -> Value {
-    b.map(s).unwrap_or(Value::Null)
+fn opt(buf: &Bytes, b: Option<&[u8]>) -> Value {
+    b.map(|b| s(buf, b)).unwrap_or(Value::Null)
 }
 
 fn port_value(p: u16) -> Value {
-    Value::StrInt(p.to_string().into(), p as i32)
+    Value::str_int(p as i32)
 }
 
-fn uri_part(raw: &[u8], what: &str) -> Value {
-    match Uri::parse(raw) {
+/// A part of `src` (bytes a parser returned from it): shares its buffer.
+fn part(src: &Str, b: &[u8]) -> Value {
+    match src.slice_bytes(b) {
+        Some(t) => Value::Str(t),
+        None => Value::str(String::from_utf8_lossy(b).into_owned()),
+    }
+}
+
+fn opt_part(src: &Str, b: Option<&[u8]>) -> Value {
+    b.map(|b| part(src, b)).unwrap_or(Value::Null)
+}
+
+fn uri_part(src: &Str, what: &str) -> Value {
+    match Uri::parse(src.as_bytes()) {
         Ok(u) => match what {
-            "user" => opt(u.user),
-            "host" => s(u.host),
+            "user" => opt_part(src, u.user),
+            "host" => part(src, u.host),
             // As OpenSIPS: no port in the URI reads as the scheme's default.
             "port" => port_value(
                 u.port
@@ -202,54 +216,64 @@ impl SipCtx {
         Ok(())
     }
 
+    /// The current Request-URI as a script string (a slice of the message when not rewritten).
+    fn ruri_str(&self) -> Str {
+        match &self.new_ruri {
+            Some(u) => Str::from(u),
+            None => Str::from_buf(&self.msg.buf, self.msg.ruri()),
+        }
+    }
+
     fn nameaddr_part(&self, id: HdrId, what: &str) -> Value {
         let Some(raw) = self.msg.header(id) else {
             return Value::Null;
         };
-        let Ok(na) = NameAddr::parse(raw) else {
+        let src = Str::from_buf(&self.msg.buf, raw);
+        let Ok(na) = NameAddr::parse(src.as_bytes()) else {
             return Value::Null;
         };
         match what {
-            "uri" => s(na.uri.raw),
-            "user" => opt(na.uri.user),
-            "domain" => s(na.uri.host),
+            "uri" => part(&src, na.uri.raw),
+            "user" => opt_part(&src, na.uri.user),
+            "domain" => part(&src, na.uri.host),
             "name" => match na.display_unquoted() {
-                Some(d) => s(&d),
+                Some(d) => part(&src, &d),
                 None => Value::Null,
             },
-            "tag" => opt(na.tag()),
+            "tag" => opt_part(&src, na.tag()),
             _ => Value::Null,
         }
     }
 
     fn header_value(&self, spec: &PvSpec) -> Value {
         let name = spec.inner_literal().unwrap_or_default();
-        // Values of list headers are split on commas when indexed, as OpenSIPS does for $hdr.
-        let lines: Vec<&[u8]> = self
+        let buf = &self.msg.buf;
+        let mut lines = self
             .msg
             .headers()
             .filter(|h| h.is_named(name))
-            .map(|h| h.value)
-            .collect();
+            .map(|h| h.value);
         match &spec.index {
-            None => lines.first().map(|v| s(v)).unwrap_or(Value::Null),
+            None => lines.next().map(|v| s(buf, v)).unwrap_or(Value::Null),
             Some(PvIndex::At(i)) => {
-                let n = lines.len() as i32;
-                let i = if *i < 0 { n + *i } else { *i };
-                if i < 0 || i >= n {
-                    Value::Null
+                let i = if *i < 0 {
+                    let n = self.msg.headers().filter(|h| h.is_named(name)).count() as i32;
+                    n + *i
                 } else {
-                    s(lines[i as usize])
+                    *i
+                };
+                match usize::try_from(i).ok().and_then(|i| lines.nth(i)) {
+                    Some(v) => s(buf, v),
+                    None => Value::Null,
                 }
             }
             Some(PvIndex::All) => {
-                if lines.is_empty() {
+                let all: Vec<String> = lines
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .collect();
+                if all.is_empty() {
                     Value::Null
                 } else {
-                    let all: Vec<String> = lines
-                        .iter()
-                        .map(|v| String::from_utf8_lossy(v).into_owned())
-                        .collect();
                     Value::str(all.join(","))
                 }
             }
@@ -258,40 +282,40 @@ impl SipCtx {
     }
 
     fn dst_host_port(&self) -> (Value, Value) {
-        let raw = match &self.dst_uri {
-            Some(d) => d.clone(),
-            None => self.ruri().into_owned(),
+        let src = match &self.dst_uri {
+            Some(d) => Str::from(d),
+            None => self.ruri_str(),
         };
-        (
-            uri_part(raw.as_bytes(), "host"),
-            uri_part(raw.as_bytes(), "port"),
-        )
+        (uri_part(&src, "host"), uri_part(&src, "port"))
     }
 }
 
 impl MessageAccess for SipCtx {
     fn get_pv(&mut self, pv: &PvSpec) -> Option<Value> {
         let m = &self.msg;
+        let buf = &m.buf;
+        let s = |b: &[u8]| s(buf, b);
+        let opt = |b: Option<&[u8]>| opt(buf, b);
         let req = m.is_request();
         Some(match pv.name.as_str() {
-            "ru" | "ruri" if req => Value::str(self.ruri().into_owned()),
-            "rU" | "ruri.user" if req => uri_part(self.ruri().as_bytes(), "user"),
-            "rd" | "ruri.domain" if req => uri_part(self.ruri().as_bytes(), "host"),
-            "rp" if req => uri_part(self.ruri().as_bytes(), "port"),
+            "ru" | "ruri" if req => Value::Str(self.ruri_str()),
+            "rU" | "ruri.user" if req => uri_part(&self.ruri_str(), "user"),
+            "rd" | "ruri.domain" if req => uri_part(&self.ruri_str(), "host"),
+            "rp" if req => uri_part(&self.ruri_str(), "port"),
             "ou" | "ouri" if req => s(m.ruri()),
-            "oU" if req => uri_part(m.ruri(), "user"),
-            "od" if req => uri_part(m.ruri(), "host"),
+            "oU" if req => uri_part(&Str::from_buf(buf, m.ruri()), "user"),
+            "od" if req => uri_part(&Str::from_buf(buf, m.ruri()), "host"),
             "ru" | "ruri" | "rU" | "ruri.user" | "rd" | "ruri.domain" | "rp" | "ou" | "ouri"
             | "oU" | "od" => Value::Null,
             "rm" => {
                 if req {
                     s(m.method_bytes())
                 } else {
-                    Value::str(m.cseq().method.as_str().to_string())
+                    Value::str(m.cseq().method.as_str())
                 }
             }
             "rs" => match m.status() {
-                Some(c) => Value::StrInt(c.to_string().into(), c as i32),
+                Some(c) => Value::str_int(c as i32),
                 None => Value::Null,
             },
             "rr" => {
@@ -302,9 +326,9 @@ impl MessageAccess for SipCtx {
                 }
             }
             "rv" => Value::Str("SIP/2.0".into()),
-            "si" => Value::str(self.info.src.ip().to_string()),
+            "si" => Value::Str(Str::from_fmt(format_args!("{}", self.info.src.ip()))),
             "sp" => port_value(self.info.src.port()),
-            "Ri" => Value::str(self.info.local.ip().to_string()),
+            "Ri" => Value::Str(Str::from_fmt(format_args!("{}", self.info.local.ip()))),
             "Rp" => port_value(self.info.local.port()),
             "pr" | "proto" => Value::str(self.info.proto.name().to_ascii_lowercase()),
             "socket_in" => match pv.inner_literal().unwrap_or("") {
@@ -339,12 +363,12 @@ impl MessageAccess for SipCtx {
             "ci" => s(m.call_id()),
             "cs" => {
                 let n = m.cseq().num;
-                Value::StrInt(n.to_string().into(), n as i32)
+                Value::str_int(n as i32)
             }
             "ct" => opt(m.header(HdrId::Contact)),
             "cT" => opt(m.content_type()),
             "cl" => match m.content_length() {
-                Some(n) => Value::StrInt(n.to_string().into(), n as i32),
+                Some(n) => Value::str_int(n as i32),
                 None => Value::Null,
             },
             "ua" => opt(m.user_agent()),
@@ -352,7 +376,7 @@ impl MessageAccess for SipCtx {
             "mb" => s(m.as_bytes()),
             "ml" => {
                 let n = m.as_bytes().len();
-                Value::StrInt(n.to_string().into(), n as i32)
+                Value::str_int(n as i32)
             }
             "mf" | "flags" => Value::Int(self.flags as i32),
             "bf" => Value::Int(self.bflags as i32),

@@ -6,8 +6,9 @@ use super::ir::{CCall, CCond, CExpr, COperand, CRouteCall, CStmt};
 use super::module::{RunCtx, module_pv};
 use super::pv::{FmtPart, Format, PvIndex, PvInner, PvSpec, parse_format};
 use super::pvnames;
+use super::text::StrBuilder;
 use super::transform::{TrEnv, bytes_to_value, eval_chain, ip_matches, value_bytes};
-use super::value::Value;
+use super::value::{Str, Value};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -107,8 +108,8 @@ pub fn arith(op: BinOp, l: &Value, r: &Value) -> Result<Value, EvalError> {
     let ls = l.as_str().unwrap_or_default();
     match op {
         BinOp::Add => {
-            let rs = r.as_str().unwrap_or_default();
-            Ok(Value::str(format!("{ls}{rs}")))
+            let rs = r.text().unwrap_or_default();
+            Ok(Value::Str(Str::concat(&ls, &rs)))
         }
         BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => {
             let rs = r
@@ -342,6 +343,40 @@ impl RunCtx<'_> {
         Ok(())
     }
 
+    /// [`RunCtx::expand`] as a script string: a lone variable gives its value's text as is, and
+    /// short results are built inline (no allocation).
+    pub fn expand_str(&mut self, f: &Format) -> Str {
+        match f.parts.as_slice() {
+            [] => Str::new(),
+            [FmtPart::Lit(s)] => s.clone(),
+            [FmtPart::Pv(pv)] => match self.get_pv(pv) {
+                Ok(v) => v.into_text().unwrap_or_else(|| Str::from("<null>")),
+                Err(e) => {
+                    tracing::warn!("{}: {e}", pv.text);
+                    Str::from("<null>")
+                }
+            },
+            parts => {
+                let mut out = StrBuilder::new();
+                for p in parts {
+                    match p {
+                        FmtPart::Lit(s) => out.push_str(s),
+                        FmtPart::Pv(pv) => match self.get_pv(pv) {
+                            Ok(v) => {
+                                let _ = v.write_display(&mut out);
+                            }
+                            Err(e) => {
+                                tracing::warn!("{}: {e}", pv.text);
+                                out.push_str("<null>");
+                            }
+                        },
+                    }
+                }
+                out.finish()
+            }
+        }
+    }
+
     /// Expands a format string; unreadable variables print as `<null>` (and are logged).
     pub fn expand(&mut self, f: &Format) -> String {
         let mut out = String::new();
@@ -349,7 +384,9 @@ impl RunCtx<'_> {
             match p {
                 FmtPart::Lit(s) => out.push_str(s),
                 FmtPart::Pv(pv) => match self.get_pv(pv) {
-                    Ok(v) => out.push_str(&v.to_display()),
+                    Ok(v) => {
+                        let _ = v.write_display(&mut out);
+                    }
                     Err(e) => {
                         tracing::warn!("{}: {e}", pv.text);
                         out.push_str("<null>");
@@ -440,7 +477,7 @@ impl RunCtx<'_> {
             }
             return Ok(ord_result(op, a.cmp(&b)));
         }
-        let (Some(a), Some(b)) = (l.as_str(), r.as_str()) else {
+        let (Some(a), Some(b)) = (l.text(), r.text()) else {
             return Err(EvalError::Type(format!("cannot compare `{}`", lhs.text)));
         };
         if matches!(op, CmpOp::Match | CmpOp::NotMatch) {

@@ -16,6 +16,9 @@ use super::value::Value;
 /// OpenSIPS `ROUTE_MAX_REC_LEV`.
 const MAX_ROUTE_DEPTH: usize = 100;
 
+/// Function calls with up to this many arguments pass them from the stack.
+const STACK_ARGS: usize = 8;
+
 /// How a block ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ctl {
@@ -344,7 +347,7 @@ impl<'s> Interpreter<'s> {
         let matches = |l: &CaseLabel| match l {
             // An integer also has a string form, so `case "5":` matches 5 (as in OpenSIPS).
             CaseLabel::Str(c) => v
-                .as_str()
+                .text()
                 .is_some_and(|s| s.len() == c.len() && s.eq_ignore_ascii_case(c)),
             CaseLabel::Int(i) => v.as_int() == Some(*i),
         };
@@ -410,13 +413,15 @@ impl Invoke for Interpreter<'_> {
             }
         }
         let mut next_re = regexes.iter();
-        let mut args = Vec::with_capacity(call.args.len());
+        // Arguments live on the stack for the usual short lists (no allocation per call).
+        let mut on_stack: [ArgValue<'_>; STACK_ARGS] = std::array::from_fn(|_| ArgValue::None);
+        let mut spilled = Vec::new();
         for (i, a) in call.args.iter().enumerate() {
             let want_int = spec.params.get(i).is_some_and(|p| p.ty == ArgType::Int);
-            args.push(match a {
+            let v = match a {
                 CArg::None => ArgValue::None,
                 CArg::Int(v) => ArgValue::Int(*v),
-                CArg::Format(f) => ArgValue::Str(ctx.expand(f)),
+                CArg::Format(f) => ArgValue::Str(ctx.expand_str(f)),
                 CArg::Lit(s) => ArgValue::Str(s.clone()),
                 CArg::Pv(p) => match ctx.get_pv(p) {
                     Ok(v) if want_int => match v
@@ -434,7 +439,7 @@ impl Invoke for Interpreter<'_> {
                         }
                     },
                     Ok(Value::Int(i)) => ArgValue::Int(i),
-                    Ok(v) => ArgValue::Str(v.to_display().into_owned()),
+                    Ok(v) => ArgValue::Str(v.into_text().unwrap_or_else(|| "<null>".into())),
                     Err(e) => {
                         tracing::error!("{}: {e}", self.script.sources.location(call.span));
                         return -1;
@@ -448,9 +453,18 @@ impl Invoke for Interpreter<'_> {
                 },
                 CArg::Flag(f) => ArgValue::Flag(*f),
                 CArg::Route(k, r) => ArgValue::Route(*k, *r),
-            });
+            };
+            if call.args.len() <= STACK_ARGS {
+                on_stack[i] = v;
+            } else {
+                spilled.push(v);
+            }
         }
-        (spec.handler)(ctx, &args)
+        if call.args.len() <= STACK_ARGS {
+            (spec.handler)(ctx, &on_stack[..call.args.len()])
+        } else {
+            (spec.handler)(ctx, &spilled)
+        }
     }
 
     fn route(&mut self, ctx: &mut RunCtx<'_>, rc: &CRouteCall) -> Result<i32, Halt> {

@@ -7,7 +7,7 @@
 
 use super::ast::RouteKind;
 use super::pv::PvSpec;
-use super::value::Value;
+use super::value::{Str, Value};
 use std::collections::HashMap;
 
 /// Set of route types (OpenSIPS `route.h` masks) where a function may be called.
@@ -160,7 +160,7 @@ pub enum ArgValue<'a> {
     /// Optional parameter omitted.
     None,
     Int(i32),
-    Str(String),
+    Str(Str),
     /// Output variable, to be written through `RunCtx::set_pv`.
     Var(&'a PvSpec),
     Regex(&'a regex::Regex),

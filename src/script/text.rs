@@ -144,6 +144,44 @@ fn within(buf: &Bytes, sub: &[u8]) -> bool {
     s >= b && s + sub.len() <= b + buf.len()
 }
 
+/// Builds a [`Str`] piece by piece (`fmt::Write`): inline while it fits, then in a `String`.
+#[derive(Default)]
+pub struct StrBuilder {
+    inline: InlineWriter,
+    heap: Option<String>,
+}
+
+impl StrBuilder {
+    pub fn new() -> StrBuilder {
+        StrBuilder::default()
+    }
+
+    pub fn push_str(&mut self, s: &str) {
+        if let Some(h) = &mut self.heap {
+            h.push_str(s);
+        } else if fmt::Write::write_str(&mut self.inline, s).is_err() {
+            let mut h = String::with_capacity((self.inline.len + s.len()) * 2);
+            h.push_str(self.inline.as_str());
+            h.push_str(s);
+            self.heap = Some(h);
+        }
+    }
+
+    pub fn finish(self) -> Str {
+        match self.heap {
+            Some(h) => Str::from(h),
+            None => self.inline.finish(),
+        }
+    }
+}
+
+impl fmt::Write for StrBuilder {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
 /// Formats into an inline buffer; fails (so the caller allocates) when the text is too long.
 #[derive(Default)]
 struct InlineWriter {
@@ -152,6 +190,11 @@ struct InlineWriter {
 }
 
 impl InlineWriter {
+    fn as_str(&self) -> &str {
+        // Only whole `&str` pieces are written (see `write_str`).
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+
     fn finish(self) -> Str {
         Str(Repr::Inline {
             len: self.len as u8,

@@ -131,6 +131,7 @@ pub fn run(shared: &Shared, name: &str, params: &EventParams) -> bool {
             params: params.clone(),
             returns: Vec::new(),
             last_rc: 1,
+            err: None,
         };
         Interpreter::new(script).run_route(&mut ctx, index);
     };

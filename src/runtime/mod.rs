@@ -6,6 +6,8 @@
 pub mod core_fns;
 pub mod daemon;
 pub mod default_db;
+#[cfg(test)]
+mod error_route_tests;
 pub mod event_route;
 pub mod handler;
 pub mod log;

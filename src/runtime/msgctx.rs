@@ -4,11 +4,13 @@
 
 use std::sync::Arc;
 
+use crate::script::errinfo::ErrInfo;
 use crate::script::pv::{PvIndex, PvSpec};
 use crate::script::{MessageAccess, Str, Value};
 use crate::sip::{HdrId, Msg, NameAddr, Uri};
 use crate::transport::{Destination, ReceiveInfo, SocketId};
 use bytes::Bytes;
+use std::cell::Cell;
 
 use super::Shared;
 
@@ -68,6 +70,9 @@ pub struct SipCtx {
     pub tm: Option<Box<dyn std::any::Any + Send>>,
     /// `rtpengine_use_set()`: the rtpengine set for this message (None = the default set).
     pub rtpengine_set: Option<u32>,
+    /// A parse error met while the script read the message (`$err.*`, `error_route`); taken by
+    /// the interpreter after the read. Modules report theirs with [`SipCtx::set_error`].
+    err: Cell<Option<ErrInfo>>,
 }
 
 /// Text of `b`, a slice of the received message `buf`: shares the buffer (no copy).
@@ -133,7 +138,14 @@ impl SipCtx {
             rr: Default::default(),
             tm: None,
             rtpengine_set: None,
+            err: Cell::new(None),
         }
+    }
+
+    /// Records a message parse error: the interpreter runs `error_route` after the current
+    /// statement, with `$err.*` set from `e`.
+    pub fn set_error(&self, e: ErrInfo) {
+        self.err.set(Some(e));
     }
 
     /// The current Request-URI (as rewritten by the script).
@@ -230,6 +242,13 @@ impl SipCtx {
         };
         let src = Str::from_buf(&self.msg.buf, raw);
         let Ok(na) = NameAddr::parse(src.as_bytes()) else {
+            // OpenSIPS parse_from_header / parse_to_header.
+            let info = if id == HdrId::From {
+                "error parsing From header"
+            } else {
+                "error parsing To header"
+            };
+            self.set_error(ErrInfo::parser(info, 400, "bad header"));
             return Value::Null;
         };
         match what {
@@ -298,10 +317,20 @@ impl MessageAccess for SipCtx {
         let opt = |b: Option<&[u8]>| opt(buf, b);
         let req = m.is_request();
         Some(match pv.name.as_str() {
-            "ru" | "ruri" if req => Value::Str(self.ruri_str()),
-            "rU" | "ruri.user" if req => uri_part(&self.ruri_str(), "user"),
-            "rd" | "ruri.domain" if req => uri_part(&self.ruri_str(), "host"),
-            "rp" if req => uri_part(&self.ruri_str(), "port"),
+            "ru" | "ruri" | "rU" | "ruri.user" | "rd" | "ruri.domain" | "rp" if req => {
+                let ruri = self.ruri_str();
+                if Uri::parse(ruri.as_bytes()).is_err() {
+                    // OpenSIPS parse_sip_msg_uri, used by every R-URI variable.
+                    self.set_error(ErrInfo::parser("error parsing r-uri", 400, "bad r-uri"));
+                    return Some(Value::Null);
+                }
+                match pv.name.as_str() {
+                    "ru" | "ruri" => Value::Str(ruri),
+                    "rU" | "ruri.user" => uri_part(&ruri, "user"),
+                    "rd" | "ruri.domain" => uri_part(&ruri, "host"),
+                    _ => uri_part(&ruri, "port"),
+                }
+            }
             "ou" | "ouri" if req => s(m.ruri()),
             "oU" if req => uri_part(&Str::from_buf(buf, m.ruri()), "user"),
             "od" if req => uri_part(&Str::from_buf(buf, m.ruri()), "host"),
@@ -484,6 +513,10 @@ impl MessageAccess for SipCtx {
 
     fn as_any(&mut self) -> &mut dyn std::any::Any {
         self
+    }
+
+    fn take_error(&mut self) -> Option<ErrInfo> {
+        self.err.take()
     }
 }
 

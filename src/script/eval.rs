@@ -2,6 +2,7 @@
 //! `eval_elem` / `comp_scriptvar`, `action.c` `do_assign`, `pvar.c` setters).
 
 use super::ast::{AssignOp, BinOp, CmpOp};
+use super::errinfo::ErrInfo;
 use super::ir::{CCall, CCond, CExpr, COperand, CRouteCall, CStmt};
 use super::module::{RunCtx, module_pv};
 use super::pv::{FmtPart, Format, PvIndex, PvInner, PvSpec, parse_format};
@@ -232,7 +233,9 @@ impl RunCtx<'_> {
                 }
             }
             "rc" | "retcode" => Value::Int(self.last_rc),
-            _ => match self.msg.as_mut().and_then(|m| m.get_pv(spec)) {
+            name if name.starts_with("err.") => ErrInfo::pv(self.err.as_ref(), &name[4..])
+                .ok_or_else(|| EvalError::Unavailable(format!("${name}")))?,
+            _ => match self.read_message_pv(spec) {
                 Some(v) => v,
                 None => match module_pv(&spec.name).and_then(|p| p.get) {
                     Some(get) => get(self, spec).unwrap_or(Value::Null),
@@ -240,6 +243,16 @@ impl RunCtx<'_> {
                 },
             },
         })
+    }
+
+    /// A message pseudo-variable; a parse error met while reading it is kept for `error_route`.
+    fn read_message_pv(&mut self, spec: &PvSpec) -> Option<Value> {
+        let m = self.msg.as_mut()?;
+        let v = m.get_pv(spec);
+        if let Some(e) = m.take_error() {
+            self.err = Some(e);
+        }
+        v
     }
 
     /// Value of a variable, with its transformations applied.

@@ -4,6 +4,7 @@
 
 use super::ast::{AssignOp, RouteKind};
 use super::compiler::xlog_level;
+use super::errinfo::ErrInfo;
 use super::eval::{Halt, Invoke};
 use super::ir::{
     CArg, CCall, CCase, CRouteCall, CRouteTarget, CStmt, CStmtKind, CaseLabel, FuncRef, Script,
@@ -73,6 +74,7 @@ impl<'s> Interpreter<'s> {
         };
         ctx.route = route.kind;
         ctx.vars.bind(self.script.id, &self.script.var_names);
+        ctx.err = None;
         match self.block(ctx, &route.body) {
             Ctl::Return(rc) => RunOutcome { rc, dropped: false },
             Ctl::Halt(Halt::Drop) => RunOutcome {
@@ -98,12 +100,43 @@ impl<'s> Interpreter<'s> {
 
     fn block(&mut self, ctx: &mut RunCtx<'_>, stmts: &[CStmt]) -> Ctl {
         for s in stmts {
-            match self.exec(ctx, s) {
+            let mut c = self.exec(ctx, s);
+            // OpenSIPS `run_action_list`: an error set by the action runs error_route now.
+            if ctx.err.is_some()
+                && let Ctl::Halt(h) = self.error_route(ctx)
+            {
+                c = Ctl::Halt(h);
+            }
+            match c {
                 Ctl::Next => {}
                 other => return other,
             }
         }
         Ctl::Next
+    }
+
+    /// Runs `error_route` for the error in `ctx.err` (not from error, onreply or local routes),
+    /// then clears the error. The route's `exit` / `drop` end the whole run; otherwise the
+    /// interrupted route goes on.
+    fn error_route(&mut self, ctx: &mut RunCtx<'_>) -> Ctl {
+        if matches!(
+            ctx.route,
+            RouteKind::Error | RouteKind::OnReply | RouteKind::Local
+        ) {
+            return Ctl::Next;
+        }
+        let Some(index) = self.script.route_index(RouteKind::Error, None) else {
+            return Ctl::Next;
+        };
+        let script = self.script;
+        let saved = std::mem::replace(&mut ctx.route, RouteKind::Error);
+        let out = self.block(ctx, &script.routes[index].body);
+        ctx.route = saved;
+        ctx.err = None;
+        match out {
+            Ctl::Halt(h) => Ctl::Halt(h),
+            _ => Ctl::Next,
+        }
     }
 
     fn halt_or(r: Result<i32, Halt>, ctx: &mut RunCtx<'_>) -> Ctl {
@@ -240,6 +273,8 @@ impl<'s> Interpreter<'s> {
                             self.location(s),
                             desc.as_deref().unwrap_or("")
                         );
+                        // error_route runs after this statement (see `block`).
+                        ctx.err = Some(ErrInfo::assertion());
                         Ctl::Halt(Halt::Exit)
                     }
                     Err(h) => Ctl::Halt(h),
@@ -460,11 +495,15 @@ impl Invoke for Interpreter<'_> {
                 spilled.push(v);
             }
         }
-        if call.args.len() <= STACK_ARGS {
+        let rc = if call.args.len() <= STACK_ARGS {
             (spec.handler)(ctx, &on_stack[..call.args.len()])
         } else {
             (spec.handler)(ctx, &spilled)
+        };
+        if let Some(e) = ctx.msg.as_mut().and_then(|m| m.take_error()) {
+            ctx.err = Some(e);
         }
+        rc
     }
 
     fn route(&mut self, ctx: &mut RunCtx<'_>, rc: &CRouteCall) -> Result<i32, Halt> {

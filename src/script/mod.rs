@@ -8,6 +8,7 @@ pub mod ast;
 pub mod compiler;
 pub mod core_cmds;
 pub mod diag;
+pub mod errinfo;
 pub mod eval;
 pub mod exec;
 #[cfg(test)]

@@ -201,6 +201,8 @@ pub struct RunCtx<'a> {
     pub returns: Vec<Value>,
     /// `$rc` / `$retcode`.
     pub last_rc: i32,
+    /// `$err.*`: the internal error set during this run (cleared once `error_route` ran).
+    pub err: Option<super::errinfo::ErrInfo>,
 }
 
 /// Access to the SIP message for pseudo-variables and module functions. The SIP layer implements
@@ -211,6 +213,11 @@ pub trait MessageAccess {
     /// Writes a message pseudo-variable (`$ru`, `$du`, ...).
     fn set_pv(&mut self, pv: &PvSpec, value: &Value) -> Result<(), String>;
     fn as_any(&mut self) -> &mut dyn std::any::Any;
+    /// A parse error met since the last call (reading a header that does not parse), for
+    /// `$err.*` and `error_route`.
+    fn take_error(&mut self) -> Option<super::errinfo::ErrInfo> {
+        None
+    }
 }
 
 /// A script function: returns >0 true, <0 false, 0 = stop the script.

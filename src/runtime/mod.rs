@@ -13,6 +13,7 @@ pub mod handler;
 pub mod log;
 pub mod mi;
 pub mod msgctx;
+pub mod parsed;
 pub mod script_routes;
 pub mod settings;
 #[cfg(test)]

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use crate::script::errinfo::ErrInfo;
 use crate::script::pv::{PvIndex, PvSpec};
 use crate::script::{MessageAccess, Str, Value};
-use crate::sip::{HdrId, Msg, NameAddr, Uri};
+use crate::sip::{HdrId, Msg, Uri};
 use crate::transport::{Destination, ReceiveInfo, SocketId};
 use bytes::Bytes;
 use std::cell::Cell;
 
 use super::Shared;
+use super::parsed::{NameAddrParts, Parsed, UriParts, entry};
 
 /// One additional branch of a request (OpenSIPS `dset.c`): where a forking proxy sends a copy.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,6 +74,8 @@ pub struct SipCtx {
     /// A parse error met while the script read the message (`$err.*`, `error_route`); taken by
     /// the interpreter after the read. Modules report theirs with [`SipCtx::set_error`].
     err: Cell<Option<ErrInfo>>,
+    /// R-URI, From and To as parsed by earlier reads in this run.
+    parsed: Parsed,
 }
 
 /// Text of `b`, a slice of the received message `buf`: shares the buffer (no copy).
@@ -139,6 +142,7 @@ impl SipCtx {
             tm: None,
             rtpengine_set: None,
             err: Cell::new(None),
+            parsed: Parsed::default(),
         }
     }
 
@@ -236,32 +240,60 @@ impl SipCtx {
         }
     }
 
-    fn nameaddr_part(&self, id: HdrId, what: &str) -> Value {
+    fn nameaddr_part(&mut self, id: HdrId, what: &str) -> Value {
         let Some(raw) = self.msg.header(id) else {
             return Value::Null;
         };
-        let src = Str::from_buf(&self.msg.buf, raw);
-        let Ok(na) = NameAddr::parse(src.as_bytes()) else {
+        let buf = &self.msg.buf;
+        let slot = if id == HdrId::From {
+            &mut self.parsed.from
+        } else {
+            &mut self.parsed.to
+        };
+        let p = entry(
+            slot,
+            raw,
+            |e: &NameAddrParts| &e.text,
+            || NameAddrParts::parse(Str::from_buf(buf, raw)),
+        );
+        if !p.ok {
             // OpenSIPS parse_from_header / parse_to_header.
             let info = if id == HdrId::From {
                 "error parsing From header"
             } else {
                 "error parsing To header"
             };
-            self.set_error(ErrInfo::parser(info, 400, "bad header"));
+            self.err.set(Some(ErrInfo::parser(info, 400, "bad header")));
             return Value::Null;
-        };
+        }
         match what {
-            "uri" => part(&src, na.uri.raw),
-            "user" => opt_part(&src, na.uri.user),
-            "domain" => part(&src, na.uri.host),
-            "name" => match na.display_unquoted() {
-                Some(d) => part(&src, &d),
-                None => Value::Null,
-            },
-            "tag" => opt_part(&src, na.tag()),
+            "uri" => p.uri.clone(),
+            "user" => p.user.clone(),
+            "domain" => p.domain.clone(),
+            "name" => p.name.clone(),
+            "tag" => p.tag.clone(),
             _ => Value::Null,
         }
+    }
+
+    /// The current R-URI's parts, parsed once per R-URI text.
+    fn ruri_parts(&mut self) -> &UriParts {
+        let raw: &[u8] = match &self.new_ruri {
+            Some(u) => u.as_bytes(),
+            None => self.msg.ruri(),
+        };
+        let (new_ruri, buf) = (&self.new_ruri, &self.msg.buf);
+        entry(
+            &mut self.parsed.ruri,
+            raw,
+            |e: &UriParts| &e.text,
+            || {
+                UriParts::parse(match new_ruri {
+                    Some(u) => Str::from(u),
+                    None => Str::from_buf(buf, raw),
+                })
+            },
+        )
     }
 
     fn header_value(&self, spec: &PvSpec) -> Value {
@@ -318,17 +350,17 @@ impl MessageAccess for SipCtx {
         let req = m.is_request();
         Some(match pv.name.as_str() {
             "ru" | "ruri" | "rU" | "ruri.user" | "rd" | "ruri.domain" | "rp" if req => {
-                let ruri = self.ruri_str();
-                if Uri::parse(ruri.as_bytes()).is_err() {
+                let p = self.ruri_parts();
+                if !p.ok {
                     // OpenSIPS parse_sip_msg_uri, used by every R-URI variable.
                     self.set_error(ErrInfo::parser("error parsing r-uri", 400, "bad r-uri"));
                     return Some(Value::Null);
                 }
                 match pv.name.as_str() {
-                    "ru" | "ruri" => Value::Str(ruri),
-                    "rU" | "ruri.user" => uri_part(&ruri, "user"),
-                    "rd" | "ruri.domain" => uri_part(&ruri, "host"),
-                    _ => uri_part(&ruri, "port"),
+                    "ru" | "ruri" => Value::Str(p.text.clone()),
+                    "rU" | "ruri.user" => p.user.clone(),
+                    "rd" | "ruri.domain" => p.host.clone(),
+                    _ => p.port.clone(),
                 }
             }
             "ou" | "ouri" if req => s(m.ruri()),

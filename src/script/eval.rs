@@ -172,6 +172,12 @@ impl RunCtx<'_> {
 
     /// Value of a variable before transformations.
     fn base_value(&mut self, spec: &PvSpec) -> Result<Value, EvalError> {
+        // `$var(name)` with a literal name (the only specs with a slot): no name lookup.
+        if let Some(slot) = spec.slot
+            && self.vars.bound_to() != 0
+        {
+            return Ok(self.vars.get_slot(slot));
+        }
         Ok(match spec.name.as_str() {
             "var" => match spec.slot {
                 Some(slot) if self.vars.bound_to() != 0 => self.vars.get_slot(slot),
@@ -266,6 +272,15 @@ impl RunCtx<'_> {
 
     /// Assigns (`=`, `:=`, `+=`...) to a writable variable; `Value::Null` deletes where OpenSIPS does.
     pub fn set_pv(&mut self, spec: &PvSpec, op: AssignOp, v: Value) -> Result<(), EvalError> {
+        let v = match (op, spec.slot) {
+            (AssignOp::Set | AssignOp::Replace, Some(slot)) if self.vars.bound_to() != 0 => {
+                match self.vars.set_slot(slot, v) {
+                    Ok(()) => return Ok(()),
+                    Err(v) => v,
+                }
+            }
+            _ => v,
+        };
         let v = match op {
             AssignOp::Compound(bop) => {
                 let cur = self.base_value(spec)?;

@@ -186,7 +186,7 @@ fn alias_db_find(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     match ctx.set_pv(
         out,
         AssignOp::Set,
-        Value::Str(format!("sip:{user}@{domain}")),
+        Value::str(format!("sip:{user}@{domain}")),
     ) {
         Ok(()) => 1,
         Err(e) => {

@@ -176,7 +176,7 @@ fn answer(ctx: &mut RunCtx<'_>, host: Option<String>, var: Option<&ArgValue<'_>>
         return -1;
     };
     if let Some(ArgValue::Var(spec)) = var {
-        let v = e.attrs.map(Value::Str).unwrap_or(Value::Null);
+        let v = e.attrs.map(Value::str).unwrap_or(Value::Null);
         if let Err(e) = ctx.set_pv(spec, AssignOp::Set, v) {
             tracing::error!("domain: cannot set the attributes variable: {e}");
         }

@@ -561,7 +561,7 @@ pub fn cache_fetch(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         return -1;
     };
     match sh.cache.fetch(sys, k) {
-        Ok(Some(v)) => match ctx.set_pv(pv, AssignOp::Set, Value::Str(v)) {
+        Ok(Some(v)) => match ctx.set_pv(pv, AssignOp::Set, Value::str(v)) {
             Ok(()) => 1,
             Err(e) => cache_err("cache_fetch", e),
         },

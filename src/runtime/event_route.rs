@@ -94,9 +94,9 @@ fn ev_value(v: &EvValue) -> Value {
     match v {
         EvValue::Int(i) => match i32::try_from(*i) {
             Ok(i) => Value::Int(i),
-            Err(_) => Value::Str(i.to_string()),
+            Err(_) => Value::str(i.to_string()),
         },
-        EvValue::Str(s) => Value::Str(s.clone()),
+        EvValue::Str(s) => Value::str(s.clone()),
         EvValue::Null => Value::Null,
     }
 }
@@ -131,6 +131,7 @@ pub fn run(shared: &Shared, name: &str, params: &EventParams) -> bool {
             params: params.clone(),
             returns: Vec::new(),
             last_rc: 1,
+            err: None,
         };
         Interpreter::new(script).run_route(&mut ctx, index);
     };
@@ -266,7 +267,7 @@ pub fn script_events(script: &Script) -> Vec<String> {
 fn call(c: &CCall, out: &mut Vec<String>) {
     if matches!(c.func.name(), "raise_event" | "subscribe_event") {
         let name = match c.args.first() {
-            Some(CArg::Lit(s)) => Some(s.clone()),
+            Some(CArg::Lit(s)) => Some(s.to_string()),
             Some(CArg::Format(f)) => f.static_text(),
             _ => None,
         };

@@ -90,6 +90,7 @@ fn run_in(w: &mut Worker, script: &'static Script, sc: &mut SipCtx, index: usize
         params: Vec::new(),
         returns: Vec::new(),
         last_rc: 1,
+        err: None,
     };
     interp.run_route(&mut ctx, index)
 }

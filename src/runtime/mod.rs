@@ -6,11 +6,14 @@
 pub mod core_fns;
 pub mod daemon;
 pub mod default_db;
+#[cfg(test)]
+mod error_route_tests;
 pub mod event_route;
 pub mod handler;
 pub mod log;
 pub mod mi;
 pub mod msgctx;
+pub mod parsed;
 pub mod script_routes;
 pub mod settings;
 #[cfg(test)]

@@ -4,12 +4,16 @@
 
 use std::sync::Arc;
 
+use crate::script::errinfo::ErrInfo;
 use crate::script::pv::{PvIndex, PvSpec};
-use crate::script::{MessageAccess, Value};
-use crate::sip::{HdrId, Msg, NameAddr, Uri};
+use crate::script::{MessageAccess, Str, Value};
+use crate::sip::{HdrId, Msg, Uri};
 use crate::transport::{Destination, ReceiveInfo, SocketId};
+use bytes::Bytes;
+use std::cell::Cell;
 
 use super::Shared;
+use super::parsed::{NameAddrParts, Parsed, UriParts, entry};
 
 /// One additional branch of a request (OpenSIPS `dset.c`): where a forking proxy sends a copy.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -67,25 +71,43 @@ pub struct SipCtx {
     pub tm: Option<Box<dyn std::any::Any + Send>>,
     /// `rtpengine_use_set()`: the rtpengine set for this message (None = the default set).
     pub rtpengine_set: Option<u32>,
+    /// A parse error met while the script read the message (`$err.*`, `error_route`); taken by
+    /// the interpreter after the read. Modules report theirs with [`SipCtx::set_error`].
+    err: Cell<Option<ErrInfo>>,
+    /// R-URI, From and To as parsed by earlier reads in this run.
+    parsed: Parsed,
 }
 
-fn s(b: &[u8]) -> Value {
-    Value::Str(String::from_utf8_lossy(b).into_owned())
+/// Text of `b`, a slice of the received message `buf`: shares the buffer (no copy).
+fn s(buf: &Bytes, b: &[u8]) -> Value {
+    Value::Str(Str::from_buf(buf, b))
 }
 
-fn opt(b: Option<&[u8]>) -> Value {
-    b.map(s).unwrap_or(Value::Null)
+fn opt(buf: &Bytes, b: Option<&[u8]>) -> Value {
+    b.map(|b| s(buf, b)).unwrap_or(Value::Null)
 }
 
 fn port_value(p: u16) -> Value {
-    Value::StrInt(p.to_string(), p as i32)
+    Value::str_int(p as i32)
 }
 
-fn uri_part(raw: &[u8], what: &str) -> Value {
-    match Uri::parse(raw) {
+/// A part of `src` (bytes a parser returned from it): shares its buffer.
+fn part(src: &Str, b: &[u8]) -> Value {
+    match src.slice_bytes(b) {
+        Some(t) => Value::Str(t),
+        None => Value::str(String::from_utf8_lossy(b).into_owned()),
+    }
+}
+
+fn opt_part(src: &Str, b: Option<&[u8]>) -> Value {
+    b.map(|b| part(src, b)).unwrap_or(Value::Null)
+}
+
+fn uri_part(src: &Str, what: &str) -> Value {
+    match Uri::parse(src.as_bytes()) {
         Ok(u) => match what {
-            "user" => opt(u.user),
-            "host" => s(u.host),
+            "user" => opt_part(src, u.user),
+            "host" => part(src, u.host),
             // As OpenSIPS: no port in the URI reads as the scheme's default.
             "port" => port_value(
                 u.port
@@ -119,7 +141,15 @@ impl SipCtx {
             rr: Default::default(),
             tm: None,
             rtpengine_set: None,
+            err: Cell::new(None),
+            parsed: Parsed::default(),
         }
+    }
+
+    /// Records a message parse error: the interpreter runs `error_route` after the current
+    /// statement, with `$err.*` set from `e`.
+    pub fn set_error(&self, e: ErrInfo) {
+        self.err.set(Some(e));
     }
 
     /// The current Request-URI (as rewritten by the script).
@@ -202,55 +232,100 @@ impl SipCtx {
         Ok(())
     }
 
-    fn nameaddr_part(&self, id: HdrId, what: &str) -> Value {
+    /// The current Request-URI as a script string (a slice of the message when not rewritten).
+    fn ruri_str(&self) -> Str {
+        match &self.new_ruri {
+            Some(u) => Str::from(u),
+            None => Str::from_buf(&self.msg.buf, self.msg.ruri()),
+        }
+    }
+
+    fn nameaddr_part(&mut self, id: HdrId, what: &str) -> Value {
         let Some(raw) = self.msg.header(id) else {
             return Value::Null;
         };
-        let Ok(na) = NameAddr::parse(raw) else {
-            return Value::Null;
+        let buf = &self.msg.buf;
+        let slot = if id == HdrId::From {
+            &mut self.parsed.from
+        } else {
+            &mut self.parsed.to
         };
+        let p = entry(
+            slot,
+            raw,
+            |e: &NameAddrParts| &e.text,
+            || NameAddrParts::parse(Str::from_buf(buf, raw)),
+        );
+        if !p.ok {
+            // OpenSIPS parse_from_header / parse_to_header.
+            let info = if id == HdrId::From {
+                "error parsing From header"
+            } else {
+                "error parsing To header"
+            };
+            self.err.set(Some(ErrInfo::parser(info, 400, "bad header")));
+            return Value::Null;
+        }
         match what {
-            "uri" => s(na.uri.raw),
-            "user" => opt(na.uri.user),
-            "domain" => s(na.uri.host),
-            "name" => match na.display_unquoted() {
-                Some(d) => s(&d),
-                None => Value::Null,
-            },
-            "tag" => opt(na.tag()),
+            "uri" => p.uri.clone(),
+            "user" => p.user.clone(),
+            "domain" => p.domain.clone(),
+            "name" => p.name.clone(),
+            "tag" => p.tag.clone(),
             _ => Value::Null,
         }
     }
 
+    /// The current R-URI's parts, parsed once per R-URI text.
+    fn ruri_parts(&mut self) -> &UriParts {
+        let raw: &[u8] = match &self.new_ruri {
+            Some(u) => u.as_bytes(),
+            None => self.msg.ruri(),
+        };
+        let (new_ruri, buf) = (&self.new_ruri, &self.msg.buf);
+        entry(
+            &mut self.parsed.ruri,
+            raw,
+            |e: &UriParts| &e.text,
+            || {
+                UriParts::parse(match new_ruri {
+                    Some(u) => Str::from(u),
+                    None => Str::from_buf(buf, raw),
+                })
+            },
+        )
+    }
+
     fn header_value(&self, spec: &PvSpec) -> Value {
         let name = spec.inner_literal().unwrap_or_default();
-        // Values of list headers are split on commas when indexed, as OpenSIPS does for $hdr.
-        let lines: Vec<&[u8]> = self
+        let buf = &self.msg.buf;
+        let mut lines = self
             .msg
             .headers()
             .filter(|h| h.is_named(name))
-            .map(|h| h.value)
-            .collect();
+            .map(|h| h.value);
         match &spec.index {
-            None => lines.first().map(|v| s(v)).unwrap_or(Value::Null),
+            None => lines.next().map(|v| s(buf, v)).unwrap_or(Value::Null),
             Some(PvIndex::At(i)) => {
-                let n = lines.len() as i32;
-                let i = if *i < 0 { n + *i } else { *i };
-                if i < 0 || i >= n {
-                    Value::Null
+                let i = if *i < 0 {
+                    let n = self.msg.headers().filter(|h| h.is_named(name)).count() as i32;
+                    n + *i
                 } else {
-                    s(lines[i as usize])
+                    *i
+                };
+                match usize::try_from(i).ok().and_then(|i| lines.nth(i)) {
+                    Some(v) => s(buf, v),
+                    None => Value::Null,
                 }
             }
             Some(PvIndex::All) => {
-                if lines.is_empty() {
+                let all: Vec<String> = lines
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .collect();
+                if all.is_empty() {
                     Value::Null
                 } else {
-                    let all: Vec<String> = lines
-                        .iter()
-                        .map(|v| String::from_utf8_lossy(v).into_owned())
-                        .collect();
-                    Value::Str(all.join(","))
+                    Value::str(all.join(","))
                 }
             }
             _ => Value::Null,
@@ -258,40 +333,50 @@ impl SipCtx {
     }
 
     fn dst_host_port(&self) -> (Value, Value) {
-        let raw = match &self.dst_uri {
-            Some(d) => d.clone(),
-            None => self.ruri().into_owned(),
+        let src = match &self.dst_uri {
+            Some(d) => Str::from(d),
+            None => self.ruri_str(),
         };
-        (
-            uri_part(raw.as_bytes(), "host"),
-            uri_part(raw.as_bytes(), "port"),
-        )
+        (uri_part(&src, "host"), uri_part(&src, "port"))
     }
 }
 
 impl MessageAccess for SipCtx {
     fn get_pv(&mut self, pv: &PvSpec) -> Option<Value> {
         let m = &self.msg;
+        let buf = &m.buf;
+        let s = |b: &[u8]| s(buf, b);
+        let opt = |b: Option<&[u8]>| opt(buf, b);
         let req = m.is_request();
         Some(match pv.name.as_str() {
-            "ru" | "ruri" if req => Value::Str(self.ruri().into_owned()),
-            "rU" | "ruri.user" if req => uri_part(self.ruri().as_bytes(), "user"),
-            "rd" | "ruri.domain" if req => uri_part(self.ruri().as_bytes(), "host"),
-            "rp" if req => uri_part(self.ruri().as_bytes(), "port"),
+            "ru" | "ruri" | "rU" | "ruri.user" | "rd" | "ruri.domain" | "rp" if req => {
+                let p = self.ruri_parts();
+                if !p.ok {
+                    // OpenSIPS parse_sip_msg_uri, used by every R-URI variable.
+                    self.set_error(ErrInfo::parser("error parsing r-uri", 400, "bad r-uri"));
+                    return Some(Value::Null);
+                }
+                match pv.name.as_str() {
+                    "ru" | "ruri" => Value::Str(p.text.clone()),
+                    "rU" | "ruri.user" => p.user.clone(),
+                    "rd" | "ruri.domain" => p.host.clone(),
+                    _ => p.port.clone(),
+                }
+            }
             "ou" | "ouri" if req => s(m.ruri()),
-            "oU" if req => uri_part(m.ruri(), "user"),
-            "od" if req => uri_part(m.ruri(), "host"),
+            "oU" if req => uri_part(&Str::from_buf(buf, m.ruri()), "user"),
+            "od" if req => uri_part(&Str::from_buf(buf, m.ruri()), "host"),
             "ru" | "ruri" | "rU" | "ruri.user" | "rd" | "ruri.domain" | "rp" | "ou" | "ouri"
             | "oU" | "od" => Value::Null,
             "rm" => {
                 if req {
                     s(m.method_bytes())
                 } else {
-                    Value::Str(m.cseq().method.as_str().to_string())
+                    Value::str(m.cseq().method.as_str())
                 }
             }
             "rs" => match m.status() {
-                Some(c) => Value::StrInt(c.to_string(), c as i32),
+                Some(c) => Value::str_int(c as i32),
                 None => Value::Null,
             },
             "rr" => {
@@ -302,20 +387,20 @@ impl MessageAccess for SipCtx {
                 }
             }
             "rv" => Value::Str("SIP/2.0".into()),
-            "si" => Value::Str(self.info.src.ip().to_string()),
+            "si" => Value::Str(Str::from_fmt(format_args!("{}", self.info.src.ip()))),
             "sp" => port_value(self.info.src.port()),
-            "Ri" => Value::Str(self.info.local.ip().to_string()),
+            "Ri" => Value::Str(Str::from_fmt(format_args!("{}", self.info.local.ip()))),
             "Rp" => port_value(self.info.local.port()),
-            "pr" | "proto" => Value::Str(self.info.proto.name().to_ascii_lowercase()),
+            "pr" | "proto" => Value::str(self.info.proto.name().to_ascii_lowercase()),
             "socket_in" => match pv.inner_literal().unwrap_or("") {
-                "" | "name" => Value::Str(format!(
+                "" | "name" => Value::str(format!(
                     "{}:{}",
                     self.info.proto.name().to_ascii_lowercase(),
                     self.info.local
                 )),
-                "ip" => Value::Str(self.info.local.ip().to_string()),
+                "ip" => Value::str(self.info.local.ip().to_string()),
                 "port" => port_value(self.info.local.port()),
-                "proto" => Value::Str(self.info.proto.name().to_ascii_lowercase()),
+                "proto" => Value::str(self.info.proto.name().to_ascii_lowercase()),
                 "af" => Value::Str(
                     if self.info.local.is_ipv4() {
                         "INET"
@@ -339,12 +424,12 @@ impl MessageAccess for SipCtx {
             "ci" => s(m.call_id()),
             "cs" => {
                 let n = m.cseq().num;
-                Value::StrInt(n.to_string(), n as i32)
+                Value::str_int(n as i32)
             }
             "ct" => opt(m.header(HdrId::Contact)),
             "cT" => opt(m.content_type()),
             "cl" => match m.content_length() {
-                Some(n) => Value::StrInt(n.to_string(), n as i32),
+                Some(n) => Value::str_int(n as i32),
                 None => Value::Null,
             },
             "ua" => opt(m.user_agent()),
@@ -352,12 +437,12 @@ impl MessageAccess for SipCtx {
             "mb" => s(m.as_bytes()),
             "ml" => {
                 let n = m.as_bytes().len();
-                Value::StrInt(n.to_string(), n as i32)
+                Value::str_int(n as i32)
             }
             "mf" | "flags" => Value::Int(self.flags as i32),
             "bf" => Value::Int(self.bflags as i32),
             "du" | "duri" => match &self.dst_uri {
-                Some(d) => Value::Str(d.clone()),
+                Some(d) => Value::str(d.clone()),
                 None => Value::Null,
             },
             "dd" => {
@@ -399,12 +484,12 @@ impl MessageAccess for SipCtx {
                 Some(PvIndex::At(i)) if *i >= 0 => self
                     .branches
                     .get(*i as usize)
-                    .map(|b| Value::Str(b.uri.clone()))
+                    .map(|b| Value::str(b.uri.clone()))
                     .unwrap_or(Value::Null),
                 _ => self
                     .branches
                     .first()
-                    .map(|b| Value::Str(b.uri.clone()))
+                    .map(|b| Value::str(b.uri.clone()))
                     .unwrap_or(Value::Null),
             },
             _ => return None,
@@ -461,6 +546,10 @@ impl MessageAccess for SipCtx {
     fn as_any(&mut self) -> &mut dyn std::any::Any {
         self
     }
+
+    fn take_error(&mut self) -> Option<ErrInfo> {
+        self.err.take()
+    }
 }
 
 /// `$au`, `$ar`, `$auth.nonce`...: fields of the first Digest credentials (Authorization, else
@@ -498,7 +587,7 @@ fn auth_pv(m: &Msg, name: &str) -> Value {
         "auth.nc" => field("nc"),
         _ => None,
     };
-    v.map(Value::Str).unwrap_or(Value::Null)
+    v.map(Value::str).unwrap_or(Value::Null)
 }
 
 /// `$challenge.realm`...: a parameter of the first WWW-Authenticate (else Proxy-Authenticate)
@@ -513,7 +602,7 @@ fn challenge_pv(m: &Msg, field: &str) -> Value {
             c.iter()
                 .filter_map(Result::ok)
                 .find(|p| p.name.eq_ignore_ascii_case(field.as_bytes()))
-                .map(|p| Value::Str(String::from_utf8_lossy(&p.unescaped()).into_owned()))
+                .map(|p| Value::str(String::from_utf8_lossy(&p.unescaped()).into_owned()))
         })
         .unwrap_or(Value::Null)
 }

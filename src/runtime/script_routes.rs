@@ -26,6 +26,7 @@ fn run(shared: &Shared, script: &Script, kind: RouteKind, index: usize, vars: &m
         params: Vec::new(),
         returns: Vec::new(),
         last_rc: 1,
+        err: None,
     };
     Interpreter::new(script).run_route(&mut ctx, index);
 }

@@ -1008,7 +1008,7 @@ impl Compiler<'_> {
                     let e = match &a.kind {
                         ArgKind::Int(n) => CExpr::Int(*n as i32),
                         ArgKind::Var(v) => CExpr::Pv(self.pv(v, a.span)?),
-                        ArgKind::Str { value, .. } if i > 0 => CExpr::Str(value.clone()),
+                        ArgKind::Str { value, .. } if i > 0 => CExpr::Str(value.clone().into()),
                         ArgKind::Null if i > 0 => CExpr::Null,
                         ArgKind::Empty if args.len() == 1 => continue,
                         _ => {
@@ -1146,7 +1146,7 @@ impl Compiler<'_> {
         let mut args = Vec::new();
         for a in &rc.args {
             args.push(match &a.kind {
-                ArgKind::Str { value, .. } => CExpr::Str(value.clone()),
+                ArgKind::Str { value, .. } => CExpr::Str(value.clone().into()),
                 ArgKind::Int(i) => CExpr::Int(*i as i32),
                 ArgKind::Var(v) => CExpr::Pv(self.pv(v, a.span)?),
                 ArgKind::Null | ArgKind::Empty => CExpr::Null,
@@ -1350,12 +1350,14 @@ impl Compiler<'_> {
             (ArgKind::Str { value, .. }, ArgType::Str | ArgType::Any) => {
                 Some(CArg::Format(self.format(value, a.span)?))
             }
-            (ArgKind::Int(v), ArgType::Str | ArgType::RawStr) => Some(CArg::Lit(v.to_string())),
-            (ArgKind::Str { value, .. }, ArgType::RawStr) => Some(CArg::Lit(value.clone())),
+            (ArgKind::Int(v), ArgType::Str | ArgType::RawStr) => {
+                Some(CArg::Lit(v.to_string().into()))
+            }
+            (ArgKind::Str { value, .. }, ArgType::RawStr) => Some(CArg::Lit(value.clone().into())),
             (ArgKind::Str { value, .. }, ArgType::StaticStr) => {
                 let f = self.format(value, a.span)?;
                 match f.static_text() {
-                    Some(t) => Some(CArg::Lit(t)),
+                    Some(t) => Some(CArg::Lit(t.into())),
                     None => bad(self, "variables are not allowed here", None),
                 }
             }
@@ -1478,7 +1480,7 @@ impl Compiler<'_> {
                     return None;
                 }
             },
-            Operand::Str(s) => COperand::Str(s.clone()),
+            Operand::Str(s) => COperand::Str(s.clone().into()),
             Operand::Int(i) => COperand::Int(*i as i32),
             Operand::Null => COperand::Null,
             Operand::Net(n) => {
@@ -1509,7 +1511,7 @@ impl Compiler<'_> {
     fn expr(&mut self, e: &Expr) -> Option<CExpr> {
         Some(match e {
             Expr::Int(i) => CExpr::Int(*i as i32),
-            Expr::Str(s) => CExpr::Str(s.clone()),
+            Expr::Str(s) => CExpr::Str(s.clone().into()),
             Expr::Var(v) => CExpr::Pv(self.pv(&v.node, v.span)?),
             Expr::Null => CExpr::Null,
             Expr::Call(c) => CExpr::Call(self.call(c)?),

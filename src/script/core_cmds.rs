@@ -21,7 +21,7 @@ fn pv_printf(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let (Some(ArgValue::Var(pv)), Some(ArgValue::Str(s))) = (args.first(), args.get(1)) else {
         return -1;
     };
-    match ctx.set_pv(pv, AssignOp::Set, Value::Str(s.clone())) {
+    match ctx.set_pv(pv, AssignOp::Set, Value::str(s.clone())) {
         Ok(()) => 1,
         Err(e) => {
             tracing::error!("pv_printf: {e}");

@@ -2,12 +2,14 @@
 //! `eval_elem` / `comp_scriptvar`, `action.c` `do_assign`, `pvar.c` setters).
 
 use super::ast::{AssignOp, BinOp, CmpOp};
+use super::errinfo::ErrInfo;
 use super::ir::{CCall, CCond, CExpr, COperand, CRouteCall, CStmt};
 use super::module::{RunCtx, module_pv};
 use super::pv::{FmtPart, Format, PvIndex, PvInner, PvSpec, parse_format};
 use super::pvnames;
+use super::text::StrBuilder;
 use super::transform::{TrEnv, bytes_to_value, eval_chain, ip_matches, value_bytes};
-use super::value::Value;
+use super::value::{Str, Value};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -107,8 +109,8 @@ pub fn arith(op: BinOp, l: &Value, r: &Value) -> Result<Value, EvalError> {
     let ls = l.as_str().unwrap_or_default();
     match op {
         BinOp::Add => {
-            let rs = r.as_str().unwrap_or_default();
-            Ok(Value::Str(format!("{ls}{rs}")))
+            let rs = r.text().unwrap_or_default();
+            Ok(Value::Str(Str::concat(&ls, &rs)))
         }
         BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => {
             let rs = r
@@ -170,6 +172,12 @@ impl RunCtx<'_> {
 
     /// Value of a variable before transformations.
     fn base_value(&mut self, spec: &PvSpec) -> Result<Value, EvalError> {
+        // `$var(name)` with a literal name (the only specs with a slot): no name lookup.
+        if let Some(slot) = spec.slot
+            && self.vars.bound_to() != 0
+        {
+            return Ok(self.vars.get_slot(slot));
+        }
         Ok(match spec.name.as_str() {
             "var" => match spec.slot {
                 Some(slot) if self.vars.bound_to() != 0 => self.vars.get_slot(slot),
@@ -194,7 +202,7 @@ impl RunCtx<'_> {
                         if all.is_empty() {
                             Value::Null
                         } else {
-                            Value::Str(all.join(", "))
+                            Value::str(all.join(", "))
                         }
                     }
                     Some(_) => Value::Null,
@@ -231,7 +239,9 @@ impl RunCtx<'_> {
                 }
             }
             "rc" | "retcode" => Value::Int(self.last_rc),
-            _ => match self.msg.as_mut().and_then(|m| m.get_pv(spec)) {
+            name if name.starts_with("err.") => ErrInfo::pv(self.err.as_ref(), &name[4..])
+                .ok_or_else(|| EvalError::Unavailable(format!("${name}")))?,
+            _ => match self.read_message_pv(spec) {
                 Some(v) => v,
                 None => match module_pv(&spec.name).and_then(|p| p.get) {
                     Some(get) => get(self, spec).unwrap_or(Value::Null),
@@ -239,6 +249,16 @@ impl RunCtx<'_> {
                 },
             },
         })
+    }
+
+    /// A message pseudo-variable; a parse error met while reading it is kept for `error_route`.
+    fn read_message_pv(&mut self, spec: &PvSpec) -> Option<Value> {
+        let m = self.msg.as_mut()?;
+        let v = m.get_pv(spec);
+        if let Some(e) = m.take_error() {
+            self.err = Some(e);
+        }
+        v
     }
 
     /// Value of a variable, with its transformations applied.
@@ -252,6 +272,15 @@ impl RunCtx<'_> {
 
     /// Assigns (`=`, `:=`, `+=`...) to a writable variable; `Value::Null` deletes where OpenSIPS does.
     pub fn set_pv(&mut self, spec: &PvSpec, op: AssignOp, v: Value) -> Result<(), EvalError> {
+        let v = match (op, spec.slot) {
+            (AssignOp::Set | AssignOp::Replace, Some(slot)) if self.vars.bound_to() != 0 => {
+                match self.vars.set_slot(slot, v) {
+                    Ok(()) => return Ok(()),
+                    Err(v) => v,
+                }
+            }
+            _ => v,
+        };
         let v = match op {
             AssignOp::Compound(bop) => {
                 let cur = self.base_value(spec)?;
@@ -342,6 +371,40 @@ impl RunCtx<'_> {
         Ok(())
     }
 
+    /// [`RunCtx::expand`] as a script string: a lone variable gives its value's text as is, and
+    /// short results are built inline (no allocation).
+    pub fn expand_str(&mut self, f: &Format) -> Str {
+        match f.parts.as_slice() {
+            [] => Str::new(),
+            [FmtPart::Lit(s)] => s.clone(),
+            [FmtPart::Pv(pv)] => match self.get_pv(pv) {
+                Ok(v) => v.into_text().unwrap_or_else(|| Str::from("<null>")),
+                Err(e) => {
+                    tracing::warn!("{}: {e}", pv.text);
+                    Str::from("<null>")
+                }
+            },
+            parts => {
+                let mut out = StrBuilder::new();
+                for p in parts {
+                    match p {
+                        FmtPart::Lit(s) => out.push_str(s),
+                        FmtPart::Pv(pv) => match self.get_pv(pv) {
+                            Ok(v) => {
+                                let _ = v.write_display(&mut out);
+                            }
+                            Err(e) => {
+                                tracing::warn!("{}: {e}", pv.text);
+                                out.push_str("<null>");
+                            }
+                        },
+                    }
+                }
+                out.finish()
+            }
+        }
+    }
+
     /// Expands a format string; unreadable variables print as `<null>` (and are logged).
     pub fn expand(&mut self, f: &Format) -> String {
         let mut out = String::new();
@@ -349,7 +412,9 @@ impl RunCtx<'_> {
             match p {
                 FmtPart::Lit(s) => out.push_str(s),
                 FmtPart::Pv(pv) => match self.get_pv(pv) {
-                    Ok(v) => out.push_str(&v.to_display()),
+                    Ok(v) => {
+                        let _ = v.write_display(&mut out);
+                    }
                     Err(e) => {
                         tracing::warn!("{}: {e}", pv.text);
                         out.push_str("<null>");
@@ -363,7 +428,7 @@ impl RunCtx<'_> {
     pub fn eval_expr(&mut self, e: &CExpr, inv: &mut dyn Invoke) -> Result<Value, EvalError> {
         Ok(match e {
             CExpr::Int(i) => Value::Int(*i),
-            CExpr::Str(s) => Value::Str(s.clone()),
+            CExpr::Str(s) => Value::str(s.clone()),
             CExpr::Null => Value::Null,
             CExpr::Pv(p) => self.get_pv(p)?,
             CExpr::Call(c) => {
@@ -400,7 +465,7 @@ impl RunCtx<'_> {
                 });
             }
             COperand::Pv(p) => self.get_pv(p)?,
-            COperand::Str(s) => Value::Str(s.clone()),
+            COperand::Str(s) => Value::str(s.clone()),
             COperand::Int(i) => Value::Int(*i),
             COperand::Net(n) => {
                 let Some(ls) = l.as_str() else {
@@ -440,7 +505,7 @@ impl RunCtx<'_> {
             }
             return Ok(ord_result(op, a.cmp(&b)));
         }
-        let (Some(a), Some(b)) = (l.as_str(), r.as_str()) else {
+        let (Some(a), Some(b)) = (l.text(), r.text()) else {
             return Err(EvalError::Type(format!("cannot compare `{}`", lhs.text)));
         };
         if matches!(op, CmpOp::Match | CmpOp::NotMatch) {

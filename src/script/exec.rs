@@ -4,6 +4,7 @@
 
 use super::ast::{AssignOp, RouteKind};
 use super::compiler::xlog_level;
+use super::errinfo::ErrInfo;
 use super::eval::{Halt, Invoke};
 use super::ir::{
     CArg, CCall, CCase, CRouteCall, CRouteTarget, CStmt, CStmtKind, CaseLabel, FuncRef, Script,
@@ -15,6 +16,9 @@ use super::value::Value;
 
 /// OpenSIPS `ROUTE_MAX_REC_LEV`.
 const MAX_ROUTE_DEPTH: usize = 100;
+
+/// Function calls with up to this many arguments pass them from the stack.
+const STACK_ARGS: usize = 8;
 
 /// How a block ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +74,7 @@ impl<'s> Interpreter<'s> {
         };
         ctx.route = route.kind;
         ctx.vars.bind(self.script.id, &self.script.var_names);
+        ctx.err = None;
         match self.block(ctx, &route.body) {
             Ctl::Return(rc) => RunOutcome { rc, dropped: false },
             Ctl::Halt(Halt::Drop) => RunOutcome {
@@ -95,12 +100,43 @@ impl<'s> Interpreter<'s> {
 
     fn block(&mut self, ctx: &mut RunCtx<'_>, stmts: &[CStmt]) -> Ctl {
         for s in stmts {
-            match self.exec(ctx, s) {
+            let mut c = self.exec(ctx, s);
+            // OpenSIPS `run_action_list`: an error set by the action runs error_route now.
+            if ctx.err.is_some()
+                && let Ctl::Halt(h) = self.error_route(ctx)
+            {
+                c = Ctl::Halt(h);
+            }
+            match c {
                 Ctl::Next => {}
                 other => return other,
             }
         }
         Ctl::Next
+    }
+
+    /// Runs `error_route` for the error in `ctx.err` (not from error, onreply or local routes),
+    /// then clears the error. The route's `exit` / `drop` end the whole run; otherwise the
+    /// interrupted route goes on.
+    fn error_route(&mut self, ctx: &mut RunCtx<'_>) -> Ctl {
+        if matches!(
+            ctx.route,
+            RouteKind::Error | RouteKind::OnReply | RouteKind::Local
+        ) {
+            return Ctl::Next;
+        }
+        let Some(index) = self.script.route_index(RouteKind::Error, None) else {
+            return Ctl::Next;
+        };
+        let script = self.script;
+        let saved = std::mem::replace(&mut ctx.route, RouteKind::Error);
+        let out = self.block(ctx, &script.routes[index].body);
+        ctx.route = saved;
+        ctx.err = None;
+        match out {
+            Ctl::Halt(h) => Ctl::Halt(h),
+            _ => Ctl::Next,
+        }
     }
 
     fn halt_or(r: Result<i32, Halt>, ctx: &mut RunCtx<'_>) -> Ctl {
@@ -237,6 +273,8 @@ impl<'s> Interpreter<'s> {
                             self.location(s),
                             desc.as_deref().unwrap_or("")
                         );
+                        // error_route runs after this statement (see `block`).
+                        ctx.err = Some(ErrInfo::assertion());
                         Ctl::Halt(Halt::Exit)
                     }
                     Err(h) => Ctl::Halt(h),
@@ -344,7 +382,7 @@ impl<'s> Interpreter<'s> {
         let matches = |l: &CaseLabel| match l {
             // An integer also has a string form, so `case "5":` matches 5 (as in OpenSIPS).
             CaseLabel::Str(c) => v
-                .as_str()
+                .text()
                 .is_some_and(|s| s.len() == c.len() && s.eq_ignore_ascii_case(c)),
             CaseLabel::Int(i) => v.as_int() == Some(*i),
         };
@@ -410,13 +448,15 @@ impl Invoke for Interpreter<'_> {
             }
         }
         let mut next_re = regexes.iter();
-        let mut args = Vec::with_capacity(call.args.len());
+        // Arguments live on the stack for the usual short lists (no allocation per call).
+        let mut on_stack: [ArgValue<'_>; STACK_ARGS] = std::array::from_fn(|_| ArgValue::None);
+        let mut spilled = Vec::new();
         for (i, a) in call.args.iter().enumerate() {
             let want_int = spec.params.get(i).is_some_and(|p| p.ty == ArgType::Int);
-            args.push(match a {
+            let v = match a {
                 CArg::None => ArgValue::None,
                 CArg::Int(v) => ArgValue::Int(*v),
-                CArg::Format(f) => ArgValue::Str(ctx.expand(f)),
+                CArg::Format(f) => ArgValue::Str(ctx.expand_str(f)),
                 CArg::Lit(s) => ArgValue::Str(s.clone()),
                 CArg::Pv(p) => match ctx.get_pv(p) {
                     Ok(v) if want_int => match v
@@ -434,7 +474,7 @@ impl Invoke for Interpreter<'_> {
                         }
                     },
                     Ok(Value::Int(i)) => ArgValue::Int(i),
-                    Ok(v) => ArgValue::Str(v.to_display().into_owned()),
+                    Ok(v) => ArgValue::Str(v.into_text().unwrap_or_else(|| "<null>".into())),
                     Err(e) => {
                         tracing::error!("{}: {e}", self.script.sources.location(call.span));
                         return -1;
@@ -448,9 +488,22 @@ impl Invoke for Interpreter<'_> {
                 },
                 CArg::Flag(f) => ArgValue::Flag(*f),
                 CArg::Route(k, r) => ArgValue::Route(*k, *r),
-            });
+            };
+            if call.args.len() <= STACK_ARGS {
+                on_stack[i] = v;
+            } else {
+                spilled.push(v);
+            }
         }
-        (spec.handler)(ctx, &args)
+        let rc = if call.args.len() <= STACK_ARGS {
+            (spec.handler)(ctx, &on_stack[..call.args.len()])
+        } else {
+            (spec.handler)(ctx, &spilled)
+        };
+        if let Some(e) = ctx.msg.as_mut().and_then(|m| m.take_error()) {
+            ctx.err = Some(e);
+        }
+        rc
     }
 
     fn route(&mut self, ctx: &mut RunCtx<'_>, rc: &CRouteCall) -> Result<i32, Halt> {

@@ -39,6 +39,7 @@ fn run_script(script: &Script) -> Run {
             params: Vec::new(),
             returns: Vec::new(),
             last_rc: 1,
+            err: None,
         };
         Interpreter::new(script).run_main(&mut ctx).unwrap()
     };
@@ -488,6 +489,7 @@ fn shared_vars_are_shared_between_contexts() {
             params: Vec::new(),
             returns: Vec::new(),
             last_rc: 1,
+            err: None,
         };
         assert_eq!(ctx.get_pv(&pv).unwrap(), expect, "context {i}");
         ctx.set_pv(&pv, AssignOp::Set, Value::Int(3)).unwrap();
@@ -518,4 +520,30 @@ fn ipv6_network_comparison() {
         ),
         Value::Int(1)
     );
+}
+
+#[test]
+fn a_failed_assert_runs_error_route_with_err_set() {
+    let s = compile_full(
+        "enable_asserts = true\n\
+         route {\n$var(before) = 1;\nassert($var(before) == 2, \"two\");\n$var(after) = 1;\n}\n\
+         error_route {\n$var(class) = $err.class;\n$var(level) = $err.level;\n$var(info) = $err.info;\n\
+         $var(rcode) = $err.rcode;\n$var(rreason) = $err.rreason;\n}\n",
+    );
+    let r = run_script(&s);
+    assert_eq!(r.vars.get("class"), Value::Int(4));
+    assert_eq!(r.vars.get("level"), Value::Int(1));
+    assert_eq!(r.vars.get("info"), Value::str("assertion failed"));
+    assert_eq!(r.vars.get("rcode"), Value::Int(500));
+    assert_eq!(r.vars.get("rreason"), Value::str("server error"));
+    // The assert statement stops the script (return code 0).
+    assert_eq!(r.vars.get("after"), Value::Null);
+    assert_eq!(r.out.rc, 0);
+}
+
+#[test]
+fn err_reads_zero_and_null_without_an_error() {
+    let r = run("$var(c) = $err.class; $var(i) = $err.info;");
+    assert_eq!(r.vars.get("c"), Value::Int(0));
+    assert_eq!(r.vars.get("i"), Value::Null);
 }

@@ -6,6 +6,7 @@ use super::globals::SocketDef;
 use super::module::{FunctionSpec, ModParams, ModuleDescriptor};
 use super::pv::{Format, PvSpec};
 use super::span::{SourceMap, Span};
+use super::value::Str;
 use std::collections::HashMap;
 
 /// A function reference after resolution.
@@ -37,7 +38,7 @@ pub enum CArg {
     /// Format string (`$` variables expanded at each call).
     Format(Format),
     /// String taken literally.
-    Lit(String),
+    Lit(Str),
     /// Variable read at call time (int or string parameter).
     Pv(PvSpec),
     /// Output variable.
@@ -74,7 +75,7 @@ pub struct CRouteCall {
 #[derive(Debug, Clone)]
 pub enum CExpr {
     Int(i32),
-    Str(String),
+    Str(Str),
     Null,
     Pv(PvSpec),
     Call(CCall),
@@ -87,7 +88,7 @@ pub enum CExpr {
 #[derive(Debug, Clone)]
 pub enum COperand {
     Pv(PvSpec),
-    Str(String),
+    Str(Str),
     Int(i32),
     Null,
     /// Address or network for `==` / `!=` against an IP.

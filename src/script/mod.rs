@@ -8,6 +8,7 @@ pub mod ast;
 pub mod compiler;
 pub mod core_cmds;
 pub mod diag;
+pub mod errinfo;
 pub mod eval;
 pub mod exec;
 #[cfg(test)]
@@ -23,6 +24,7 @@ pub mod pv;
 pub mod pvnames;
 pub mod source;
 pub mod span;
+pub mod text;
 pub mod transform;
 pub mod value;
 pub mod vars;
@@ -34,7 +36,7 @@ pub use module::{
     ParamKind, ParamSpec, PvExport, Registry, RouteMask, RunCtx,
 };
 pub use span::{SourceMap, Span};
-pub use value::Value;
+pub use value::{Str, Value};
 
 use std::path::Path;
 

@@ -7,7 +7,7 @@
 
 use super::ast::RouteKind;
 use super::pv::PvSpec;
-use super::value::Value;
+use super::value::{Str, Value};
 use std::collections::HashMap;
 
 /// Set of route types (OpenSIPS `route.h` masks) where a function may be called.
@@ -160,7 +160,7 @@ pub enum ArgValue<'a> {
     /// Optional parameter omitted.
     None,
     Int(i32),
-    Str(String),
+    Str(Str),
     /// Output variable, to be written through `RunCtx::set_pv`.
     Var(&'a PvSpec),
     Regex(&'a regex::Regex),
@@ -201,6 +201,8 @@ pub struct RunCtx<'a> {
     pub returns: Vec<Value>,
     /// `$rc` / `$retcode`.
     pub last_rc: i32,
+    /// `$err.*`: the internal error set during this run (cleared once `error_route` ran).
+    pub err: Option<super::errinfo::ErrInfo>,
 }
 
 /// Access to the SIP message for pseudo-variables and module functions. The SIP layer implements
@@ -211,6 +213,11 @@ pub trait MessageAccess {
     /// Writes a message pseudo-variable (`$ru`, `$du`, ...).
     fn set_pv(&mut self, pv: &PvSpec, value: &Value) -> Result<(), String>;
     fn as_any(&mut self) -> &mut dyn std::any::Any;
+    /// A parse error met since the last call (reading a header that does not parse), for
+    /// `$err.*` and `error_route`.
+    fn take_error(&mut self) -> Option<super::errinfo::ErrInfo> {
+        None
+    }
 }
 
 /// A script function: returns >0 true, <0 false, 0 = stop the script.

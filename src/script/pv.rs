@@ -2,6 +2,7 @@
 //! (`"user $rU from $si"`), parsed once at compile time (OpenSIPS `pv_parse_spec`, `pv_parse_format`).
 
 use super::transform::{Transform, parse_transform};
+use super::value::Str;
 
 /// `$(<request>ru)` / `$(<reply>hdr(X))` context selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -309,7 +310,7 @@ fn parse_index(s: &str, base: usize) -> Result<PvIndex, PvError> {
 /// One piece of a format string.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FmtPart {
-    Lit(String),
+    Lit(Str),
     Pv(PvSpec),
 }
 
@@ -370,7 +371,7 @@ pub fn parse_format(s: &str, known: &dyn Fn(&str) -> bool) -> Result<Format, PvE
                 let (pv, used) =
                     parse_pv_prefix(&s[i..], known).map_err(|e| PvError { at: e.at + i, ..e })?;
                 if !lit.is_empty() {
-                    parts.push(FmtPart::Lit(std::mem::take(&mut lit)));
+                    parts.push(FmtPart::Lit(std::mem::take(&mut lit).into()));
                 }
                 parts.push(FmtPart::Pv(pv));
                 i += used;
@@ -382,7 +383,7 @@ pub fn parse_format(s: &str, known: &dyn Fn(&str) -> bool) -> Result<Format, PvE
         }
     }
     if !lit.is_empty() {
-        parts.push(FmtPart::Lit(lit));
+        parts.push(FmtPart::Lit(lit.into()));
     }
     Ok(Format { parts })
 }

@@ -6,6 +6,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+pub use super::text::Str;
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
     #[default]
@@ -13,14 +15,19 @@ pub enum Value {
     /// Integer-typed (C `int`, 32-bit, wrapping).
     Int(i32),
     /// String only.
-    Str(String),
+    Str(Str),
     /// String-typed value that also has an integer form (e.g. `$rs` = "200" / 200).
-    StrInt(String, i32),
+    StrInt(Str, i32),
 }
 
 impl Value {
-    pub fn str(s: impl Into<String>) -> Value {
+    pub fn str(s: impl Into<Str>) -> Value {
         Value::Str(s.into())
+    }
+
+    /// A string-typed integer (`$rs`, `$sp`, `{s.int}` results...), without allocating.
+    pub fn str_int(i: i32) -> Value {
+        Value::StrInt(Str::from_int(i as i64), i)
     }
 
     pub fn is_null(&self) -> bool {
@@ -45,7 +52,34 @@ impl Value {
         match self {
             Value::Null => None,
             Value::Int(i) => Some(Cow::Owned(i.to_string())),
-            Value::Str(s) | Value::StrInt(s, _) => Some(Cow::Borrowed(s)),
+            Value::Str(s) | Value::StrInt(s, _) => Some(Cow::Borrowed(s.as_str())),
+        }
+    }
+
+    /// The string form as a [`Str`] (integers are printed inline: no allocation).
+    pub fn text(&self) -> Option<Str> {
+        match self {
+            Value::Null => None,
+            Value::Int(i) => Some(Str::from_int(*i as i64)),
+            Value::Str(s) | Value::StrInt(s, _) => Some(s.clone()),
+        }
+    }
+
+    /// Consumes the value into its string form (no copy of the text).
+    pub fn into_text(self) -> Option<Str> {
+        match self {
+            Value::Null => None,
+            Value::Int(i) => Some(Str::from_int(i as i64)),
+            Value::Str(s) | Value::StrInt(s, _) => Some(s),
+        }
+    }
+
+    /// Writes the display form (as [`Value::to_display`]) without allocating.
+    pub fn write_display(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        match self {
+            Value::Null => out.write_str("<null>"),
+            Value::Int(i) => write!(out, "{i}"),
+            Value::Str(s) | Value::StrInt(s, _) => out.write_str(s),
         }
     }
 
@@ -86,7 +120,7 @@ impl Value {
 
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_display())
+        self.write_display(f)
     }
 }
 
@@ -98,12 +132,18 @@ impl From<i32> for Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::Str(s.to_string())
+        Value::Str(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
+        Value::Str(s.into())
+    }
+}
+
+impl From<Str> for Value {
+    fn from(s: Str) -> Self {
         Value::Str(s)
     }
 }

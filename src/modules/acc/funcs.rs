@@ -186,7 +186,7 @@ pub fn extra_get(ctx: &mut RunCtx<'_>, spec: &PvSpec) -> Option<Value> {
     let tag = tag(ctx, spec).ok()?;
     let m = sip(ctx)?;
     let v = mark::mark_of(m).and_then(|mk| mk.extra(&tag).map(str::to_string));
-    Some(v.map(Value::Str).unwrap_or(Value::Null))
+    Some(v.map(Value::str).unwrap_or(Value::Null))
 }
 
 pub fn extra_set(ctx: &mut RunCtx<'_>, spec: &PvSpec, v: &Value) -> Result<(), String> {

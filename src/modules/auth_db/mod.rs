@@ -189,9 +189,9 @@ fn authorize(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>], proxy: bool) -> i32 {
                 DbValue::Null => continue,
                 DbValue::Int(i) => match i32::try_from(i) {
                     Ok(i) => Value::Int(i),
-                    Err(_) => Value::Str(i.to_string()),
+                    Err(_) => Value::str(i.to_string()),
                 },
-                other => Value::Str(other.to_text().unwrap_or_default()),
+                other => Value::str(other.to_text().unwrap_or_default()),
             };
             ctx.avps.push(&avp, v);
         }

@@ -272,7 +272,7 @@ pub fn fetch_dlg_value(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let Some(v) = d.lock().val(&name).map(str::to_string) else {
         return -1;
     };
-    match ctx.set_pv(out, AssignOp::Set, Value::Str(v)) {
+    match ctx.set_pv(out, AssignOp::Set, Value::str(v)) {
         Ok(()) => 1,
         Err(e) => {
             tracing::error!("fetch_dlg_value: {e}");
@@ -311,7 +311,7 @@ pub fn pv_dir(ctx: &mut RunCtx<'_>, _: &PvSpec) -> Option<Value> {
 
 pub fn pv_did(ctx: &mut RunCtx<'_>, _: &PvSpec) -> Option<Value> {
     with_current(ctx, |d, _| {
-        Value::Str(format!("{}:{}", d.h_entry(), d.h_id()))
+        Value::str(format!("{}:{}", d.h_entry(), d.h_id()))
     })
 }
 
@@ -351,7 +351,7 @@ pub fn pv_val(ctx: &mut RunCtx<'_>, spec: &PvSpec) -> Option<Value> {
     let name = ctx.inner_name(spec).ok()?.into_owned();
     with_current(ctx, |d, _| {
         d.val(&name)
-            .map(|v| Value::Str(v.to_string()))
+            .map(|v| Value::str(v.to_string()))
             .unwrap_or(Value::Null)
     })
 }

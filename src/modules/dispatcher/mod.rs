@@ -402,10 +402,10 @@ fn select(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>], domain: bool) -> i32 {
                 avps.push(name, v)
             }
         };
-        put(ctx.avps, &cfg.dst_avp, Value::Str(d.uri.clone()));
+        put(ctx.avps, &cfg.dst_avp, Value::str(d.uri.clone()));
         put(ctx.avps, &cfg.grp_avp, Value::Int(setid));
         if let Some(a) = &cfg.attrs_avp {
-            put(ctx.avps, a, Value::Str(d.attrs.clone()));
+            put(ctx.avps, a, Value::str(d.attrs.clone()));
         }
     }
     let cnt = ctx.avps.count(&cfg.dst_avp) as i32;

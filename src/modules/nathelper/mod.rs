@@ -148,7 +148,7 @@ fn fix_nated_register(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
     };
     let Some(m) = sip(ctx) else { return -1 };
     let rcv = fix::received_uri(m.info.src, m.info.proto);
-    ctx.avps.replace(&avp, Value::Str(rcv));
+    ctx.avps.replace(&avp, Value::str(rcv));
     1
 }
 

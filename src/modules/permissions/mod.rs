@@ -129,7 +129,7 @@ fn check(
         Some(r) => r.context_info.clone(),
         None => return -1,
     };
-    set_var(ctx, var, info.map(Value::Str).unwrap_or(Value::Null));
+    set_var(ctx, var, info.map(Value::str).unwrap_or(Value::Null));
     1
 }
 

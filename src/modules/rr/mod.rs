@@ -271,7 +271,7 @@ fn is_direction(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
 
 fn rr_params_pv(ctx: &mut RunCtx<'_>, _spec: &PvSpec) -> Option<Value> {
     let m = sip(ctx)?;
-    m.rr.route_params.clone().map(Value::Str)
+    m.rr.route_params.clone().map(Value::str)
 }
 
 const RBF: RouteMask = RouteMask::REQUEST

@@ -231,7 +231,7 @@ fn call(
         tracing::error!("{func}: {err}");
         e.count(3);
     })?;
-    set_var(ctx, args.get(1), Value::Str(url), func);
+    set_var(ctx, args.get(1), Value::str(url), func);
     match reply.get_str("result").as_deref() {
         Some("ok") => {}
         Some("error") => {
@@ -269,7 +269,7 @@ fn offer_answer(ctx: &mut RunCtx<'_>, op: Op, args: &[ArgValue<'_>], func: &str)
         return -1;
     };
     if let Some(ArgValue::Var(_)) = args.get(2) {
-        let v = Value::Str(String::from_utf8_lossy(sdp).into_owned());
+        let v = Value::str(String::from_utf8_lossy(sdp).into_owned());
         set_var(ctx, args.get(2), v, func);
         return 1;
     }
@@ -381,7 +381,7 @@ fn rtpquery_pv(ctx: &mut RunCtx<'_>, _: &crate::script::pv::PvSpec) -> Option<Va
         .map_err(|err| tracing::error!("$rtpquery: {err}"))
         .ok()?;
     match e.send(set, ids.call_id.as_bytes(), &dict) {
-        Ok((_, reply)) => Some(Value::Str(reply.to_json().to_string())),
+        Ok((_, reply)) => Some(Value::str(reply.to_json().to_string())),
         Err(err) => {
             tracing::error!("$rtpquery: {err}");
             None

@@ -189,7 +189,7 @@ fn set_arg(args: &[ArgValue<'_>], i: usize, default: u32) -> Result<u32, String>
 
 fn set_var(ctx: &mut RunCtx<'_>, arg: Option<&ArgValue<'_>>, v: &str, func: &str) {
     if let Some(ArgValue::Var(spec)) = arg
-        && let Err(e) = ctx.set_pv(spec, AssignOp::Set, Value::Str(v.to_string()))
+        && let Err(e) = ctx.set_pv(spec, AssignOp::Set, Value::str(v.to_string()))
     {
         tracing::error!("{func}: cannot set the variable: {e}");
     }

@@ -462,7 +462,7 @@ fn reply_common(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>], func: &str) -> i32 
 pub fn t_reply_if_transaction(ctx: &mut RunCtx<'_>, code: i32, reason: &str) -> Option<i32> {
     let m = sip(ctx)?;
     ctx::get(m)?.tx.as_ref()?;
-    let args = [ArgValue::Int(code), ArgValue::Str(reason.to_string())];
+    let args = [ArgValue::Int(code), ArgValue::Str(reason.into())];
     Some(reply_common(ctx, &args, "send_reply"))
 }
 

@@ -9,7 +9,7 @@ use crate::script::{PvExport, RunCtx, Value};
 use super::ctx;
 
 fn int(v: u64) -> Value {
-    Value::StrInt(v.to_string(), v as i32)
+    Value::StrInt(v.to_string().into(), v as i32)
 }
 
 fn reply_code(ctx: &mut RunCtx<'_>, _: &PvSpec) -> Option<Value> {
@@ -28,13 +28,13 @@ fn t_ruri(ctx: &mut RunCtx<'_>, _: &PvSpec) -> Option<Value> {
     let m = sip(ctx)?;
     let tx = ctx::get(m)?.tx.clone()?;
     let r = tx.state.lock().ruri.clone();
-    Some(Value::Str(r))
+    Some(Value::str(r))
 }
 
 fn t_id(ctx: &mut RunCtx<'_>, _: &PvSpec) -> Option<Value> {
     let m = sip(ctx)?;
     let tx = ctx::get(m)?.tx.clone()?;
-    Some(Value::Str(super::mi::trans_id(tx.id)))
+    Some(Value::str(super::mi::trans_id(tx.id)))
 }
 
 fn timeout(ctx: &mut RunCtx<'_>, inv: bool) -> Option<Value> {

@@ -37,7 +37,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
         "count" => Value::Int(fields.len() as i32),
         "value" => match t.param_int(0, env) {
             Some(i) => pick(&fields, i)
-                .map(|f| Value::Str(f.clone()))
+                .map(|f| Value::str(f.clone()))
                 .unwrap_or(Value::Null),
             None => Value::Null,
         },

@@ -83,11 +83,11 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
         "ntop" => {
             let b = value_bytes(&text);
             match b.len() {
-                4 => Value::Str(Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()),
+                4 => Value::str(Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()),
                 16 => {
                     let mut a = [0u8; 16];
                     a.copy_from_slice(&b);
-                    Value::Str(Ipv6Addr::from(a).to_string())
+                    Value::str(Ipv6Addr::from(a).to_string())
                 }
                 _ => Value::Null,
             }
@@ -112,14 +112,14 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
         }
         "resolve" => {
             if parse_ip(&text).is_some() {
-                return Value::Str(text.into_owned());
+                return Value::str(text.into_owned());
             }
             let addrs: Vec<IpAddr> = match (text.as_ref(), 0u16).to_socket_addrs() {
                 Ok(a) => a.map(|a| a.ip()).collect(),
                 Err(_) => return Value::Null,
             };
             let pick = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first());
-            pick.map(|a| Value::Str(a.to_string()))
+            pick.map(|a| Value::str(a.to_string()))
                 .unwrap_or(Value::Null)
         }
         _ => Value::Null,

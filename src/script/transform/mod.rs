@@ -13,7 +13,7 @@ pub use ip::ip_matches;
 pub use re::{Subst, parse_subst};
 
 use super::pv::{PvError, PvSpec, parse_pv};
-use super::value::Value;
+use super::value::{Str, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrClass {
@@ -47,7 +47,7 @@ impl TrClass {
 /// A transformation parameter: literal text or a variable read at run time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrParam {
-    Lit(String),
+    Lit(Str),
     Pv(Box<PvSpec>),
 }
 
@@ -226,7 +226,7 @@ fn param_of(s: &str, at: usize) -> Result<TrParam, PvError> {
             .map(|p| TrParam::Pv(Box::new(p)))
             .map_err(|e| PvError { at: e.at + at, ..e })
     } else {
-        Ok(TrParam::Lit(s.to_string()))
+        Ok(TrParam::Lit(s.to_string().into()))
     }
 }
 
@@ -286,7 +286,7 @@ pub fn parse_transform(text: &str) -> Result<Transform, PvError> {
             } else if class == TrClass::Re && last.starts_with('$') {
                 param_of(last.trim(), base + consumed)?
             } else {
-                TrParam::Lit(last.to_string())
+                TrParam::Lit(last.to_string().into())
             });
         } else {
             for (off, p) in parts {
@@ -336,13 +336,13 @@ impl Transform {
     pub(crate) fn param(&self, i: usize, env: &mut dyn TrEnv) -> Value {
         match self.params.get(i) {
             None => Value::Null,
-            Some(TrParam::Lit(s)) => Value::Str(s.clone()),
+            Some(TrParam::Lit(s)) => Value::str(s.clone()),
             Some(TrParam::Pv(pv)) => env.pv_value(pv),
         }
     }
 
-    pub(crate) fn param_str(&self, i: usize, env: &mut dyn TrEnv) -> Option<String> {
-        self.param(i, env).as_str().map(|s| s.into_owned())
+    pub(crate) fn param_str(&self, i: usize, env: &mut dyn TrEnv) -> Option<Str> {
+        self.param(i, env).into_text()
     }
 
     pub(crate) fn param_int(&self, i: usize, env: &mut dyn TrEnv) -> Option<i32> {
@@ -384,8 +384,13 @@ pub fn eval_chain(
 /// when they are not valid UTF-8, so they survive a round trip through the other transformations.
 pub(crate) fn bytes_to_value(b: Vec<u8>) -> Value {
     match String::from_utf8(b) {
-        Ok(s) => Value::Str(s),
-        Err(e) => Value::Str(e.into_bytes().iter().map(|&c| c as char).collect()),
+        Ok(s) => Value::str(s),
+        Err(e) => Value::str(
+            e.into_bytes()
+                .iter()
+                .map(|&c| c as char)
+                .collect::<String>(),
+        ),
     }
 }
 

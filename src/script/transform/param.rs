@@ -5,7 +5,7 @@ use crate::script::transform::s::pick;
 use crate::script::value::Value;
 
 /// Splits a parameter list into (name, value) pairs; a valueless parameter has value None.
-pub(crate) fn split_params(s: &str, sep: char) -> Vec<(&str, Option<&str>)> {
+fn iter_params(s: &str, sep: char) -> impl Iterator<Item = (&str, Option<&str>)> {
     s.split(sep)
         .map(str::trim)
         .filter(|p| !p.is_empty())
@@ -13,11 +13,10 @@ pub(crate) fn split_params(s: &str, sep: char) -> Vec<(&str, Option<&str>)> {
             Some((n, v)) => (n.trim(), Some(v.trim())),
             None => (p, None),
         })
-        .collect()
 }
 
 pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
-    let Some(text) = input.as_str() else {
+    let Some(text) = input.into_text() else {
         return Value::Null;
     };
     let sep_idx = if t.method == "count" { 0 } else { 1 };
@@ -29,20 +28,19 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
     } else {
         ';'
     };
-    let params = split_params(&text, sep);
+    let mut params = iter_params(&text, sep);
     match t.method.as_str() {
-        "count" => Value::Int(params.len() as i32),
+        "count" => Value::Int(params.count() as i32),
         "value" | "exist" => {
             let Some(name) = t.param_str(0, env) else {
                 return Value::Null;
             };
-            let found = params.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name));
+            let found = params.find(|(n, _)| n.eq_ignore_ascii_case(&name));
             if t.method == "exist" {
-                let v = found.is_some() as i32;
-                return Value::StrInt(v.to_string(), v);
+                return Value::str_int(found.is_some() as i32);
             }
             match found {
-                Some((_, Some(v))) => Value::str(*v),
+                Some((_, Some(v))) => Value::Str(text.slice_of(v)),
                 Some((_, None)) => Value::str(""),
                 None => Value::Null,
             }
@@ -51,9 +49,10 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
             let Some(idx) = t.param_int(0, env) else {
                 return Value::Null;
             };
+            let params: Vec<_> = params.collect();
             match pick(&params, idx) {
-                Some((n, v)) if t.method == "name" => Value::str(*n),
-                Some((_, v)) => Value::str(v.unwrap_or("")),
+                Some((n, _)) if t.method == "name" => Value::Str(text.slice_of(n)),
+                Some((_, v)) => Value::Str(text.slice_of(v.unwrap_or(""))),
                 None => Value::Null,
             }
         }

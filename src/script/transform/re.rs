@@ -117,7 +117,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
     };
     match parse_subst(&spec) {
         // No match leaves the input unchanged.
-        Ok(sub) => Value::Str(sub.apply(&text).unwrap_or_else(|| text.into_owned())),
+        Ok(sub) => Value::str(sub.apply(&text).unwrap_or_else(|| text.into_owned())),
         Err(_) => Value::Null,
     }
 }

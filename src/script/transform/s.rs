@@ -1,9 +1,10 @@
 //! `{s.*}` string transformations. Strings are handled as bytes, as OpenSIPS does.
 
 use super::{TrEnv, Transform, bytes_to_value, value_bytes};
-use crate::script::value::Value;
+use crate::script::value::{Str, Value};
 use base64::Engine as _;
 use md5::Digest as _;
+use std::borrow::Cow;
 
 fn hex(bytes: &[u8]) -> String {
     hex::encode(bytes)
@@ -92,7 +93,7 @@ pub(crate) fn pick<T>(items: &[T], idx: i32) -> Option<&T> {
     }
 }
 
-fn substr(b: &[u8], off: i32, len: i32) -> Option<Vec<u8>> {
+fn substr(b: &[u8], off: i32, len: i32) -> Option<&[u8]> {
     let n = b.len() as i64;
     let mut start = off as i64;
     if start < 0 {
@@ -109,7 +110,7 @@ fn substr(b: &[u8], off: i32, len: i32) -> Option<Vec<u8>> {
     if end < start {
         return None;
     }
-    Some(b[start as usize..end as usize].to_vec())
+    Some(&b[start as usize..end as usize])
 }
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
@@ -212,12 +213,22 @@ fn unescape_common(b: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `sub` (a part of the bytes of `text`) as a value: shares `text`'s buffer when those bytes
+/// are `text` itself (`borrowed`) and the part is UTF-8.
+fn part_of(text: &Str, borrowed: bool, sub: &[u8]) -> Value {
+    let shared = borrowed.then(|| text.slice_bytes(sub)).flatten();
+    shared
+        .map(Value::Str)
+        .unwrap_or_else(|| bytes_to_value(sub.to_vec()))
+}
+
 pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
-    let Some(text) = input.as_str() else {
+    let input_int = input.as_int();
+    let Some(text) = input.into_text() else {
         return Value::Null;
     };
     let b = value_bytes(&text);
-    let s = |v: String| Value::Str(v);
+    let s = |v: String| Value::str(v);
     match t.method.as_str() {
         "len" => Value::Int(b.len() as i32),
         "int" => {
@@ -255,7 +266,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
                 return Value::Null;
             };
             substr(&b, off, len)
-                .map(bytes_to_value)
+                .map(|sub| part_of(&text, matches!(b, Cow::Borrowed(_)), sub))
                 .unwrap_or(Value::Null)
         }
         "select" => {
@@ -267,7 +278,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
             };
             let fields: Vec<&[u8]> = b.split(|&c| c == sep).collect();
             pick(&fields, idx)
-                .map(|f| bytes_to_value(f.to_vec()))
+                .map(|f| part_of(&text, matches!(b, Cow::Borrowed(_)), f))
                 .unwrap_or(Value::Null)
         }
         "encode.hexa" => s(hex(&b)),
@@ -283,7 +294,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
                 .unwrap_or(Value::Null)
         }
         "dec2hex" => {
-            let v = input.as_int().or_else(|| Value::parse_int(&text));
+            let v = input_int.or_else(|| Value::parse_int(&text));
             v.map(|v| s(format!("{:x}", v as u32)))
                 .unwrap_or(Value::Null)
         }
@@ -402,7 +413,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
                     .collect(),
             )
         }
-        "eval" => env.expand(&text).map(Value::Str).unwrap_or(Value::Null),
+        "eval" => env.expand(&text).map(Value::str).unwrap_or(Value::Null),
         "date2unix" => date2unix(&text)
             .map(|v| Value::Int(v as i32))
             .unwrap_or(Value::Null),

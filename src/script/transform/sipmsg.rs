@@ -1,41 +1,51 @@
 //! `{uri.*}`, `{via.*}` and `{nameaddr.*}`: the value parsed with the SIP parser (`crate::sip`).
-//! A part that is missing, or a value that does not parse, gives NULL (as in OpenSIPS).
+//! A part that is missing, or a value that does not parse, gives NULL (as in OpenSIPS). Parts
+//! share the input string's buffer (no copy).
 
 use super::{TrEnv, TrParam, Transform};
-use crate::script::value::Value;
+use crate::script::value::{Str, Value};
 use crate::sip::scan::CommaList;
 use crate::sip::{NameAddr, Uri, Via};
 
-fn s(b: &[u8]) -> Value {
-    Value::Str(String::from_utf8_lossy(b).into_owned())
+/// `b` (bytes the parser returned from `src`) as a value sharing `src`.
+fn part(src: &Str, b: &[u8]) -> Value {
+    match src.slice_bytes(b) {
+        Some(t) => Value::Str(t),
+        None => Value::str(String::from_utf8_lossy(b).into_owned()),
+    }
 }
 
-fn opt(b: Option<&[u8]>) -> Value {
-    b.map(s).unwrap_or(Value::Null)
+fn opt(src: &Str, b: Option<&[u8]>) -> Value {
+    b.map(|b| part(src, b)).unwrap_or(Value::Null)
 }
 
 fn int(n: u32) -> Value {
-    Value::StrInt(n.to_string(), n as i32)
+    Value::str_int(n as i32)
 }
 
 /// The parameter list without its leading `;`.
-fn params_text(raw: &[u8]) -> Value {
+fn params_text(src: &Str, raw: &[u8]) -> Value {
     let t = raw.strip_prefix(b";").unwrap_or(raw);
-    if t.is_empty() { Value::Null } else { s(t) }
+    if t.is_empty() {
+        Value::Null
+    } else {
+        part(src, t)
+    }
 }
 
-fn param_value(p: Option<Option<&[u8]>>) -> Value {
+fn param_value(src: &Str, p: Option<Option<&[u8]>>) -> Value {
     match p {
         None => Value::Null,
-        Some(None) => Value::Str(String::new()),
-        Some(Some(v)) => s(v),
+        Some(None) => Value::Str(Str::new()),
+        Some(Some(v)) => part(src, v),
     }
 }
 
 pub(super) fn uri(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
-    let Some(text) = input.as_str() else {
+    let Some(src) = input.into_text() else {
         return Value::Null;
     };
+    let text = src.as_str();
     let text = text.trim();
     let text = text
         .strip_prefix('<')
@@ -45,32 +55,33 @@ pub(super) fn uri(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
         return Value::Null;
     };
     match t.method.as_str() {
-        "user" => opt(u.user),
-        "host" | "domain" => s(u.host),
-        "passwd" => opt(u.password),
+        "user" => opt(&src, u.user),
+        "host" | "domain" => part(&src, u.host),
+        "passwd" => opt(&src, u.password),
         "port" => u.port.map(|p| int(p as u32)).unwrap_or(Value::Null),
-        "params" => params_text(u.params.raw()),
+        "params" => params_text(&src, u.params.raw()),
         "param" => match t.param_str(0, env) {
-            Some(name) => param_value(u.params.get(name.as_bytes())),
+            Some(name) => param_value(&src, u.params.get(name.as_bytes())),
             None => Value::Null,
         },
-        "headers" => opt(u.headers),
-        "transport" => opt(u.params.value(b"transport")),
-        "ttl" => opt(u.params.value(b"ttl")),
-        "uparam" => opt(u.params.value(b"user")),
-        "maddr" => opt(u.params.value(b"maddr")),
-        "method" => opt(u.params.value(b"method")),
-        "lr" => param_value(u.params.get(b"lr")),
-        "r2" => param_value(u.params.get(b"r2")),
-        "schema" => s(u.scheme_raw),
+        "headers" => opt(&src, u.headers),
+        "transport" => opt(&src, u.params.value(b"transport")),
+        "ttl" => opt(&src, u.params.value(b"ttl")),
+        "uparam" => opt(&src, u.params.value(b"user")),
+        "maddr" => opt(&src, u.params.value(b"maddr")),
+        "method" => opt(&src, u.params.value(b"method")),
+        "lr" => param_value(&src, u.params.get(b"lr")),
+        "r2" => param_value(&src, u.params.get(b"r2")),
+        "schema" => part(&src, u.scheme_raw),
         _ => Value::Null,
     }
 }
 
 pub(super) fn via(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
-    let Some(text) = input.as_str() else {
+    let Some(src) = input.into_text() else {
         return Value::Null;
     };
+    let text = src.as_str();
     // A Via line with several values: the first one.
     let Some(Ok(first)) = CommaList::new(text.as_bytes()).next() else {
         return Value::Null;
@@ -79,28 +90,28 @@ pub(super) fn via(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
         return Value::Null;
     };
     match t.method.as_str() {
-        "name" => s(v.protocol),
-        "version" => s(v.version),
-        "transport" => s(v.transport),
-        "host" | "domain" => s(v.host),
+        "name" => part(&src, v.protocol),
+        "version" => part(&src, v.version),
+        "transport" => part(&src, v.transport),
+        "host" | "domain" => part(&src, v.host),
         "port" => v.port.map(|p| int(p as u32)).unwrap_or(Value::Null),
         "comment" => {
             let raw = String::from_utf8_lossy(v.raw);
             match (raw.find('('), raw.rfind(')')) {
-                (Some(a), Some(b)) if b > a => Value::Str(raw[a + 1..b].to_string()),
+                (Some(a), Some(b)) if b > a => Value::str(raw[a + 1..b].to_string()),
                 _ => Value::Null,
             }
         }
-        "params" => params_text(v.params.raw()),
+        "params" => params_text(&src, v.params.raw()),
         "param" => match t.param_str(0, env) {
-            Some(name) => param_value(v.params.get(name.as_bytes())),
+            Some(name) => param_value(&src, v.params.get(name.as_bytes())),
             None => Value::Null,
         },
-        "branch" => opt(v.branch()),
-        "received" => opt(v.received()),
+        "branch" => opt(&src, v.branch()),
+        "received" => opt(&src, v.received()),
         "rport" => match v.rport() {
             Some(Some(p)) => int(p as u32),
-            Some(None) => Value::Str(String::new()),
+            Some(None) => Value::str(String::new()),
             None => Value::Null,
         },
         _ => Value::Null,
@@ -108,9 +119,10 @@ pub(super) fn via(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
 }
 
 pub(super) fn nameaddr(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
-    let Some(text) = input.as_str() else {
+    let Some(src) = input.into_text() else {
         return Value::Null;
     };
+    let text = src.as_str();
     let Ok(items) = CommaList::new(text.as_bytes()).collect::<Result<Vec<&[u8]>, _>>() else {
         return Value::Null;
     };
@@ -129,14 +141,14 @@ pub(super) fn nameaddr(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Valu
     };
     match t.method.as_str() {
         "name" => match na.display_unquoted() {
-            Some(d) => s(&d),
+            Some(d) => part(&src, &d),
             None => Value::Null,
         },
-        "uri" => s(na.uri.raw),
+        "uri" => part(&src, na.uri.raw),
         "len" => int(na.raw.len() as u32),
-        "params" => params_text(na.params.raw()),
+        "params" => params_text(&src, na.params.raw()),
         "param" => match t.param_str(0, env) {
-            Some(name) => param_value(na.params.get(name.as_bytes())),
+            Some(name) => param_value(&src, na.params.get(name.as_bytes())),
             None => Value::Null,
         },
         _ => Value::Null,

@@ -242,7 +242,7 @@ pub fn leg_get(ctx: &mut RunCtx<'_>, spec: &PvSpec) -> Option<Value> {
     let i = leg_index(ctx, spec).ok()?;
     let m = sip(ctx)?;
     let v = mark::mark_of(m).and_then(|mk| mk.leg(&tag, i).map(str::to_string));
-    Some(v.map(Value::Str).unwrap_or(Value::Null))
+    Some(v.map(Value::str).unwrap_or(Value::Null))
 }
 
 pub fn leg_set(ctx: &mut RunCtx<'_>, spec: &PvSpec, v: &Value) -> Result<(), String> {

@@ -270,13 +270,13 @@ fn dp_translate(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         }
     };
     if let (Some(ArgValue::Var(out)), Some(output)) = (args.get(2), t.output)
-        && let Err(e) = ctx.set_pv(out, AssignOp::Set, Value::Str(output))
+        && let Err(e) = ctx.set_pv(out, AssignOp::Set, Value::str(output))
     {
         tracing::error!("dp_translate: cannot set the output variable: {e}");
         return -1;
     }
     if let Some(ArgValue::Var(attrs)) = args.get(3)
-        && let Err(e) = ctx.set_pv(attrs, AssignOp::Set, Value::Str(t.attrs))
+        && let Err(e) = ctx.set_pv(attrs, AssignOp::Set, Value::str(t.attrs))
     {
         tracing::error!("dp_translate: cannot set the attributes variable: {e}");
         return -1;

@@ -237,7 +237,7 @@ fn partition_ok(fname: &str, arg: Option<&ArgValue<'_>>) -> bool {
 
 fn set_var(ctx: &mut RunCtx<'_>, var: Option<&ArgValue<'_>>, v: &str) {
     if let Some(ArgValue::Var(spec)) = var
-        && let Err(e) = ctx.set_pv(spec, AssignOp::Set, Value::Str(v.to_string()))
+        && let Err(e) = ctx.set_pv(spec, AssignOp::Set, Value::str(v.to_string()))
     {
         tracing::error!("drouting: cannot set the attributes variable: {e}");
     }
@@ -360,10 +360,10 @@ fn do_routing(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     ctx.avps.delete_all(AVP_RURI);
     ctx.avps.delete_all(AVP_GWS);
     ctx.avps.delete_all(AVP_RULE);
-    ctx.avps.push(AVP_RURI, Value::Str(orig.clone()));
-    ctx.avps.push(AVP_RULE, Value::Str(rule.attrs.clone()));
+    ctx.avps.push(AVP_RURI, Value::str(orig.clone()));
+    ctx.avps.push(AVP_RULE, Value::str(rule.attrs.clone()));
     for h in hops.iter().rev() {
-        ctx.avps.push(AVP_GWS, Value::Str(hop_key(h)));
+        ctx.avps.push(AVP_GWS, Value::str(hop_key(h)));
     }
     if !apply_hop(ctx, &orig, &hops[0]) {
         return -1;

@@ -272,7 +272,7 @@ fn route(ctx: &mut RunCtx<'_>, s: &Session, attrs_var: Option<&ArgValue<'_>>) ->
             ctx.avps.push(AVP_TRIED, Value::Int(id as i32));
             if let Some(ArgValue::Var(spec)) = attrs_var
                 && let Err(e) =
-                    ctx.set_pv(spec, crate::script::ast::AssignOp::Set, Value::Str(attrs))
+                    ctx.set_pv(spec, crate::script::ast::AssignOp::Set, Value::str(attrs))
             {
                 tracing::error!("load_balancer: cannot set the attributes variable: {e}");
             }
@@ -305,8 +305,8 @@ fn lb_start(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let flags = Flags::parse(args.get(2).and_then(ArgValue::str).unwrap_or(""));
     reset(ctx);
     ctx.avps.push(AVP_GRP, Value::Int(group));
-    ctx.avps.push(AVP_RES, Value::Str(resources.join(";")));
-    ctx.avps.push(AVP_FLAGS, Value::Str(flags.text()));
+    ctx.avps.push(AVP_RES, Value::str(resources.join(";")));
+    ctx.avps.push(AVP_FLAGS, Value::str(flags.text()));
     let s = Session {
         group,
         resources,
@@ -401,7 +401,7 @@ fn lb_is_destination(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             let attrs = x.attrs.clone();
             if let Some(ArgValue::Var(spec)) = args.get(4)
                 && let Err(e) =
-                    ctx.set_pv(spec, crate::script::ast::AssignOp::Set, Value::Str(attrs))
+                    ctx.set_pv(spec, crate::script::ast::AssignOp::Set, Value::str(attrs))
             {
                 tracing::error!("lb_is_destination: {e}");
             }

@@ -113,7 +113,7 @@ pub fn preference_value(value: &DbValue, kind: i64) -> Result<Value, String> {
             .map(Value::Int)
             .ok_or_else(|| format!("value `{text}` is not an integer as its type says"))
     } else {
-        Ok(Value::Str(text))
+        Ok(Value::str(text))
     }
 }
 

@@ -131,8 +131,8 @@ fn script_value(v: &DbValue, null_as: Value) -> Value {
         DbValue::Null => null_as,
         DbValue::Int(i) => i32::try_from(*i)
             .map(Value::Int)
-            .unwrap_or_else(|_| Value::Str(i.to_string())),
-        other => Value::Str(other.to_text().unwrap_or_default()),
+            .unwrap_or_else(|_| Value::str(i.to_string())),
+        other => Value::str(other.to_text().unwrap_or_default()),
     }
 }
 

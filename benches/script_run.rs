@@ -51,6 +51,7 @@ fn bench_message(c: &mut Criterion) {
         local: "127.0.0.1:5060".parse().unwrap(),
         socket: 0,
         conn: None,
+        force_rport: false,
     };
     let msg = invite();
     let mut sc = SipCtx::new(msg.clone(), info.clone(), shared.clone());

@@ -56,10 +56,12 @@ fn rig() -> Rig {
         local,
         socket: 0,
         conn: None,
+        force_rport: false,
     };
     let stream = ReceiveInfo {
         proto: Proto::Tcp,
         conn: Some(42),
+        force_rport: false,
         ..udp.clone()
     };
     Rig {

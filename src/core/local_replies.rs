@@ -69,6 +69,7 @@ mod tests {
             local: "127.0.0.1:5060".parse().unwrap(),
             socket: 0,
             conn: None,
+            force_rport: false,
         };
         let before = SEEN.load(Ordering::SeqCst);
         assert!(consume(&reply("z9hG4bKlocaltest42"), &info));

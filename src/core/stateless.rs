@@ -229,6 +229,7 @@ mod tests {
             local: "127.0.0.1:5060".parse().unwrap(),
             socket: 0,
             conn: None,
+            force_rport: false,
         }
     }
 

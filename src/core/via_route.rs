@@ -52,7 +52,7 @@ pub fn reply_destination(via: &Via<'_>, info: &ReceiveInfo) -> Destination {
     if info.proto.is_stream() {
         return Destination::reply_to(info);
     }
-    let to = if via.rport().is_some() {
+    let to = if via.rport().is_some() || info.force_rport {
         info.src
     } else if let Some(m) = via
         .maddr()
@@ -75,7 +75,7 @@ pub fn reply_destination(via: &Via<'_>, info: &ReceiveInfo) -> Destination {
 pub fn received_params(via: &Via<'_>, info: &ReceiveInfo) -> (String, bool) {
     let src_ip = info.src.ip();
     let rport = via.rport();
-    let wants_rport = rport.is_some() || info.proto.is_stream();
+    let wants_rport = rport.is_some() || info.proto.is_stream() || info.force_rport;
     let sent_by_is_src = parse_ip(via.host) == Some(src_ip);
     let mut out = String::new();
     if (!sent_by_is_src || wants_rport) && via.received().is_none() {
@@ -168,6 +168,7 @@ mod tests {
             local: "127.0.0.1:5060".parse().unwrap(),
             socket: 0,
             conn: Some(7).filter(|_| proto.is_stream()),
+            force_rport: false,
         }
     }
 
@@ -209,6 +210,18 @@ mod tests {
         let t = info(Proto::Tcp, "127.0.0.5:40001");
         let d = reply_destination(&via("SIP/2.0/TCP 127.0.0.5:5070;branch=z9hG4bKx"), &t);
         assert_eq!((d.addr, d.conn), (t.src, Some(7)));
+    }
+
+    #[test]
+    fn force_rport_acts_as_if_the_via_had_rport() {
+        let mut i = info(Proto::Udp, "127.0.0.5:40000");
+        i.force_rport = true;
+        let v = via("SIP/2.0/UDP 127.0.0.5:5070;branch=z9hG4bKx");
+        assert_eq!(reply_destination(&v, &i).addr, i.src);
+        assert_eq!(
+            received_params(&v, &i),
+            (";received=127.0.0.5;rport=40000".into(), false)
+        );
     }
 
     #[test]

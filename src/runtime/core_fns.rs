@@ -475,7 +475,7 @@ pub fn remove_branch(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
 /// `force_rport()`: answer to the source port even without `;rport` in the top Via.
 pub fn force_rport(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
     let m = with_sip!(ctx, "force_rport");
-    m.force_rport = true;
+    m.info.force_rport = true;
     let has_rport = m.msg.via1().map(|v| v.rport().is_some()).unwrap_or(true);
     if !has_rport && m.msg.add_top_via_param(b"rport").is_err() {
         return -1;

@@ -62,8 +62,6 @@ pub struct SipCtx {
     pub replied: bool,
     /// `force_send_socket()`.
     pub send_socket: Option<SocketId>,
-    /// `force_rport()` was called.
-    pub force_rport: bool,
     /// Record-Route asked for by the script and Route parameters found by `loose_route` (rr module).
     pub rr: crate::modules::rr::RrState,
     /// The tm module's view of this run (current transaction, armed routes, branch, reply);
@@ -137,7 +135,6 @@ impl SipCtx {
             forward: None,
             replied: false,
             send_socket: None,
-            force_rport: false,
             rr: Default::default(),
             tm: None,
             rtpengine_set: None,

@@ -36,6 +36,7 @@ fn info() -> ReceiveInfo {
         local: "127.0.0.1:5060".parse().unwrap(),
         socket: 0,
         conn: None,
+        force_rport: false,
     }
 }
 

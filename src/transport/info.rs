@@ -22,6 +22,8 @@ pub struct ReceiveInfo {
     pub socket: SocketId,
     /// The connection, on stream transports.
     pub conn: Option<ConnId>,
+    /// Answer to the source port as if the top Via had `;rport` (the script's `force_rport()`).
+    pub force_rport: bool,
 }
 
 /// Where to send a message.

@@ -160,6 +160,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         local,
         socket: conn.socket,
         conn: Some(id),
+        force_rport: false,
     };
     drop(conn);
     let (mut rd, mut wr) = tokio::io::split(stream);

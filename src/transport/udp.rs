@@ -104,6 +104,7 @@ fn receive_loop(transport: &Transport, handler: &dyn Handler, socket_id: usize, 
             local,
             socket: socket_id,
             conn: None,
+            force_rport: false,
         };
         handler.on_message(data, &info);
     }

@@ -67,6 +67,7 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         local,
         socket,
         conn: Some(id),
+        force_rport: false,
     };
     pump(t, ws, info, rx).await
 }
@@ -118,6 +119,7 @@ pub(super) async fn client<S: AsyncRead + AsyncWrite + Unpin>(
         local,
         socket: conn.socket,
         conn: Some(conn.id),
+        force_rport: false,
     };
     drop(conn);
     pump(t, ws, info, rx).await

@@ -21,6 +21,7 @@ fn ctx(msg: &str) -> Option<SipCtx> {
         local: "127.0.0.1:5060".parse().unwrap(),
         socket: 0,
         conn: None,
+        force_rport: false,
     };
     let m = Msg::parse(Bytes::from(msg.to_string())).ok()?;
     Some(SipCtx::new(m, info, shared))

@@ -32,6 +32,7 @@ pub fn send_request(
         local: nowhere,
         socket: 0,
         conn: None,
+        force_rport: false,
     };
     let tx = Transaction::new(
         shared.clone(),

@@ -117,6 +117,7 @@ fn t_uac_dlg(p: &MiParams<'_>) -> MiResult {
         local: nowhere,
         socket: 0,
         conn: None,
+        force_rport: false,
     };
     let tx = Transaction::new(
         shared.clone(),

@@ -6,6 +6,7 @@ pub mod acc;
 pub mod alias_db;
 pub mod auth;
 pub mod auth_db;
+pub mod avpops;
 pub mod builtin;
 pub mod dialog;
 pub mod dialplan;
@@ -35,6 +36,7 @@ pub mod usrloc;
 pub static MODULES: &[&ModuleDescriptor] = &[
     &acc::DESCRIPTOR,
     &alias_db::DESCRIPTOR,
+    &avpops::DESCRIPTOR,
     &auth::DESCRIPTOR,
     &auth_db::DESCRIPTOR,
     &builtin::PROTO_UDP,

@@ -205,6 +205,10 @@ impl Msg {
     /// The first comma-separated value of the first line with this id.
     pub(crate) fn first_list_value(&self, id: HdrId) -> Result<&[u8], HeaderError> {
         let v = self.header(id).ok_or(HeaderError::new("header missing"))?;
+        // The usual Via line: one value, no quotes or brackets, nothing to split or balance.
+        if super::scan::find_any(v, 0, [b',', b'"', b'<']).is_none() {
+            return Ok(v);
+        }
         match super::scan::find_unquoted(v, b',') {
             Ok(Some(i)) => Ok(trim(&v[..i])),
             Ok(None) => Ok(v),

@@ -122,3 +122,28 @@ fn spills_beyond_inline_header_capacity() {
     assert_eq!(m.header_by_name("x-h99"), Some(&b"99"[..]));
     assert_eq!(m.header(HdrId::ContentLength), Some(&b"4"[..]));
 }
+
+#[test]
+fn single_values_left_open_are_still_rejected() {
+    // `first_list_value` hands a comma-free value straight to its parser: that parser must
+    // reject what the comma search would have called unbalanced.
+    for (via, contact) in [
+        (
+            "SIP/2.0/UDP h;branch=z9hG4bK1;x=\"open",
+            "<sip:a@h>;x=\"open",
+        ),
+        ("SIP/2.0/UDP h<;branch=z9hG4bK1", "Alice <sip:a@h"),
+        ("SIP/2.0/UDP h;branch=z9hG4bK1;x=<y", "\"Alice <sip:a@h>"),
+    ] {
+        let s = INVITE
+            .replacen(
+                "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds, SIP/2.0/TCP 10.0.0.1:5070;branch=z9hG4bKx",
+                &format!("Via: {via}"),
+                1,
+            )
+            .replacen("<sip:alice@pc33.atlanta.example.com>", contact, 1);
+        let m = parse(&s).unwrap();
+        assert!(m.via1().is_err(), "{via}");
+        assert!(matches!(m.contact(), Some(Err(_))), "{contact}");
+    }
+}

@@ -139,29 +139,15 @@ pub struct Uri<'a> {
 impl<'a> Uri<'a> {
     /// Parses a URI (no surrounding `<>` or whitespace).
     pub fn parse(raw: &'a [u8]) -> Result<Uri<'a>, HeaderError> {
-        let colon =
-            super::scan::find_byte(b':', raw).ok_or(HeaderError::new("URI without a scheme"))?;
+        let (scheme, colon) = if raw.len() > 4 && raw[..4].eq_ignore_ascii_case(b"sip:") {
+            (Scheme::Sip, 3)
+        } else {
+            scheme_of(raw)?
+        };
         let scheme_raw = &raw[..colon];
-        if scheme_raw.is_empty()
-            || !scheme_raw[0].is_ascii_alphabetic()
-            || !scheme_raw
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        {
-            return Err(HeaderError::new("bad URI scheme"));
-        }
         // A valid scheme holds no excluded byte, so scanning the rest covers the whole URI.
         let rest = &raw[colon + 1..];
         let marks = scan_marks(rest)?;
-        let scheme = if eq_ic(scheme_raw, b"sip") {
-            Scheme::Sip
-        } else if eq_ic(scheme_raw, b"sips") {
-            Scheme::Sips
-        } else if eq_ic(scheme_raw, b"tel") {
-            Scheme::Tel
-        } else {
-            Scheme::Other
-        };
         let mut uri = Uri {
             raw,
             scheme,
@@ -228,6 +214,31 @@ impl<'a> Uri<'a> {
     pub fn user_unescaped(&self) -> Option<Cow<'a, [u8]>> {
         self.user.map(unescape)
     }
+}
+
+/// The scheme of a URI other than the usual `sip:`, and the index of its colon.
+fn scheme_of(raw: &[u8]) -> Result<(Scheme, usize), HeaderError> {
+    let colon =
+        super::scan::find_byte(b':', raw).ok_or(HeaderError::new("URI without a scheme"))?;
+    let scheme_raw = &raw[..colon];
+    if scheme_raw.is_empty()
+        || !scheme_raw[0].is_ascii_alphabetic()
+        || !scheme_raw
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        return Err(HeaderError::new("bad URI scheme"));
+    }
+    let scheme = if eq_ic(scheme_raw, b"sip") {
+        Scheme::Sip
+    } else if eq_ic(scheme_raw, b"sips") {
+        Scheme::Sips
+    } else if eq_ic(scheme_raw, b"tel") {
+        Scheme::Tel
+    } else {
+        Scheme::Other
+    };
+    Ok((scheme, colon))
 }
 
 fn parse_sip<'a>(rest: &'a [u8], m: &Marks, uri: &mut Uri<'a>) -> Result<(), HeaderError> {
@@ -313,6 +324,10 @@ pub fn host_kind(host: &[u8]) -> Result<HostKind, HeaderError> {
             Err(HeaderError::new("bad IPv6 reference"))
         };
     }
+    // A dotted quad needs no class pass (every byte is checked by `is_ipv4`).
+    if host.first().is_some_and(u8::is_ascii_digit) && is_ipv4(host) {
+        return Ok(HostKind::Ipv4);
+    }
     let mut all = HOST | DIGIT_DOT;
     let mut quads = host.chunks_exact(4);
     for c in &mut quads {
@@ -325,9 +340,6 @@ pub fn host_kind(host: &[u8]) -> Result<HostKind, HeaderError> {
         all &= HOST_CLASS[b as usize];
     }
     let (all_host, all_digit_dot) = (all & HOST != 0, all & DIGIT_DOT != 0);
-    if all_digit_dot && host.first().is_some_and(u8::is_ascii_digit) && is_ipv4(host) {
-        return Ok(HostKind::Ipv4);
-    }
     // A dotted all-digit name that is not an IPv4 address is not a valid hostname either (the
     // top label must start with a letter).
     let valid = host.first().is_some_and(u8::is_ascii_alphanumeric) && all_host && !all_digit_dot;

@@ -31,6 +31,15 @@ fn token(s: &[u8]) -> (&[u8], &[u8]) {
     (&s[..n], &s[n..])
 }
 
+/// `SIP/2.0/` in any letter case, as one word compare: OR-ing 0x20 into the three letter bytes
+/// lowercases them and maps no other byte onto `s`, `i` or `p`.
+#[inline]
+fn is_sip20_prefix(s: &[u8]) -> bool {
+    let mut w = [0; 8];
+    w.copy_from_slice(s);
+    u64::from_le_bytes(w) | 0x20_2020 == u64::from_le_bytes(*b"sip/2.0/")
+}
+
 fn slash(s: &[u8]) -> Result<&[u8], HeaderError> {
     let s = trim_start(s);
     match s.first() {
@@ -43,8 +52,7 @@ impl<'a> Via<'a> {
     pub fn parse(raw: &'a [u8]) -> Result<Via<'a>, HeaderError> {
         let raw = trim(raw);
         // The usual `SIP/2.0/` prefix gives what the token and slash steps would.
-        let (protocol, version, s) = if raw.len() > 8 && raw[..8].eq_ignore_ascii_case(b"SIP/2.0/")
-        {
+        let (protocol, version, s) = if raw.len() > 8 && is_sip20_prefix(&raw[..8]) {
             (&raw[..3], &raw[4..7], &raw[8..])
         } else {
             let (protocol, s) = token(raw);
@@ -184,6 +192,30 @@ mod tests {
         assert_eq!(v.maddr(), Some(&b"224.2.0.1"[..]));
         assert_eq!(v.ttl(), Some(16));
         assert!(v.alias());
+    }
+
+    #[test]
+    fn sip20_prefix_is_case_insensitive_and_exact() {
+        assert!(is_sip20_prefix(b"SIP/2.0/"));
+        assert!(is_sip20_prefix(b"sIp/2.0/"));
+        for other in [
+            b"SIQ/2.0/",
+            b"SIP/2.1/",
+            b"SIP 2.0/",
+            b"SIP/2.0 ",
+            b"\x13IP/2.0/",
+        ] {
+            assert!(
+                !is_sip20_prefix(other),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+        let v = Via::parse(b"sip/2.0/udp h.example;branch=z9hG4bK1").unwrap();
+        assert_eq!(
+            (v.protocol, v.version, v.transport),
+            (&b"sip"[..], &b"2.0"[..], &b"udp"[..])
+        );
     }
 
     #[test]

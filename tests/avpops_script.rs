@@ -43,7 +43,8 @@ fn avp_functions_change_the_avps_as_opensips_documents() {
          Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>\r\n\
          Call-ID: avpops-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     );
-    sock.send_to(req.as_bytes(), ("127.0.0.1", osips.port)).unwrap();
+    sock.send_to(req.as_bytes(), ("127.0.0.1", osips.port))
+        .unwrap();
     let mut buf = [0u8; 4096];
     let n = sock
         .recv(&mut buf)

@@ -168,12 +168,9 @@ fn gateway_200(ip: &str, port: u16, ruri_re: &str) -> Sipp {
 
 /// A gateway on `ip:port` refusing one INVITE with 503 (then the ACK).
 fn gateway_503(ip: &str, port: u16) -> Sipp {
-    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
-    s += &scenario::reply("503 Service Unavailable", true, false, None, false);
-    s += r#"<recv request="ACK"/>"#;
     Run::new(
         &format!("503 gateway {ip}"),
-        &scenario::wrap("gw503", &s, &[]),
+        &scenario::uas_refuse_invite("gw503", "503 Service Unavailable"),
     )
     .ip(ip)
     .port(port)
@@ -184,27 +181,15 @@ fn gateway_503(ip: &str, port: u16) -> Sipp {
 
 /// A caller dialling `number` through osips and expecting `code` with `reply_re`.
 fn call(o: &Osips, number: &str, call_id: &str, code: u16, reply_re: &str) {
-    let hdrs = vec![
-        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
-        format!("To: <sip:{number}@example.com>"),
-        "CSeq: 1 INVITE".to_string(),
-        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
-        "Max-Forwards: 70".to_string(),
-    ];
-    let xml = scenario::uac_request_after(
-        "caller",
-        &format!("INVITE sip:{number}@example.com"),
-        &hdrs,
-        &[100, 180],
-        code,
-        &[Check::msg(reply_re)],
-    );
-    Run::new(&format!("call {number} ({call_id}) → {code}"), &xml)
-        .towards_port(o.port)
-        .args(&["-cid_str", call_id])
-        .timeout(20)
-        .limit(Duration::from_secs(40))
-        .done(o);
+    Run::new(
+        &format!("call {number} ({call_id}) → {code}"),
+        &scenario::call_expect(number, code, reply_re),
+    )
+    .towards_port(o.port)
+    .args(&["-cid_str", call_id])
+    .timeout(20)
+    .limit(Duration::from_secs(40))
+    .done(o);
 }
 
 fn options_from(o: &Osips, ip: &str, code: u16, reply_re: &str) {

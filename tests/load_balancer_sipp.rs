@@ -131,12 +131,9 @@ fn dest_200(ip: &str, port: u16) -> Sipp {
 
 /// A destination on `ip:port` refusing one INVITE with 503 (then the ACK).
 fn dest_503(ip: &str, port: u16) -> Sipp {
-    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
-    s += &scenario::reply("503 Service Unavailable", true, false, None, false);
-    s += r#"<recv request="ACK"/>"#;
     Run::new(
         &format!("503 destination {ip}"),
-        &scenario::wrap("dst503", &s, &[]),
+        &scenario::uas_refuse_invite("dst503", "503 Service Unavailable"),
     )
     .ip(ip)
     .port(port)
@@ -147,27 +144,15 @@ fn dest_503(ip: &str, port: u16) -> Sipp {
 
 /// A call needing `resource`, expecting `code` with `reply_re`.
 fn call(o: &Osips, resource: &str, call_id: &str, code: u16, reply_re: &str) {
-    let hdrs = vec![
-        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
-        format!("To: <sip:{resource}@example.com>"),
-        "CSeq: 1 INVITE".to_string(),
-        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
-        "Max-Forwards: 70".to_string(),
-    ];
-    let xml = scenario::uac_request_after(
-        "caller",
-        &format!("INVITE sip:{resource}@example.com"),
-        &hdrs,
-        &[100, 180],
-        code,
-        &[Check::msg(reply_re)],
-    );
-    Run::new(&format!("call {call_id} ({resource}) → {code}"), &xml)
-        .towards_port(o.port)
-        .args(&["-cid_str", call_id])
-        .timeout(20)
-        .limit(Duration::from_secs(40))
-        .done(o);
+    Run::new(
+        &format!("call {call_id} ({resource}) → {code}"),
+        &scenario::call_expect(resource, code, reply_re),
+    )
+    .towards_port(o.port)
+    .args(&["-cid_str", call_id])
+    .timeout(20)
+    .limit(Duration::from_secs(40))
+    .done(o);
 }
 
 fn options_from(o: &Osips, ip: &str, code: u16) {

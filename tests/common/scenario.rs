@@ -507,3 +507,31 @@ Content-Length: 0
 "#
     .to_string()
 }
+
+/// UAS refusing one INVITE with `status` (e.g. `503 Service Unavailable`), then taking the ACK.
+pub fn uas_refuse_invite(name: &str, status: &str) -> String {
+    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
+    s += &reply(status, true, false, None, false);
+    s += r#"<recv request="ACK"/>"#;
+    wrap(name, &s, &[])
+}
+
+/// An INVITE from caller@example.com to `user@example.com` (100 / 180 optional) that must end
+/// with `code`, the reply matching `reply_re`.
+pub fn call_expect(user: &str, code: u16, reply_re: &str) -> String {
+    let hdrs = vec![
+        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
+        format!("To: <sip:{user}@example.com>"),
+        "CSeq: 1 INVITE".to_string(),
+        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
+        "Max-Forwards: 70".to_string(),
+    ];
+    uac_request_after(
+        "caller",
+        &format!("INVITE sip:{user}@example.com"),
+        &hdrs,
+        &[100, 180],
+        code,
+        &[Check::msg(reply_re)],
+    )
+}

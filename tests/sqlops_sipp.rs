@@ -90,19 +90,7 @@ fn uas(port: u16) -> Sipp {
 }
 
 fn send(o: &Osips, user: &str, code: u16, status: &str) {
-    let headers = vec![
-        "From: <sip:caller@127.0.0.1:[local_port]>;tag=[pid]T[call_number]".to_string(),
-        format!("To: <sip:{user}@127.0.0.1:[remote_port]>"),
-        "CSeq: 1 MESSAGE".to_string(),
-        "Max-Forwards: 70".to_string(),
-    ];
-    let xml = scenario::uac_request(
-        "sqlops uac",
-        &format!("MESSAGE sip:{user}@127.0.0.1:[remote_port]"),
-        &headers,
-        code,
-        &[Check::msg(status)],
-    );
+    let xml = scenario::message_expect("sqlops uac", user, code, status);
     Run::new(&format!("MESSAGE to {user}"), &xml)
         .towards_port(o.port)
         .timeout(15)

@@ -535,3 +535,20 @@ pub fn call_expect(user: &str, code: u16, reply_re: &str) -> String {
         &[Check::msg(reply_re)],
     )
 }
+
+/// A MESSAGE to `user`@ the remote (osips) that must get `code`, the reply matching `status`.
+pub fn message_expect(name: &str, user: &str, code: u16, status: &str) -> String {
+    let headers = vec![
+        "From: <sip:caller@127.0.0.1:[local_port]>;tag=[pid]T[call_number]".to_string(),
+        format!("To: <sip:{user}@127.0.0.1:[remote_port]>"),
+        "CSeq: 1 MESSAGE".to_string(),
+        "Max-Forwards: 70".to_string(),
+    ];
+    uac_request(
+        name,
+        &format!("MESSAGE sip:{user}@127.0.0.1:[remote_port]"),
+        &headers,
+        code,
+        &[Check::msg(status)],
+    )
+}

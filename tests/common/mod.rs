@@ -5,6 +5,7 @@
 //! `CI` or `OSIPS_REQUIRE_SERVERS` is set, and is skipped (with a message) only on a developer's machine.
 #![allow(dead_code)]
 
+pub mod alloc;
 pub mod db;
 pub mod osips;
 pub mod scenario;

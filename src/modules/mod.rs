@@ -20,6 +20,7 @@ pub mod mi_transports;
 pub mod nathelper;
 pub mod permissions;
 pub mod registrar;
+pub mod relay_nodes;
 pub mod rr;
 pub mod rtpengine;
 pub mod rtpproxy;

@@ -10,7 +10,6 @@
 
 pub mod bencode;
 pub mod flags;
-mod mi;
 pub mod ng;
 pub mod nodes;
 
@@ -19,6 +18,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
+use crate::modules::relay_nodes::{Failure, Relay};
 use crate::script::ast::AssignOp;
 use crate::script::ast::RouteKind;
 use crate::script::module::{InitCtx, ModParams, ParamValue, p};
@@ -113,32 +113,41 @@ impl Engines {
         let s = self
             .set(set)
             .ok_or_else(|| format!("no rtpengine set {set}"))?;
-        let mut tried = Vec::new();
-        while let Some(i) = s.select(call_id, &tried) {
-            let node = &s.nodes[i];
-            match ng::request(node.addr, dict, self.retries, self.timeout) {
-                Ok(reply) => {
-                    node.succeeded();
-                    return Ok((node.url.clone(), reply));
-                }
-                Err(ng::NgError::NoAnswer(e)) => {
-                    tracing::error!(
-                        "rtpengine: proxy <{}> does not respond ({e}), disable it",
-                        node.url
-                    );
-                    node.fail(self.disable_tout);
-                    tried.push(i);
-                }
-                Err(e) => return Err(format!("rtpengine <{}>: {e}", node.url)),
-            }
-        }
-        Err(format!("no available rtpengine in set {set}"))
+        let (node, reply) = s.failover("rtpengine", call_id, self.disable_tout, |node| {
+            ng::request(node.ctl, dict, self.retries, self.timeout).map_err(|e| match e {
+                ng::NgError::NoAnswer(e) => Failure::NoAnswer(e),
+                e => Failure::Fatal(format!("rtpengine <{}>: {e}", node.url)),
+            })
+        })?;
+        Ok((node.url.clone(), reply))
     }
 
     fn count(&self, i: usize) {
         if let Some(s) = self.stats.get(i) {
             s.inc();
         }
+    }
+}
+
+impl Relay for Engines {
+    type Ctl = std::net::SocketAddr;
+    const SHOW: (&str, &str) = (
+        "rtpengine_show",
+        "list the rtpengine sets and the state of their nodes",
+    );
+    const ENABLE: (&str, &str) = (
+        "rtpengine_enable",
+        "enable (1) or disable (0) an rtpengine node by its URL, or `all`",
+    );
+    const NOT_INITIALISED: &str = "rtpengine not initialised";
+    const NOT_FOUND: &str = "RTPEngine not found";
+
+    fn running() -> Option<Arc<Engines>> {
+        engines()
+    }
+
+    fn sets(&self) -> &[Set] {
+        &self.sets
     }
 }
 
@@ -444,7 +453,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         false,
         rtpquery_pv,
     )],
-    mi_commands: mi::COMMANDS,
+    mi_commands: Engines::MI_COMMANDS,
     stats: STATS,
     init: Some(init),
     ..ModuleDescriptor::EMPTY

@@ -7,7 +7,6 @@
 //! `rtpproxy_engage` is not offered: it needs the dialog module.
 
 pub mod command;
-mod mi;
 pub mod nodes;
 pub mod sdp;
 
@@ -16,6 +15,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
+use crate::modules::relay_nodes::{Failure, Relay};
 use crate::script::ast::AssignOp;
 use crate::script::module::{InitCtx, ModParams, ParamValue, p};
 use crate::script::{
@@ -23,7 +23,7 @@ use crate::script::{
 };
 use crate::sip::sdp::Sdp;
 
-pub use nodes::{Node, Set, Target};
+pub use nodes::{Ctl, Node, Set, Target};
 
 /// Configuration and instances, built by `init`.
 pub struct Proxies {
@@ -111,49 +111,39 @@ impl Proxies {
         self.sets.iter().find(|s| s.id == id)
     }
 
-    /// A node of `set` for `call_id` that answers the version check, failing over.
-    pub fn pick(&self, set: u32, call_id: &[u8], skip: &mut Vec<usize>) -> Result<&Node, String> {
+    /// Sends `cmd` to the node for the call once it passed the version check, failing over
+    /// to another node when it does not answer; returns the node and the reply.
+    pub fn command(&self, set: u32, call_id: &[u8], cmd: &str) -> Result<(&Node, String), String> {
         let s = self
             .set(set)
             .ok_or_else(|| format!("no rtpproxy set {set}"))?;
-        while let Some(i) = s.select(call_id, skip) {
-            let n = &s.nodes[i];
-            match n.verify(self.retries, self.timeout) {
-                Ok(()) => return Ok(n),
-                Err(e) => {
-                    tracing::error!(
-                        "rtpproxy: proxy <{}> does not respond ({e}), disable it",
-                        n.url
-                    );
-                    n.fail(self.disable_tout);
-                    skip.push(i);
-                }
-            }
-        }
-        Err(format!("no available rtpproxy in set {set}"))
+        s.failover("rtpproxy", call_id, self.disable_tout, |n| {
+            nodes::verify(n, self.retries, self.timeout)
+                .and_then(|()| n.ctl.send(cmd, self.retries, self.timeout))
+                .map_err(Failure::NoAnswer)
+        })
+    }
+}
+
+impl Relay for Proxies {
+    type Ctl = nodes::Ctl;
+    const SHOW: (&str, &str) = (
+        "rtpproxy_show",
+        "list the rtpproxy sets and the state of their nodes",
+    );
+    const ENABLE: (&str, &str) = (
+        "rtpproxy_enable",
+        "enable (1) or disable (0) an rtpproxy node by its URL, or `all`",
+    );
+    const NOT_INITIALISED: &str = "rtpproxy not initialised";
+    const NOT_FOUND: &str = "RTPProxy not found";
+
+    fn running() -> Option<Arc<Proxies>> {
+        proxies()
     }
 
-    /// Sends `cmd` to the node for the call, failing over to another node when it does not
-    /// answer; returns the node and the reply.
-    pub fn command(&self, set: u32, call_id: &[u8], cmd: &str) -> Result<(&Node, String), String> {
-        let mut skip = Vec::new();
-        loop {
-            let n = self.pick(set, call_id, &mut skip)?;
-            match n.send(cmd, self.retries, self.timeout) {
-                Ok(r) => return Ok((n, r)),
-                Err(e) => {
-                    tracing::error!(
-                        "rtpproxy: proxy <{}> does not respond ({e}), disable it",
-                        n.url
-                    );
-                    n.fail(self.disable_tout);
-                    let s = self.set(set).expect("set checked by pick");
-                    if let Some(i) = s.nodes.iter().position(|x| std::ptr::eq(x, n)) {
-                        skip.push(i);
-                    }
-                }
-            }
-        }
+    fn sets(&self) -> &[Set] {
+        &self.sets
     }
 }
 
@@ -285,9 +275,9 @@ fn force_inner(
         if proxy_ip.is_none() {
             proxy_ip = adv_ip
                 .clone()
-                .or_else(|| node.adv_ip.clone())
+                .or_else(|| node.ctl.adv_ip.clone())
                 .or(a.ip)
-                .or_else(|| match &node.target {
+                .or_else(|| match &node.ctl.target {
                     Target::Udp(s) => Some(s.ip().to_string()),
                     Target::Unix(_) => None,
                 });
@@ -377,7 +367,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             handler: rtpproxy_unforce,
         },
     ],
-    mi_commands: mi::COMMANDS,
+    mi_commands: Proxies::MI_COMMANDS,
     init: Some(init),
     ..ModuleDescriptor::EMPTY
 };

@@ -3,13 +3,13 @@
 //! with `rtpproxy_disable_tout`, and sending one command (UDP with a cookie, or a UNIX stream).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use crate::modules::relay_nodes;
 
 /// Where a node listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,129 +18,70 @@ pub enum Target {
     Unix(PathBuf),
 }
 
-#[derive(Debug, Default)]
-struct State {
-    disabled_until: Option<Instant>,
-    by_admin: bool,
-    /// Answered `V` / `VF` with the versions OpenSIPS needs.
-    verified: bool,
-}
-
+/// How the module reaches one proxy.
 #[derive(Debug)]
-pub struct Node {
-    /// As written, without weight and advertised address (`udp:127.0.0.1:7722`).
-    pub url: String,
+pub struct Ctl {
     pub target: Target,
-    pub weight: u32,
     /// `|adv_ip`: the address to put in the SDP instead of the one the proxy returns.
     pub adv_ip: Option<String>,
-    state: Mutex<State>,
 }
 
-impl Node {
-    pub fn parse(text: &str) -> Result<Node, String> {
-        let (rest, weight) = match text.rsplit_once('=') {
-            Some((r, w)) => (
-                r,
-                w.parse::<u32>()
-                    .map_err(|_| format!("bad weight `{w}` in rtpproxy socket `{text}`"))?,
-            ),
-            None => (text, 1),
-        };
-        let (url, adv_ip) = match rest.split_once('|') {
-            Some((u, a)) if !a.is_empty() => (u, Some(a.to_string())),
-            Some(_) => {
-                return Err(format!(
-                    "rtpproxy socket `{text}`: empty advertised address"
-                ));
-            }
-            None => (rest, None),
-        };
-        let target = if let Some(p) = url.strip_prefix("unix:") {
-            if p.is_empty() {
-                return Err(format!("rtpproxy socket `{text}`: no path"));
-            }
-            Target::Unix(PathBuf::from(p))
-        } else {
-            let hp = url
-                .strip_prefix("udp6:")
-                .or_else(|| url.strip_prefix("udp:"))
-                .unwrap_or(url);
-            let a = hp
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(|| {
-                    format!(
-                        "rtpproxy socket `{text}`: expected udp:host:port, udp6:[addr]:port or unix:/path"
-                    )
-                })?;
-            Target::Udp(a)
-        };
-        Ok(Node {
-            url: url.to_string(),
-            target,
-            weight,
-            adv_ip,
-            state: Mutex::new(State::default()),
-        })
-    }
+/// One rtpproxy control socket; `url` is as written, without weight and advertised address.
+pub type Node = relay_nodes::Node<Ctl>;
+/// A numbered group of rtpproxy nodes.
+pub type Set = relay_nodes::Set<Ctl>;
 
-    pub fn usable(&self, now: Instant) -> bool {
-        let s = self.state.lock();
-        !s.by_admin && s.disabled_until.is_none_or(|t| t <= now)
-    }
-
-    pub fn disabled(&self) -> bool {
-        !self.usable(Instant::now())
-    }
-
-    pub fn fail(&self, tout: Duration) {
-        let mut s = self.state.lock();
-        s.disabled_until = Some(Instant::now() + tout);
-        s.verified = false;
-    }
-
-    pub fn set_enabled(&self, on: bool) {
-        let mut s = self.state.lock();
-        s.by_admin = !on;
-        if on {
-            s.disabled_until = None;
-        }
-    }
-
-    pub fn recheck_in(&self) -> u64 {
-        self.state
-            .lock()
-            .disabled_until
-            .map(|t| t.saturating_duration_since(Instant::now()).as_secs())
-            .unwrap_or(0)
-    }
-
-    /// Checks the proxy's protocol version once (`V`, then `VF 20050322`).
-    pub fn verify(&self, retries: u32, timeout: Duration) -> Result<(), String> {
-        if self.state.lock().verified {
-            return Ok(());
-        }
-        let v = self.send("V", retries, timeout)?;
-        if v.trim() != super::command::BASE_VERSION {
-            return Err(format!("unsupported protocol version `{}`", v.trim()));
-        }
-        let cap = self.send(
-            &format!("VF {}", super::command::REQUIRED_CAP),
-            retries,
-            timeout,
-        )?;
-        if cap.trim() != "1" {
+pub fn parse_node(text: &str) -> Result<Node, String> {
+    let (rest, weight) = relay_nodes::split_weight(text, "rtpproxy")?;
+    let (url, adv_ip) = match rest.split_once('|') {
+        Some((u, a)) if !a.is_empty() => (u, Some(a.to_string())),
+        Some(_) => {
             return Err(format!(
-                "proxy lacks capability {}",
-                super::command::REQUIRED_CAP
+                "rtpproxy socket `{text}`: empty advertised address"
             ));
         }
-        self.state.lock().verified = true;
-        Ok(())
-    }
+        None => (rest, None),
+    };
+    let target = if let Some(p) = url.strip_prefix("unix:") {
+        if p.is_empty() {
+            return Err(format!("rtpproxy socket `{text}`: no path"));
+        }
+        Target::Unix(PathBuf::from(p))
+    } else {
+        Target::Udp(relay_nodes::udp_addr(url).ok_or_else(|| {
+            format!(
+                "rtpproxy socket `{text}`: expected udp:host:port, udp6:[addr]:port or unix:/path"
+            )
+        })?)
+    };
+    Ok(Node::new(url, weight, Ctl { target, adv_ip }))
+}
 
+/// Checks the proxy's protocol version once after each failure (`V`, then `VF 20050322`).
+pub fn verify(n: &Node, retries: u32, timeout: Duration) -> Result<(), String> {
+    if n.checked() {
+        return Ok(());
+    }
+    let v = n.ctl.send("V", retries, timeout)?;
+    if v.trim() != super::command::BASE_VERSION {
+        return Err(format!("unsupported protocol version `{}`", v.trim()));
+    }
+    let cap = n.ctl.send(
+        &format!("VF {}", super::command::REQUIRED_CAP),
+        retries,
+        timeout,
+    )?;
+    if cap.trim() != "1" {
+        return Err(format!(
+            "proxy lacks capability {}",
+            super::command::REQUIRED_CAP
+        ));
+    }
+    n.set_checked();
+    Ok(())
+}
+
+impl Ctl {
     /// Sends one command and returns the reply without the cookie.
     pub fn send(&self, cmd: &str, retries: u32, timeout: Duration) -> Result<String, String> {
         match &self.target {
@@ -243,66 +184,8 @@ fn send_unix(path: &PathBuf, cmd: &str, timeout: Duration) -> Result<String, Str
     Ok(String::from_utf8_lossy(&buf).trim_end().to_string())
 }
 
-#[derive(Debug)]
-pub struct Set {
-    pub id: u32,
-    pub nodes: Vec<Node>,
-}
-
-impl Set {
-    /// OpenSIPS's byte-sum hash of the Call-ID over the weights; a disabled pick is
-    /// redistributed over the usable nodes; `skip` lists nodes already tried.
-    pub fn select(&self, call_id: &[u8], skip: &[usize]) -> Option<usize> {
-        let now = Instant::now();
-        let ok = |i: usize| !skip.contains(&i) && self.nodes[i].usable(now);
-        let sum = call_id.iter().fold(0u32, |a, &b| a.wrapping_add(b as u32)) & 0xff;
-        let pick = |cands: &[usize]| {
-            let total: u32 = cands.iter().map(|&i| self.nodes[i].weight).sum();
-            if total == 0 {
-                return cands.first().copied();
-            }
-            let mut cut = sum % total;
-            for &i in cands {
-                if cut < self.nodes[i].weight {
-                    return Some(i);
-                }
-                cut -= self.nodes[i].weight;
-            }
-            None
-        };
-        let all: Vec<usize> = (0..self.nodes.len()).collect();
-        match pick(&all) {
-            Some(i) if ok(i) => Some(i),
-            _ => pick(&all.into_iter().filter(|&i| ok(i)).collect::<Vec<_>>()),
-        }
-    }
-}
-
 pub fn parse_sets(values: &[String]) -> Result<Vec<Set>, String> {
-    let mut sets: Vec<Set> = Vec::new();
-    for v in values {
-        let (id, list) = match v.split_once("==") {
-            Some((id, rest)) => (
-                id.trim()
-                    .parse::<u32>()
-                    .map_err(|_| format!("rtpproxy_sock `{v}`: bad set id `{}`", id.trim()))?,
-                rest,
-            ),
-            None => (0, v.as_str()),
-        };
-        let nodes = list
-            .split_whitespace()
-            .map(Node::parse)
-            .collect::<Result<Vec<_>, _>>()?;
-        if nodes.is_empty() {
-            return Err(format!("rtpproxy_sock `{v}`: no socket given"));
-        }
-        match sets.iter_mut().find(|s| s.id == id) {
-            Some(s) => s.nodes.extend(nodes),
-            None => sets.push(Set { id, nodes }),
-        }
-    }
-    Ok(sets)
+    relay_nodes::parse_sets("rtpproxy_sock", values, parse_node)
 }
 
 #[cfg(test)]
@@ -320,15 +203,15 @@ mod tests {
         let n = &sets[0].nodes[0];
         assert_eq!(n.url, "udp:127.0.0.1:7722");
         assert_eq!(n.weight, 3);
-        assert_eq!(n.adv_ip.as_deref(), Some("127.0.0.9"));
-        assert_eq!(n.target, Target::Udp("127.0.0.1:7722".parse().unwrap()));
+        assert_eq!(n.ctl.adv_ip.as_deref(), Some("127.0.0.9"));
+        assert_eq!(n.ctl.target, Target::Udp("127.0.0.1:7722".parse().unwrap()));
         assert_eq!(
-            sets[0].nodes[1].target,
+            sets[0].nodes[1].ctl.target,
             Target::Unix("/run/rtpproxy.sock".into())
         );
         assert_eq!(sets[1].id, 2);
         assert_eq!(
-            sets[1].nodes[1].target,
+            sets[1].nodes[1].ctl.target,
             Target::Udp("[::1]:7724".parse().unwrap())
         );
         for bad in [
@@ -367,8 +250,11 @@ mod tests {
             assert_eq!(&b[..n], b"V\n");
             c.write_all(b"20040107\n").unwrap();
         });
-        let n = Node::parse(&format!("unix:{}", path.display())).unwrap();
-        assert_eq!(n.send("V", 1, Duration::from_secs(2)).unwrap(), "20040107");
+        let n = parse_node(&format!("unix:{}", path.display())).unwrap();
+        assert_eq!(
+            n.ctl.send("V", 1, Duration::from_secs(2)).unwrap(),
+            "20040107"
+        );
         t.join().unwrap();
     }
 }

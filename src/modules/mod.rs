@@ -19,6 +19,7 @@ pub mod maxfwd;
 pub mod mi_transports;
 pub mod nathelper;
 pub mod permissions;
+pub mod probe;
 pub mod registrar;
 pub mod relay_nodes;
 pub mod rr;

@@ -28,7 +28,7 @@ use super::auth_db::db;
 use algo::Pick;
 use set::{Dest, DsState, Row, Sets};
 
-pub use probe::ProbeConfig;
+pub use probe::PingConfig;
 
 /// AVP names and variables the module is configured with.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub struct Config {
     pub hash_pvar: Option<String>,
     pub pvar_algo_pattern: Option<String>,
     pub setid_pvar: Option<String>,
-    pub probe: ProbeConfig,
+    pub probe: PingConfig,
 }
 
 struct State {
@@ -195,7 +195,7 @@ fn config(ctx: &InitCtx<'_>) -> Result<Config, String> {
         hash_pvar: check_fmt("hash_pvar")?,
         pvar_algo_pattern: str_param(ctx, "pvar_algo_pattern"),
         setid_pvar: check_fmt("setid_pvar")?,
-        probe: ProbeConfig::from_params(ctx)?,
+        probe: PingConfig::from_params(ctx)?,
     })
 }
 

@@ -198,7 +198,7 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
         data: RwLock::new(Arc::new(RoutingData::default())),
     };
     *st.data.write() = Arc::new(st.load()?);
-    let probe = crate::modules::load_balancer::probe::ProbeConfig::from_params(ctx)?;
+    let probe = crate::modules::probe::ProbeConfig::from_probing_params(ctx)?;
     *STATE.write() = Some(Arc::new(st));
     probe::start(probe);
     Ok(())

@@ -1,14 +1,17 @@
-//! Gateway probing with load_balancer's [`Prober`]: `probe_mode` 1 probes a gateway in the
+//! Gateway probing with the shared [`Prober`]: `probe_mode` 1 probes a gateway in the
 //! probing state and makes it active when it answers; 2 probes active gateways too and puts a
 //! silent one in the probing state. Gateways disabled (state 1, or the MI) are not probed.
 
-use crate::modules::load_balancer::probe::{ProbeConfig, Prober, Target};
+use crate::modules::probe::{Answer, ProbeConfig, Prober, Target};
 use crate::sip::Msg;
 use crate::transport::ReceiveInfo;
 
 use super::data::GwState;
 
-static PROBER: Prober = Prober::new("drouting", "z9hG4bKdrping", targets, outcome);
+// The probes say "lb" and "osips load_balancer" as they did when drouting borrowed
+// load_balancer's prober.
+static PROBER: Prober<String> = Prober::new("drouting", "z9hG4bKdrping", targets, outcome)
+    .signed("lb", Some("osips load_balancer"));
 
 pub fn start(cfg: ProbeConfig) {
     PROBER.start(cfg, on_reply);
@@ -22,7 +25,7 @@ fn on_reply(rpl: &Msg, _info: &ReceiveInfo) {
     PROBER.reply(rpl);
 }
 
-fn targets() -> Vec<Target> {
+fn targets() -> Vec<Target<String>> {
     let Some(d) = super::data() else {
         return Vec::new();
     };
@@ -44,15 +47,16 @@ fn targets() -> Vec<Target> {
                     .socket
                     .as_deref()
                     .and_then(crate::modules::dispatcher::socket_id),
+                raw: None,
             })
         })
         .collect()
 }
 
-fn outcome(id: &str, alive: bool) {
+fn outcome(id: String, answer: Answer) {
     let Some(d) = super::data() else { return };
-    let Some(g) = d.gateway(id) else { return };
-    match (alive, g.state()) {
+    let Some(g) = d.gateway(&id) else { return };
+    match (answer == Answer::Alive, g.state()) {
         (true, GwState::Probing) => super::change_state(g, GwState::Active),
         (false, GwState::Active) if g.probe_mode == 2 => super::change_state(g, GwState::Probing),
         _ => {}

@@ -19,7 +19,9 @@ use crate::script::{
 };
 
 use super::auth_db::db::{int_param, str_param};
+use crate::modules::probe::{self, ProbeConfig};
 use ping::PingConfig;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Default)]
 struct Config {
@@ -63,26 +65,25 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     if sipping_bflag.is_some() && from.is_none() {
         return Err("modparam sipping_bflag needs sipping_from".into());
     }
+    let threshold = nonneg("ping_threshold", 3)? as u64;
     let ping = PingConfig {
-        interval: nonneg("natping_interval", 0)? as u64,
+        probe: ProbeConfig {
+            method: str_param(ctx, "sipping_method", "OPTIONS"),
+            from: from.unwrap_or_default(),
+            interval: nonneg("natping_interval", 0)? as u64,
+            timeout: Duration::from_secs(threshold.max(1)),
+            max_forwards: 70,
+            reply_codes: Vec::new(),
+            ignore_codes: probe::reply_codes(
+                "sipping_ignore_rpl_codes",
+                &str_param(ctx, "sipping_ignore_rpl_codes", ""),
+            )?,
+        },
         nated_only: nonneg("ping_nated_only", 0)? != 0,
         sipping_bflag,
         remove_bflag: opt_str(ctx, "remove_on_timeout_bflag"),
-        method: str_param(ctx, "sipping_method", "OPTIONS"),
-        from: from.unwrap_or_default(),
-        threshold: nonneg("ping_threshold", 3)? as u64,
         max_lost: nonneg("max_pings_lost", 3)? as u32,
         tcp: nonneg("natping_tcp", 0)? != 0,
-        ignore_codes: str_param(ctx, "sipping_ignore_rpl_codes", "")
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| {
-                c.parse::<u16>().map_err(|_| {
-                    format!("modparam sipping_ignore_rpl_codes: `{c}` is not a reply code")
-                })
-            })
-            .collect::<Result<_, _>>()?,
     };
     *CFG.write() = Some(Config {
         received_avp,

@@ -7,95 +7,60 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::modules::probe::{Answer, ProbeConfig, Prober, Target};
 use crate::sip::{Msg, Uri};
-use crate::transport::{Destination, Proto, ReceiveInfo};
+use crate::transport::{Proto, ReceiveInfo};
 
 use super::natflags::is_private_ip;
 
-const BRANCH_PREFIX: &str = "z9hG4bKnhping";
 /// The UDP keep-alive OpenSIPS sends.
 const KEEPALIVE: [u8; 4] = [0, 0, 0, 0];
 
 #[derive(Debug, Clone)]
 pub struct PingConfig {
-    /// Seconds; 0 = off.
-    pub interval: u64,
+    /// `natping_interval`, `sipping_method`, `sipping_from`, `ping_threshold` (the timeout)
+    /// and `sipping_ignore_rpl_codes`.
+    pub probe: ProbeConfig,
     pub nated_only: bool,
     pub sipping_bflag: Option<String>,
     pub remove_bflag: Option<String>,
-    pub method: String,
-    pub from: String,
-    /// Seconds a SIP ping may go unanswered.
-    pub threshold: u64,
     pub max_lost: u32,
     pub tcp: bool,
-    /// Replies with these codes do not count as answers (`sipping_ignore_rpl_codes`).
-    pub ignore_codes: Vec<u16>,
 }
 
 /// `nh_enable_ping`.
 pub static ENABLED: AtomicBool = AtomicBool::new(true);
-static GENERATION: AtomicU64 = AtomicU64::new(0);
-static SEQ: AtomicU64 = AtomicU64::new(0);
 
-struct Pending {
+/// The contact a SIP ping went to.
+struct Key {
     domain: String,
     aor: String,
     contact_id: u64,
     remove: bool,
-    deadline: Instant,
 }
 
-#[derive(Default)]
-struct Book {
-    pending: HashMap<String, Pending>,
-    /// Unanswered SIP pings in a row, by contact id.
-    lost: HashMap<u64, u32>,
-}
-
-static BOOK: Mutex<Option<Book>> = Mutex::new(None);
-static IGNORED: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+static PROBER: Prober<Key> =
+    Prober::new("nathelper", "z9hG4bKnhping", targets, outcome).signed("nh", None);
+static CFG: Mutex<Option<PingConfig>> = Mutex::new(None);
+/// Unanswered SIP pings in a row, by contact id.
+static LOST: Mutex<Option<HashMap<u64, u32>>> = Mutex::new(None);
 
 pub fn start(cfg: PingConfig) {
-    let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
-    *BOOK.lock() = Some(Book::default());
-    *IGNORED.lock() = cfg.ignore_codes.clone();
-    crate::core::local_replies::register(BRANCH_PREFIX, on_reply);
-    if cfg.interval == 0 {
-        return;
-    }
-    let spawned = std::thread::Builder::new()
-        .name("nh-pinger".into())
-        .spawn(move || run(cfg, generation));
-    if let Err(e) = spawned {
-        tracing::error!("nathelper: cannot start the pinger: {e}");
-    }
+    *LOST.lock() = Some(HashMap::new());
+    *CFG.lock() = Some(cfg.clone());
+    PROBER.start(cfg.probe, on_reply);
 }
 
 pub fn stop() {
-    GENERATION.fetch_add(1, Ordering::SeqCst);
+    PROBER.stop();
 }
 
-fn run(cfg: PingConfig, generation: u64) {
-    let interval = Duration::from_secs(cfg.interval);
-    let mut next = Instant::now() + interval;
-    while GENERATION.load(Ordering::SeqCst) == generation {
-        std::thread::sleep(Duration::from_millis(100));
-        expire(&cfg, Instant::now());
-        if Instant::now() < next {
-            continue;
-        }
-        next = Instant::now() + interval;
-        if ENABLED.load(Ordering::Relaxed) {
-            round(&cfg);
-        }
-    }
+fn on_reply(rpl: &Msg, _info: &ReceiveInfo) {
+    PROBER.reply(rpl);
 }
 
 /// Bit of a branch flag named in a modparam, as the running script numbered it.
@@ -104,17 +69,6 @@ fn bflag_bit(name: Option<&str>) -> Option<u32> {
     let shared = crate::runtime::global_shared()?;
     let id = shared.script().flags.branch_id(name)?;
     Some(1u32 << id)
-}
-
-struct Target {
-    domain: String,
-    aor: String,
-    contact_id: u64,
-    uri: String,
-    addr: SocketAddr,
-    proto: Proto,
-    sip: bool,
-    remove: bool,
 }
 
 /// Where a contact is reached: its `received`, else the Contact URI; only IP literals.
@@ -137,10 +91,16 @@ fn address(contact: &str, received: Option<&str>) -> Option<(SocketAddr, Proto)>
     ))
 }
 
-fn targets(cfg: &PingConfig) -> Vec<Target> {
+fn targets() -> Vec<Target<Key>> {
+    let Some(cfg) = CFG.lock().clone() else {
+        return Vec::new();
+    };
     let Some(ul) = crate::modules::usrloc::usrloc() else {
         return Vec::new();
     };
+    if !ENABLED.load(Ordering::Relaxed) {
+        return Vec::new();
+    }
     let nat = bflag_bit(ul.config().nat_bflag.as_deref());
     let sipping = bflag_bit(cfg.sipping_bflag.as_deref());
     let remove = bflag_bit(cfg.remove_bflag.as_deref());
@@ -160,14 +120,17 @@ fn targets(cfg: &PingConfig) -> Vec<Target> {
                     continue;
                 }
                 out.push(Target {
-                    domain: d.name().to_string(),
-                    aor: r.aor.to_string(),
-                    contact_id: c.contact_id,
+                    key: Key {
+                        domain: d.name().to_string(),
+                        aor: r.aor.to_string(),
+                        contact_id: c.contact_id,
+                        remove: has(c.cflags, remove),
+                    },
                     uri: c.contact().to_string(),
-                    addr,
                     proto,
-                    sip: has(c.cflags, sipping),
-                    remove: has(c.cflags, remove),
+                    addr,
+                    socket: None,
+                    raw: (!has(c.cflags, sipping)).then_some(&KEEPALIVE[..]),
                 });
             }
         });
@@ -175,88 +138,31 @@ fn targets(cfg: &PingConfig) -> Vec<Target> {
     out
 }
 
-fn round(cfg: &PingConfig) {
-    let Some(core) = crate::runtime::global_shared().and_then(|s| s.core()) else {
-        return;
+/// An answered ping clears the contact's count; one more lost ping removes a contact with
+/// `remove_on_timeout_bflag` after `max_pings_lost` of them.
+fn outcome(key: Key, answer: Answer) {
+    let max_lost = CFG.lock().as_ref().map_or(1, |c| c.max_lost.max(1));
+    let doomed = {
+        let mut g = LOST.lock();
+        let Some(lost) = g.as_mut() else { return };
+        if answer != Answer::Silent {
+            lost.remove(&key.contact_id);
+            return;
+        }
+        let n = lost.entry(key.contact_id).or_insert(0);
+        *n += 1;
+        let doomed = key.remove && *n >= max_lost;
+        if doomed {
+            lost.remove(&key.contact_id);
+        }
+        doomed
     };
-    let t = core.transport();
-    for tg in targets(cfg) {
-        let Some(sock) = t.pick_socket(tg.proto, tg.addr) else {
-            continue;
-        };
-        let mut dest = Destination::new(tg.proto, tg.addr);
-        dest.socket = Some(sock);
-        let data = if tg.sip {
-            let Some(via) = t.via_prefix(sock) else {
-                continue;
-            };
-            let n = SEQ.fetch_add(1, Ordering::Relaxed);
-            let branch = format!("{BRANCH_PREFIX}{n:x}{:08x}", rand::random::<u32>());
-            let req = request(cfg, &tg.uri, via, &branch, n);
-            if let Some(b) = BOOK.lock().as_mut() {
-                b.pending.insert(
-                    branch,
-                    Pending {
-                        domain: tg.domain.clone(),
-                        aor: tg.aor.clone(),
-                        contact_id: tg.contact_id,
-                        remove: tg.remove,
-                        deadline: Instant::now() + Duration::from_secs(cfg.threshold.max(1)),
-                    },
-                );
-            }
-            Bytes::from(req)
-        } else {
-            Bytes::from_static(&KEEPALIVE)
-        };
-        if let Err(e) = t.send(&dest, data) {
-            tracing::debug!("nathelper: ping to {} not sent: {e}", tg.addr);
-        }
+    if doomed {
+        remove_contact(&key);
     }
 }
 
-/// The SIP ping (`sipping_method`, OPTIONS by default).
-pub fn request(cfg: &PingConfig, uri: &str, via_prefix: &str, branch: &str, n: u64) -> String {
-    let m = &cfg.method;
-    format!(
-        "{m} {uri} SIP/2.0\r\nVia: {via_prefix}{branch}\r\nMax-Forwards: 70\r\n\
-         From: <{}>;tag={:08x}\r\nTo: <{uri}>\r\nCall-ID: nh{n:x}-{:08x}@osips\r\n\
-         CSeq: 1 {m}\r\nContent-Length: 0\r\n\r\n",
-        cfg.from,
-        rand::random::<u32>(),
-        rand::random::<u32>(),
-    )
-}
-
-fn expire(cfg: &PingConfig, now: Instant) {
-    let mut doomed = Vec::new();
-    {
-        let mut g = BOOK.lock();
-        let Some(b) = g.as_mut() else { return };
-        let late: Vec<String> = b
-            .pending
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in late {
-            let Some(p) = b.pending.remove(&k) else {
-                continue;
-            };
-            let n = b.lost.entry(p.contact_id).or_insert(0);
-            *n += 1;
-            if p.remove && *n >= cfg.max_lost.max(1) {
-                b.lost.remove(&p.contact_id);
-                doomed.push(p);
-            }
-        }
-    }
-    for p in doomed {
-        remove_contact(&p);
-    }
-}
-
-fn remove_contact(p: &Pending) {
+fn remove_contact(p: &Key) {
     let Ok(d) = crate::modules::usrloc::domain(&p.domain) else {
         return;
     };
@@ -272,27 +178,6 @@ fn remove_contact(p: &Pending) {
             ),
             Err(e) => tracing::error!("nathelper: cannot remove a contact of {}: {e}", p.aor),
         }
-    }
-}
-
-fn on_reply(rpl: &Msg, _info: &ReceiveInfo) {
-    let Some(code) = rpl.status().filter(|&c| c >= 200) else {
-        return;
-    };
-    if IGNORED.lock().contains(&code) {
-        return;
-    }
-    let Some(branch) = rpl
-        .via1()
-        .ok()
-        .and_then(|v| v.branch().map(|b| String::from_utf8_lossy(b).into_owned()))
-    else {
-        return;
-    };
-    let mut g = BOOK.lock();
-    let Some(b) = g.as_mut() else { return };
-    if let Some(p) = b.pending.remove(&branch) {
-        b.lost.remove(&p.contact_id);
     }
 }
 
@@ -313,27 +198,25 @@ mod tests {
 
     #[test]
     fn the_sip_ping_parses() {
-        let cfg = PingConfig {
-            interval: 1,
-            nated_only: true,
-            sipping_bflag: None,
-            remove_bflag: None,
+        let cfg = ProbeConfig {
             method: "OPTIONS".into(),
             from: "sip:pinger@127.0.0.1".into(),
-            threshold: 3,
-            max_lost: 3,
-            tcp: false,
+            interval: 1,
+            timeout: std::time::Duration::from_secs(3),
+            max_forwards: 70,
+            reply_codes: vec![],
             ignore_codes: vec![],
         };
-        let t = request(
+        let t = PROBER.request(
             &cfg,
             "sip:a@127.0.0.2:5070",
             "SIP/2.0/UDP 127.0.0.1:5060;branch=",
             "z9hG4bKnhpingx",
             1,
         );
-        let m = Msg::parse(Bytes::from(t)).unwrap();
+        let m = Msg::parse(bytes::Bytes::from(t)).unwrap();
         assert_eq!(m.ruri(), b"sip:a@127.0.0.2:5070");
         assert_eq!(m.from().unwrap().uri.raw, b"sip:pinger@127.0.0.1");
+        assert!(m.header(crate::sip::HdrId::UserAgent).is_none());
     }
 }

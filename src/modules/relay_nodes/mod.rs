@@ -6,6 +6,7 @@
 //! command goes to the next one; the MI disables a node until the MI enables it again.
 
 pub mod mi;
+pub mod udp;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};

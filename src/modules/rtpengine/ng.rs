@@ -3,12 +3,11 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::bencode::Bencode;
+use crate::modules::relay_nodes::udp;
 
 /// Why an ng command got no usable reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,23 +27,9 @@ impl std::fmt::Display for NgError {
     }
 }
 
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
 thread_local! {
     /// One connected socket per worker and rtpengine address.
     static SOCKS: RefCell<HashMap<SocketAddr, UdpSocket>> = RefCell::new(HashMap::new());
-}
-
-/// A cookie unique in this process: `<pid>_<random>_<sequence>` as OpenSIPS makes them.
-pub fn cookie() -> String {
-    static RAND: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    let r = *RAND.get_or_init(|| rand::random::<u32>() % 10000);
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        r,
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 fn socket_for(addr: SocketAddr) -> std::io::Result<UdpSocket> {
@@ -77,7 +62,7 @@ pub fn request(
     timeout: Duration,
 ) -> Result<Bencode, NgError> {
     let sock = socket_for(addr).map_err(|e| NgError::NoAnswer(e.to_string()))?;
-    let cookie = cookie();
+    let cookie = udp::cookie();
     let mut pkt = Vec::with_capacity(512);
     pkt.extend_from_slice(cookie.as_bytes());
     pkt.push(b' ');
@@ -87,74 +72,27 @@ pub fn request(
     let mut buf = vec![0u8; 65536];
     while sock.recv(&mut buf).is_ok() {}
     let _ = sock.set_nonblocking(false);
-    let mut last = String::from("timeout");
-    for _ in 0..retries.max(1) {
-        if let Err(e) = sock.send(&pkt) {
-            last = e.to_string();
-            continue;
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                last = "timeout".into();
-                break;
-            }
-            let _ = sock.set_read_timeout(Some(left));
-            match sock.recv(&mut buf) {
-                Ok(n) => {
-                    if let Some(body) = strip_cookie(&buf[..n], &cookie) {
-                        return match Bencode::decode(body) {
-                            Ok(d @ Bencode::Dict(_)) => Ok(d),
-                            Ok(_) => Err(NgError::BadReply("not a dictionary".into())),
-                            Err(e) => Err(NgError::BadReply(e.to_string())),
-                        };
-                    }
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    last = "timeout".into();
-                    break;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    // ICMP port unreachable and the like: waiting longer will not help.
-                    last = e.to_string();
-                    std::thread::sleep(timeout.min(Duration::from_millis(50)));
-                    break;
-                }
-            }
-        }
-    }
-    forget(addr);
-    Err(NgError::NoAnswer(last))
-}
-
-/// The reply body after `cookie` and one space; None when the datagram is for another command.
-fn strip_cookie<'a>(pkt: &'a [u8], cookie: &str) -> Option<&'a [u8]> {
-    let rest = pkt.strip_prefix(cookie.as_bytes())?;
-    rest.strip_prefix(b" ")
+    let decoded = udp::exchange(
+        &sock,
+        &pkt,
+        &cookie,
+        retries,
+        timeout,
+        |body| match Bencode::decode(body) {
+            Ok(d @ Bencode::Dict(_)) => Ok(d),
+            Ok(_) => Err(NgError::BadReply("not a dictionary".into())),
+            Err(e) => Err(NgError::BadReply(e.to_string())),
+        },
+    );
+    decoded.unwrap_or_else(|e| {
+        forget(addr);
+        Err(NgError::NoAnswer(e))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookies_differ() {
-        let (a, b) = (cookie(), cookie());
-        assert_ne!(a, b);
-        assert!(a.starts_with(&format!("{}_", std::process::id())));
-    }
-
-    #[test]
-    fn reply_must_carry_our_cookie() {
-        assert_eq!(
-            strip_cookie(b"12_3_4 d6:result4:ponge", "12_3_4"),
-            Some(&b"d6:result4:ponge"[..])
-        );
-        assert_eq!(strip_cookie(b"12_3_45 de", "12_3_4"), None);
-        assert_eq!(strip_cookie(b"12_3", "12_3_4"), None);
-    }
 
     /// A node answering only the second send: the retry gets the reply; a stale reply with
     /// another cookie is ignored.

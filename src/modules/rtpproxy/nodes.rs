@@ -2,14 +2,13 @@
 //! ...`), selection by Call-ID hash and weight as OpenSIPS `select_rtpp_node` does, failover
 //! with `rtpproxy_disable_tout`, and sending one command (UDP with a cookie, or a UNIX stream).
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::modules::relay_nodes;
+use crate::modules::relay_nodes::{self, udp};
 
 /// Where a node listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,19 +90,6 @@ impl Ctl {
     }
 }
 
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-fn cookie() -> String {
-    static RAND: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    let r = *RAND.get_or_init(|| rand::random::<u32>() % 10000);
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        r,
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 fn send_udp(
     addr: SocketAddr,
     cmd: &str,
@@ -117,43 +103,11 @@ fn send_udp(
     };
     let sock = UdpSocket::bind(local).map_err(|e| e.to_string())?;
     sock.connect(addr).map_err(|e| e.to_string())?;
-    let cookie = cookie();
+    let cookie = udp::cookie();
     let pkt = format!("{cookie} {cmd}");
-    let mut buf = [0u8; 8192];
-    let mut last = String::from("timeout");
-    for _ in 0..retries.max(1) {
-        if let Err(e) = sock.send(pkt.as_bytes()) {
-            last = e.to_string();
-            continue;
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let _ = sock.set_read_timeout(Some(left));
-            match sock.recv(&mut buf) {
-                Ok(n) => {
-                    let text = String::from_utf8_lossy(&buf[..n]);
-                    if let Some(r) = text.strip_prefix(&cookie).and_then(|r| r.strip_prefix(' ')) {
-                        return Ok(r.trim_end().to_string());
-                    }
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    last = "timeout".into();
-                    break;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    last = e.to_string();
-                    std::thread::sleep(timeout.min(Duration::from_millis(50)));
-                    break;
-                }
-            }
-        }
-    }
-    Err(last)
+    udp::exchange(&sock, pkt.as_bytes(), &cookie, retries, timeout, |r| {
+        String::from_utf8_lossy(r).trim_end().to_string()
+    })
 }
 
 /// UNIX stream sockets carry one command per connection, without a cookie.

@@ -10,12 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
-use crate::core::local_replies::LocalReplyFn;
 use crate::script::module::InitCtx;
 use crate::sip::Msg;
-use crate::transport::{Destination, Proto, SocketId};
+use crate::transport::{Destination, Proto, ReceiveInfo, SocketId};
 
 #[derive(Debug, Clone)]
 pub struct ProbeConfig {
@@ -151,12 +150,17 @@ impl<K: Send + 'static> Prober<K> {
         self
     }
 
-    /// Starts the thread (nothing when `interval` is 0); `on_reply` hands replies whose branch
-    /// starts with the prober's prefix to [`Prober::reply`].
-    pub fn start(&'static self, cfg: ProbeConfig, on_reply: LocalReplyFn) {
+    /// Starts the thread (nothing when `interval` is 0) and takes the replies whose branch
+    /// starts with the prober's prefix.
+    pub fn start(&'static self, cfg: ProbeConfig) {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         *self.pending.lock() = Some(HashMap::new());
         *self.cfg.lock() = Some(cfg.clone());
+        {
+            let mut running = RUNNING.write();
+            running.retain(|p| p.branch_prefix() != self.branch_prefix);
+            running.push(self);
+        }
         crate::core::local_replies::register(self.branch_prefix, on_reply);
         if cfg.interval == 0 {
             return;
@@ -274,7 +278,7 @@ impl<K: Send + 'static> Prober<K> {
     }
 
     /// A reply to one of the probes (provisional ones and ignored codes are passed over).
-    pub fn reply(&self, rpl: &Msg) {
+    fn reply(&self, rpl: &Msg) {
         let Some(code) = rpl.status().filter(|&c| c >= 200) else {
             return;
         };
@@ -304,6 +308,39 @@ impl<K: Send + 'static> Prober<K> {
             Answer::Refused(code)
         };
         (self.outcome)(p.key, answer);
+    }
+}
+
+/// The probers started, for [`on_reply`] to find the one a reply belongs to.
+trait Replies: Sync {
+    fn branch_prefix(&self) -> &'static str;
+    fn reply(&self, rpl: &Msg);
+}
+
+impl<K: Send + 'static> Replies for Prober<K> {
+    fn branch_prefix(&self) -> &'static str {
+        self.branch_prefix
+    }
+
+    fn reply(&self, rpl: &Msg) {
+        Prober::reply(self, rpl);
+    }
+}
+
+static RUNNING: RwLock<Vec<&'static dyn Replies>> = RwLock::new(Vec::new());
+
+/// The `core::local_replies` hook of every prober: hands the reply to its prober by branch.
+fn on_reply(rpl: &Msg, _info: &ReceiveInfo) {
+    let Some(branch) = rpl.via1().ok().and_then(|v| v.branch()) else {
+        return;
+    };
+    let prober = RUNNING
+        .read()
+        .iter()
+        .find(|p| branch.starts_with(p.branch_prefix().as_bytes()))
+        .copied();
+    if let Some(p) = prober {
+        p.reply(rpl);
     }
 }
 

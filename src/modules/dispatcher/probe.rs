@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use crate::modules::probe::{self, Answer, Prober, Target};
 use crate::script::module::InitCtx;
-use crate::sip::Msg;
-use crate::transport::ReceiveInfo;
 
 use super::set::DsState;
 
@@ -64,15 +62,11 @@ static PROBE_ALL: AtomicBool = AtomicBool::new(false);
 pub fn start(cfg: PingConfig) {
     THRESHOLD.store(cfg.threshold, Ordering::Relaxed);
     PROBE_ALL.store(cfg.all, Ordering::Relaxed);
-    PROBER.start(cfg.probe, on_reply);
+    PROBER.start(cfg.probe);
 }
 
 pub fn stop() {
     PROBER.stop();
-}
-
-fn on_reply(rpl: &Msg, _info: &ReceiveInfo) {
-    PROBER.reply(rpl);
 }
 
 fn targets() -> Vec<Target<Key>> {
@@ -124,6 +118,7 @@ fn outcome((setid, uri): Key, answer: Answer) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::Msg;
 
     #[test]
     fn the_probe_is_a_valid_options_request() {

@@ -2,28 +2,14 @@
 //! probing state and makes it active when it answers; 2 probes active gateways too and puts a
 //! silent one in the probing state. Gateways disabled (state 1, or the MI) are not probed.
 
-use crate::modules::probe::{Answer, ProbeConfig, Prober, Target};
-use crate::sip::Msg;
-use crate::transport::ReceiveInfo;
+use crate::modules::probe::{Answer, Prober, Target};
 
 use super::data::GwState;
 
 // The probes say "lb" and "osips load_balancer" as they did when drouting borrowed
 // load_balancer's prober.
-static PROBER: Prober<String> = Prober::new("drouting", "z9hG4bKdrping", targets, outcome)
+pub static PROBER: Prober<String> = Prober::new("drouting", "z9hG4bKdrping", targets, outcome)
     .signed("lb", Some("osips load_balancer"));
-
-pub fn start(cfg: ProbeConfig) {
-    PROBER.start(cfg, on_reply);
-}
-
-pub fn stop() {
-    PROBER.stop();
-}
-
-fn on_reply(rpl: &Msg, _info: &ReceiveInfo) {
-    PROBER.reply(rpl);
-}
 
 fn targets() -> Vec<Target<String>> {
     let Some(d) = super::data() else {

@@ -155,12 +155,12 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     *st.data.write() = Arc::new(st.load()?);
     let probe = crate::modules::probe::ProbeConfig::from_probing_params(ctx)?;
     *STATE.write() = Some(Arc::new(st));
-    probe::start(probe);
+    probe::PROBER.start(probe);
     Ok(())
 }
 
 fn destroy() {
-    probe::stop();
+    probe::PROBER.stop();
     STATE.write().take();
 }
 

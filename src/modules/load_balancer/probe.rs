@@ -4,24 +4,10 @@
 //! A destination disabled through the MI stays disabled until the MI enables it. The shared
 //! [`Prober`] sends the probes.
 
-use crate::modules::probe::{Answer, ProbeConfig, Prober, Target};
-use crate::sip::Msg;
-use crate::transport::ReceiveInfo;
+use crate::modules::probe::{Answer, Prober, Target};
 
-static PROBER: Prober<String> = Prober::new("load_balancer", "z9hG4bKlbping", targets, outcome)
+pub static PROBER: Prober<String> = Prober::new("load_balancer", "z9hG4bKlbping", targets, outcome)
     .signed("lb", Some("osips load_balancer"));
-
-pub fn start(cfg: ProbeConfig) {
-    PROBER.start(cfg, on_reply);
-}
-
-pub fn stop() {
-    PROBER.stop();
-}
-
-fn on_reply(rpl: &Msg, _info: &ReceiveInfo) {
-    PROBER.reply(rpl);
-}
 
 /// probe_mode 2: every destination not disabled through the MI; 1: the disabled ones.
 fn targets() -> Vec<Target<String>> {

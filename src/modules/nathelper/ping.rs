@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::Mutex;
 
 use crate::modules::probe::{Answer, ProbeConfig, Prober, Target};
-use crate::sip::{Msg, Uri};
-use crate::transport::{Proto, ReceiveInfo};
+use crate::sip::Uri;
+use crate::transport::Proto;
 
 use super::natflags::is_private_ip;
 
@@ -52,15 +52,11 @@ static LOST: Mutex<Option<HashMap<u64, u32>>> = Mutex::new(None);
 pub fn start(cfg: PingConfig) {
     *LOST.lock() = Some(HashMap::new());
     *CFG.lock() = Some(cfg.clone());
-    PROBER.start(cfg.probe, on_reply);
+    PROBER.start(cfg.probe);
 }
 
 pub fn stop() {
     PROBER.stop();
-}
-
-fn on_reply(rpl: &Msg, _info: &ReceiveInfo) {
-    PROBER.reply(rpl);
 }
 
 /// Bit of a branch flag named in a modparam, as the running script numbered it.
@@ -184,6 +180,7 @@ fn remove_contact(p: &Key) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::Msg;
 
     #[test]
     fn the_ping_goes_to_received_first() {

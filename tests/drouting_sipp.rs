@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::osips::Osips;
 use common::scenario::{self, Check};
-use common::sipp::{Run, Sipp};
+use common::sipp::{self, Run, Sipp, call, options_from};
 use osips::db::{Db, DbUrl, Engine};
 use serde_json::json;
 
@@ -154,62 +154,11 @@ impl Tables {
 
 /// A gateway on `ip:port` answering one INVITE with 200 after checking its Request-URI.
 fn gateway_200(ip: &str, port: u16, ruri_re: &str) -> Sipp {
-    let checks = [Check::msg(ruri_re)];
-    Run::new(
-        &format!("gateway {ip}"),
-        &scenario::uas_200_checked("gw", "INVITE", &checks),
-    )
-    .ip(ip)
-    .port(port)
-    .timeout(30)
-    .limit(Duration::from_secs(40))
-    .uas()
+    sipp::invite_200("gateway", ip, port, &[Check::msg(ruri_re)])
 }
 
-/// A gateway on `ip:port` refusing one INVITE with 503 (then the ACK).
 fn gateway_503(ip: &str, port: u16) -> Sipp {
-    Run::new(
-        &format!("503 gateway {ip}"),
-        &scenario::uas_refuse_invite("gw503", "503 Service Unavailable"),
-    )
-    .ip(ip)
-    .port(port)
-    .timeout(30)
-    .limit(Duration::from_secs(40))
-    .uas()
-}
-
-/// A caller dialling `number` through osips and expecting `code` with `reply_re`.
-fn call(o: &Osips, number: &str, call_id: &str, code: u16, reply_re: &str) {
-    Run::new(
-        &format!("call {number} ({call_id}) → {code}"),
-        &scenario::call_expect(number, code, reply_re),
-    )
-    .towards_port(o.port)
-    .args(&["-cid_str", call_id])
-    .timeout(20)
-    .limit(Duration::from_secs(40))
-    .done(o);
-}
-
-fn options_from(o: &Osips, ip: &str, code: u16, reply_re: &str) {
-    let hdrs = vec![
-        "From: <sip:gw@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
-        "To: <sip:proxy@example.com>".to_string(),
-        "CSeq: 1 OPTIONS".to_string(),
-        "Max-Forwards: 70".to_string(),
-    ];
-    let xml = scenario::uac_request(
-        "options",
-        "OPTIONS sip:proxy@127.0.0.1",
-        &hdrs,
-        code,
-        &[Check::msg(reply_re)],
-    );
-    Run::new(&format!("OPTIONS from {ip}"), &xml)
-        .ip(ip)
-        .towards_port(o.port)
-        .done(o);
+    sipp::invite_refused("gateway", ip, port, "503 Service Unavailable")
 }
 
 /// Two gateways, a general rule to the first and a longer prefix to the second (which strips
@@ -339,8 +288,8 @@ fn is_from_gw_and_mi() {
     t.rule("1", "", 0, "gw1,gw2", "");
     let o = t.start();
 
-    options_from(&o, "127.0.0.2", 200, "^SIP/2.0 200 From GW attr-one");
-    options_from(&o, "127.0.0.4", 403, "^SIP/2.0 403 Not a GW");
+    options_from(&o, "127.0.0.2", "gw", 200, "^SIP/2.0 200 From GW attr-one");
+    options_from(&o, "127.0.0.4", "gw", 403, "^SIP/2.0 403 Not a GW");
 
     let v = o.mi("dr_gw_status", json!({})).unwrap();
     assert_eq!(v["Gateways"][0]["ID"], "gw1");

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::osips::Osips;
 use common::scenario::{self, Check};
-use common::sipp::{Run, Sipp};
+use common::sipp::{self, Run, Sipp, call, options_from};
 use osips::db::{Db, DbUrl, Engine};
 use serde_json::{Value, json};
 
@@ -118,55 +118,11 @@ impl Table {
 
 /// A destination on `ip:port` answering one INVITE with 200 (the call stays up).
 fn dest_200(ip: &str, port: u16) -> Sipp {
-    Run::new(
-        &format!("destination {ip}"),
-        &scenario::uas_200_checked("dst", "INVITE", &[Check::msg("^INVITE sip:")]),
-    )
-    .ip(ip)
-    .port(port)
-    .timeout(30)
-    .limit(Duration::from_secs(40))
-    .uas()
+    sipp::invite_200("destination", ip, port, &[Check::msg("^INVITE sip:")])
 }
 
-/// A destination on `ip:port` refusing one INVITE with 503 (then the ACK).
 fn dest_503(ip: &str, port: u16) -> Sipp {
-    Run::new(
-        &format!("503 destination {ip}"),
-        &scenario::uas_refuse_invite("dst503", "503 Service Unavailable"),
-    )
-    .ip(ip)
-    .port(port)
-    .timeout(30)
-    .limit(Duration::from_secs(40))
-    .uas()
-}
-
-/// A call needing `resource`, expecting `code` with `reply_re`.
-fn call(o: &Osips, resource: &str, call_id: &str, code: u16, reply_re: &str) {
-    Run::new(
-        &format!("call {call_id} ({resource}) → {code}"),
-        &scenario::call_expect(resource, code, reply_re),
-    )
-    .towards_port(o.port)
-    .args(&["-cid_str", call_id])
-    .timeout(20)
-    .limit(Duration::from_secs(40))
-    .done(o);
-}
-
-fn options_from(o: &Osips, ip: &str, code: u16) {
-    let hdrs = vec![
-        "From: <sip:dst@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
-        "To: <sip:proxy@example.com>".to_string(),
-        "CSeq: 1 OPTIONS".to_string(),
-        "Max-Forwards: 70".to_string(),
-    ];
-    let xml = scenario::uac_request("options", "OPTIONS sip:proxy@127.0.0.1", &hdrs, code, &[]);
-    Run::new(&format!("OPTIONS from {ip} → {code}"), &xml)
-        .ip(ip)
-        .towards_port(o.port)
-        .done(o);
+    sipp::invite_refused("destination", ip, port, "503 Service Unavailable")
 }
 
 /// `(max, load)` of `resource` on destination `id` in `lb_list`.
@@ -260,9 +216,9 @@ fn balancing(engine: Engine) {
     assert!(o.mi("lb_status", json!({"destination_id": 9})).is_err());
 
     // lb_is_destination(..., active=1): the disabled first is not, the second is.
-    options_from(&o, "127.0.0.3", 200);
-    options_from(&o, "127.0.0.2", 403);
-    options_from(&o, "127.0.0.4", 403);
+    options_from(&o, "127.0.0.3", "dst", 200, "^SIP/2.0 200");
+    options_from(&o, "127.0.0.2", "dst", 403, "^SIP/2.0 403");
+    options_from(&o, "127.0.0.4", "dst", 403, "^SIP/2.0 403");
 
     // More capacity in the table: after lb_reload the second takes another call; the first
     // stays disabled.

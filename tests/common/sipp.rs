@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use super::osips::Osips;
+use super::scenario::{self, Check};
+
 /// What the log of a failure shows beside sipp's own files (an `Osips` or a plain string).
 pub trait ServerLog {
     fn server_log(&self) -> String;
@@ -411,4 +414,68 @@ impl Drop for Sipp {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A peer of osips (a gateway, a destination: `role`) on `ip:port` answering one INVITE with
+/// 200 after `checks`; the call stays up.
+pub fn invite_200(role: &str, ip: &str, port: u16, checks: &[Check<'_>]) -> Sipp {
+    Run::new(
+        &format!("{role} {ip}"),
+        &scenario::uas_200_checked("peer", "INVITE", checks),
+    )
+    .ip(ip)
+    .port(port)
+    .timeout(30)
+    .limit(Duration::from_secs(40))
+    .uas()
+}
+
+/// A peer of osips on `ip:port` refusing one INVITE with `status` (`503 Service
+/// Unavailable`), then taking the ACK.
+pub fn invite_refused(role: &str, ip: &str, port: u16, status: &str) -> Sipp {
+    Run::new(
+        &format!("{role} {ip} ({status})"),
+        &scenario::uas_refuse_invite("refusing", status),
+    )
+    .ip(ip)
+    .port(port)
+    .timeout(30)
+    .limit(Duration::from_secs(40))
+    .uas()
+}
+
+/// A caller dialling `user` through osips (Call-ID `call_id`) whose INVITE must end with
+/// `code`, the reply matching `reply_re`.
+pub fn call(o: &Osips, user: &str, call_id: &str, code: u16, reply_re: &str) -> Sipp {
+    Run::new(
+        &format!("call {user} ({call_id}) → {code}"),
+        &scenario::call_expect(user, code, reply_re),
+    )
+    .towards_port(o.port)
+    .args(&["-cid_str", call_id])
+    .timeout(20)
+    .limit(Duration::from_secs(40))
+    .done(o)
+}
+
+/// An OPTIONS from `user@example.com` on `ip` to osips that must get `code`, the reply
+/// matching `reply_re`.
+pub fn options_from(o: &Osips, ip: &str, user: &str, code: u16, reply_re: &str) -> Sipp {
+    let hdrs = vec![
+        format!("From: <sip:{user}@example.com>;tag=[pid]SIPpTag00[call_number]"),
+        "To: <sip:proxy@example.com>".to_string(),
+        "CSeq: 1 OPTIONS".to_string(),
+        "Max-Forwards: 70".to_string(),
+    ];
+    let xml = scenario::uac_request(
+        "options",
+        "OPTIONS sip:proxy@127.0.0.1",
+        &hdrs,
+        code,
+        &[Check::msg(reply_re)],
+    );
+    Run::new(&format!("OPTIONS from {ip} → {code}"), &xml)
+        .ip(ip)
+        .towards_port(o.port)
+        .done(o)
 }

@@ -117,38 +117,6 @@ fn t_relay_fails_over_to_the_next_srv_target() {
     assert!(o.log().contains("failing over to"), "{}", o.log());
 }
 
-/// A UDP server on `ip` that answers every request but ACK with 503.
-fn busy_server(ip: &str) -> u16 {
-    let s = std::net::UdpSocket::bind((ip, 0)).unwrap();
-    let port = s.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 65535];
-        while let Ok((n, from)) = s.recv_from(&mut buf) {
-            let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            if req.starts_with("ACK ") {
-                continue;
-            }
-            let mut out = String::from("SIP/2.0 503 Service Unavailable\r\n");
-            for line in req.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
-                let name = line
-                    .split(':')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                match name.as_str() {
-                    "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
-                    "to" => out.push_str(&format!("{line};tag=busy\r\n")),
-                    _ => {}
-                }
-            }
-            out.push_str("Content-Length: 0\r\n\r\n");
-            let _ = s.send_to(out.as_bytes(), from);
-        }
-    });
-    port
-}
-
 /// RFC 3263 §4.3: a 503 from the first SRV target sends the request to the next one.
 #[test]
 fn t_relay_fails_over_on_503() {
@@ -156,7 +124,8 @@ fn t_relay_fails_over_on_503() {
         return;
     }
     let uas_port = common::free_udp_port();
-    let busy_port = busy_server("127.0.0.2");
+    let busy_port =
+        common::peer::udp_answering("127.0.0.2", "503 Service Unavailable", "busy").port();
     let Some(dns) = Dnsmasq::start(&[
         srv(
             "_sip._udp.busy.example.test",

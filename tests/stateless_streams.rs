@@ -26,33 +26,9 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A UDP peer on `ip` that answers every request with 200 OK (Vias, From, To + tag, Call-ID, CSeq).
+/// A UDP peer on `ip` that answers every request with 200 OK.
 fn uas(ip: &str) -> SocketAddr {
-    let s = UdpSocket::bind((ip, 0)).unwrap();
-    let addr = s.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 65535];
-        while let Ok((n, from)) = s.recv_from(&mut buf) {
-            let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            let mut out = String::from("SIP/2.0 200 OK\r\n");
-            for line in req.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
-                let name = line
-                    .split(':')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                match name.as_str() {
-                    "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
-                    "to" => out.push_str(&format!("{line};tag=uas\r\n")),
-                    _ => {}
-                }
-            }
-            out.push_str("Content-Length: 0\r\n\r\n");
-            let _ = s.send_to(out.as_bytes(), from);
-        }
-    });
-    addr
+    common::peer::udp_answering(ip, "200 OK", "uas")
 }
 
 fn start_core(sockets: &[&str], next_hop: SocketAddr) -> Arc<Core> {
@@ -305,26 +281,6 @@ fn oversized_tcp_request_gets_513_and_the_connection_closes() {
     core.shutdown();
 }
 
-/// The 200 OK a UAS answers `req` with (Vias, From, To + tag, Call-ID, CSeq).
-fn ok_for(req: &str) -> String {
-    let mut out = String::from("SIP/2.0 200 OK\r\n");
-    for line in req.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
-        let name = line
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match name.as_str() {
-            "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
-            "to" => out.push_str(&format!("{line};tag=wsuas\r\n")),
-            _ => {}
-        }
-    }
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out
-}
-
 #[test]
 fn requests_to_a_websocket_server_open_a_client_connection() {
     use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
@@ -358,7 +314,9 @@ fn requests_to_a_websocket_server_open_a_client_connection() {
         while let Some(Ok(m)) = ws.next().await {
             if let Message::Text(t) = m {
                 let _ = seen_tx.send(t.to_string());
-                ws.send(Message::text(ok_for(&t))).await.unwrap();
+                ws.send(Message::text(common::peer::reply_to(&t, "200 OK", "wsuas")))
+                    .await
+                    .unwrap();
             }
         }
     });

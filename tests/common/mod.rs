@@ -8,6 +8,7 @@
 pub mod alloc;
 pub mod db;
 pub mod osips;
+pub mod peer;
 pub mod scenario;
 pub mod sipp;
 

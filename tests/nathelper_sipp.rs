@@ -71,15 +71,7 @@ fn fix_nated_register_saves_the_source_as_received() {
     }
     let (o, _d) = start();
     let src = common::free_udp_port();
-    register_from(
-        &o,
-        &Reg {
-            user: "bob",
-            contact: "<sip:bob@127.0.0.9:5999>".into(),
-            ..Reg::default()
-        },
-        src,
-    );
+    register_from(&o, &Reg::behind_nat("bob", 5999), src);
     let c = contacts(&o, "bob@example.com");
     assert_eq!(c.len(), 1, "{c:?}");
     assert_eq!(c[0]["Contact"], "sip:bob@127.0.0.9:5999");
@@ -134,10 +126,8 @@ fn sip_pings_reach_the_nated_ua_and_dead_ones_are_removed() {
     register_from(
         &o,
         &Reg {
-            user: "alice",
-            contact: "<sip:alice@127.0.0.9:5999>".into(),
             headers: vec!["X-Ping: sip".into(), "X-Drop: yes".into()],
-            ..Reg::default()
+            ..Reg::behind_nat("alice", 5999)
         },
         port,
     );
@@ -159,10 +149,8 @@ fn sip_pings_reach_the_nated_ua_and_dead_ones_are_removed() {
     register_from(
         &o,
         &Reg {
-            user: "dave",
-            contact: "<sip:dave@127.0.0.9:5998>".into(),
             headers: vec!["X-Ping: sip".into(), "X-Drop: yes".into()],
-            ..Reg::default()
+            ..Reg::behind_nat("dave", 5998)
         },
         dead,
     );
@@ -186,15 +174,7 @@ fn udp_keepalives_reach_the_nated_ua() {
     }
     let (o, _d) = start();
     let port = common::free_udp_port();
-    register_from(
-        &o,
-        &Reg {
-            user: "erin",
-            contact: "<sip:erin@127.0.0.9:5997>".into(),
-            ..Reg::default()
-        },
-        port,
-    );
+    register_from(&o, &Reg::behind_nat("erin", 5997), port);
     let s = UdpSocket::bind(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut buf = [0u8; 64];

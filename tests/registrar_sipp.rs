@@ -309,11 +309,9 @@ fn nat_received_and_path_are_honoured() {
     register_from(
         &o,
         &Reg {
-            user: "bob",
-            contact: "<sip:bob@127.0.0.9:5999>".into(),
             headers: vec!["X-Nat: yes".into()],
             expect: vec![format!(r#"received="sip:127\.0\.0\.1:{src}""#)],
-            ..Reg::default()
+            ..Reg::behind_nat("bob", 5999)
         },
         src,
     );
@@ -331,8 +329,6 @@ fn nat_received_and_path_are_honoured() {
     register(
         &o,
         &Reg {
-            user: "carol",
-            contact: "<sip:carol@127.0.0.9:5998>".into(),
             headers: vec![
                 format!("Path: <sip:127.0.0.1:{edge};lr>"),
                 "Supported: path".into(),
@@ -341,7 +337,7 @@ fn nat_received_and_path_are_honoured() {
                 format!(r"Path: <sip:127\.0\.0\.1:{edge};lr>"),
                 "Supported: path".into(),
             ],
-            ..Reg::default()
+            ..Reg::behind_nat("carol", 5998)
         },
     );
     let (u, dir) = uas(

@@ -146,6 +146,18 @@ impl Default for Reg<'_> {
     }
 }
 
+impl<'a> Reg<'a> {
+    /// `user` behind a NAT: its Contact names 127.0.0.9:`contact_port`, an address the UA
+    /// cannot be reached on (it sends from another one).
+    pub fn behind_nat(user: &'a str, contact_port: u16) -> Reg<'a> {
+        Reg {
+            user,
+            contact: format!("<sip:{user}@127.0.0.9:{contact_port}>"),
+            ..Reg::default()
+        }
+    }
+}
+
 /// The sipp scenario of one REGISTER (`[fieldN]` allowed in the texts).
 pub fn register_xml(r: &Reg<'_>) -> String {
     let mut headers = vec![

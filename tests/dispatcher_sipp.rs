@@ -7,7 +7,7 @@ mod registrar_support;
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::scenario;
 use common::sipp::Run;
@@ -153,19 +153,12 @@ fn state_of(o: &Osips, uri: &str) -> Option<String> {
 }
 
 fn wait_state(o: &Osips, uri: &str, want: &str, limit: Duration) {
-    let start = Instant::now();
-    loop {
-        let s = state_of(o, uri);
-        if s.as_deref() == Some(want) {
-            return;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "{uri} stays {s:?}, expected {want}\n--- osips log ---\n{}",
-            o.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_until(
+        &format!("{uri} never became {want}"),
+        limit,
+        || o.log(),
+        || state_of(o, uri).as_deref() == Some(want),
+    );
 }
 
 const FORWARD: &str = r#"

@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::osips::Osips;
-use common::scenario::{self, Check};
-use common::sipp::{self, Run, Sipp, call, options_from};
+use common::scenario::Check;
+use common::sipp::{self, Sipp, call, options_from};
 use osips::db::{Db, DbUrl, Engine};
 use serde_json::json;
 
@@ -342,15 +342,12 @@ fn gw_state(o: &Osips, id: &str) -> String {
 }
 
 fn wait_state(o: &Osips, id: &str, want: &str) {
-    let start = std::time::Instant::now();
-    while gw_state(o, id) != want {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "gateway {id} never became {want}:\n{}",
-            o.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    common::wait_until(
+        &format!("gateway {id} never became {want}"),
+        Duration::from_secs(15),
+        || o.log(),
+        || gw_state(o, id) == want,
+    );
 }
 
 /// probe_mode 2: a silent gateway goes to the probing state (calls skip it) and back to active
@@ -377,11 +374,7 @@ fn probing_takes_a_silent_gateway_out_and_back() {
     call(&o, "123", "dr-probing", 200, "^SIP/2.0 200 OK");
     gw2.success(&o);
 
-    let (mut uas, _dir) = Run::new("OPTIONS answerer", &scenario::uas_200("OPTIONS", &[]))
-        .ip("127.0.0.2")
-        .port(port)
-        .calls(0)
-        .spawn();
+    let (mut uas, _dir) = sipp::options_answerer("127.0.0.2", port);
     wait_state(&o, "gw1", "Active");
     let _ = uas.kill();
     let _ = uas.wait();

@@ -274,15 +274,12 @@ fn enabled(o: &Osips, id: u64) -> String {
 }
 
 fn wait_enabled(o: &Osips, id: u64, want: &str) {
-    let start = std::time::Instant::now();
-    while enabled(o, id) != want {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "destination {id} never became enabled={want}:\n{}",
-            o.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    common::wait_until(
+        &format!("destination {id} never became enabled={want}"),
+        Duration::from_secs(15),
+        || o.log(),
+        || enabled(o, id) == want,
+    );
 }
 
 /// probe_mode 2: a silent destination is disabled, enabled again once it answers OPTIONS; one
@@ -300,11 +297,7 @@ fn probing_disables_a_silent_destination_and_brings_it_back() {
     wait_enabled(&o, 1, "no");
     assert_eq!(enabled(&o, 2), "yes");
 
-    let (mut uas, _dir) = Run::new("OPTIONS answerer", &scenario::uas_200("OPTIONS", &[]))
-        .ip("127.0.0.2")
-        .port(port)
-        .calls(0)
-        .spawn();
+    let (mut uas, _dir) = sipp::options_answerer("127.0.0.2", port);
     wait_enabled(&o, 1, "yes");
 
     o.mi("lb_status", json!({"destination_id": 1, "new_status": 0}))

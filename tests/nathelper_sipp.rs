@@ -8,8 +8,7 @@
 mod registrar_support;
 
 use std::net::UdpSocket;
-use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use registrar_support::{HEAD, Osips, Reg, common, register_from, sipp, uas, uas_done};
 use serde_json::json;
@@ -92,29 +91,6 @@ fn fix_nated_register_saves_the_source_as_received() {
     assert!(c[0].get("Received").is_none(), "{c:?}");
 }
 
-/// A sipp UAS answering every OPTIONS on `ip:port` until killed; its message log
-/// (`messages.log`) shows what came.
-fn options_uas(ip: &str, port: u16) -> (Child, tempfile::TempDir) {
-    let xml = common::scenario::uas_200_tagged("nated-ua", "OPTIONS", &[], "[pid]ua[call_number]");
-    common::sipp::Run::new("nated UA", &xml)
-        .ip(ip)
-        .port(port)
-        .calls(0)
-        .spawn()
-}
-
-fn wait_until(what: &str, o: &Osips, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < limit,
-            "{what}\n--- osips log ---\n{}",
-            o.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn sip_pings_reach_the_nated_ua_and_dead_ones_are_removed() {
     if common::sipp().is_none() {
@@ -131,12 +107,12 @@ fn sip_pings_reach_the_nated_ua_and_dead_ones_are_removed() {
         },
         port,
     );
-    let (mut ua, dir) = options_uas("127.0.0.1", port);
+    let (mut ua, dir) = common::sipp::options_answerer("127.0.0.1", port);
     let log = dir.path().join("messages.log");
-    wait_until(
+    common::wait_until(
         "no OPTIONS ping reached the NATed UA",
-        &o,
         Duration::from_secs(10),
+        || o.log(),
         || {
             std::fs::read_to_string(&log).is_ok_and(|t| {
                 t.contains("OPTIONS sip:alice@127.0.0.9:5999 SIP/2.0")
@@ -155,10 +131,10 @@ fn sip_pings_reach_the_nated_ua_and_dead_ones_are_removed() {
         dead,
     );
     assert_eq!(contacts(&o, "dave@example.com").len(), 1);
-    wait_until(
+    common::wait_until(
         "the dead contact stays",
-        &o,
         Duration::from_secs(15),
+        || o.log(),
         || contacts(&o, "dave@example.com").is_empty(),
     );
     // The one that answers is kept.

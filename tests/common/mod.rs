@@ -14,6 +14,7 @@ pub mod sipp;
 
 use std::net::{TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 /// Whether a missing server or tool fails the test (`CI` or `OSIPS_REQUIRE_SERVERS` set).
 pub fn servers_required() -> bool {
@@ -94,5 +95,24 @@ pub fn free_port() -> u16 {
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
+    }
+}
+
+/// Polls `ready` every 100 ms; fails the test with `what` and the server log `log` gives when
+/// `limit` passes first.
+pub fn wait_until(
+    what: &str,
+    limit: Duration,
+    log: impl Fn() -> String,
+    mut ready: impl FnMut() -> bool,
+) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < limit,
+            "{what}\n--- osips log ---\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

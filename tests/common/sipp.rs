@@ -479,3 +479,16 @@ pub fn options_from(o: &Osips, ip: &str, user: &str, code: u16, reply_re: &str) 
         .towards_port(o.port)
         .done(o)
 }
+
+/// A UAS on `ip:port` answering every OPTIONS with 200 until killed; its directory holds the
+/// message log (`messages.log`).
+pub fn options_answerer(ip: &str, port: u16) -> (Child, tempfile::TempDir) {
+    Run::new(
+        &format!("OPTIONS answerer {ip}:{port}"),
+        &scenario::uas_200("OPTIONS", &[]),
+    )
+    .ip(ip)
+    .port(port)
+    .calls(0)
+    .spawn()
+}

@@ -15,7 +15,7 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 use rr_support::Osips;
-use rtpengine_support::Rtpengine;
+use rtpengine_support::{Rtpengine, with_body};
 
 const EXAMPLE: &str = include_str!("../examples/ice_relay.cfg");
 
@@ -86,17 +86,6 @@ impl Msg {
     }
     fn header(&self, name: &str) -> String {
         self.headers(name).next().unwrap_or_default().to_string()
-    }
-}
-
-fn with_body(head: String, body: &str) -> String {
-    if body.is_empty() {
-        format!("{head}Content-Length: 0\r\n\r\n")
-    } else {
-        format!(
-            "{head}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
     }
 }
 

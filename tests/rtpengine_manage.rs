@@ -11,7 +11,7 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 use rr_support::Osips;
-use rtpengine_support::Rtpengine;
+use rtpengine_support::{Rtpengine, with_body};
 
 fn script(r: &Rtpengine) -> String {
     format!(
@@ -63,17 +63,6 @@ fn header<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
 
 fn body(msg: &str) -> &str {
     msg.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("")
-}
-
-fn with_body(head: String, body: &str) -> String {
-    if body.is_empty() {
-        format!("{head}Content-Length: 0\r\n\r\n")
-    } else {
-        format!(
-            "{head}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-    }
 }
 
 /// The callee's `code` reply to `req`.

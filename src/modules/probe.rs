@@ -59,6 +59,20 @@ impl ProbeConfig {
     }
 }
 
+/// OPTIONS from `from` with `max_forwards`, every second, for the tests of the probing modules.
+#[cfg(test)]
+pub fn test_config(from: &str, max_forwards: u32) -> ProbeConfig {
+    ProbeConfig {
+        method: "OPTIONS".into(),
+        from: from.into(),
+        interval: 1,
+        timeout: Duration::from_secs(1),
+        max_forwards,
+        reply_codes: vec![],
+        ignore_codes: vec![],
+    }
+}
+
 /// Parses a comma-separated list of reply codes (`options_reply_codes`).
 pub fn reply_codes(param: &str, text: &str) -> Result<Vec<u16>, String> {
     text.split(',')
@@ -359,15 +373,7 @@ mod tests {
 
     #[test]
     fn the_probe_is_a_valid_request() {
-        let cfg = ProbeConfig {
-            method: "OPTIONS".into(),
-            from: "sip:prober@localhost".into(),
-            interval: 1,
-            timeout: Duration::from_secs(1),
-            max_forwards: 1,
-            reply_codes: vec![],
-            ignore_codes: vec![],
-        };
+        let cfg = test_config("sip:prober@localhost", 1);
         let text = PROBER.request(
             &cfg,
             "sip:127.0.0.2:5060",

@@ -212,3 +212,16 @@ pub fn wait_file(path: &std::path::Path, secs: u64) -> Option<String> {
     }
     None
 }
+
+/// A SIP message from its start line and headers (`head`, each line ending in CRLF) and an SDP
+/// `body` (none when empty), with Content-Type and Content-Length.
+pub fn with_body(head: String, body: &str) -> String {
+    if body.is_empty() {
+        format!("{head}Content-Length: 0\r\n\r\n")
+    } else {
+        format!(
+            "{head}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+}

@@ -122,15 +122,7 @@ mod tests {
 
     #[test]
     fn the_probe_is_a_valid_options_request() {
-        let cfg = probe::ProbeConfig {
-            method: "OPTIONS".into(),
-            from: "sip:dispatcher@localhost".into(),
-            interval: 1,
-            timeout: Duration::from_secs(1),
-            max_forwards: 1,
-            reply_codes: vec![],
-            ignore_codes: vec![],
-        };
+        let cfg = probe::test_config("sip:dispatcher@localhost", 1);
         let text = PROBER.request(
             &cfg,
             "sip:127.0.0.2:5060",

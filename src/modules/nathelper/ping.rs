@@ -195,15 +195,7 @@ mod tests {
 
     #[test]
     fn the_sip_ping_parses() {
-        let cfg = ProbeConfig {
-            method: "OPTIONS".into(),
-            from: "sip:pinger@127.0.0.1".into(),
-            interval: 1,
-            timeout: std::time::Duration::from_secs(3),
-            max_forwards: 70,
-            reply_codes: vec![],
-            ignore_codes: vec![],
-        };
+        let cfg = crate::modules::probe::test_config("sip:pinger@127.0.0.1", 70);
         let t = PROBER.request(
             &cfg,
             "sip:a@127.0.0.2:5070",

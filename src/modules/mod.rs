@@ -19,6 +19,8 @@ pub mod maxfwd;
 pub mod mi_transports;
 pub mod nathelper;
 pub mod permissions;
+pub mod presence;
+pub mod presence_xml;
 pub mod registrar;
 pub mod rr;
 pub mod rtpengine;
@@ -31,6 +33,7 @@ pub mod textops;
 pub mod tm;
 pub mod uri;
 pub mod usrloc;
+pub mod xcap;
 
 /// Every module osips implements: one line per module (`&tm::DESCRIPTOR,`).
 pub static MODULES: &[&ModuleDescriptor] = &[
@@ -65,6 +68,8 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &mi_transports::PROMETHEUS,
     &nathelper::DESCRIPTOR,
     &permissions::DESCRIPTOR,
+    &presence::DESCRIPTOR,
+    &presence_xml::DESCRIPTOR,
     &rr::DESCRIPTOR,
     &rtpengine::DESCRIPTOR,
     &rtpproxy::DESCRIPTOR,
@@ -76,5 +81,6 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &textops::DESCRIPTOR,
     &uri::DESCRIPTOR,
     &usrloc::DESCRIPTOR,
+    &xcap::DESCRIPTOR,
     &tm::DESCRIPTOR,
 ];

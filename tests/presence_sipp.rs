@@ -1,0 +1,419 @@
+//! presence end to end: a database made by `osipsdbctl create` (standard and presence tables,
+//! with their versions), `osips -F -E -f` running `handle_publish` / `handle_subscribe`, a sipp
+//! publisher and a sipp watcher: PUBLISH gets 200 with SIP-ETag, the watcher's SUBSCRIBE gets
+//! 200 (or 202 while pending) and a NOTIFY with the published PIDF, a modifying PUBLISH
+//! (SIP-If-Match) makes a NOTIFY with the new document, an unknown entity tag gets 412, and an
+//! unsubscribe (Expires: 0) gets a terminated NOTIFY.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::osips::Osips;
+use common::scenario::wrap;
+use common::sipp::{Run, Sipp};
+use osips::db::{Db, Value};
+
+fn script(url: &str, force_active: u8) -> String {
+    format!(
+        r#"socket = udp:127.0.0.1:@PORT@
+udp_workers = 2
+loadmodule "sl.so"
+loadmodule "signaling.so"
+loadmodule "tm.so"
+loadmodule "sipmsgops.so"
+loadmodule "db_sqlite.so"
+loadmodule "xcap.so"
+loadmodule "presence.so"
+loadmodule "presence_xml.so"
+modparam("xcap|presence", "db_url", "{url}")
+modparam("presence_xml", "force_active", {force_active})
+modparam("presence", "fallback2db", 0)
+modparam("presence", "db_update_period", 1)
+
+route {{
+    if (is_method("PUBLISH|SUBSCRIBE")) {{
+        if (!t_newtran()) {{
+            sl_reply_error();
+            exit;
+        }}
+        if (is_method("PUBLISH"))
+            handle_publish();
+        else
+            handle_subscribe();
+        exit;
+    }}
+    sl_send_reply(404, "Not here");
+}}
+"#
+    )
+}
+
+/// An SQLite database made by `osipsdbctl create` with the presence tables.
+fn database(dir: &std::path::Path) -> String {
+    let path = dir.join("osips.sqlite");
+    let rc = dir.join("osipsctlrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "DBENGINE=SQLITE\nDB_PATH=\"{}\"\nINSTALL_PRESENCE_TABLES=yes\nINSTALL_EXTRA_TABLES=no\n",
+            path.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_osipsdbctl"))
+        .args(["--rc", rc.to_str().unwrap(), "-y", "create"])
+        .env_remove("OSIPSCTLRC")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "osipsdbctl create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!("sqlite://{}", path.display())
+}
+
+fn pidf(note: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:alice@127.0.0.1">
+<tuple id="t1"><status><basic>open</basic></status><note>{note}</note></tuple>
+</presence>"#
+    )
+}
+
+/// `<send>` of a PUBLISH for alice with `headers` (whole lines) and `body`.
+fn publish(cseq: u32, headers: &str, body: Option<&str>) -> String {
+    let (ct, body) = match body {
+        Some(b) => (
+            "Content-Type: application/pidf+xml\nContent-Length: [len]\n",
+            b.to_string(),
+        ),
+        None => ("Content-Length: 0\n", String::new()),
+    };
+    format!(
+        r#"  <send retrans="500"><![CDATA[
+PUBLISH sip:alice@127.0.0.1:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+From: <sip:alice@127.0.0.1>;tag=[pid]P[call_number]
+To: <sip:alice@127.0.0.1>
+Call-ID: [call_id]
+CSeq: {cseq} PUBLISH
+Max-Forwards: 70
+{headers}{ct}
+{body}
+]]></send>
+"#
+    )
+}
+
+/// `<recv>` of a response `code` whose whole text matches every regex (`!re`: must not).
+fn recv(what: &str, checks: &[&str], prefix: &str, vars: &mut Vec<String>) -> String {
+    let mut s = format!("  <recv {what}>\n    <action>\n");
+    for (i, c) in checks.iter().enumerate() {
+        let (re, inverse) = match c.strip_prefix('!') {
+            Some(r) => (r, "check_it_inverse"),
+            None => (*c, "check_it"),
+        };
+        let var = format!("{prefix}{i}");
+        s.push_str(&format!(
+            "      <ereg regexp=\"{}\" search_in=\"msg\" {inverse}=\"true\" assign_to=\"{var}\"/>\n",
+            common::scenario::xml_escape(re)
+        ));
+        vars.push(var);
+    }
+    s.push_str("    </action>\n  </recv>\n");
+    s
+}
+
+/// The 200 a watcher sends to a NOTIFY.
+fn ok_notify() -> String {
+    r#"  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+"#
+    .to_string()
+}
+
+/// `<send>` of bob's SUBSCRIBE to alice (`to_tag`: in the dialog).
+fn subscribe(cseq: u32, expires: u32, to_tag: Option<&str>) -> String {
+    let tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+    format!(
+        r#"  <send retrans="500"><![CDATA[
+SUBSCRIBE sip:alice@127.0.0.1:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+From: <sip:bob@127.0.0.1>;tag=[pid]W[call_number]
+To: <sip:alice@127.0.0.1>{tag}
+Call-ID: [call_id]
+CSeq: {cseq} SUBSCRIBE
+Contact: <sip:bob@[local_ip]:[local_port]>
+Max-Forwards: 70
+Event: presence
+Accept: application/pidf+xml
+Expires: {expires}
+Content-Length: 0
+
+]]></send>
+"#
+    )
+}
+
+/// The watcher: subscribes (answered `code`), takes the first NOTIFY (`first`: its checks),
+/// then `more` NOTIFYs (each with its checks), then unsubscribes (answered `code` again: a
+/// pending subscription stays pending to its end) and takes the terminated NOTIFY.
+fn watcher(code: u16, first: &[&str], more: &[&[&str]]) -> String {
+    let mut vars = vec!["totag_all".to_string()];
+    let mut s = subscribe(1, 300, None);
+    s.push_str(&format!(
+        r#"  <recv response="{code}">
+    <action>
+      <ereg regexp="tag=([^;&gt;[:space:]]+)" search_in="hdr" header="To:" check_it="true" assign_to="totag_all,totag"/>
+      <ereg regexp="Expires: 300" search_in="msg" check_it="true" assign_to="sx0"/>
+      <ereg regexp="Contact: &lt;sip:presence@127\.0\.0\.1:[0-9]+&gt;" search_in="msg" check_it="true" assign_to="sx1"/>
+    </action>
+  </recv>
+"#
+    ));
+    vars.extend(["sx0".into(), "sx1".into()]);
+    s.push_str(&recv("request=\"NOTIFY\"", first, "n0_", &mut vars));
+    s.push_str(&ok_notify());
+    for (i, checks) in more.iter().enumerate() {
+        s.push_str(&recv(
+            "request=\"NOTIFY\"",
+            checks,
+            &format!("n{}_", i + 1),
+            &mut vars,
+        ));
+        s.push_str(&ok_notify());
+    }
+    s.push_str(&subscribe(2, 0, Some("[$totag]")));
+    s.push_str(&recv(
+        &format!("response=\"{code}\""),
+        &["Expires: 0"],
+        "u",
+        &mut vars,
+    ));
+    s.push_str(&recv(
+        "request=\"NOTIFY\"",
+        &["Subscription-State: terminated;reason=timeout"],
+        "t",
+        &mut vars,
+    ));
+    s.push_str(&ok_notify());
+    wrap("watcher", &s, &vars)
+}
+
+/// The value of the first `header:` line a sipp run received.
+fn received_header(sipp: &Sipp, header: &str) -> String {
+    sipp.messages()
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(header)
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no {header} in:\n{}", sipp.messages()))
+}
+
+fn wait_until(what: &str, osips: &Osips, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{what}\n--- osips log ---\n{}",
+            osips.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn presentity_bodies(url: &str) -> Vec<String> {
+    let path = url.strip_prefix("sqlite://").unwrap();
+    let db = Db::open_sqlite(std::path::Path::new(path), false).unwrap();
+    db.query("SELECT body FROM presentity", &[])
+        .unwrap()
+        .iter()
+        .map(|r| match r.get(0) {
+            Value::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+            v => v.to_text().unwrap_or_default(),
+        })
+        .collect()
+}
+
+#[test]
+fn publish_subscribe_notify() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(dir.path());
+    let osips = Osips::script(&script(&url, 1)).start();
+
+    // A new publication: 200 with an entity tag and the granted Expires.
+    let first = wrap(
+        "publish",
+        &(publish(
+            1,
+            "Event: presence\nExpires: 600\n",
+            Some(&pidf("first-state")),
+        ) + &recv(
+            "response=\"200\"",
+            &["SIP-ETag: [^[:space:]]+", "Expires: 600"],
+            "p",
+            &mut Vec::new(),
+        )),
+        &["p0".into(), "p1".into()],
+    );
+    let publisher = Run::new("first PUBLISH", &first)
+        .towards_port(osips.port)
+        .done(&osips);
+    let etag = received_header(&publisher, "SIP-ETag");
+    assert!(presentity_bodies(&url)[0].contains("first-state"));
+
+    // The watcher gets the published document, then the modified one, then the end.
+    let w = watcher(
+        200,
+        &[
+            "Subscription-State: active;expires=[0-9]+",
+            "Content-Type: application/pidf\\+xml",
+            "<note>first-state</note>",
+            "CSeq: 1 NOTIFY",
+        ],
+        &[&[
+            "Subscription-State: active;expires=",
+            "<note>second-state</note>",
+            "CSeq: 2 NOTIFY",
+        ]],
+    );
+    let mut watcher = Run::new("watcher", &w).towards_port(osips.port).start();
+    wait_until("the watcher got no first NOTIFY", &osips, || {
+        watcher.received("NOTIFY") >= 1
+    });
+    let subs = osips.log();
+    assert!(!subs.contains("handle_subscribe:"), "{subs}");
+
+    // Modify with the entity tag; an unknown tag gets 412; no Event gets 489; junk gets 400.
+    let mut vars = Vec::new();
+    let mut s = publish(
+        2,
+        &format!("Event: presence\nSIP-If-Match: {etag}\nExpires: 600\n"),
+        Some(&pidf("second-state")),
+    );
+    let same_tag = format!("!SIP-ETag: {}[[:space:]]", regex_escape(&etag));
+    s += &recv(
+        "response=\"200\"",
+        &["SIP-ETag: [^[:space:]]+", &same_tag],
+        "m",
+        &mut vars,
+    );
+    s += &publish(
+        3,
+        "Event: presence\nSIP-If-Match: no-such-etag\nExpires: 600\n",
+        Some(&pidf("third-state")),
+    );
+    s += &recv("response=\"412\"", &[], "x", &mut vars);
+    s += &publish(4, "Expires: 600\n", Some(&pidf("no-event")));
+    s += &recv(
+        "response=\"489\"",
+        &["Allow-Events: presence"],
+        "e",
+        &mut vars,
+    );
+    s += &publish(5, "Event: presence\n", Some("<presence><tuple></presence>"));
+    s += &recv("response=\"400\"", &[], "b", &mut vars);
+    s += &publish(6, "Event: dialog\n", Some(&pidf("other-package")));
+    s += &recv("response=\"489\"", &[], "d", &mut vars);
+    Run::new("modifying PUBLISHes", &wrap("publish2", &s, &vars))
+        .towards_port(osips.port)
+        .done(&osips);
+    watcher.wait(&osips);
+    let watcher = watcher.success(&osips);
+    assert_eq!(watcher.received("NOTIFY"), 3);
+
+    let bodies = presentity_bodies(&url);
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(bodies[0].contains("second-state"), "{bodies:?}");
+    // the unsubscribed dialog is gone from memory and, after the next write, from the table
+    let db_path = url.strip_prefix("sqlite://").unwrap().to_string();
+    wait_until(
+        "the ended subscription stayed in active_watchers",
+        &osips,
+        || {
+            let db = Db::open_sqlite(std::path::Path::new(&db_path), false).unwrap();
+            db.query("SELECT id FROM active_watchers", &[])
+                .unwrap()
+                .is_empty()
+        },
+    );
+}
+
+/// Without force_active and with no pres-rules document, a watcher waits for authorization:
+/// 202, a NOTIFY saying pending with no document, a `watchers` row with status pending.
+#[test]
+fn unauthorized_watcher_stays_pending() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(dir.path());
+    let osips = Osips::script(&script(&url, 0)).start();
+    let first = wrap(
+        "publish",
+        &(publish(1, "Event: presence\nExpires: 600\n", Some(&pidf("secret")))
+            + "  <recv response=\"200\"/>\n"),
+        &[],
+    );
+    Run::new("PUBLISH", &first)
+        .towards_port(osips.port)
+        .done(&osips);
+    let w = watcher(
+        202,
+        &[
+            "Subscription-State: pending;expires=[0-9]+",
+            "Content-Length: +0",
+            "!secret",
+        ],
+        &[],
+    );
+    Run::new("pending watcher", &w)
+        .towards_port(osips.port)
+        .done(&osips);
+    let path = url.strip_prefix("sqlite://").unwrap();
+    let db = Db::open_sqlite(std::path::Path::new(path), false).unwrap();
+    let rows = db
+        .query(
+            "SELECT presentity_uri, watcher_username, watcher_domain, event, status FROM watchers",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let text: Vec<String> = (0..5)
+        .map(|i| rows[0].get(i).to_text().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        text,
+        ["sip:alice@127.0.0.1", "bob", "127.0.0.1", "presence", "2"]
+    );
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("[{c}]")
+            }
+        })
+        .collect()
+}

@@ -13,39 +13,85 @@ use common::osips::Osips;
 use common::scenario::wrap;
 use common::sipp::{Run, Sipp};
 use osips::db::{Db, Value};
+use serde_json::json;
 
-fn script(url: &str, force_active: u8) -> String {
+/// Module parameters of a test run.
+struct Params {
+    force_active: u8,
+    fallback2db: u8,
+    db_update_period: u32,
+    clean_period: u32,
+}
+
+const DEFAULT: Params = Params {
+    force_active: 1,
+    fallback2db: 0,
+    db_update_period: 1,
+    clean_period: 100,
+};
+
+/// The presence part of the residential_full scenario script: initial PUBLISH / SUBSCRIBE
+/// record-routed and handled in `route[handle_presence]`, a SUBSCRIBE in a dialog (no Route)
+/// handled when it is for us.
+fn script(url: &str, p: &Params) -> String {
     format!(
         r#"socket = udp:127.0.0.1:@PORT@
 udp_workers = 2
 loadmodule "sl.so"
 loadmodule "signaling.so"
 loadmodule "tm.so"
+loadmodule "rr.so"
 loadmodule "sipmsgops.so"
 loadmodule "db_sqlite.so"
+loadmodule "httpd.so"
+loadmodule "mi_http.so"
+modparam("httpd", "ip", "127.0.0.1")
+modparam("httpd", "port", @HTTP@)
 loadmodule "xcap.so"
 loadmodule "presence.so"
 loadmodule "presence_xml.so"
 modparam("xcap|presence", "db_url", "{url}")
-modparam("presence_xml", "force_active", {force_active})
-modparam("presence", "fallback2db", 0)
-modparam("presence", "db_update_period", 1)
+modparam("presence_xml", "force_active", {force})
+modparam("presence", "fallback2db", {fb})
+modparam("presence", "db_update_period", {dbu})
+modparam("presence", "clean_period", {clean})
 
 route {{
-    if (is_method("PUBLISH|SUBSCRIBE")) {{
-        if (!t_newtran()) {{
-            sl_reply_error();
+    if (has_totag()) {{
+        if (!loose_route()) {{
+            if (is_method("SUBSCRIBE") && is_myself("$rd")) {{
+                route(handle_presence);
+                exit;
+            }}
+            send_reply(404, "Not here");
             exit;
         }}
-        if (is_method("PUBLISH"))
-            handle_publish();
-        else
-            handle_subscribe();
+        send_reply(404, "Not here");
         exit;
     }}
-    sl_send_reply(404, "Not here");
+    if (!is_method("REGISTER|MESSAGE"))
+        record_route();
+    if (is_method("PUBLISH|SUBSCRIBE"))
+        route(handle_presence);
+    send_reply(404, "Not here");
 }}
-"#
+
+route[handle_presence] {{
+    if (!t_newtran()) {{
+        sl_reply_error();
+        exit;
+    }}
+    if (is_method("PUBLISH"))
+        handle_publish();
+    else if (is_method("SUBSCRIBE"))
+        handle_subscribe();
+    exit;
+}}
+"#,
+        force = p.force_active,
+        fb = p.fallback2db,
+        dbu = p.db_update_period,
+        clean = p.clean_period,
     )
 }
 
@@ -144,14 +190,22 @@ Content-Length: 0
     .to_string()
 }
 
-/// `<send>` of bob's SUBSCRIBE to alice (`to_tag`: in the dialog).
+/// `<send>` of bob's SUBSCRIBE to alice: the initial one through a proxy (bob's own address)
+/// that record-routes, or (`to_tag`) one in the dialog to the Contact the 200 gave.
 fn subscribe(cseq: u32, expires: u32, to_tag: Option<&str>) -> String {
-    let tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+    let (ruri, tag, rr) = match to_tag {
+        Some(t) => ("[next_url]", format!(";tag={t}"), ""),
+        None => (
+            "sip:alice@127.0.0.1:[remote_port]",
+            String::new(),
+            "Record-Route: <sip:127.0.0.1:[local_port];lr;x=wp>\n",
+        ),
+    };
     format!(
         r#"  <send retrans="500"><![CDATA[
-SUBSCRIBE sip:alice@127.0.0.1:[remote_port] SIP/2.0
+SUBSCRIBE {ruri} SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-From: <sip:bob@127.0.0.1>;tag=[pid]W[call_number]
+{rr}From: <sip:bob@127.0.0.1>;tag=[pid]W[call_number]
 To: <sip:alice@127.0.0.1>{tag}
 Call-ID: [call_id]
 CSeq: {cseq} SUBSCRIBE
@@ -174,7 +228,7 @@ fn watcher(code: u16, first: &[&str], more: &[&[&str]]) -> String {
     let mut vars = vec!["totag_all".to_string()];
     let mut s = subscribe(1, 300, None);
     s.push_str(&format!(
-        r#"  <recv response="{code}">
+        r#"  <recv response="{code}" rrs="true">
     <action>
       <ereg regexp="tag=([^;&gt;[:space:]]+)" search_in="hdr" header="To:" check_it="true" assign_to="totag_all,totag"/>
       <ereg regexp="Expires: 300" search_in="msg" check_it="true" assign_to="sx0"/>
@@ -184,7 +238,17 @@ fn watcher(code: u16, first: &[&str], more: &[&[&str]]) -> String {
 "#
     ));
     vars.extend(["sx0".into(), "sx1".into()]);
-    s.push_str(&recv("request=\"NOTIFY\"", first, "n0_", &mut vars));
+    // RFC 6665 §4.2.2: along the route set, to the watcher's Contact, in the dialog
+    let mut first = first.to_vec();
+    first.extend([
+        "^NOTIFY sip:bob@127\\.0\\.0\\.1:[0-9]+ SIP/2\\.0",
+        "Route: <sip:127\\.0\\.0\\.1:[0-9]+;lr;x=wp>",
+        "From: <sip:alice@127\\.0\\.0\\.1>;tag=",
+        "To: <sip:bob@127\\.0\\.0\\.1>;tag=[0-9]+W",
+        "Event: presence",
+        "Contact: <sip:presence@127\\.0\\.0\\.1:[0-9]+>",
+    ]);
+    s.push_str(&recv("request=\"NOTIFY\"", &first, "n0_", &mut vars));
     s.push_str(&ok_notify());
     for (i, checks) in more.iter().enumerate() {
         s.push_str(&recv(
@@ -257,7 +321,7 @@ fn publish_subscribe_notify() {
     }
     let dir = tempfile::tempdir().unwrap();
     let url = database(dir.path());
-    let osips = Osips::script(&script(&url, 1)).start();
+    let osips = Osips::script(&script(&url, &DEFAULT)).start();
 
     // A new publication: 200 with an entity tag and the granted Expires.
     let first = wrap(
@@ -299,8 +363,31 @@ fn publish_subscribe_notify() {
     wait_until("the watcher got no first NOTIFY", &osips, || {
         watcher.received("NOTIFY") >= 1
     });
-    let subs = osips.log();
-    assert!(!subs.contains("handle_subscribe:"), "{subs}");
+    let log = osips.log();
+    assert!(!log.contains("handle_subscribe:"), "{log}");
+    let subs = osips.mi("subs_phtable_list", json!({})).unwrap();
+    let list = subs["Subscriptions"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{subs}");
+    assert_eq!(list[0]["watcher"], "sip:bob@127.0.0.1");
+    assert_eq!(list[0]["pres_uri"], "sip:alice@127.0.0.1");
+    assert_eq!(list[0]["status"], "active");
+    let pres = osips.mi("presence:phtable_list", json!({})).unwrap();
+    assert_eq!(pres["Presentities"][0]["etag"], etag.as_str(), "{pres}");
+    // without fallback2db the dialog reaches active_watchers at the next db_update_period
+    let db_path = url.strip_prefix("sqlite://").unwrap().to_string();
+    let watchers = || {
+        let db = Db::open_sqlite(std::path::Path::new(&db_path), false).unwrap();
+        db.query("SELECT watcher_username, status FROM active_watchers", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0).to_text().unwrap(), r.get(1).as_i64().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    wait_until(
+        "the subscription never reached active_watchers",
+        &osips,
+        || watchers() == [("bob".to_string(), 1)],
+    );
 
     // Modify with the entity tag; an unknown tag gets 412; no Event gets 489; junk gets 400.
     let mut vars = Vec::new();
@@ -366,7 +453,14 @@ fn unauthorized_watcher_stays_pending() {
     }
     let dir = tempfile::tempdir().unwrap();
     let url = database(dir.path());
-    let osips = Osips::script(&script(&url, 0)).start();
+    let osips = Osips::script(&script(
+        &url,
+        &Params {
+            force_active: 0,
+            ..DEFAULT
+        },
+    ))
+    .start();
     let first = wrap(
         "publish",
         &(publish(1, "Event: presence\nExpires: 600\n", Some(&pidf("secret")))
@@ -416,4 +510,121 @@ fn regex_escape(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// What ends by itself: a publication that is not refreshed (its watchers hear that nothing is
+/// published any more) and a subscription that is not refreshed (terminated;reason=timeout).
+#[test]
+fn publications_and_subscriptions_expire() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(dir.path());
+    let osips = Osips::script(&script(
+        &url,
+        &Params {
+            clean_period: 1,
+            ..DEFAULT
+        },
+    ))
+    .start();
+    let first = wrap(
+        "publish",
+        &(publish(
+            1,
+            "Event: presence\nExpires: 2\n",
+            Some(&pidf("short-lived")),
+        ) + "  <recv response=\"200\"/>\n"),
+        &[],
+    );
+    Run::new("PUBLISH", &first)
+        .towards_port(osips.port)
+        .done(&osips);
+    let mut vars = Vec::new();
+    let mut s = subscribe(1, 5, None);
+    s += &recv("response=\"200\"", &["Expires: 5"], "s", &mut vars);
+    s += &recv(
+        "request=\"NOTIFY\"",
+        &["Subscription-State: active", "short-lived"],
+        "a",
+        &mut vars,
+    );
+    s += &ok_notify();
+    s += &recv(
+        "request=\"NOTIFY\"",
+        &[
+            "Subscription-State: active",
+            "Content-Length: +0",
+            "!short-lived",
+        ],
+        "b",
+        &mut vars,
+    );
+    s += &ok_notify();
+    s += &recv(
+        "request=\"NOTIFY\"",
+        &["Subscription-State: terminated;reason=timeout"],
+        "c",
+        &mut vars,
+    );
+    s += &ok_notify();
+    s += "  <pause milliseconds=\"300\"/>\n";
+    Run::new("expiring watcher", &wrap("watcher", &s, &vars))
+        .towards_port(osips.port)
+        .done(&osips);
+    assert!(presentity_bodies(&url).is_empty());
+    assert_eq!(
+        osips.mi("subs_phtable_list", json!({})).unwrap()["Subscriptions"],
+        json!([])
+    );
+}
+
+/// Without fallback2db memory is the reference: what it holds is written when osips stops and
+/// read again when it starts, so a restart keeps publications and subscription dialogs.
+#[test]
+fn state_survives_a_restart() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(dir.path());
+    let mut osips = Osips::script(&script(
+        &url,
+        &Params {
+            db_update_period: 1000,
+            ..DEFAULT
+        },
+    ))
+    .start();
+    let first = wrap(
+        "publish",
+        &(publish(1, "Event: presence\nExpires: 600\n", Some(&pidf("before")))
+            + "  <recv response=\"200\"/>\n"),
+        &[],
+    );
+    let publisher = Run::new("PUBLISH", &first)
+        .towards_port(osips.port)
+        .done(&osips);
+    let etag = received_header(&publisher, "SIP-ETag");
+    let w = watcher(
+        200,
+        &["<note>before</note>", "CSeq: 1 NOTIFY"],
+        &[&["<note>after</note>", "CSeq: 2 NOTIFY"]],
+    );
+    let mut watcher = Run::new("watcher", &w).towards_port(osips.port).start();
+    wait_until("the watcher got no first NOTIFY", &osips, || {
+        watcher.received("NOTIFY") >= 1
+    });
+    osips.restart();
+    let s = publish(
+        2,
+        &format!("Event: presence\nSIP-If-Match: {etag}\nExpires: 600\n"),
+        Some(&pidf("after")),
+    ) + "  <recv response=\"200\"/>\n";
+    Run::new("PUBLISH after the restart", &wrap("publish", &s, &[]))
+        .towards_port(osips.port)
+        .done(&osips);
+    watcher.wait(&osips);
+    watcher.success(&osips);
 }

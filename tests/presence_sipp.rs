@@ -76,6 +76,10 @@ route {{
     send_reply(404, "Not here");
 }}
 
+event_route[E_PRESENCE_PUBLISH] {{
+    xlog("L_NOTICE", "E_PRESENCE_PUBLISH $param(user)@$param(domain) $param(event) expires=$param(expires) etag=$param(etag) old=$param(old_etag)\n");
+}}
+
 route[handle_presence] {{
     if (!t_newtran()) {{
         sl_reply_error();
@@ -316,12 +320,26 @@ fn presentity_bodies(url: &str) -> Vec<String> {
 
 #[test]
 fn publish_subscribe_notify() {
+    publish_subscribe_notify_with(&DEFAULT);
+}
+
+/// The same with every change written to the database at once.
+#[test]
+fn publish_subscribe_notify_fallback2db() {
+    publish_subscribe_notify_with(&Params {
+        fallback2db: 1,
+        db_update_period: 1000,
+        ..DEFAULT
+    });
+}
+
+fn publish_subscribe_notify_with(params: &Params) {
     if common::sipp().is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let url = database(dir.path());
-    let osips = Osips::script(&script(&url, &DEFAULT)).start();
+    let osips = Osips::script(&script(&url, params)).start();
 
     // A new publication: 200 with an entity tag and the granted Expires.
     let first = wrap(
@@ -343,6 +361,11 @@ fn publish_subscribe_notify() {
         .done(&osips);
     let etag = received_header(&publisher, "SIP-ETag");
     assert!(presentity_bodies(&url)[0].contains("first-state"));
+    osips.wait_log("no E_PRESENCE_PUBLISH", |l| {
+        l.contains(&format!(
+            "E_PRESENCE_PUBLISH alice@127.0.0.1 presence expires=600 etag={etag} old=\n"
+        ))
+    });
 
     // The watcher gets the published document, then the modified one, then the end.
     let w = watcher(
@@ -627,4 +650,50 @@ fn state_survives_a_restart() {
         .done(&osips);
     watcher.wait(&osips);
     watcher.success(&osips);
+}
+
+/// Two servers on one database with fallback2db: a publication made through one is modified
+/// through the other, whose NOTIFY reaches the watcher subscribed through the first.
+#[test]
+fn servers_sharing_a_database() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(dir.path());
+    let shared = Params {
+        fallback2db: 1,
+        ..DEFAULT
+    };
+    let a = Osips::script(&script(&url, &shared)).start();
+    let b = Osips::script(&script(&url, &shared)).start();
+    let first = wrap(
+        "publish",
+        &(publish(1, "Event: presence\nExpires: 600\n", Some(&pidf("via-a")))
+            + "  <recv response=\"200\"/>\n"),
+        &[],
+    );
+    let publisher = Run::new("PUBLISH to a", &first)
+        .towards_port(a.port)
+        .done(&a);
+    let etag = received_header(&publisher, "SIP-ETag");
+    let w = watcher(
+        200,
+        &["<note>via-a</note>"],
+        &[&["<note>via-b</note>", "CSeq: 2 NOTIFY"]],
+    );
+    let mut watcher = Run::new("watcher of a", &w).towards_port(a.port).start();
+    wait_until("the watcher got no first NOTIFY", &a, || {
+        watcher.received("NOTIFY") >= 1
+    });
+    let s = publish(
+        2,
+        &format!("Event: presence\nSIP-If-Match: {etag}\nExpires: 600\n"),
+        Some(&pidf("via-b")),
+    ) + "  <recv response=\"200\"/>\n";
+    Run::new("PUBLISH to b", &wrap("publish", &s, &[]))
+        .towards_port(b.port)
+        .done(&b);
+    watcher.wait(&a);
+    watcher.success(&a);
 }

@@ -276,6 +276,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         },
     ],
     mi_commands: mi::MI,
+    events: &[publish::E_PRESENCE_PUBLISH],
     init: Some(init),
     destroy: Some(destroy),
     ..ModuleDescriptor::EMPTY

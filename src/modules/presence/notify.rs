@@ -147,34 +147,42 @@ pub fn notify_one(p: &Arc<Presence>, key: &DialogKey) {
     }
 }
 
-/// Tells every watcher of `pres_uri` for `event` the new state (after a PUBLISH), but not
-/// `sender` (handle_publish's sender_uri).
+/// Tells every active watcher of `pres_uri` for `event` the new state (after a PUBLISH), but
+/// not `sender` (handle_publish's sender_uri). With fallback2db the watchers another server
+/// keeps in the shared database are told too, their dialog's CSeq counted there.
 pub fn notify_watchers(p: &Arc<Presence>, pres_uri: &str, event: &str, sender: Option<&str>) {
-    let mut watchers = p.subs.lock().watchers_of(pres_uri, event);
-    if p.cfg.fallback2db
-        && let Some(st) = &p.store
-    {
-        match st.subscriptions_to(pres_uri, event) {
-            Ok(rows) => {
-                let mut subs = p.subs.lock();
-                for r in rows {
-                    if r.expires >= now() && !subs.map.contains_key(&r.key) {
-                        subs.map.insert(r.key.clone(), r.clone());
-                        watchers.push(r);
-                    }
-                }
-            }
-            Err(e) => tracing::error!("presence: {e}"),
+    let skip = |w: &Subscription| {
+        w.status != Status::Active || sender.is_some_and(|u| u == w.contact || u == w.watcher_uri())
+    };
+    let watchers = p.subs.lock().watchers_of(pres_uri, event);
+    for w in &watchers {
+        if !skip(w) {
+            notify_one(p, &w.key);
         }
     }
-    for w in watchers {
-        if w.status != Status::Active {
+    if !p.cfg.fallback2db {
+        return;
+    }
+    let Some(st) = &p.store else { return };
+    let rows = match st.subscriptions_to(pres_uri, event) {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!("presence: {e}");
+            return;
+        }
+    };
+    let now = now();
+    for mut w in rows {
+        if w.expires < now || skip(&w) || watchers.iter().any(|m| m.key == w.key) {
             continue;
         }
-        if sender.is_some_and(|u| u == w.contact || u == w.watcher_uri()) {
+        w.local_cseq += 1;
+        w.version += 1;
+        if let Err(e) = st.save_subscription(&w) {
+            tracing::error!("presence: {e}");
             continue;
         }
-        notify_one(p, &w.key);
+        send(p, &w, None);
     }
 }
 

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::events::{EventDef, EventParams};
 use crate::runtime::core_fns::sip;
 use crate::runtime::msgctx::SipCtx;
 use crate::script::{ArgValue, RunCtx};
@@ -54,6 +55,35 @@ struct Accepted {
     expires: u32,
     etag: String,
     changed: Option<(String, String)>,
+    /// For E_PRESENCE_PUBLISH.
+    event: EventParams,
+}
+
+/// `E_PRESENCE_PUBLISH`: raised for each PUBLISH accepted.
+pub const E_PRESENCE_PUBLISH: EventDef = EventDef {
+    name: "E_PRESENCE_PUBLISH",
+    params: &[
+        "user", "domain", "event", "expires", "etag", "old_etag", "body",
+    ],
+};
+
+fn event_params(
+    user: &str,
+    domain: &str,
+    ev: &str,
+    expires: u32,
+    etag: &str,
+    old: Option<&str>,
+    body: &[u8],
+) -> EventParams {
+    EventParams::new()
+        .with("user", user)
+        .with("domain", domain)
+        .with("event", ev)
+        .with("expires", expires as i64)
+        .with("etag", etag)
+        .with("old_etag", old.unwrap_or(""))
+        .with("body", String::from_utf8_lossy(body).into_owned())
 }
 
 /// The Request-URI's user and host (the script's new one when it set `$ru`).
@@ -108,12 +138,14 @@ fn process(p: &Presence, m: &SipCtx, sender: Option<&str>) -> Result<Accepted, R
     };
     let Some(old_etag) = if_match else {
         let etag = new_etag();
+        let event = event_params(&user, &domain, ev.name, expires, &etag, None, body);
         if expires == 0 {
             // Nothing to keep: a publication that ends as it starts.
             return Ok(Accepted {
                 expires,
                 etag,
                 changed: None,
+                event,
             });
         }
         let publ = Publication {
@@ -134,6 +166,7 @@ fn process(p: &Presence, m: &SipCtx, sender: Option<&str>) -> Result<Accepted, R
             expires,
             etag,
             changed: Some((uri, ev.name.to_string())),
+            event,
         });
     };
     let mut old = p.pres.lock().find(&uri, ev.name, &old_etag).cloned();
@@ -155,13 +188,24 @@ fn process(p: &Presence, m: &SipCtx, sender: Option<&str>) -> Result<Accepted, R
         p.pres.lock().remove(&uri, ev.name, &old_etag);
         return Ok(Accepted {
             expires: 0,
+            event: event_params(&user, &domain, ev.name, 0, &old_etag, Some(&old_etag), body),
             etag: old_etag,
             changed: Some((uri, ev.name.to_string())),
         });
     }
     let modified = !body.is_empty();
+    let etag = new_etag();
+    let event = event_params(
+        &user,
+        &domain,
+        ev.name,
+        expires,
+        &etag,
+        Some(&old_etag),
+        body,
+    );
     let publ = Publication {
-        etag: new_etag(),
+        etag,
         expires: now + expires as u64,
         received: if modified { now } else { old.received },
         body: if modified {
@@ -183,6 +227,7 @@ fn process(p: &Presence, m: &SipCtx, sender: Option<&str>) -> Result<Accepted, R
     }
     Ok(Accepted {
         expires,
+        event,
         etag,
         changed: modified.then(|| (uri, ev.name.to_string())),
     })
@@ -210,6 +255,9 @@ pub fn handle_publish(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         Ok(a) => {
             let headers = format!("Expires: {}\r\nSIP-ETag: {}\r\n", a.expires, a.etag);
             reply::send(m, 200, "OK", &headers);
+            m.shared
+                .events
+                .raise_by_name(E_PRESENCE_PUBLISH.name, a.event);
             if let Some((uri, ev)) = a.changed {
                 notify_changed(&p, &uri, &ev, sender.as_deref());
             }

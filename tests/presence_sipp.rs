@@ -697,3 +697,51 @@ fn servers_sharing_a_database() {
     watcher.wait(&a);
     watcher.success(&a);
 }
+
+/// SUBSCRIBEs refused: no or an unknown Event (489 with Allow-Events), a dialog osips does not
+/// know (481), a CSeq that does not grow (400).
+#[test]
+fn subscribe_errors() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(dir.path());
+    let osips = Osips::script(&script(&url, &DEFAULT)).start();
+    let mut vars = Vec::new();
+    let mut s = subscribe(1, 300, None).replace("Event: presence\n", "");
+    s += &recv(
+        "response=\"489\"",
+        &["Allow-Events: presence"],
+        "a",
+        &mut vars,
+    );
+    s += &subscribe(2, 300, None).replace("Event: presence\n", "Event: message-summary\n");
+    s += &recv("response=\"489\"", &[], "b", &mut vars);
+    s += &subscribe(3, 300, None)
+        .replace(
+            "To: <sip:alice@127.0.0.1>",
+            "To: <sip:alice@127.0.0.1>;tag=nosuch",
+        )
+        .replace(
+            "SUBSCRIBE sip:alice@127.0.0.1:[remote_port]",
+            "SUBSCRIBE sip:presence@127.0.0.1:[remote_port]",
+        );
+    s += &recv("response=\"481\"", &[], "c", &mut vars);
+    // a real dialog, then a SUBSCRIBE in it with an old CSeq
+    s += &subscribe(10, 300, None);
+    s += r#"  <recv response="200" rrs="true">
+    <action>
+      <ereg regexp="tag=([^;&gt;[:space:]]+)" search_in="hdr" header="To:" check_it="true" assign_to="all,totag"/>
+    </action>
+  </recv>
+"#;
+    vars.push("all".into());
+    s += &recv("request=\"NOTIFY\"", &[], "n", &mut vars);
+    s += &ok_notify();
+    s += &subscribe(10, 300, Some("[$totag]"));
+    s += &recv("response=\"400\"", &[], "d", &mut vars);
+    Run::new("refused SUBSCRIBEs", &wrap("errors", &s, &vars))
+        .towards_port(osips.port)
+        .done(&osips);
+}

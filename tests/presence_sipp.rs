@@ -197,6 +197,11 @@ Content-Length: 0
 /// `<send>` of bob's SUBSCRIBE to alice: the initial one through a proxy (bob's own address)
 /// that record-routes, or (`to_tag`) one in the dialog to the Contact the 200 gave.
 fn subscribe(cseq: u32, expires: u32, to_tag: Option<&str>) -> String {
+    subscribe_as("bob", "presence", cseq, expires, to_tag)
+}
+
+/// As [`subscribe`], from `user`@127.0.0.1 for `event`.
+fn subscribe_as(user: &str, event: &str, cseq: u32, expires: u32, to_tag: Option<&str>) -> String {
     let (ruri, tag, rr) = match to_tag {
         Some(t) => ("[next_url]", format!(";tag={t}"), ""),
         None => (
@@ -209,14 +214,13 @@ fn subscribe(cseq: u32, expires: u32, to_tag: Option<&str>) -> String {
         r#"  <send retrans="500"><![CDATA[
 SUBSCRIBE {ruri} SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-{rr}From: <sip:bob@127.0.0.1>;tag=[pid]W[call_number]
+{rr}From: <sip:{user}@127.0.0.1>;tag=[pid]W[call_number]
 To: <sip:alice@127.0.0.1>{tag}
 Call-ID: [call_id]
 CSeq: {cseq} SUBSCRIBE
-Contact: <sip:bob@[local_ip]:[local_port]>
+Contact: <sip:{user}@[local_ip]:[local_port]>
 Max-Forwards: 70
-Event: presence
-Accept: application/pidf+xml
+Event: {event}
 Expires: {expires}
 Content-Length: 0
 
@@ -229,8 +233,21 @@ Content-Length: 0
 /// then `more` NOTIFYs (each with its checks), then unsubscribes (answered `code` again: a
 /// pending subscription stays pending to its end) and takes the terminated NOTIFY.
 fn watcher(code: u16, first: &[&str], more: &[&[&str]]) -> String {
+    watcher_as("bob", "presence", (code, code), first, more)
+}
+
+/// As [`watcher`] for `user` and `event`; `codes`: the answers to the SUBSCRIBE and to the
+/// unsubscribe.
+fn watcher_as(
+    user: &str,
+    event: &str,
+    codes: (u16, u16),
+    first: &[&str],
+    more: &[&[&str]],
+) -> String {
+    let code = codes.0;
     let mut vars = vec!["totag_all".to_string()];
-    let mut s = subscribe(1, 300, None);
+    let mut s = subscribe_as(user, event, 1, 300, None);
     s.push_str(&format!(
         r#"  <recv response="{code}" rrs="true">
     <action>
@@ -243,15 +260,16 @@ fn watcher(code: u16, first: &[&str], more: &[&[&str]]) -> String {
     ));
     vars.extend(["sx0".into(), "sx1".into()]);
     // RFC 6665 §4.2.2: along the route set, to the watcher's Contact, in the dialog
-    let mut first = first.to_vec();
+    let mut first: Vec<String> = first.iter().map(|c| c.to_string()).collect();
     first.extend([
-        "^NOTIFY sip:bob@127\\.0\\.0\\.1:[0-9]+ SIP/2\\.0",
-        "Route: <sip:127\\.0\\.0\\.1:[0-9]+;lr;x=wp>",
-        "From: <sip:alice@127\\.0\\.0\\.1>;tag=",
-        "To: <sip:bob@127\\.0\\.0\\.1>;tag=[0-9]+W",
-        "Event: presence",
-        "Contact: <sip:presence@127\\.0\\.0\\.1:[0-9]+>",
+        format!("^NOTIFY sip:{user}@127\\.0\\.0\\.1:[0-9]+ SIP/2\\.0"),
+        "Route: <sip:127\\.0\\.0\\.1:[0-9]+;lr;x=wp>".into(),
+        "From: <sip:alice@127\\.0\\.0\\.1>;tag=".into(),
+        format!("To: <sip:{user}@127\\.0\\.0\\.1>;tag=[0-9]+W"),
+        format!("Event: {}", event.replace('.', "\\.")),
+        "Contact: <sip:presence@127\\.0\\.0\\.1:[0-9]+>".into(),
     ]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
     s.push_str(&recv("request=\"NOTIFY\"", &first, "n0_", &mut vars));
     s.push_str(&ok_notify());
     for (i, checks) in more.iter().enumerate() {
@@ -263,9 +281,9 @@ fn watcher(code: u16, first: &[&str], more: &[&[&str]]) -> String {
         ));
         s.push_str(&ok_notify());
     }
-    s.push_str(&subscribe(2, 0, Some("[$totag]")));
+    s.push_str(&subscribe_as(user, event, 2, 0, Some("[$totag]")));
     s.push_str(&recv(
-        &format!("response=\"{code}\""),
+        &format!("response=\"{}\"", codes.1),
         &["Expires: 0"],
         "u",
         &mut vars,
@@ -744,4 +762,112 @@ fn subscribe_errors() {
     Run::new("refused SUBSCRIBEs", &wrap("errors", &s, &vars))
         .towards_port(osips.port)
         .done(&osips);
+}
+
+/// RFC 3857 watcher information and a change of authorization: alice watches her watchers
+/// (`presence.winfo`), bob's subscription waits (pending) until alice's pres-rules allow him
+/// and MI `refresh_watchers ... 0` decides again: bob then gets her document.
+#[test]
+fn watcher_info_and_authorization_change() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(dir.path());
+    let osips = Osips::script(&script(
+        &url,
+        &Params {
+            force_active: 0,
+            ..DEFAULT
+        },
+    ))
+    .start();
+    let first = wrap(
+        "publish",
+        &(publish(
+            1,
+            "Event: presence\nExpires: 600\n",
+            Some(&pidf("for-friends")),
+        ) + "  <recv response=\"200\"/>\n"),
+        &[],
+    );
+    Run::new("PUBLISH", &first)
+        .towards_port(osips.port)
+        .done(&osips);
+    let bob_pending = "<watcher id=\"[^\"]+\" event=\"subscribe\" status=\"pending\">sip:bob@127\\.0\\.0\\.1</watcher>";
+    let bob_active = "status=\"active\">sip:bob@127\\.0\\.0\\.1</watcher>";
+    let a = watcher_as(
+        "alice",
+        "presence.winfo",
+        (200, 200),
+        &[
+            "Content-Type: application/watcherinfo\\+xml",
+            "<watcher-list resource=\"sip:alice@127\\.0\\.0\\.1\" package=\"presence\">",
+            "!<watcher id",
+            "version=\"0\"",
+        ],
+        &[
+            &[bob_pending, "version=\"1\""],
+            &[bob_active, "version=\"2\""],
+            &["!sip:bob@", "version=\"3\""],
+        ],
+    );
+    let mut alice = Run::new("alice's winfo", &a)
+        .towards_port(osips.port)
+        .start();
+    wait_until("alice got no winfo NOTIFY", &osips, || {
+        alice.received("NOTIFY") >= 1
+    });
+    let b = watcher_as(
+        "bob",
+        "presence",
+        (202, 200),
+        &["Subscription-State: pending", "!for-friends"],
+        &[&["Subscription-State: active", "<note>for-friends</note>"]],
+    );
+    let mut bob = Run::new("bob", &b).towards_port(osips.port).start();
+    wait_until("bob was not pending", &osips, || {
+        bob.received("NOTIFY") >= 1 && alice.received("NOTIFY") >= 2
+    });
+    // alice's rules now allow bob
+    let rules = r#"<?xml version="1.0" encoding="UTF-8"?>
+<cr:ruleset xmlns="urn:ietf:params:xml:ns:pres-rules" xmlns:cr="urn:ietf:params:xml:ns:common-policy">
+  <cr:rule id="bob"><cr:conditions><cr:identity><cr:one id="sip:bob@127.0.0.1"/></cr:identity></cr:conditions>
+  <cr:actions><sub-handling>allow</sub-handling></cr:actions></cr:rule>
+</cr:ruleset>"#;
+    let path = url.strip_prefix("sqlite://").unwrap();
+    let db = Db::open_sqlite(std::path::Path::new(path), false).unwrap();
+    db.execute(
+        "INSERT INTO xcap (username, domain, doc, doc_type, etag, source, doc_uri, port) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        &[
+            Value::Text("alice".into()),
+            Value::Text("127.0.0.1".into()),
+            Value::Blob(rules.as_bytes().to_vec()),
+            Value::Int(2),
+            Value::Text("e1".into()),
+            Value::Int(0),
+            Value::Text("/pres-rules/users/sip:alice@127.0.0.1/index".into()),
+            Value::Int(0),
+        ],
+    )
+    .unwrap();
+    let r = osips
+        .mi(
+            "refresh_watchers",
+            json!({"pres_uri": "sip:alice@127.0.0.1", "event": "presence", "refresh_type": 0}),
+        )
+        .unwrap();
+    assert_eq!(r["changed"], 1, "{r}");
+    bob.wait(&osips);
+    bob.success(&osips);
+    alice.wait(&osips);
+    alice.success(&osips);
+    let status = db
+        .query(
+            "SELECT status FROM watchers WHERE watcher_username = 'bob'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(status[0].get(0).as_i64(), Some(1));
 }

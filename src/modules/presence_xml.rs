@@ -182,17 +182,50 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     if db::int_param(ctx, "disable_presence", 0)? != 0 {
         return Ok(());
     }
+    // the package of PUBLISH and SUBSCRIBE, and (RFC 3857) the watcher information about it
     presence::add_event(EventPackage {
         name: "presence",
         content_type: "application/pidf+xml",
         default_expires: 3600,
         req_auth: !force_active,
+        publishable: true,
+        winfo_of: None,
         check_body: check_pidf,
         aggregate: Some(aggregate),
         auth_status: Some(auth_status),
         offline_body: Some(offline_body),
     });
+    if db::int_param(ctx, "disable_winfo", 0)? == 0 {
+        presence::add_event(EventPackage {
+            name: "presence.winfo",
+            content_type: "application/watcherinfo+xml",
+            default_expires: 3600,
+            req_auth: true,
+            publishable: false,
+            winfo_of: Some("presence"),
+            check_body: |_| Err("watcher information is not published".into()),
+            aggregate: None,
+            auth_status: Some(winfo_auth),
+            offline_body: None,
+        });
+    }
     Ok(())
+}
+
+/// Only the presentity itself may learn who watches it.
+fn winfo_auth(pres_uri: &str, watcher: &str) -> AuthDecision {
+    let bare = |u: &str| u.strip_prefix("sip:").unwrap_or(u).to_ascii_lowercase();
+    if bare(pres_uri) == bare(watcher) {
+        AuthDecision {
+            status: Status::Active,
+            reason: String::new(),
+        }
+    } else {
+        AuthDecision {
+            status: Status::Terminated,
+            reason: "rejected".into(),
+        }
+    }
 }
 
 pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {

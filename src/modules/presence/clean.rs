@@ -59,7 +59,12 @@ pub fn stop() {
 pub fn cleanup(p: &Arc<Presence>) {
     let now = now();
     let ended = p.subs.lock().take_expired(now);
+    let mut watched: Vec<(String, String)> = Vec::new();
     for mut s in ended {
+        let k = (s.pres_uri.clone(), s.event.clone());
+        if !watched.contains(&k) {
+            watched.push(k);
+        }
         if let Some(st) = &p.store
             && let Err(e) = st.delete_subscription(&s.key)
         {
@@ -68,6 +73,9 @@ pub fn cleanup(p: &Arc<Presence>) {
         s.local_cseq += 1;
         s.version += 1;
         notify::send(p, &s, Some("timeout"));
+    }
+    for (uri, ev) in watched {
+        notify::notify_winfo(p, &uri, &ev);
     }
     let gone = p.pres.lock().take_expired(now);
     for publ in &gone {

@@ -29,6 +29,10 @@ pub struct EventPackage {
     pub default_expires: u32,
     /// Subscriptions need the presentity's authorization (else they are active at once).
     pub req_auth: bool,
+    /// PUBLISH may set its state (a watcher-info package's state is made here, not published).
+    pub publishable: bool,
+    /// This package reports the watchers of that package (RFC 3857 `presence.winfo`).
+    pub winfo_of: Option<&'static str>,
     /// Checks a published body; the error is logged and the PUBLISH refused with 400.
     pub check_body: fn(&[u8]) -> Result<(), String>,
     pub aggregate: Option<AggregateFn>,
@@ -64,4 +68,14 @@ pub fn event_list() -> String {
         .map(|e| e.name)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The watcher-info packages that report the watchers of `name`.
+pub fn winfo_packages_of(name: &str) -> Vec<Arc<EventPackage>> {
+    EVENTS
+        .read()
+        .iter()
+        .filter(|e| e.winfo_of.is_some_and(|w| w.eq_ignore_ascii_case(name)))
+        .cloned()
+        .collect()
 }

@@ -65,6 +65,15 @@ fn mi_refresh(p: &MiParams<'_>) -> MiResult {
     if super::search_event(&event).is_none() {
         return Err(MiError::new(400, format!("unknown event {event}")));
     }
+    // type 0: the presentity's authorization rules changed; otherwise its published state
+    let rules_changed = match p.opt_string("refresh_type")? {
+        Some(t) => t.trim() == "0",
+        None => false,
+    };
+    if rules_changed {
+        let n = super::auth::reauthorize(&pr, &uri, &event);
+        return Ok(json!({ "changed": n }));
+    }
     notify::notify_watchers(&pr, &uri, &event, None);
     crate::mi::ok()
 }

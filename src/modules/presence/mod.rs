@@ -13,6 +13,7 @@
 //! [`publish`] / [`subscribe`] the script functions, [`notify`] NOTIFY requests, [`clean`]
 //! the timer, [`mi`] MI commands, [`xml`] the XML reader the packages use.
 
+pub mod auth;
 pub mod clean;
 pub mod event;
 mod mi;
@@ -23,6 +24,7 @@ mod reply;
 pub mod store;
 pub mod subs;
 pub mod subscribe;
+pub mod winfo;
 pub mod xml;
 
 use std::sync::Arc;

@@ -101,11 +101,10 @@ pub fn send(p: &Arc<Presence>, s: &Subscription, terminated: Option<&str>) {
         tracing::error!("presence: no event package `{}` to notify", s.event);
         return;
     };
-    let active = s.status == Status::Active;
-    let body = if active {
-        current_body(p, &ev, &s.pres_uri)
-    } else {
-        None
+    let body = match (s.status, ev.winfo_of) {
+        (Status::Active, Some(watched)) => Some(super::winfo::body(p, s, watched)),
+        (Status::Active, None) => current_body(p, &ev, &s.pres_uri),
+        _ => None,
     };
     let state = subscription_state(s, p.cfg.expires_offset, terminated, now());
     let (text, ruri, dst) = build(s, &ev, &state, body.as_deref());
@@ -186,6 +185,13 @@ pub fn notify_watchers(p: &Arc<Presence>, pres_uri: &str, event: &str, sender: O
     }
 }
 
+/// Tells the watcher-info subscribers of `pres_uri` that its `event` watchers changed.
+pub fn notify_winfo(p: &Arc<Presence>, pres_uri: &str, event: &str) {
+    for w in super::event::winfo_packages_of(event) {
+        notify_watchers(p, pres_uri, w.name, None);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +230,8 @@ mod tests {
             content_type: "application/pidf+xml",
             default_expires: 3600,
             req_auth: false,
+            publishable: true,
+            winfo_of: None,
             check_body: |_| Ok(()),
             aggregate: None,
             auth_status: None,

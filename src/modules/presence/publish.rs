@@ -102,7 +102,9 @@ pub fn target(m: &SipCtx) -> Result<(String, String), Refusal> {
 
 fn process(p: &Presence, m: &SipCtx, sender: Option<&str>) -> Result<Accepted, Refusal> {
     let name = m.msg.event().ok_or_else(bad_event)?;
-    let ev = event::search_event(&String::from_utf8_lossy(name)).ok_or_else(bad_event)?;
+    let ev = event::search_event(&String::from_utf8_lossy(name))
+        .filter(|e| e.publishable)
+        .ok_or_else(bad_event)?;
     let if_match = m
         .msg
         .header_by_name("SIP-If-Match")

@@ -361,6 +361,38 @@ impl Store {
             .map_err(|e| format!("watchers insert: {e}"))
     }
 
+    /// Records a new decision for a watcher (update, else insert).
+    pub fn update_watcher(
+        &self,
+        w: &Watcher<'_>,
+        status: Status,
+        reason: &str,
+        now: u64,
+    ) -> Result<(), String> {
+        let sql = format!(
+            "UPDATE {} SET status = ?, reason = ? WHERE presentity_uri = ? AND \
+             watcher_username = ? AND watcher_domain = ? AND event = ?",
+            self.watchers
+        );
+        let v = [
+            i(status as i64),
+            if reason.is_empty() {
+                Value::Null
+            } else {
+                t(reason)
+            },
+            t(w.pres_uri),
+            t(w.user),
+            t(w.domain),
+            t(w.event),
+        ];
+        match self.db.execute(&sql, &v) {
+            Ok(0) => self.insert_watcher(w, status, reason, now),
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("watchers update: {e}")),
+        }
+    }
+
     /// Forgets pending authorizations older than `before` (`waiting_subs_daysno`).
     pub fn delete_old_pending_watchers(&self, before: u64) -> Result<(), String> {
         let sql = format!(

@@ -320,6 +320,7 @@ pub fn handle_subscribe(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             );
             let reason = if a.code == 202 { "Accepted" } else { "OK" };
             reply::send(m, a.code, reason, &headers);
+            let (pres_uri, event) = (a.sub.pres_uri.clone(), a.sub.event.clone());
             if a.ended {
                 let mut s = a.sub;
                 if s.local_cseq == 0 {
@@ -329,6 +330,7 @@ pub fn handle_subscribe(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             } else {
                 notify::notify_one(&p, &a.sub.key);
             }
+            notify::notify_winfo(&p, &pres_uri, &event);
             1
         }
         Err(r) => {

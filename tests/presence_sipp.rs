@@ -9,10 +9,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::db::test_db;
 use common::osips::Osips;
 use common::scenario::wrap;
 use common::sipp::{Run, Sipp};
-use osips::db::{Db, Value};
+use osips::db::{Db, DbUrl, Engine, Value};
 use serde_json::json;
 
 /// Module parameters of a test run.
@@ -323,9 +324,12 @@ fn wait_until(what: &str, osips: &Osips, cond: impl Fn() -> bool) {
     }
 }
 
+fn open(url: &str) -> Db {
+    Db::connect(&DbUrl::parse(url).unwrap()).unwrap()
+}
+
 fn presentity_bodies(url: &str) -> Vec<String> {
-    let path = url.strip_prefix("sqlite://").unwrap();
-    let db = Db::open_sqlite(std::path::Path::new(path), false).unwrap();
+    let db = open(url);
     db.query("SELECT body FROM presentity", &[])
         .unwrap()
         .iter()
@@ -352,11 +356,38 @@ fn publish_subscribe_notify_fallback2db() {
 }
 
 fn publish_subscribe_notify_with(params: &Params) {
+    let dir = tempfile::tempdir().unwrap();
+    publish_subscribe_notify_on(&database(dir.path()), params);
+}
+
+/// The presence tables alone on a server engine (no `version` rows: not checked).
+const TABLES: &[&str] = &["presentity", "active_watchers", "watchers", "xcap"];
+
+#[test]
+fn publish_subscribe_notify_postgres() {
+    if let Some(db) = test_db(Engine::Postgres, TABLES, "ospres") {
+        publish_subscribe_notify_on(&db.url, &DEFAULT);
+    }
+}
+
+#[test]
+fn publish_subscribe_notify_mysql() {
+    if let Some(db) = test_db(Engine::Mysql, TABLES, "ospres") {
+        publish_subscribe_notify_on(
+            &db.url,
+            &Params {
+                fallback2db: 1,
+                ..DEFAULT
+            },
+        );
+    }
+}
+
+fn publish_subscribe_notify_on(url: &str, params: &Params) {
     if common::sipp().is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let url = database(dir.path());
+    let url = url.to_string();
     let osips = Osips::script(&script(&url, params)).start();
 
     // A new publication: 200 with an entity tag and the granted Expires.
@@ -415,9 +446,8 @@ fn publish_subscribe_notify_with(params: &Params) {
     let pres = osips.mi("presence:phtable_list", json!({})).unwrap();
     assert_eq!(pres["Presentities"][0]["etag"], etag.as_str(), "{pres}");
     // without fallback2db the dialog reaches active_watchers at the next db_update_period
-    let db_path = url.strip_prefix("sqlite://").unwrap().to_string();
     let watchers = || {
-        let db = Db::open_sqlite(std::path::Path::new(&db_path), false).unwrap();
+        let db = open(&url);
         db.query("SELECT watcher_username, status FROM active_watchers", &[])
             .unwrap()
             .iter()
@@ -472,16 +502,10 @@ fn publish_subscribe_notify_with(params: &Params) {
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert!(bodies[0].contains("second-state"), "{bodies:?}");
     // the unsubscribed dialog is gone from memory and, after the next write, from the table
-    let db_path = url.strip_prefix("sqlite://").unwrap().to_string();
     wait_until(
         "the ended subscription stayed in active_watchers",
         &osips,
-        || {
-            let db = Db::open_sqlite(std::path::Path::new(&db_path), false).unwrap();
-            db.query("SELECT id FROM active_watchers", &[])
-                .unwrap()
-                .is_empty()
-        },
+        || watchers().is_empty(),
     );
 }
 
@@ -523,8 +547,7 @@ fn unauthorized_watcher_stays_pending() {
     Run::new("pending watcher", &w)
         .towards_port(osips.port)
         .done(&osips);
-    let path = url.strip_prefix("sqlite://").unwrap();
-    let db = Db::open_sqlite(std::path::Path::new(path), false).unwrap();
+    let db = open(&url);
     let rows = db
         .query(
             "SELECT presentity_uri, watcher_username, watcher_domain, event, status FROM watchers",
@@ -835,8 +858,7 @@ fn watcher_info_and_authorization_change() {
   <cr:rule id="bob"><cr:conditions><cr:identity><cr:one id="sip:bob@127.0.0.1"/></cr:identity></cr:conditions>
   <cr:actions><sub-handling>allow</sub-handling></cr:actions></cr:rule>
 </cr:ruleset>"#;
-    let path = url.strip_prefix("sqlite://").unwrap();
-    let db = Db::open_sqlite(std::path::Path::new(path), false).unwrap();
+    let db = open(&url);
     db.execute(
         "INSERT INTO xcap (username, domain, doc, doc_type, etag, source, doc_uri, port) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -3,6 +3,9 @@
 //! when a presentity has several publications, and watcher authorization from the presentity's
 //! pres-rules document (RFC 5025) in the xcap table. `force_active = 1` makes every
 //! subscription active at once; otherwise a watcher without an allowing rule stays pending.
+//! `presence.winfo` (RFC 3857) lets a presentity see its watchers. `pidf_manipulation`,
+//! `integrated_xcap_server` and `xcap_server` are accepted; documents are read from the xcap
+//! table only (no XCAP client), and no pidf-manipulation document is merged.
 
 use crate::modules::auth_db::db;
 use crate::modules::presence::xml::{self, Element};

@@ -1,7 +1,12 @@
 //! presence: a presence server after OpenSIPS's module (RFC 3903 PUBLISH, RFC 6665 SUBSCRIBE /
-//! NOTIFY). Event packages come from other modules (presence_xml registers `presence`).
-//! `handle_publish([sender_uri])`, `handle_subscribe([force_active])`; MI `pres_phtable_list`,
-//! `subs_phtable_list`, `refresh_watchers`, `cleanup`.
+//! NOTIFY). Event packages come from other modules (presence_xml registers `presence` and
+//! `presence.winfo`). `handle_publish([sender_uri])`, `handle_subscribe([force_active]
+//! [, sharing_tag])`; MI `pres_phtable_list` (`presence:phtable_list`), `subs_phtable_list`,
+//! `refresh_watchers` (`refreshWatchers`), `cleanup`; event `E_PRESENCE_PUBLISH`.
+//!
+//! Accepted and not acted on (as with one server and no clustering): `sharing_tag`,
+//! `subs_htable_size`, `pres_htable_size`, `enable_sphere_check`, `mix_dialog_presence`,
+//! `to_tag_pref`.
 //!
 //! Publications and subscriptions live in memory and in the `presentity` / `active_watchers`
 //! tables; the `watchers` table keeps authorization decisions. With `fallback2db` every change

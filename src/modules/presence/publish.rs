@@ -250,7 +250,7 @@ pub fn handle_publish(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         tracing::error!("handle_publish: the presence module is not initialized");
         return -1;
     };
-    if let Err(rc) = reply::to_tag(m) {
+    if let Err(rc) = reply::begin(m) {
         return rc;
     }
     match process(&p, m, sender.as_deref()) {

@@ -4,9 +4,10 @@
 use crate::modules::tm;
 use crate::runtime::msgctx::SipCtx;
 
-/// The To tag of the replies to this request (ours in the dialog a SUBSCRIBE makes).
-/// Err: the script's return value (0 for a retransmission, already answered).
-pub fn to_tag(m: &mut SipCtx) -> Result<String, i32> {
+/// Starts answering this request: its transaction (made here unless the script called
+/// `t_newtran`) and the To tag of the replies (ours in the dialog a SUBSCRIBE makes).
+/// Err: the script's return value (0 for a retransmission, already answered again).
+pub fn begin(m: &mut SipCtx) -> Result<String, i32> {
     match tm::funcs::new_transaction(m) {
         Ok((tx, true)) => Ok(tx.state.lock().uas.to_tag.clone()),
         Ok((tx, false)) => {

@@ -308,7 +308,7 @@ pub fn handle_subscribe(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         tracing::error!("handle_subscribe: the presence module is not initialized");
         return -1;
     };
-    let our_tag = match reply::to_tag(m) {
+    let our_tag = match reply::begin(m) {
         Ok(t) => t,
         Err(rc) => return rc,
     };

@@ -447,3 +447,184 @@ pub fn check_version(db: &Db, table: &str, default: &str) -> Result<(), String> 
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Engine;
+
+    fn db(with_versions: bool) -> (tempfile::TempDir, Arc<Db>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite(&dir.path().join("p.sqlite"), true).unwrap();
+        let schema = crate::db::schema::current();
+        let mut tables = vec!["presentity", "active_watchers", "watchers"];
+        if with_versions {
+            tables.push("version");
+        }
+        for name in tables {
+            for stmt in schema.table(name).unwrap().create_sql(Engine::Sqlite) {
+                db.execute(&stmt, &[]).unwrap();
+            }
+        }
+        (dir, Arc::new(db))
+    }
+
+    fn sub(to_tag: &str, expires: u64) -> Subscription {
+        Subscription {
+            key: DialogKey {
+                callid: "call-1".into(),
+                to_tag: to_tag.into(),
+                from_tag: "ft".into(),
+            },
+            pres_uri: "sip:alice@example.com".into(),
+            event: "presence".into(),
+            event_id: String::new(),
+            watcher_user: "bob".into(),
+            watcher_domain: "example.com".into(),
+            to_user: "alice".into(),
+            to_domain: "example.com".into(),
+            local_cseq: 1,
+            remote_cseq: 7,
+            contact: "sip:bob@127.0.0.1:5070".into(),
+            record_route: "<sip:127.0.0.2;lr>".into(),
+            expires,
+            status: Status::Active,
+            reason: String::new(),
+            version: 1,
+            socket_info: "udp:127.0.0.1:5060".into(),
+            local_contact: "sip:presence@127.0.0.1:5060".into(),
+            dirty: false,
+        }
+    }
+
+    const NAMES: [&str; 3] = ["presentity", "active_watchers", "watchers"];
+
+    #[test]
+    fn subscriptions_round_trip() {
+        let (_d, db) = db(false);
+        let st = Store::new(db, NAMES).unwrap();
+        let mut s = sub("tt", 1000);
+        st.save_subscription(&s).unwrap();
+        s.remote_cseq = 8;
+        s.status = Status::Pending;
+        st.save_subscription(&s).unwrap();
+        assert_eq!(st.find_subscription(&s.key).unwrap(), Some(s.clone()));
+        assert_eq!(
+            st.subscriptions_to("sip:alice@example.com", "presence")
+                .unwrap()
+                .len(),
+            1
+        );
+        st.save_subscription(&sub("old", 10)).unwrap();
+        assert_eq!(st.live_subscriptions(500).unwrap(), vec![s.clone()]);
+        st.delete_expired_subscriptions(500).unwrap();
+        st.delete_subscription(&s.key).unwrap();
+        assert!(st.live_subscriptions(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn publications_round_trip() {
+        let (_d, db) = db(false);
+        let st = Store::new(db, NAMES).unwrap();
+        let p = Publication {
+            user: "alice".into(),
+            domain: "example.com".into(),
+            event: "presence".into(),
+            etag: "e1".into(),
+            expires: 1000,
+            received: 5,
+            body: b"<presence/>".to_vec(),
+            sender: None,
+        };
+        st.insert_publication(&p).unwrap();
+        let q = Publication {
+            etag: "e2".into(),
+            body: b"<presence>2</presence>".to_vec(),
+            ..p.clone()
+        };
+        st.update_publication("e1", &q).unwrap();
+        assert_eq!(
+            st.find_publication("alice", "example.com", "presence", "e1")
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            st.find_publication("alice", "example.com", "presence", "e2")
+                .unwrap(),
+            Some(q.clone())
+        );
+        // an update of a row another server removed writes it again
+        st.update_publication(
+            "gone",
+            &Publication {
+                etag: "e3".into(),
+                ..p.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(st.live_publications(0).unwrap().len(), 2);
+        st.delete_publication(&q).unwrap();
+        st.delete_expired_publications(2000).unwrap();
+        assert!(st.live_publications(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn watchers_decisions() {
+        let (_d, db) = db(false);
+        let st = Store::new(db, NAMES).unwrap();
+        let w = Watcher {
+            pres_uri: "sip:alice@example.com",
+            user: "bob",
+            domain: "example.com",
+            event: "presence",
+        };
+        assert_eq!(st.watcher_status(&w).unwrap(), None);
+        st.insert_watcher(&w, Status::Pending, "", 100).unwrap();
+        assert_eq!(
+            st.watcher_status(&w).unwrap(),
+            Some((Status::Pending, String::new()))
+        );
+        st.update_watcher(&w, Status::Terminated, "rejected", 200)
+            .unwrap();
+        assert_eq!(
+            st.watcher_status(&w).unwrap(),
+            Some((Status::Terminated, "rejected".into()))
+        );
+        st.update_watcher(&w, Status::Pending, "", 200).unwrap();
+        // inserted at 100: older than 101, not than 100
+        st.delete_old_pending_watchers(100).unwrap();
+        assert!(st.watcher_status(&w).unwrap().is_some());
+        st.delete_old_pending_watchers(101).unwrap();
+        assert_eq!(st.watcher_status(&w).unwrap(), None);
+    }
+
+    #[test]
+    fn table_versions() {
+        let (_d, db) = db(true);
+        let st = Store::new(db.clone(), NAMES).unwrap();
+        assert!(
+            st.check_versions(NAMES)
+                .unwrap_err()
+                .contains("not in the version table")
+        );
+        for (t, v) in [("presentity", 5), ("active_watchers", 12), ("watchers", 4)] {
+            db.execute(
+                "INSERT INTO version (table_name, table_version) VALUES (?, ?)",
+                &[Value::Text(t.into()), Value::Int(v)],
+            )
+            .unwrap();
+        }
+        st.check_versions(NAMES).unwrap();
+        db.execute(
+            "UPDATE version SET table_version = 4 WHERE table_name = 'presentity'",
+            &[],
+        )
+        .unwrap();
+        let e = st.check_versions(NAMES).unwrap_err();
+        assert!(
+            e.contains("presentity has version 4") && e.contains("needs 5"),
+            "{e}"
+        );
+        assert!(Store::new(db, ["presentity; DROP", "a", "w"]).is_err());
+    }
+}

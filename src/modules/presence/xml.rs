@@ -362,4 +362,28 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 500, ..Default::default() })]
+        /// Any bytes, and a PIDF document with bytes changed: a tree or an error, never a
+        /// panic; what parses has spans inside the document.
+        #[test]
+        fn any_input_is_handled(
+            junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            edits in proptest::collection::vec((0usize..400, proptest::prelude::any::<u8>()), 0..6),
+        ) {
+            let _ = parse(&junk);
+            let mut doc = PIDF.as_bytes().to_vec();
+            for (at, b) in edits {
+                let i = at % doc.len();
+                doc[i] = b;
+            }
+            if let Ok(root) = parse(&doc) {
+                proptest::prop_assert!(root.span.end <= doc.len());
+                for c in &root.children {
+                    proptest::prop_assert!(c.span.start >= root.span.start && c.span.end <= root.span.end);
+                }
+            }
+        }
+    }
 }

@@ -893,3 +893,56 @@ fn watcher_info_and_authorization_change() {
         .unwrap();
     assert_eq!(status[0].get(0).as_i64(), Some(1));
 }
+
+/// A watcher the presentity's pres-rules block: its SUBSCRIBE is answered, the NOTIFY says
+/// terminated;reason=rejected, and no subscription is kept.
+#[test]
+fn blocked_watcher_is_rejected() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(dir.path());
+    let rules = r#"<cr:ruleset xmlns="urn:ietf:params:xml:ns:pres-rules" xmlns:cr="urn:ietf:params:xml:ns:common-policy">
+  <cr:rule id="nobob"><cr:conditions><cr:identity><cr:one id="sip:bob@127.0.0.1"/></cr:identity></cr:conditions>
+  <cr:actions><sub-handling>block</sub-handling></cr:actions></cr:rule>
+</cr:ruleset>"#;
+    open(&url)
+        .execute(
+            "INSERT INTO xcap (username, domain, doc, doc_type, etag, source, doc_uri, port) \
+             VALUES ('alice', '127.0.0.1', ?, 2, 'e1', 0, 'x', 0)",
+            &[Value::Blob(rules.as_bytes().to_vec())],
+        )
+        .unwrap();
+    let osips = Osips::script(&script(
+        &url,
+        &Params {
+            force_active: 0,
+            ..DEFAULT
+        },
+    ))
+    .start();
+    let mut vars = Vec::new();
+    let mut s = subscribe(1, 300, None);
+    s += "  <recv response=\"200\"/>\n";
+    s += &recv(
+        "request=\"NOTIFY\"",
+        &[
+            "Subscription-State: terminated;reason=rejected",
+            "Content-Length: +0",
+        ],
+        "r",
+        &mut vars,
+    );
+    s += &ok_notify();
+    Run::new("blocked watcher", &wrap("blocked", &s, &vars))
+        .towards_port(osips.port)
+        .done(&osips);
+    let subs = osips.mi("subs_phtable_list", json!({})).unwrap();
+    assert_eq!(subs["Subscriptions"], json!([]), "{subs}");
+    let status = open(&url)
+        .query("SELECT status, reason FROM watchers", &[])
+        .unwrap();
+    assert_eq!(status[0].get(0).as_i64(), Some(3));
+    assert_eq!(status[0].get(1).to_text().as_deref(), Some("rejected"));
+}

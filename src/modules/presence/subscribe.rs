@@ -188,9 +188,10 @@ struct Accepted {
     code: u16,
     expires: u32,
     local_contact: String,
-    /// The subscription to notify; `ended`: it is over (Expires: 0), notify once more.
+    /// The subscription to notify; `ended`: it is over (Expires: 0, or the presentity rejects
+    /// the watcher), notify once more with this reason.
     sub: Subscription,
-    ended: bool,
+    ended: Option<String>,
 }
 
 fn process(
@@ -241,7 +242,17 @@ fn process(
             local_contact: local_contact(p, m),
             dirty: false,
         };
-        if r.expires > 0 {
+        let ended = if sub.status == Status::Terminated {
+            let reason = if sub.reason.is_empty() {
+                "rejected"
+            } else {
+                &sub.reason
+            };
+            Some(reason.to_string())
+        } else {
+            (r.expires == 0).then(|| "timeout".to_string())
+        };
+        if ended.is_none() {
             if p.subs.lock().map.contains_key(&sub.key) {
                 tracing::error!("handle_subscribe: subscription overlapping detected, rejecting");
                 return Err(refuse(500, "Server Internal Error"));
@@ -252,7 +263,7 @@ fn process(
             code: code(&sub),
             expires: r.expires,
             local_contact: sub.local_contact.clone(),
-            ended: r.expires == 0,
+            ended,
             sub,
         });
     };
@@ -293,7 +304,7 @@ fn process(
         code: code(&sub),
         expires: r.expires,
         local_contact: sub.local_contact.clone(),
-        ended: r.expires == 0,
+        ended: (r.expires == 0).then(|| "timeout".to_string()),
         sub,
     })
 }
@@ -321,12 +332,12 @@ pub fn handle_subscribe(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             let reason = if a.code == 202 { "Accepted" } else { "OK" };
             reply::send(m, a.code, reason, &headers);
             let (pres_uri, event) = (a.sub.pres_uri.clone(), a.sub.event.clone());
-            if a.ended {
+            if let Some(reason) = &a.ended {
                 let mut s = a.sub;
                 if s.local_cseq == 0 {
                     s.local_cseq = 1;
                 }
-                notify::send(&p, &s, Some("timeout"));
+                notify::send(&p, &s, Some(reason));
             } else {
                 notify::notify_one(&p, &a.sub.key);
             }

@@ -443,6 +443,17 @@ fn publish_subscribe_notify_on(url: &str, params: &Params) {
     assert_eq!(list[0]["watcher"], "sip:bob@127.0.0.1");
     assert_eq!(list[0]["pres_uri"], "sip:alice@127.0.0.1");
     assert_eq!(list[0]["status"], "active");
+    let none = osips
+        .mi("subs_phtable_list", json!({"from": "sip:carol@*"}))
+        .unwrap();
+    assert_eq!(none["Subscriptions"], json!([]), "{none}");
+    let bob = osips
+        .mi(
+            "subs_phtable_list",
+            json!({"from": "sip:bob@*", "to": "*alice*"}),
+        )
+        .unwrap();
+    assert_eq!(bob["Subscriptions"].as_array().unwrap().len(), 1, "{bob}");
     let pres = osips.mi("presence:phtable_list", json!({})).unwrap();
     assert_eq!(pres["Presentities"][0]["etag"], etag.as_str(), "{pres}");
     // without fallback2db the dialog reaches active_watchers at the next db_update_period

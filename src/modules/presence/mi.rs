@@ -31,14 +31,44 @@ fn mi_pres_list(_: &MiParams<'_>) -> MiResult {
     Ok(json!({ "Presentities": list }))
 }
 
-fn mi_subs_list(_: &MiParams<'_>) -> MiResult {
+/// Shell-style wildcard match (`*` any run, `?` one character), as the MI filters take.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn mi_subs_list(params: &MiParams<'_>) -> MiResult {
     let p = running()?;
     let now = now();
+    let from = params.opt_string("from")?;
+    let to = params.opt_string("to")?;
     let list: Vec<Value> = p
         .subs
         .lock()
         .map
         .values()
+        .filter(|s| {
+            from.as_deref()
+                .is_none_or(|f| wildcard(f, &s.watcher_uri()))
+        })
+        .filter(|s| to.as_deref().is_none_or(|t| wildcard(t, &s.pres_uri)))
         .map(|s| {
             json!({
                 "pres_uri": s.pres_uri,
@@ -97,12 +127,22 @@ pub static MI: &[MiCommand] = &[
     MiCommand {
         name: "subs_phtable_list",
         aliases: &[],
-        help: "lists the subscriptions kept in memory",
+        help: "lists the subscriptions kept in memory (From / To URI wildcards)",
         flags: 0,
-        recipes: &[Recipe {
-            params: &[],
-            handler: mi_subs_list,
-        }],
+        recipes: &[
+            Recipe {
+                params: &[],
+                handler: mi_subs_list,
+            },
+            Recipe {
+                params: &["from"],
+                handler: mi_subs_list,
+            },
+            Recipe {
+                params: &["from", "to"],
+                handler: mi_subs_list,
+            },
+        ],
     },
     MiCommand {
         name: "refresh_watchers",
@@ -131,3 +171,20 @@ pub static MI: &[MiCommand] = &[
         }],
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("*", ""));
+        assert!(wildcard("sip:*@example.com", "sip:bob@example.com"));
+        assert!(!wildcard("sip:*@example.com", "sip:bob@example.org"));
+        assert!(wildcard("sip:b?b@*", "sip:bob@x"));
+        assert!(!wildcard("sip:b?b@*", "sip:bb@x"));
+        assert!(wildcard("*a*b*", "xxaybz"));
+        assert!(!wildcard("abc", "abcd"));
+        assert!(wildcard("sip:bob@127.0.0.1", "sip:bob@127.0.0.1"));
+    }
+}

@@ -22,9 +22,11 @@ struct Params {
     fallback2db: u8,
     db_update_period: u32,
     clean_period: u32,
+    pidf_manipulation: u8,
 }
 
 const DEFAULT: Params = Params {
+    pidf_manipulation: 0,
     force_active: 1,
     fallback2db: 0,
     db_update_period: 1,
@@ -53,6 +55,7 @@ loadmodule "presence.so"
 loadmodule "presence_xml.so"
 modparam("xcap|presence", "db_url", "{url}")
 modparam("presence_xml", "force_active", {force})
+modparam("presence_xml", "pidf_manipulation", {pidf})
 modparam("presence", "fallback2db", {fb})
 modparam("presence", "db_update_period", {dbu})
 modparam("presence", "clean_period", {clean})
@@ -97,6 +100,7 @@ route[handle_presence] {{
         fb = p.fallback2db,
         dbu = p.db_update_period,
         clean = p.clean_period,
+        pidf = p.pidf_manipulation,
     )
 }
 
@@ -956,4 +960,55 @@ fn blocked_watcher_is_rejected() {
         .unwrap();
     assert_eq!(status[0].get(0).as_i64(), Some(3));
     assert_eq!(status[0].get(1).to_text().as_deref(), Some("rejected"));
+}
+
+/// pidf_manipulation: alice's document in the xcap table is her state before she publishes
+/// anything, and is merged with what she publishes.
+#[test]
+fn pidf_manipulation_document() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(dir.path());
+    open(&url)
+        .execute(
+            "INSERT INTO xcap (username, domain, doc, doc_type, etag, source, doc_uri, port) \
+             VALUES ('alice', '127.0.0.1', ?, 4, 'e1', 0, 'x', 0)",
+            &[Value::Blob(
+                pidf("from-xcap").replace("t1", "manip").into_bytes(),
+            )],
+        )
+        .unwrap();
+    let osips = Osips::script(&script(
+        &url,
+        &Params {
+            pidf_manipulation: 1,
+            ..DEFAULT
+        },
+    ))
+    .start();
+    let w = watcher(
+        200,
+        &["<note>from-xcap</note>"],
+        &[&[
+            "<note>published</note>",
+            "<note>from-xcap</note>",
+            "<tuple id=\"manip\">",
+        ]],
+    );
+    let mut watcher = Run::new("watcher", &w).towards_port(osips.port).start();
+    wait_until("the watcher got no first NOTIFY", &osips, || {
+        watcher.received("NOTIFY") >= 1
+    });
+    let s = publish(
+        1,
+        "Event: presence\nExpires: 600\n",
+        Some(&pidf("published")),
+    ) + "  <recv response=\"200\"/>\n";
+    Run::new("PUBLISH", &wrap("publish", &s, &[]))
+        .towards_port(osips.port)
+        .done(&osips);
+    watcher.wait(&osips);
+    watcher.success(&osips);
 }

@@ -3,9 +3,9 @@
 //! when a presentity has several publications, and watcher authorization from the presentity's
 //! pres-rules document (RFC 5025) in the xcap table. `force_active = 1` makes every
 //! subscription active at once; otherwise a watcher without an allowing rule stays pending.
-//! `presence.winfo` (RFC 3857) lets a presentity see its watchers. `pidf_manipulation`,
-//! `integrated_xcap_server` and `xcap_server` are accepted; documents are read from the xcap
-//! table only (no XCAP client), and no pidf-manipulation document is merged.
+//! `presence.winfo` (RFC 3857) lets a presentity see its watchers. With `pidf_manipulation`
+//! the presentity's pidf-manipulation document is part of its state. `integrated_xcap_server`
+//! and `xcap_server` are accepted: documents are read from the xcap table only (no XCAP client).
 
 use crate::modules::auth_db::db;
 use crate::modules::presence::xml::{self, Element};
@@ -160,10 +160,34 @@ pub fn decide(rules: &[u8], watcher: &str) -> AuthDecision {
     }
 }
 
+fn user_domain(pres_uri: &str) -> (&str, &str) {
+    let bare = pres_uri.strip_prefix("sip:").unwrap_or(pres_uri);
+    bare.rsplit_once('@').unwrap_or(("", bare))
+}
+
+/// `pidf_manipulation`: the presentity's own document in the xcap table, part of its state
+/// beside what it publishes (a well-formed PIDF only).
+fn pidf_manipulation_doc(pres_uri: &str) -> Option<Vec<u8>> {
+    let (user, domain) = user_domain(pres_uri);
+    match xcap::get_doc(user, domain, xcap::doc_type::PIDF_MANIPULATION) {
+        Ok(Some(doc)) => match check_pidf(&doc) {
+            Ok(()) => Some(doc),
+            Err(e) => {
+                tracing::error!("presence_xml: pidf-manipulation document of {pres_uri}: {e}");
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!("presence_xml: {e}");
+            None
+        }
+    }
+}
+
 /// The watcher's authorization from `pres_uri`'s pres-rules in the xcap table.
 fn auth_status(pres_uri: &str, watcher: &str) -> AuthDecision {
-    let bare = pres_uri.strip_prefix("sip:").unwrap_or(pres_uri);
-    let (user, domain) = bare.rsplit_once('@').unwrap_or(("", bare));
+    let (user, domain) = user_domain(pres_uri);
     match xcap::get_doc(user, domain, xcap::doc_type::PRES_RULES) {
         Ok(Some(doc)) => decide(&doc, watcher),
         Ok(None) => AuthDecision {
@@ -182,6 +206,7 @@ fn auth_status(pres_uri: &str, watcher: &str) -> AuthDecision {
 
 fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     let force_active = db::int_param(ctx, "force_active", 0)? != 0;
+    let pidf_manipulation = db::int_param(ctx, "pidf_manipulation", 0)? != 0;
     if db::int_param(ctx, "disable_presence", 0)? != 0 {
         return Ok(());
     }
@@ -197,6 +222,8 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
         aggregate: Some(aggregate),
         auth_status: Some(auth_status),
         offline_body: Some(offline_body),
+        stored_state: pidf_manipulation
+            .then_some(pidf_manipulation_doc as presence::event::StoredStateFn),
     });
     if db::int_param(ctx, "disable_winfo", 0)? == 0 {
         presence::add_event(EventPackage {
@@ -210,6 +237,7 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
             aggregate: None,
             auth_status: Some(winfo_auth),
             offline_body: None,
+            stored_state: None,
         });
     }
     Ok(())

@@ -18,6 +18,9 @@ pub struct AuthDecision {
 /// Merges the bodies of several publications of one presentity (oldest first).
 pub type AggregateFn = fn(pres_uri: &str, bodies: &[&[u8]]) -> Option<Vec<u8>>;
 
+/// A presentity's state kept outside PUBLISH, if any.
+pub type StoredStateFn = fn(pres_uri: &str) -> Option<Vec<u8>>;
+
 /// One event package and its handlers.
 #[derive(Debug)]
 pub struct EventPackage {
@@ -40,6 +43,9 @@ pub struct EventPackage {
     pub auth_status: Option<fn(pres_uri: &str, watcher: &str) -> AuthDecision>,
     /// The body notified when nothing is published (`notify_offline_body`).
     pub offline_body: Option<fn(pres_uri: &str) -> Vec<u8>>,
+    /// State kept outside PUBLISH (presence_xml's pidf-manipulation document), merged as the
+    /// oldest publication.
+    pub stored_state: Option<StoredStateFn>,
 }
 
 static EVENTS: RwLock<Vec<Arc<EventPackage>>> = RwLock::new(Vec::new());

@@ -36,18 +36,24 @@ pub fn subscription_state(
 /// The state notified to an active watcher: the live publications (merged by the package when
 /// several), else the package's offline document when `notify_offline_body` is set.
 pub fn current_body(p: &Presence, ev: &EventPackage, pres_uri: &str) -> Option<Vec<u8>> {
+    let mut bodies: Vec<Vec<u8>> = ev
+        .stored_state
+        .and_then(|f| f(pres_uri))
+        .into_iter()
+        .collect();
     let live = p.pres.lock().current(pres_uri, ev.name, now());
-    match live.len() {
+    bodies.extend(live.into_iter().map(|x| x.body));
+    match bodies.len() {
         0 => match ev.offline_body {
             Some(f) if p.cfg.notify_offline_body => Some(f(pres_uri)),
             _ => None,
         },
-        1 => live.into_iter().next().map(|x| x.body),
+        1 => bodies.pop(),
         _ => {
-            let bodies: Vec<&[u8]> = live.iter().map(|x| x.body.as_slice()).collect();
+            let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
             ev.aggregate
-                .and_then(|agg| agg(pres_uri, &bodies))
-                .or_else(|| live.last().map(|x| x.body.clone()))
+                .and_then(|agg| agg(pres_uri, &refs))
+                .or_else(|| bodies.pop())
         }
     }
 }
@@ -236,6 +242,7 @@ mod tests {
             aggregate: None,
             auth_status: None,
             offline_body: None,
+            stored_state: None,
         }
     }
 

@@ -19,6 +19,8 @@ pub mod maxfwd;
 pub mod mi_transports;
 pub mod nathelper;
 pub mod permissions;
+pub mod presence;
+pub mod presence_xml;
 pub mod probe;
 pub mod registrar;
 pub mod relay_nodes;
@@ -33,6 +35,7 @@ pub mod textops;
 pub mod tm;
 pub mod uri;
 pub mod usrloc;
+pub mod xcap;
 
 /// Every module osips implements: one line per module (`&tm::DESCRIPTOR,`).
 pub static MODULES: &[&ModuleDescriptor] = &[
@@ -67,6 +70,8 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &mi_transports::PROMETHEUS,
     &nathelper::DESCRIPTOR,
     &permissions::DESCRIPTOR,
+    &presence::DESCRIPTOR,
+    &presence_xml::DESCRIPTOR,
     &rr::DESCRIPTOR,
     &rtpengine::DESCRIPTOR,
     &rtpproxy::DESCRIPTOR,
@@ -78,5 +83,6 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &textops::DESCRIPTOR,
     &uri::DESCRIPTOR,
     &usrloc::DESCRIPTOR,
+    &xcap::DESCRIPTOR,
     &tm::DESCRIPTOR,
 ];

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::db::test_db;
 use common::osips::Osips;
@@ -317,15 +317,7 @@ fn received_header(sipp: &Sipp, header: &str) -> String {
 }
 
 fn wait_until(what: &str, osips: &Osips, cond: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "{what}\n--- osips log ---\n{}",
-            osips.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_until(what, Duration::from_secs(15), || osips.log(), cond);
 }
 
 fn open(url: &str) -> Db {

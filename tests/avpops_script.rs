@@ -70,7 +70,7 @@ fn avp_functions_change_the_avps_as_opensips_documents() {
     assert!(!status.contains("c3=<null>"), "{status}");
 }
 
-/// Each `avp_check` adds 1 (true) or 0 (false) to `$var(c)`.
+/// Each `avp_check` / `is_avp_set` adds 1 (true) or 0 (false) to `$var(c)`.
 const CHECK_OP_SUBST: &str = r#"log_level=3
 socket=udp:127.0.0.1:@PORT@
 loadmodule "sl.so"
@@ -100,6 +100,8 @@ route {
     avp_check("$avp(mask)", "and/i:1"); route(bit, $rc);
     avp_check("$avp(mask)", "and/i:0x2"); route(bit, $rc);
     avp_check("$avp(none)", "eq/1"); route(bit, $rc);
+    is_avp_set("$avp(n)/n"); route(bit, $rc);
+    is_avp_set("$avp(u)/n"); route(bit, $rc);
 
     avp_op("$avp(n)", "add/i:1/gd");
     avp_op("$avp(n)/$avp(m)", "mul/$avp(n)");
@@ -131,7 +133,7 @@ fn avp_check_op_and_subst_follow_opensips() {
     let status = ask(&osips, "sip:b@127.0.0.9", "avpops-2");
     assert_eq!(
         status,
-        "SIP/2.0 200 c=10110101111010 n=13,6 m=169,78 k=-1 q=0 h=269 r=6 \
+        "SIP/2.0 200 c=1011010111101010 n=13,6 m=169,78 k=-1 q=0 h=269 r=6 \
          e=alice@127.0.0.9 w=x-y w2=x+y,a+b+c w3=Z-b-c",
         "{}",
         osips.log()

@@ -10,7 +10,9 @@ use std::cmp::Ordering;
 
 use regex::{Regex, RegexBuilder};
 
-use super::{Operand, avp_of, pv_arg, report, split_op_value};
+use std::cell::RefCell;
+
+use super::{Operand, ParseCache, avp_of, cached, pv_arg, report, split_op_value};
 use crate::script::{ArgValue, RunCtx, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,7 +271,10 @@ pub fn check_values(ctx: &mut RunCtx<'_>, name: &str, check: &Check) -> Result<i
 pub fn avp_check(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let name = args.first().and_then(ArgValue::str).unwrap_or("");
     let op_value = args.get(1).and_then(ArgValue::str).unwrap_or("");
-    let r = Check::parse(op_value)
+    thread_local! {
+        static PARSED: ParseCache<Check> = RefCell::default();
+    }
+    let r = cached(&PARSED, op_value, Check::parse)
         .map_err(|e| format!("`{op_value}`: {e}"))
         .and_then(|c| check_values(ctx, name, &c));
     report("avp_check", r)

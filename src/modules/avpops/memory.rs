@@ -7,11 +7,41 @@ use crate::script::{ArgValue, RunCtx, Value};
 
 use super::name_arg;
 
-/// `is_avp_set("$avp(name)")`: true when the AVP has a value.
+/// Whether the newest value stands the `is_avp_set` flags: `s` a string, `n` an integer,
+/// `e` empty (`""` or 0); no flag: any value.
+pub fn value_matches(v: &Value, flags: &str) -> Result<bool, String> {
+    let int = matches!(v, Value::Int(_) | Value::StrInt(..));
+    let mut ok = true;
+    for f in flags.chars() {
+        ok &= match f.to_ascii_lowercase() {
+            's' => !int,
+            'n' => int,
+            'e' => match v {
+                Value::Int(i) | Value::StrInt(_, i) => *i == 0,
+                Value::Str(s) => s.is_empty(),
+                Value::Null => false,
+            },
+            other => return Err(format!("unknown flag `{other}` (e, s, n)")),
+        };
+    }
+    Ok(ok)
+}
+
+/// `is_avp_set("$avp(name)[/flags]")`: true when the AVP has a value (of the kind the flags say).
 pub fn is_avp_set(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
-    match name_arg(args, 0, "is_avp_set") {
-        Some((name, _)) if ctx.avps.count(name) > 0 => 1,
-        _ => -1,
+    let Some((name, flags)) = name_arg(args, 0, "is_avp_set") else {
+        return -1;
+    };
+    let Some(v) = ctx.avps.values(name).next() else {
+        return -1;
+    };
+    match value_matches(v, flags) {
+        Ok(true) => 1,
+        Ok(false) => -1,
+        Err(e) => {
+            tracing::error!("is_avp_set: {e}");
+            -1
+        }
     }
 }
 
@@ -110,4 +140,21 @@ pub fn avp_print(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
         tracing::debug!("avp_print: $avp({n}) = [{}]", values.join(", "));
     }
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_avp_set_flags() {
+        assert!(value_matches(&Value::str("x"), "").unwrap());
+        assert!(value_matches(&Value::str("x"), "s").unwrap());
+        assert!(!value_matches(&Value::str("x"), "n").unwrap());
+        assert!(value_matches(&Value::Int(3), "n").unwrap());
+        assert!(!value_matches(&Value::Int(3), "e").unwrap());
+        assert!(value_matches(&Value::Int(0), "ne").unwrap());
+        assert!(value_matches(&Value::str(""), "se").unwrap());
+        assert!(value_matches(&Value::str("x"), "q").is_err());
+    }
 }

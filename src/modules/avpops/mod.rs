@@ -16,6 +16,11 @@ pub mod op;
 pub mod pushto;
 pub mod subst;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::thread::LocalKey;
+
 use crate::script::module::p;
 use crate::script::pv::{PvSpec, parse_pv};
 use crate::script::{
@@ -132,6 +137,31 @@ pub fn split_op_value(text: &str) -> Result<(&str, &str, &str), String> {
         return Err(format!("`{t}`: no value"));
     }
     Ok((op, value, flags))
+}
+
+/// Parsed arguments by text, per worker thread: OpenSIPS parses them once at startup, osips on
+/// first use (a variable's text may differ at each call, so the cache is bounded).
+pub type ParseCache<T> = RefCell<HashMap<String, Rc<T>>>;
+
+const CACHE_MAX: usize = 256;
+
+pub fn cached<T>(
+    cache: &'static LocalKey<ParseCache<T>>,
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Rc<T>, String> {
+    if let Some(hit) = cache.with(|c| c.borrow().get(text).cloned()) {
+        return Ok(hit);
+    }
+    let parsed = Rc::new(parse(text)?);
+    cache.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHE_MAX {
+            c.clear();
+        }
+        c.insert(text.to_string(), parsed.clone());
+    });
+    Ok(parsed)
 }
 
 /// Logs `Err` under the function's name and gives the script's false.

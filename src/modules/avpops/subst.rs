@@ -8,7 +8,9 @@
 
 use regex::{Captures, Regex, RegexBuilder};
 
-use super::{avp_name, report};
+use std::cell::RefCell;
+
+use super::{ParseCache, avp_name, cached, report};
 use crate::script::pv::{PvSpec, parse_pv_prefix};
 use crate::script::{ArgValue, RunCtx, Value};
 
@@ -247,7 +249,11 @@ pub fn run(
 pub fn avp_subst(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let avps = args.first().and_then(ArgValue::str).unwrap_or("");
     let expr = args.get(1).and_then(ArgValue::str).unwrap_or("");
-    let parsed = parse_avps(avps).and_then(|a| SubstExpr::parse(expr).map(|se| (a, se)));
+    thread_local! {
+        static PARSED: ParseCache<SubstExpr> = RefCell::default();
+    }
+    let parsed =
+        parse_avps(avps).and_then(|a| cached(&PARSED, expr, SubstExpr::parse).map(|se| (a, se)));
     match parsed {
         Ok(((src, dst, all, delete), se)) => run(ctx, &src, dst.as_deref(), all, delete, &se),
         Err(e) => report("avp_subst", Err(e)),

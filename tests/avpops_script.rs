@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use common::db::test_db;
 use common::osips::Osips;
+use common::scenario::{self, Check};
+use common::sipp::Run;
 use osips::db::{Db, DbUrl, Engine};
 
 /// Sends an OPTIONS for `ruri` and gives the reply's status line.
@@ -293,4 +295,45 @@ fn avpops_db_postgres() {
 #[test]
 fn avpops_db_mysql() {
     preferences(Engine::Mysql);
+}
+
+const PUSHTO_FORWARD: &str = r#"socket=udp:127.0.0.1:@PORT@
+loadmodule "avpops.so"
+route {
+    $avp(hop) = "sip:127.0.0.1:@FAR@";
+    avp_pushto("$du", "$avp(hop)");
+    $avp(to) = "pushed";
+    avp_pushto("$ru/username", "$avp(to)");
+    $avp(dom) = "127.0.0.7";
+    avp_pushto("$ru/domain", "$avp(dom)");
+    forward();
+}
+"#;
+
+/// The pushed destination URI is where the request goes; the pushed Request-URI is what the
+/// next hop (a sipp UAS) receives.
+#[test]
+fn avp_pushto_routes_the_forwarded_request() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let far_port = common::free_udp_port();
+    let osips = Osips::script(PUSHTO_FORWARD).var("@FAR@", far_port).start();
+    let checks = [Check::msg(r"^MESSAGE sip:pushed@127\.0\.0\.7[:;> ]")];
+    let far = Run::new(
+        "avp_pushto UAS",
+        &scenario::uas_200_checked("uas", "MESSAGE", &checks),
+    )
+    .port(far_port)
+    .limit(Duration::from_secs(30))
+    .uas();
+    Run::new(
+        "MESSAGE to alice",
+        &scenario::message_expect("avpops uac", "alice", 200, "^SIP/2.0 200 OK"),
+    )
+    .towards_port(osips.port)
+    .timeout(15)
+    .limit(Duration::from_secs(30))
+    .done(&osips);
+    far.success(&osips);
 }

@@ -104,6 +104,14 @@ route {
     avp_check("$avp(none)", "eq/1"); route(bit, $rc);
     is_avp_set("$avp(n)/n"); route(bit, $rc);
     is_avp_set("$avp(u)/n"); route(bit, $rc);
+    $avp(x1) = 1;
+    $avp(7) = 2;
+    avp_delete("i");
+    is_avp_set("$avp(7)"); route(bit, $rc);
+    is_avp_set("$avp(x1)"); route(bit, $rc);
+    $avp(num) = "42";
+    avp_copy("$avp(num)", "$avp(numi)/n");
+    avp_op("$avp(numi)", "add/i:1");
 
     avp_op("$avp(n)", "add/i:1/gd");
     avp_op("$avp(n)/$avp(m)", "mul/$avp(n)");
@@ -124,7 +132,7 @@ route {
     avp_subst("$avp(w)/$avp(w3)/d", "/A/Z/i");
     if (avp_subst("$avp(w)", "/nomatch/z/")) { sl_send_reply(500, "subst without a match"); exit; }
 
-    sl_send_reply(200, "c=$var(c) n=$(avp(n)[0]),$(avp(n)[1]) m=$(avp(m)[0]),$(avp(m)[1]) k=$avp(k) q=$avp(q) h=$avp(h) r=$avp(r) e=$avp(e) w=$(avp(w)[*]) w2=$(avp(w2)[0]),$(avp(w2)[1]) w3=$avp(w3)");
+    sl_send_reply(200, "c=$var(c) numi=$avp(numi) n=$(avp(n)[0]),$(avp(n)[1]) m=$(avp(m)[0]),$(avp(m)[1]) k=$avp(k) q=$avp(q) h=$avp(h) r=$avp(r) e=$avp(e) w=$(avp(w)[*]) w2=$(avp(w2)[0]),$(avp(w2)[1]) w3=$avp(w3)");
     exit;
 }
 "#;
@@ -135,7 +143,7 @@ fn avp_check_op_and_subst_follow_opensips() {
     let status = ask(&osips, "sip:b@127.0.0.9", "avpops-2");
     assert_eq!(
         status,
-        "SIP/2.0 200 c=1011010111101010 n=13,6 m=169,78 k=-1 q=0 h=269 r=6 \
+        "SIP/2.0 200 c=101101011110101001 numi=43 n=13,6 m=169,78 k=-1 q=0 h=269 r=6 \
          e=alice@127.0.0.9 w=x-y w2=x+y,a+b+c w3=Z-b-c",
         "{}",
         osips.log()

@@ -45,8 +45,47 @@ pub fn is_avp_set(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     }
 }
 
-/// `avp_delete("$avp(name)[/g]")`: the newest value, or every value with `g`.
+/// `avp_delete` without a name: `*`/`a` every AVP, `s` those named by a string, `i` those
+/// named by a number (OpenSIPS matching flags; its numeric script-flag suffix has no use here).
+fn delete_matching(ctx: &mut RunCtx<'_>, spec: &str) -> Result<i32, String> {
+    let (kind, rest) = spec.split_at(1);
+    let (digits, flags) = rest.split_once('/').unwrap_or((rest, ""));
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{spec}`: bad AVP flags `{digits}`"));
+    }
+    if let Some(f) = flags.chars().find(|f| !matches!(f, 'g' | 'G')) {
+        return Err(format!("`{spec}`: unknown flag `{f}` (g)"));
+    }
+    let numeric = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    let names: Vec<String> = ctx
+        .avps
+        .names()
+        .filter(|n| match kind {
+            "i" | "I" => numeric(n),
+            "s" | "S" => !numeric(n),
+            _ => true,
+        })
+        .map(str::to_string)
+        .collect();
+    for n in &names {
+        ctx.avps.delete_all(n);
+    }
+    Ok(if names.is_empty() { -1 } else { 1 })
+}
+
+/// `avp_delete("$avp(name)[/g]")`: the newest value, or every value with `g`; with matching
+/// flags instead of a name (`"*"`, `"a"`, `"s"`, `"i"`), every AVP of that kind.
 pub fn avp_delete(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let text = args.first().and_then(ArgValue::str).unwrap_or("").trim();
+    if matches!(
+        text.chars().next(),
+        Some('*' | 'a' | 'A' | 's' | 'S' | 'i' | 'I')
+    ) {
+        return delete_matching(ctx, text).unwrap_or_else(|e| {
+            tracing::error!("avp_delete: {e}");
+            -1
+        });
+    }
     let Some((name, flags)) = name_arg(args, 0, "avp_delete") else {
         return -1;
     };
@@ -61,8 +100,20 @@ pub fn avp_delete(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     1
 }
 
-/// `avp_copy("$avp(from)", "$avp(to)[/g][d]")`: the newest value (every value with `g`) of
-/// `from` pushed onto `to`, oldest first so the order is kept; `d` deletes what was copied.
+/// `avp_copy` flags `n` / `s`: the value as an integer / a string.
+fn cast(v: Value, flags: &str) -> Result<Value, String> {
+    match v {
+        Value::Str(s) if flags.contains(['n', 'N']) => Value::parse_int(&s)
+            .map(Value::Int)
+            .ok_or_else(|| format!("`{s}` is not an integer")),
+        Value::Int(i) if flags.contains(['s', 'S']) => Ok(Value::str(i.to_string())),
+        other => Ok(other),
+    }
+}
+
+/// `avp_copy("$avp(from)", "$avp(to)[/g][d][n|s]")`: the newest value (every value with `g`) of
+/// `from` pushed onto `to`, oldest first so the order is kept; `d` deletes what was copied, `n` /
+/// `s` copy as integers / strings.
 pub fn avp_copy(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let (Some((from, _)), Some((to, flags))) =
         (name_arg(args, 0, "avp_copy"), name_arg(args, 1, "avp_copy"))
@@ -77,6 +128,17 @@ pub fn avp_copy(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     if !all {
         values.truncate(1);
     }
+    let values = match values
+        .into_iter()
+        .map(|v| cast(v, flags))
+        .collect::<Result<Vec<Value>, String>>()
+    {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!("avp_copy: {e}");
+            return -1;
+        }
+    };
     if flags.contains('d') {
         if all {
             ctx.avps.delete_all(from);
@@ -145,6 +207,14 @@ pub fn avp_print(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_casts() {
+        assert_eq!(cast(Value::str("42"), "gn").unwrap(), Value::Int(42));
+        assert!(cast(Value::str("x"), "n").is_err());
+        assert_eq!(cast(Value::Int(7), "s").unwrap(), Value::str("7"));
+        assert_eq!(cast(Value::Int(7), "g").unwrap(), Value::Int(7));
+    }
 
     #[test]
     fn is_avp_set_flags() {

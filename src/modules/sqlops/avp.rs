@@ -1,5 +1,6 @@
 //! The user-preference functions: `sql_avp_load`, `sql_avp_store`, `sql_avp_delete` on
 //! `usr_preferences` (uuid, or username [+ domain] of a SIP URI, attribute, value, type).
+//! avpops's `avp_db_load/store/delete` run the same code on avpops's own [`State`].
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use crate::script::{ArgValue, RunCtx, Value};
 use crate::sip::Uri;
 
 use super::spec::{self, Key, Name, Source};
-use super::{DB_VAL_INT, State, db, db_id, set, state};
+use super::{DB_VAL_INT, State, db, db_id, set};
 
 /// The key columns and values selecting a user's preferences.
 struct Who {
@@ -93,8 +94,11 @@ impl State {
 }
 
 /// Parsed `source`, `name` and the database of an AVP function.
-fn avp_args(args: &[ArgValue<'_>]) -> Result<(Arc<State>, Source, Name, Arc<Db>), String> {
-    let st = state().ok_or("sqlops module not running")?;
+fn avp_args(
+    st: Option<Arc<State>>,
+    args: &[ArgValue<'_>],
+) -> Result<(Arc<State>, Source, Name, Arc<Db>), String> {
+    let st = st.ok_or("no database: set modparam db_url")?;
     let src = spec::parse_source(args.first().and_then(ArgValue::str).unwrap_or(""))?;
     let name = spec::parse_name(args.get(1).and_then(ArgValue::str).unwrap_or(""))?;
     let db = st.db(db_id(args.get(2))?)?.clone();
@@ -117,8 +121,14 @@ pub fn preference_value(value: &DbValue, kind: i64) -> Result<Value, String> {
     }
 }
 
-pub fn sql_avp_load(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
-    let r = avp_args(args).and_then(|(st, src, name, db)| {
+/// `load` of `source`'s preferences `name` (`func` names the script function in errors).
+pub(crate) fn avp_load(
+    ctx: &mut RunCtx<'_>,
+    st: Option<Arc<State>>,
+    args: &[ArgValue<'_>],
+    func: &str,
+) -> i32 {
+    let r = avp_args(st, args).and_then(|(st, src, name, db)| {
         let who = who(ctx, &src, st.use_domain)?;
         let prefix = args
             .get(3)
@@ -147,7 +157,7 @@ pub fn sql_avp_load(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             let v = match preference_value(row.get(0), row.get(2).as_i64().unwrap_or(0)) {
                 Ok(v) => v,
                 Err(e) => {
-                    tracing::error!("sql_avp_load: attribute {attr}: {e}");
+                    tracing::error!("{func}: attribute {attr}: {e}");
                     continue;
                 }
             };
@@ -157,18 +167,24 @@ pub fn sql_avp_load(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         Ok(if loaded > 0 { 1 } else { -1 })
     });
     r.unwrap_or_else(|e| {
-        tracing::error!("sql_avp_load: {e}");
+        tracing::error!("{func}: {e}");
         -1
     })
 }
 
-pub fn sql_avp_store(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
-    let r = avp_args(args).and_then(|(st, src, name, db)| {
+/// `store` of `source`'s preferences `name` (`func` names the script function in errors).
+pub(crate) fn avp_store(
+    ctx: &mut RunCtx<'_>,
+    st: Option<Arc<State>>,
+    args: &[ArgValue<'_>],
+    func: &str,
+) -> i32 {
+    let r = avp_args(st, args).and_then(|(st, src, name, db)| {
         let who = who(ctx, &src, st.use_domain)?;
         let attr = name
             .attr
             .clone()
-            .ok_or("sql_avp_store needs an AVP name, not `*`")?;
+            .ok_or_else(|| format!("{func} needs an AVP name, not `*`"))?;
         let values: Vec<Value> = ctx
             .avps
             .values(&attr)
@@ -211,13 +227,19 @@ pub fn sql_avp_store(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         Ok(1)
     });
     r.unwrap_or_else(|e| {
-        tracing::error!("sql_avp_store: {e}");
+        tracing::error!("{func}: {e}");
         -1
     })
 }
 
-pub fn sql_avp_delete(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
-    let r = avp_args(args).and_then(|(st, src, name, db)| {
+/// `delete` of `source`'s preferences `name` (`func` names the script function in errors).
+pub(crate) fn avp_delete(
+    ctx: &mut RunCtx<'_>,
+    st: Option<Arc<State>>,
+    args: &[ArgValue<'_>],
+    func: &str,
+) -> i32 {
+    let r = avp_args(st, args).and_then(|(st, src, name, db)| {
         let who = who(ctx, &src, st.use_domain)?;
         let (filter, params) = st.filter(&who, name.attr.as_deref());
         let sql = format!("DELETE FROM {}{filter}", st.table_of(&db, &name)?);
@@ -225,7 +247,7 @@ pub fn sql_avp_delete(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         Ok(1)
     });
     r.unwrap_or_else(|e| {
-        tracing::error!("sql_avp_delete: {e}");
+        tracing::error!("{func}: {e}");
         -1
     })
 }

@@ -37,7 +37,7 @@ struct Columns {
     kind: String,
 }
 
-struct State {
+pub(crate) struct State {
     dbs: BTreeMap<i64, Arc<Db>>,
     table: String,
     use_domain: bool,
@@ -61,42 +61,58 @@ fn parse_db_url(text: &str) -> Result<(i64, String), String> {
 }
 
 fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
-    let mut dbs = BTreeMap::new();
-    for v in ctx.params.all("db_url") {
-        let ParamValue::Str(s) = v else {
-            return Err("modparam db_url: not a string".into());
-        };
-        let (id, url) = parse_db_url(s)?;
-        let u = DbUrl::parse(&url).map_err(|e| format!("modparam db_url {id}: {e}"))?;
-        let handle =
-            Db::connect(&u).map_err(|e| format!("database {} (db_url {id}): {e}", u.redacted()))?;
-        if dbs.insert(id, Arc::new(handle)).is_some() {
-            return Err(format!("modparam db_url: id {id} given twice"));
-        }
-    }
-    if dbs.is_empty() {
-        dbs.insert(0, db::open(ctx)?);
-    }
-    let first = dbs.values().next().cloned().expect("one database");
-    let col = |n: &str, d: &str| db::ident(&first, "column", &db::str_param(ctx, n, d));
-    let cols = Columns {
-        uuid: col("uuid_column", "uuid")?,
-        username: col("username_column", "username")?,
-        domain: col("domain_column", "domain")?,
-        attribute: col("attribute_column", "attribute")?,
-        value: col("value_column", "value")?,
-        kind: col("type_column", "type")?,
-    };
-    let table = db::str_param(ctx, "usr_table", "usr_preferences");
-    db::ident(&first, "table", &table)?;
-    let st = State {
-        dbs,
-        table,
-        use_domain: db::int_param(ctx, "use_domain", 0)? != 0,
-        cols,
-    };
+    let st = State::from_params(ctx, "usr_table", true)?.expect("a database");
     *STATE.write() = Some(Arc::new(st));
     Ok(())
+}
+
+impl State {
+    /// The databases (`db_url`, several as `"N url"`), the `usr_preferences` table (modparam
+    /// `table_param`), `use_domain` and the `*_column` names of a module; avpops shares this.
+    /// Without `db_url`: the default database when `default_db`, else None.
+    pub(crate) fn from_params(
+        ctx: &InitCtx<'_>,
+        table_param: &str,
+        default_db: bool,
+    ) -> Result<Option<State>, String> {
+        let mut dbs = BTreeMap::new();
+        for v in ctx.params.all("db_url") {
+            let ParamValue::Str(s) = v else {
+                return Err("modparam db_url: not a string".into());
+            };
+            let (id, url) = parse_db_url(s)?;
+            let u = DbUrl::parse(&url).map_err(|e| format!("modparam db_url {id}: {e}"))?;
+            let handle = Db::connect(&u)
+                .map_err(|e| format!("database {} (db_url {id}): {e}", u.redacted()))?;
+            if dbs.insert(id, Arc::new(handle)).is_some() {
+                return Err(format!("modparam db_url: id {id} given twice"));
+            }
+        }
+        if dbs.is_empty() {
+            if !default_db {
+                return Ok(None);
+            }
+            dbs.insert(0, db::open(ctx)?);
+        }
+        let first = dbs.values().next().cloned().expect("one database");
+        let col = |n: &str, d: &str| db::ident(&first, "column", &db::str_param(ctx, n, d));
+        let cols = Columns {
+            uuid: col("uuid_column", "uuid")?,
+            username: col("username_column", "username")?,
+            domain: col("domain_column", "domain")?,
+            attribute: col("attribute_column", "attribute")?,
+            value: col("value_column", "value")?,
+            kind: col("type_column", "type")?,
+        };
+        let table = db::str_param(ctx, table_param, "usr_preferences");
+        db::ident(&first, "table", &table)?;
+        Ok(Some(State {
+            dbs,
+            table,
+            use_domain: db::int_param(ctx, "use_domain", 0)? != 0,
+            cols,
+        }))
+    }
 }
 
 fn state() -> Option<Arc<State>> {
@@ -104,7 +120,7 @@ fn state() -> Option<Arc<State>> {
 }
 
 impl State {
-    fn db(&self, id: i64) -> Result<&Arc<Db>, String> {
+    pub(crate) fn db(&self, id: i64) -> Result<&Arc<Db>, String> {
         self.dbs
             .get(&id)
             .ok_or_else(|| format!("no db_url with id {id}"))
@@ -112,7 +128,7 @@ impl State {
 }
 
 /// The `db_id` argument: a number or a string holding one (0 when omitted).
-fn db_id(arg: Option<&ArgValue<'_>>) -> Result<i64, String> {
+pub(crate) fn db_id(arg: Option<&ArgValue<'_>>) -> Result<i64, String> {
     match arg {
         None | Some(ArgValue::None) => Ok(0),
         Some(ArgValue::Int(i)) => Ok(*i as i64),
@@ -126,7 +142,7 @@ fn db_id(arg: Option<&ArgValue<'_>>) -> Result<i64, String> {
 }
 
 /// A database value as a script value (`null_as` for SQL NULL).
-fn script_value(v: &DbValue, null_as: Value) -> Value {
+pub(crate) fn script_value(v: &DbValue, null_as: Value) -> Value {
     match v {
         DbValue::Null => null_as,
         DbValue::Int(i) => i32::try_from(*i)
@@ -336,6 +352,18 @@ fn sql_delete(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     }
 }
 
+fn sql_avp_load(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    avp::avp_load(ctx, state(), args, "sql_avp_load")
+}
+
+fn sql_avp_store(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    avp::avp_store(ctx, state(), args, "sql_avp_store")
+}
+
+fn sql_avp_delete(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    avp::avp_delete(ctx, state(), args, "sql_avp_delete")
+}
+
 const AVP_ROUTES: RouteMask = RouteMask::REQUEST
     .or(RouteMask::FAILURE)
     .or(RouteMask::BRANCH)
@@ -425,19 +453,19 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             name: "sql_avp_load",
             params: &[p::RAW, p::RAW, p::OPT_ANY, p::OPT_STR],
             routes: AVP_ROUTES,
-            handler: avp::sql_avp_load,
+            handler: sql_avp_load,
         },
         FunctionSpec {
             name: "sql_avp_store",
             params: &[p::RAW, p::RAW, p::OPT_ANY],
             routes: AVP_ROUTES,
-            handler: avp::sql_avp_store,
+            handler: sql_avp_store,
         },
         FunctionSpec {
             name: "sql_avp_delete",
             params: &[p::RAW, p::RAW, p::OPT_ANY],
             routes: AVP_ROUTES,
-            handler: avp::sql_avp_delete,
+            handler: sql_avp_delete,
         },
     ],
     init: Some(init),

@@ -21,6 +21,8 @@ pub mod digest;
 mod edit;
 mod error;
 mod hdr;
+mod hdrname;
+mod lf;
 mod media;
 mod method;
 mod msg;

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::edit::Edits;
 use super::error::ParseError;
 use super::hdr::HdrId;
+use super::lf::LfIndex;
 use super::method::Method;
 use super::scan::{find_lf, is_token, is_token_str, parse_u32, parse_u64, token_len, trim};
 use super::table::{HField, HeaderTable};
@@ -132,6 +133,7 @@ impl Msg {
         let max_line = limits.max_line.min(super::table::MAX_LINE);
         let headers_end;
         let body_start;
+        let mut lfs = LfIndex::new(b, pos);
         loop {
             if pos >= b.len() {
                 return Err(ParseError::bad("No blank line after the headers"));
@@ -152,18 +154,18 @@ impl Msg {
             let line_start = pos;
             // One pass: name, optional whitespace and colon, then the LF (CR, LF and ':' are not
             // token characters, so the name scan cannot run past the line).
-            let name_len = token_len(&b[pos..]);
+            let (name_len, id) = name_at(b, pos);
             let mut colon = pos + name_len;
             while colon < b.len() && matches!(b[colon], b' ' | b'\t') {
                 colon += 1;
             }
-            let mut nl = match find_lf(b, colon) {
+            let mut nl = match lfs.find(colon) {
                 Some(i) => i,
                 None => return Err(ParseError::bad("No blank line after the headers")),
             };
             // Folded lines: a line starting with SP/HT continues the previous header.
             while matches!(b.get(nl + 1), Some(b' ' | b'\t')) {
-                nl = match find_lf(b, nl + 1) {
+                nl = match lfs.find(nl + 1) {
                     Some(i) => i,
                     None => return Err(ParseError::bad("No blank line after the headers")),
                 };
@@ -189,7 +191,7 @@ impl Msg {
                 return Err(ParseError::new(513, "Too many headers"));
             }
             hdrs.push(HField::new(
-                HdrId::from_name(&b[line_start..line_start + name_len]),
+                id,
                 line_start,
                 name_len,
                 value_start,
@@ -297,6 +299,23 @@ impl Msg {
             None => b"",
         }
     }
+}
+
+/// Length and id of the header name at `pos`: the name ends at the first non-token byte.
+#[inline]
+fn name_at(b: &[u8], pos: usize) -> (usize, HdrId) {
+    // Usual case: a known name of at most 15 bytes, ended by ':' or whitespace within 16 bytes.
+    if let Some(w) = b.get(pos..pos + 16) {
+        let w: &[u8; 16] = w.try_into().expect("16 bytes");
+        if let Some(n) = super::lf::name_end16(w).filter(|&n| n > 0) {
+            let id = super::hdrname::lookup16(w, n);
+            if id != HdrId::Other {
+                return (n, id);
+            }
+        }
+    }
+    let n = token_len(&b[pos..]);
+    (n, HdrId::from_name(&b[pos..pos + n]))
 }
 
 fn split_cseq(v: &[u8]) -> Option<(&[u8], &[u8])> {

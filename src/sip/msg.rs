@@ -7,9 +7,9 @@ use bytes::Bytes;
 use super::edit::Edits;
 use super::error::ParseError;
 use super::hdr::HdrId;
-use super::lf::LfIndex;
 use super::method::Method;
 use super::scan::{find_lf, is_token, is_token_str, parse_u32, parse_u64, token_len, trim};
+use super::simd::LfIndex;
 use super::table::{HField, HeaderTable};
 
 /// Size limits applied while parsing; exceeding one gives the reply code in the error.
@@ -72,6 +72,8 @@ pub struct Msg {
     pub(crate) content_length: Option<u32>,
     pub(crate) cseq_num: u32,
     pub(crate) cseq_method: Method,
+    /// The CSeq method as written: start in the buffer and length.
+    pub(crate) cseq_method_at: (u32, u32),
     pub(crate) max_forwards: Option<u8>,
     pub(crate) edits: Edits,
 }
@@ -124,6 +126,7 @@ impl Msg {
             content_length: None,
             cseq_num: 0,
             cseq_method: Method::Other,
+            cseq_method_at: (0, 0),
             max_forwards: None,
             edits: Edits::default(),
             buf: Bytes::new(),
@@ -247,6 +250,8 @@ impl Msg {
         if !is_token_str(method) {
             return Err(ParseError::bad("Bad CSeq method"));
         }
+        let method_start = method.as_ptr() as usize - b.as_ptr() as usize;
+        self.cseq_method_at = (method_start as u32, method.len() as u32);
         if let StartLine::Request {
             method: req_method,
             method_end,
@@ -307,7 +312,7 @@ fn name_at(b: &[u8], pos: usize) -> (usize, HdrId) {
     // Usual case: a known name of at most 15 bytes, ended by ':' or whitespace within 16 bytes.
     if let Some(w) = b.get(pos..pos + 16) {
         let w: &[u8; 16] = w.try_into().expect("16 bytes");
-        if let Some(n) = super::lf::name_end16(w).filter(|&n| n > 0) {
+        if let Some(n) = super::simd::name_end16(w).filter(|&n| n > 0) {
             let id = super::hdrname::lookup16(w, n);
             if id != HdrId::Other {
                 return (n, id);

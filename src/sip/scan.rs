@@ -73,6 +73,10 @@ pub fn find_byte(b: u8, s: &[u8]) -> Option<usize> {
 /// time (SWAR): header values are 10–100 bytes, too short for memchr's vector setup to pay off.
 #[inline]
 pub fn find_any<const N: usize>(s: &[u8], from: usize, targets: [u8; N]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if s.len() >= 16 && from <= s.len() - 16 {
+        return super::simd::find_any16(s, from, targets);
+    }
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
@@ -125,6 +129,10 @@ pub fn trim(s: &[u8]) -> &[u8] {
 
 #[inline]
 pub fn trim_start(mut s: &[u8]) -> &[u8] {
+    // Usual case first: every LWS byte is at most SP.
+    if s.first().is_some_and(|&c| c > b' ') {
+        return s;
+    }
     while let [first, rest @ ..] = s {
         if !is_lws(*first) {
             break;
@@ -136,6 +144,9 @@ pub fn trim_start(mut s: &[u8]) -> &[u8] {
 
 #[inline]
 pub fn trim_end(mut s: &[u8]) -> &[u8] {
+    if s.last().is_some_and(|&c| c > b' ') {
+        return s;
+    }
     while let [rest @ .., last] = s {
         if !is_lws(*last) {
             break;
@@ -300,12 +311,27 @@ mod tests {
             }
         }
         assert_eq!(find_lf(b"abc", 3), None);
-        for from in 0..text.len() {
-            let want = text[from..]
-                .iter()
-                .position(|c| b"\r:\x8a".contains(c))
-                .map(|i| from + i);
-            assert_eq!(find_any(text, from, [b'\r', b':', 0x8a]), want);
+        // Every window of a longer text, so both the vector path (16 bytes or more) and the
+        // word path run, with hits before, inside and after the overlapping last step.
+        let long: Vec<u8> = text
+            .iter()
+            .chain(b"0123456789abcdef:ghij\rk")
+            .chain(text)
+            .copied()
+            .collect();
+        for from in 0..long.len() {
+            for end in from..=long.len() {
+                let s = &long[..end];
+                let want = s[from..]
+                    .iter()
+                    .position(|c| b"\r:\x8a".contains(c))
+                    .map(|i| from + i);
+                assert_eq!(
+                    find_any(s, from, [b'\r', b':', 0x8a]),
+                    want,
+                    "{from}..{end}"
+                );
+            }
         }
         assert_eq!(find_lf(b"abc", 7), None);
     }

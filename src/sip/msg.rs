@@ -213,6 +213,28 @@ impl Msg {
 
     /// Validates the headers every element needs and sets the body range.
     fn check_core(&mut self, b: &[u8], limits: &Limits) -> Result<(), ParseError> {
+        const REQUIRED: [HdrId; 5] = [
+            HdrId::Via,
+            HdrId::From,
+            HdrId::To,
+            HdrId::CallId,
+            HdrId::CSeq,
+        ];
+        const SINGLE: u64 = 1 << HdrId::From as u32
+            | 1 << HdrId::To as u32
+            | 1 << HdrId::CallId as u32
+            | 1 << HdrId::CSeq as u32
+            | 1 << HdrId::MaxForwards as u32
+            | 1 << HdrId::ContentLength as u32;
+        if !self.hdrs.has_all_once(&REQUIRED, SINGLE) {
+            self.core_header_error()?;
+        }
+        self.check_values(b, limits)
+    }
+
+    /// The reason for a missing or repeated core header, in a fixed order.
+    #[cold]
+    fn core_header_error(&self) -> Result<(), ParseError> {
         for (id, reason) in [
             (HdrId::Via, "Missing Via"),
             (HdrId::From, "Missing From"),
@@ -236,9 +258,14 @@ impl Msg {
                 return Err(ParseError::bad(reason));
             }
         }
+        Ok(())
+    }
 
+    /// Call-ID, CSeq, Max-Forwards and Content-Length values; sets the body range.
+    fn check_values(&mut self, b: &[u8], limits: &Limits) -> Result<(), ParseError> {
         let call_id = self.value_at(b, HdrId::CallId);
-        if call_id.is_empty() || call_id.iter().any(|&c| c <= b' ' || c >= 0x7f) {
+        if call_id.is_empty() || super::scan::skip_until(call_id, 0, &NOT_VISIBLE) != call_id.len()
+        {
             return Err(ParseError::bad("Bad Call-ID"));
         }
 
@@ -398,24 +425,30 @@ struct Spaces {
 /// a URI of printable non-space bytes holding a ':' and not starting with '<', one space and the
 /// version. `None` sends the line to the full check, which names what is wrong.
 #[inline]
+const fn not_visible_table() -> [u8; 256] {
+    let mut t = [1; 256];
+    let mut b = b'!' as usize;
+    while b < 0x7f {
+        t[b] = 0;
+        b += 1;
+    }
+    t
+}
+
+/// Non-zero for bytes outside `!`..`~` (space, controls, DEL, non-ASCII).
+static NOT_VISIBLE: [u8; 256] = not_visible_table();
+
 fn simple_request_line(line: &[u8]) -> Option<Spaces> {
     let sp1 = token_len(line);
     if sp1 == 0 || line.get(sp1) != Some(&b' ') {
         return None;
     }
-    let mut i = sp1 + 1;
-    let mut colon = false;
-    while i < line.len() {
-        let c = line[i];
-        if c == b' ' {
-            break;
-        }
-        if !(b'!'..0x7f).contains(&c) {
-            return None;
-        }
-        colon |= c == b':';
-        i += 1;
+    // The Request-URI: visible ASCII up to the next space.
+    let i = super::scan::skip_until(line, sp1 + 1, &NOT_VISIBLE);
+    if line.get(i).is_some_and(|&c| c != b' ') {
+        return None;
     }
+    let colon = super::scan::find_byte(b':', &line[sp1 + 1..i]).is_some();
     let ok = colon
         && i > sp1 + 1
         && line[sp1 + 1] != b'<'

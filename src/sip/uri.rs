@@ -376,25 +376,32 @@ static HOST_CLASS: [u8; 256] = host_class();
 
 /// Dotted-quad IPv4 address: four decimal octets of one to three digits, each at most 255.
 pub fn is_ipv4(s: &[u8]) -> bool {
-    let (mut parts, mut digits, mut v) = (0, 0, 0u16);
-    for &b in s {
-        if b == b'.' {
-            if digits == 0 {
+    if !(7..=15).contains(&s.len()) {
+        return false;
+    }
+    let mut i = 0;
+    for octet in 0..4 {
+        if octet > 0 {
+            if s.get(i) != Some(&b'.') {
                 return false;
             }
-            parts += 1;
-            (digits, v) = (0, 0);
-        } else if b.is_ascii_digit() && digits < 3 {
-            v = v * 10 + u16::from(b - b'0');
-            if v > 255 {
-                return false;
+            i += 1;
+        }
+        let start = i;
+        let mut v = 0u32;
+        while i < s.len() && i - start < 3 {
+            let d = s[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
             }
-            digits += 1;
-        } else {
+            v = v * 10 + u32::from(d);
+            i += 1;
+        }
+        if i == start || v > 255 {
             return false;
         }
     }
-    digits > 0 && parts == 3
+    i == s.len()
 }
 
 fn check_escapes(s: &[u8]) -> Result<(), HeaderError> {

@@ -8,7 +8,7 @@ use super::edit::Edits;
 use super::error::ParseError;
 use super::hdr::HdrId;
 use super::method::Method;
-use super::scan::{find_lf, is_token, is_token_str, parse_u32, parse_u64, token_len, trim};
+use super::scan::{find_lf, is_lws, is_token, is_token_str, parse_u32, parse_u64, token_len, trim};
 use super::simd::LfIndex;
 use super::table::{HField, HeaderTable};
 
@@ -137,30 +137,36 @@ impl Msg {
         let headers_end;
         let body_start;
         let mut lfs = LfIndex::new(b, pos);
+        let max_headers = limits.max_headers.min(u16::MAX as usize - 1);
         loop {
-            if pos >= b.len() {
+            let Some(&first) = b.get(pos) else {
                 return Err(ParseError::bad("No blank line after the headers"));
-            }
-            if b[pos] == b'\n' {
-                headers_end = pos;
-                body_start = pos + 1;
-                break;
-            }
-            if b[pos] == b'\r' && b.get(pos + 1) == Some(&b'\n') {
-                headers_end = pos;
-                body_start = pos + 2;
-                break;
-            }
-            if b[pos] == b' ' || b[pos] == b'\t' {
-                return Err(ParseError::bad("Continuation line without a header"));
+            };
+            // A name starts above SP: one compare keeps the end-of-headers checks off the usual path.
+            if first <= b' ' {
+                if first == b'\n' {
+                    headers_end = pos;
+                    body_start = pos + 1;
+                    break;
+                }
+                if first == b'\r' && b.get(pos + 1) == Some(&b'\n') {
+                    headers_end = pos;
+                    body_start = pos + 2;
+                    break;
+                }
+                if first == b' ' || first == b'\t' {
+                    return Err(ParseError::bad("Continuation line without a header"));
+                }
             }
             let line_start = pos;
             // One pass: name, optional whitespace and colon, then the LF (CR, LF and ':' are not
             // token characters, so the name scan cannot run past the line).
             let (name_len, id) = name_at(b, pos);
             let mut colon = pos + name_len;
-            while colon < b.len() && matches!(b[colon], b' ' | b'\t') {
-                colon += 1;
+            if b.get(colon) != Some(&b':') {
+                while colon < b.len() && matches!(b[colon], b' ' | b'\t') {
+                    colon += 1;
+                }
             }
             let mut nl = match lfs.find(colon) {
                 Some(i) => i,
@@ -186,11 +192,16 @@ impl Msg {
                     },
                 );
             }
-            let raw_value = &b[colon + 1..content_end];
-            let started = super::scan::trim_start(raw_value);
-            let value = super::scan::trim_end(started);
-            let value_start = colon + 1 + (raw_value.len() - started.len());
-            if hdrs.len() >= limits.max_headers || hdrs.len() >= u16::MAX as usize - 1 {
+            // The value without the LWS around it (folds included).
+            let mut value_start = colon + 1;
+            while value_start < content_end && is_lws(b[value_start]) {
+                value_start += 1;
+            }
+            let mut value_end = content_end;
+            while value_end > value_start && is_lws(b[value_end - 1]) {
+                value_end -= 1;
+            }
+            if hdrs.len() >= max_headers {
                 return Err(ParseError::new(513, "Too many headers"));
             }
             hdrs.push(HField::new(
@@ -198,7 +209,7 @@ impl Msg {
                 line_start,
                 name_len,
                 value_start,
-                value_start + value.len(),
+                value_end,
                 nl + 1,
             ));
             pos = nl + 1;

@@ -13,6 +13,9 @@ struct Entry {
     /// Lower-case name bytes, zero padded.
     lo: u64,
     hi: u64,
+    /// 0x20 in the bytes that are letters: only there may the input differ (by the case bit).
+    lo_case: u64,
+    hi_case: u64,
     /// 0 for an empty slot.
     len: u8,
     id: HdrId,
@@ -33,6 +36,12 @@ const fn word(name: &[u8], at: usize) -> u64 {
     w
 }
 
+/// 0x20 in each byte of `w` that is a lower-case letter (bit 0x40 set: known names hold only
+/// letters, '-' and zero padding).
+const fn letters(w: u64) -> u64 {
+    (w >> 1) & CASE
+}
+
 const fn insert(t: &mut [Entry; 256], name: &[u8], id: HdrId) {
     let (lo, hi) = (word(name, 0), word(name, 8));
     let s = slot(lo, name.len());
@@ -40,6 +49,8 @@ const fn insert(t: &mut [Entry; 256], name: &[u8], id: HdrId) {
     t[s] = Entry {
         lo,
         hi,
+        lo_case: letters(lo),
+        hi_case: letters(hi),
         len: name.len() as u8,
         id,
     };
@@ -49,6 +60,8 @@ const fn build() -> [Entry; 256] {
     let mut t = [Entry {
         lo: 0,
         hi: 0,
+        lo_case: 0,
+        hi_case: 0,
         len: 0,
         id: HdrId::Other,
     }; 256];
@@ -90,11 +103,7 @@ pub(crate) fn lookup16(window: &[u8; 16], len: usize) -> HdrId {
         (lo_raw, keep(hi_raw, len - 8))
     };
     let e = &TABLE[slot(lo, len)];
-    // Bit 0x40 marks the letters of a known name (its other bytes are '-' and zero padding):
-    // only there may the input differ by the case bit.
-    let lo_case = (e.lo >> 1) & CASE;
-    let hi_case = (e.hi >> 1) & CASE;
-    if e.len as usize == len && lo | lo_case == e.lo && hi | hi_case == e.hi {
+    if e.len as usize == len && lo | e.lo_case == e.lo && hi | e.hi_case == e.hi {
         e.id
     } else {
         HdrId::Other

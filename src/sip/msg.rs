@@ -194,8 +194,13 @@ impl Msg {
             }
             // The value without the LWS around it (folds included).
             let mut value_start = colon + 1;
-            while value_start < content_end && is_lws(b[value_start]) {
+            // Usually one SP, then the value.
+            if b[value_start] == b' ' && b[value_start + 1] > b' ' {
                 value_start += 1;
+            } else {
+                while value_start < content_end && is_lws(b[value_start]) {
+                    value_start += 1;
+                }
             }
             let mut value_end = content_end;
             while value_end > value_start && is_lws(b[value_end - 1]) {

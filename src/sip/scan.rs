@@ -166,6 +166,23 @@ pub fn eq_ic(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// `name` equals the lower-case letters `known`, in any case. OR-ing in 0x20 maps only the
+/// upper- and lower-case form of a letter onto it, so the compare is exact; with the length
+/// fixed at compile time it unrolls into a few word operations.
+#[inline]
+pub fn eq_letters<const N: usize>(name: &[u8], known: &[u8; N]) -> bool {
+    debug_assert!(known.iter().all(u8::is_ascii_lowercase));
+    match <&[u8; N]>::try_from(name) {
+        Ok(n) => {
+            n.iter()
+                .zip(known)
+                .fold(0, |d, (&a, &k)| d | ((a | 0x20) ^ k))
+                == 0
+        }
+        Err(_) => false,
+    }
+}
+
 /// Parses a run of decimal digits (no sign, no spaces) into a u64; `None` on empty, junk or overflow.
 pub fn parse_u64(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 20 {
@@ -365,6 +382,19 @@ mod tests {
         ] {
             let want = s.iter().position(|&b| !is_token(b)).unwrap_or(s.len());
             assert_eq!(token_len(s), want, "{}", String::from_utf8_lossy(s));
+        }
+    }
+
+    #[test]
+    fn eq_letters_folds_only_letter_case() {
+        assert!(eq_letters(b"BrAnch", b"branch"));
+        assert!(eq_letters(b"tag", b"tag"));
+        assert!(!eq_letters(b"tags", b"tag"));
+        assert!(!eq_letters(b"ta", b"tag"));
+        // 'G' ^ 0x20 is 'g', but no other byte maps onto a letter.
+        for c in 0..=255u8 {
+            let name = [b't', b'a', c];
+            assert_eq!(eq_letters(&name, b"tag"), c == b'g' || c == b'G', "{c}");
         }
     }
 

@@ -25,9 +25,26 @@ impl<'a> LfIndex<'a> {
     /// the previous call's `from`.
     #[inline]
     pub fn find(&mut self, from: usize) -> Option<usize> {
-        debug_assert!(from >= self.base);
+        // Usual case: the LF is in the current block.
+        let off = from.wrapping_sub(self.base);
+        if off < 64 {
+            let m = self.mask >> off;
+            if m != 0 {
+                return Some(from + m.trailing_zeros() as usize);
+            }
+        }
+        self.find_in_next_blocks(from)
+    }
+
+    fn find_in_next_blocks(&mut self, from: usize) -> Option<usize> {
         loop {
-            // After a block change `base` may be past `from`: nothing lies between them.
+            let next = self.base + 64;
+            if next >= self.b.len() || from >= self.b.len() {
+                return None;
+            }
+            self.base = next.max(from);
+            self.mask = lf_mask(self.b, self.base);
+            // `base` may now be past `from`: nothing lies between them.
             let off = from.saturating_sub(self.base);
             if off < 64 {
                 let m = self.mask & (!0u64 << off);
@@ -35,12 +52,6 @@ impl<'a> LfIndex<'a> {
                     return Some(self.base + m.trailing_zeros() as usize);
                 }
             }
-            let next = self.base + 64;
-            if next >= self.b.len() || from >= self.b.len() {
-                return None;
-            }
-            self.base = next.max(from);
-            self.mask = lf_mask(self.b, self.base);
         }
     }
 }

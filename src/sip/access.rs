@@ -205,9 +205,18 @@ impl Msg {
     /// The first comma-separated value of the first line with this id.
     pub(crate) fn first_list_value(&self, id: HdrId) -> Result<&[u8], HeaderError> {
         let v = self.header(id).ok_or(HeaderError::new("header missing"))?;
-        // The usual Via line: one value, no quotes or brackets, nothing to split or balance.
-        if super::scan::find_any(v, 0, [b',', b'"', b'<']).is_none() {
-            return Ok(v);
+        // The usual lines: one value without quotes or brackets (Via), or with `<...>` and no
+        // comma or quote (Contact). The latter is unbalanced only when a '<' follows the last
+        // '>', which is what `find_unquoted` would report.
+        match super::scan::find_any(v, 0, [b',', b'"', b'<']) {
+            None => return Ok(v),
+            Some(lt) if v[lt] == b'<' && super::scan::find_any(v, lt, [b',', b'"']).is_none() => {
+                return match v.iter().rposition(|&c| c == b'<' || c == b'>') {
+                    Some(i) if v[i] == b'<' => Err(HeaderError::new("unbalanced quotes or <>")),
+                    _ => Ok(v),
+                };
+            }
+            Some(_) => {}
         }
         match super::scan::find_unquoted(v, b',') {
             Ok(Some(i)) => Ok(trim(&v[..i])),
@@ -226,16 +235,11 @@ impl Msg {
     }
 
     pub fn cseq(&self) -> CSeq<'_> {
-        let v = self.header(HdrId::CSeq).unwrap_or(b"");
-        let method_raw = v
-            .iter()
-            .position(|&b| super::scan::is_lws(b))
-            .map(|sp| trim(&v[sp..]))
-            .unwrap_or(b"");
+        let (start, len) = self.cseq_method_at;
         CSeq {
             num: self.cseq_num,
             method: self.cseq_method,
-            method_raw,
+            method_raw: &self.buf[start as usize..(start + len) as usize],
         }
     }
 

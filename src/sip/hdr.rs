@@ -55,6 +55,61 @@ pub enum HdrId {
     Other,
 }
 
+/// Every id but `Other`, in id order.
+pub(crate) const ALL: [HdrId; HdrId::COUNT - 1] = {
+    use HdrId::*;
+    [
+        Via,
+        From,
+        To,
+        CallId,
+        CSeq,
+        Contact,
+        MaxForwards,
+        Route,
+        RecordRoute,
+        ContentLength,
+        ContentType,
+        ContentEncoding,
+        ContentDisposition,
+        Expires,
+        MinExpires,
+        Authorization,
+        ProxyAuthorization,
+        WwwAuthenticate,
+        ProxyAuthenticate,
+        Supported,
+        Require,
+        ProxyRequire,
+        Unsupported,
+        Path,
+        UserAgent,
+        Server,
+        Event,
+        AllowEvents,
+        Allow,
+        Accept,
+        Subject,
+        ReferTo,
+        ReferredBy,
+        SessionExpires,
+        MinSe,
+        Timestamp,
+        Date,
+        Privacy,
+        PAssertedIdentity,
+        PPreferredIdentity,
+        SubscriptionState,
+        RetryAfter,
+        Warning,
+        AcceptContact,
+        RejectContact,
+        RequestDisposition,
+        Identity,
+        IdentityInfo,
+    ]
+};
+
 /// Canonical names, indexed by id.
 const NAMES: [&str; HdrId::COUNT] = [
     "Via",
@@ -114,12 +169,12 @@ impl HdrId {
 
     /// Canonical (long-form) name.
     #[inline]
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         NAMES[self as usize]
     }
 
     /// Compact form (RFC 3261 §7.3.3 and later RFCs), if the header has one.
-    pub fn compact(self) -> Option<u8> {
+    pub const fn compact(self) -> Option<u8> {
         use HdrId::*;
         Some(match self {
             CallId => b'i',
@@ -329,58 +384,4 @@ mod tests {
         }
         assert_eq!(HdrId::from_name(b"q"), HdrId::Other);
     }
-
-    const ALL: [HdrId; HdrId::COUNT - 1] = {
-        use HdrId::*;
-        [
-            Via,
-            From,
-            To,
-            CallId,
-            CSeq,
-            Contact,
-            MaxForwards,
-            Route,
-            RecordRoute,
-            ContentLength,
-            ContentType,
-            ContentEncoding,
-            ContentDisposition,
-            Expires,
-            MinExpires,
-            Authorization,
-            ProxyAuthorization,
-            WwwAuthenticate,
-            ProxyAuthenticate,
-            Supported,
-            Require,
-            ProxyRequire,
-            Unsupported,
-            Path,
-            UserAgent,
-            Server,
-            Event,
-            AllowEvents,
-            Allow,
-            Accept,
-            Subject,
-            ReferTo,
-            ReferredBy,
-            SessionExpires,
-            MinSe,
-            Timestamp,
-            Date,
-            Privacy,
-            PAssertedIdentity,
-            PPreferredIdentity,
-            SubscriptionState,
-            RetryAfter,
-            Warning,
-            AcceptContact,
-            RejectContact,
-            RequestDisposition,
-            Identity,
-            IdentityInfo,
-        ]
-    };
 }

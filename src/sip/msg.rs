@@ -8,7 +8,8 @@ use super::edit::Edits;
 use super::error::ParseError;
 use super::hdr::HdrId;
 use super::method::Method;
-use super::scan::{find_lf, is_token, is_token_str, parse_u32, parse_u64, token_len, trim};
+use super::scan::{find_lf, is_lws, is_token, is_token_str, parse_u32, parse_u64, token_len, trim};
+use super::simd::LfIndex;
 use super::table::{HField, HeaderTable};
 
 /// Size limits applied while parsing; exceeding one gives the reply code in the error.
@@ -71,6 +72,8 @@ pub struct Msg {
     pub(crate) content_length: Option<u32>,
     pub(crate) cseq_num: u32,
     pub(crate) cseq_method: Method,
+    /// The CSeq method as written: start in the buffer and length.
+    pub(crate) cseq_method_at: (u32, u32),
     pub(crate) max_forwards: Option<u8>,
     pub(crate) edits: Edits,
 }
@@ -123,6 +126,7 @@ impl Msg {
             content_length: None,
             cseq_num: 0,
             cseq_method: Method::Other,
+            cseq_method_at: (0, 0),
             max_forwards: None,
             edits: Edits::default(),
             buf: Bytes::new(),
@@ -132,38 +136,45 @@ impl Msg {
         let max_line = limits.max_line.min(super::table::MAX_LINE);
         let headers_end;
         let body_start;
+        let mut lfs = LfIndex::new(b, pos);
+        let max_headers = limits.max_headers.min(u16::MAX as usize - 1);
         loop {
-            if pos >= b.len() {
+            let Some(&first) = b.get(pos) else {
                 return Err(ParseError::bad("No blank line after the headers"));
-            }
-            if b[pos] == b'\n' {
-                headers_end = pos;
-                body_start = pos + 1;
-                break;
-            }
-            if b[pos] == b'\r' && b.get(pos + 1) == Some(&b'\n') {
-                headers_end = pos;
-                body_start = pos + 2;
-                break;
-            }
-            if b[pos] == b' ' || b[pos] == b'\t' {
-                return Err(ParseError::bad("Continuation line without a header"));
+            };
+            // A name starts above SP: one compare keeps the end-of-headers checks off the usual path.
+            if first <= b' ' {
+                if first == b'\n' {
+                    headers_end = pos;
+                    body_start = pos + 1;
+                    break;
+                }
+                if first == b'\r' && b.get(pos + 1) == Some(&b'\n') {
+                    headers_end = pos;
+                    body_start = pos + 2;
+                    break;
+                }
+                if first == b' ' || first == b'\t' {
+                    return Err(ParseError::bad("Continuation line without a header"));
+                }
             }
             let line_start = pos;
             // One pass: name, optional whitespace and colon, then the LF (CR, LF and ':' are not
             // token characters, so the name scan cannot run past the line).
-            let name_len = token_len(&b[pos..]);
+            let (name_len, id) = name_at(b, pos);
             let mut colon = pos + name_len;
-            while colon < b.len() && matches!(b[colon], b' ' | b'\t') {
-                colon += 1;
+            if b.get(colon) != Some(&b':') {
+                while colon < b.len() && matches!(b[colon], b' ' | b'\t') {
+                    colon += 1;
+                }
             }
-            let mut nl = match find_lf(b, colon) {
+            let mut nl = match lfs.find(colon) {
                 Some(i) => i,
                 None => return Err(ParseError::bad("No blank line after the headers")),
             };
             // Folded lines: a line starting with SP/HT continues the previous header.
             while matches!(b.get(nl + 1), Some(b' ' | b'\t')) {
-                nl = match find_lf(b, nl + 1) {
+                nl = match lfs.find(nl + 1) {
                     Some(i) => i,
                     None => return Err(ParseError::bad("No blank line after the headers")),
                 };
@@ -181,19 +192,29 @@ impl Msg {
                     },
                 );
             }
-            let raw_value = &b[colon + 1..content_end];
-            let started = super::scan::trim_start(raw_value);
-            let value = super::scan::trim_end(started);
-            let value_start = colon + 1 + (raw_value.len() - started.len());
-            if hdrs.len() >= limits.max_headers || hdrs.len() >= u16::MAX as usize - 1 {
+            // The value without the LWS around it (folds included).
+            let mut value_start = colon + 1;
+            // Usually one SP, then the value.
+            if b[value_start] == b' ' && b[value_start + 1] > b' ' {
+                value_start += 1;
+            } else {
+                while value_start < content_end && is_lws(b[value_start]) {
+                    value_start += 1;
+                }
+            }
+            let mut value_end = content_end;
+            while value_end > value_start && is_lws(b[value_end - 1]) {
+                value_end -= 1;
+            }
+            if hdrs.len() >= max_headers {
                 return Err(ParseError::new(513, "Too many headers"));
             }
             hdrs.push(HField::new(
-                HdrId::from_name(&b[line_start..line_start + name_len]),
+                id,
                 line_start,
                 name_len,
                 value_start,
-                value_start + value.len(),
+                value_end,
                 nl + 1,
             ));
             pos = nl + 1;
@@ -208,6 +229,28 @@ impl Msg {
 
     /// Validates the headers every element needs and sets the body range.
     fn check_core(&mut self, b: &[u8], limits: &Limits) -> Result<(), ParseError> {
+        const REQUIRED: [HdrId; 5] = [
+            HdrId::Via,
+            HdrId::From,
+            HdrId::To,
+            HdrId::CallId,
+            HdrId::CSeq,
+        ];
+        const SINGLE: u64 = 1 << HdrId::From as u32
+            | 1 << HdrId::To as u32
+            | 1 << HdrId::CallId as u32
+            | 1 << HdrId::CSeq as u32
+            | 1 << HdrId::MaxForwards as u32
+            | 1 << HdrId::ContentLength as u32;
+        if !self.hdrs.has_all_once(&REQUIRED, SINGLE) {
+            self.core_header_error()?;
+        }
+        self.check_values(b, limits)
+    }
+
+    /// The reason for a missing or repeated core header, in a fixed order.
+    #[cold]
+    fn core_header_error(&self) -> Result<(), ParseError> {
         for (id, reason) in [
             (HdrId::Via, "Missing Via"),
             (HdrId::From, "Missing From"),
@@ -231,9 +274,14 @@ impl Msg {
                 return Err(ParseError::bad(reason));
             }
         }
+        Ok(())
+    }
 
+    /// Call-ID, CSeq, Max-Forwards and Content-Length values; sets the body range.
+    fn check_values(&mut self, b: &[u8], limits: &Limits) -> Result<(), ParseError> {
         let call_id = self.value_at(b, HdrId::CallId);
-        if call_id.is_empty() || call_id.iter().any(|&c| c <= b' ' || c >= 0x7f) {
+        if call_id.is_empty() || super::scan::skip_until(call_id, 0, &NOT_VISIBLE) != call_id.len()
+        {
             return Err(ParseError::bad("Bad Call-ID"));
         }
 
@@ -245,6 +293,8 @@ impl Msg {
         if !is_token_str(method) {
             return Err(ParseError::bad("Bad CSeq method"));
         }
+        let method_start = method.as_ptr() as usize - b.as_ptr() as usize;
+        self.cseq_method_at = (method_start as u32, method.len() as u32);
         if let StartLine::Request {
             method: req_method,
             method_end,
@@ -297,6 +347,23 @@ impl Msg {
             None => b"",
         }
     }
+}
+
+/// Length and id of the header name at `pos`: the name ends at the first non-token byte.
+#[inline]
+fn name_at(b: &[u8], pos: usize) -> (usize, HdrId) {
+    // Usual case: a known name of at most 15 bytes, ended by ':' or whitespace within 16 bytes.
+    if let Some(w) = b.get(pos..pos + 16) {
+        let w: &[u8; 16] = w.try_into().expect("16 bytes");
+        if let Some(n) = super::simd::name_end16(w).filter(|&n| n > 0) {
+            let id = super::hdrname::lookup16(w, n);
+            if id != HdrId::Other {
+                return (n, id);
+            }
+        }
+    }
+    let n = token_len(&b[pos..]);
+    (n, HdrId::from_name(&b[pos..pos + n]))
 }
 
 fn split_cseq(v: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -374,24 +441,30 @@ struct Spaces {
 /// a URI of printable non-space bytes holding a ':' and not starting with '<', one space and the
 /// version. `None` sends the line to the full check, which names what is wrong.
 #[inline]
+const fn not_visible_table() -> [u8; 256] {
+    let mut t = [1; 256];
+    let mut b = b'!' as usize;
+    while b < 0x7f {
+        t[b] = 0;
+        b += 1;
+    }
+    t
+}
+
+/// Non-zero for bytes outside `!`..`~` (space, controls, DEL, non-ASCII).
+static NOT_VISIBLE: [u8; 256] = not_visible_table();
+
 fn simple_request_line(line: &[u8]) -> Option<Spaces> {
     let sp1 = token_len(line);
     if sp1 == 0 || line.get(sp1) != Some(&b' ') {
         return None;
     }
-    let mut i = sp1 + 1;
-    let mut colon = false;
-    while i < line.len() {
-        let c = line[i];
-        if c == b' ' {
-            break;
-        }
-        if !(b'!'..0x7f).contains(&c) {
-            return None;
-        }
-        colon |= c == b':';
-        i += 1;
+    // The Request-URI: visible ASCII up to the next space.
+    let i = super::scan::skip_until(line, sp1 + 1, &NOT_VISIBLE);
+    if line.get(i).is_some_and(|&c| c != b' ') {
+        return None;
     }
+    let colon = super::scan::find_byte(b':', &line[sp1 + 1..i]).is_some();
     let ok = colon
         && i > sp1 + 1
         && line[sp1 + 1] != b'<'

@@ -48,7 +48,7 @@ fn scan_params(params: Params<'_>) -> Result<Option<&[u8]>, HeaderError> {
     let mut tag = None;
     let mut seen = false;
     let ok = params.scan(|name, value| {
-        if !seen && name.len() == 3 && super::scan::eq_ic(name, b"tag") {
+        if !seen && super::scan::eq_letters(name, b"tag") {
             seen = true;
             tag = value.map(unquote);
         }

@@ -62,10 +62,14 @@ pub fn is_token(b: u8) -> bool {
     TOKEN[b as usize]
 }
 
-/// Position of `b` in a short slice. A plain loop: for the 10–60 byte slices of header values
-/// it costs less than memchr's setup.
+/// Position of `b` in a short slice: 16 bytes per step from 16 bytes on, else a plain loop (for
+/// the 10–60 byte slices of header values either costs less than memchr's setup).
 #[inline]
 pub fn find_byte(b: u8, s: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if s.len() >= 16 {
+        return super::simd::find_any16(s, 0, [b]);
+    }
     s.iter().position(|&c| c == b)
 }
 
@@ -73,6 +77,10 @@ pub fn find_byte(b: u8, s: &[u8]) -> Option<usize> {
 /// time (SWAR): header values are 10–100 bytes, too short for memchr's vector setup to pay off.
 #[inline]
 pub fn find_any<const N: usize>(s: &[u8], from: usize, targets: [u8; N]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if s.len() >= 16 && from <= s.len() - 16 {
+        return super::simd::find_any16(s, from, targets);
+    }
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
@@ -125,6 +133,10 @@ pub fn trim(s: &[u8]) -> &[u8] {
 
 #[inline]
 pub fn trim_start(mut s: &[u8]) -> &[u8] {
+    // Usual case first: every LWS byte is at most SP.
+    if s.first().is_some_and(|&c| c > b' ') {
+        return s;
+    }
     while let [first, rest @ ..] = s {
         if !is_lws(*first) {
             break;
@@ -136,6 +148,9 @@ pub fn trim_start(mut s: &[u8]) -> &[u8] {
 
 #[inline]
 pub fn trim_end(mut s: &[u8]) -> &[u8] {
+    if s.last().is_some_and(|&c| c > b' ') {
+        return s;
+    }
     while let [rest @ .., last] = s {
         if !is_lws(*last) {
             break;
@@ -151,10 +166,39 @@ pub fn eq_ic(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// `name` equals the lower-case letters `known`, in any case. OR-ing in 0x20 maps only the
+/// upper- and lower-case form of a letter onto it, so the compare is exact; with the length
+/// fixed at compile time it unrolls into a few word operations.
+#[inline]
+pub fn eq_letters<const N: usize>(name: &[u8], known: &[u8; N]) -> bool {
+    debug_assert!(known.iter().all(u8::is_ascii_lowercase));
+    match <&[u8; N]>::try_from(name) {
+        Ok(n) => {
+            n.iter()
+                .zip(known)
+                .fold(0, |d, (&a, &k)| d | ((a | 0x20) ^ k))
+                == 0
+        }
+        Err(_) => false,
+    }
+}
+
 /// Parses a run of decimal digits (no sign, no spaces) into a u64; `None` on empty, junk or overflow.
 pub fn parse_u64(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 20 {
         return None;
+    }
+    // Up to 19 digits cannot overflow: no checked arithmetic.
+    if s.len() <= 19 {
+        let mut n: u64 = 0;
+        for &b in s {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = n * 10 + u64::from(d);
+        }
+        return Some(n);
     }
     let mut n: u64 = 0;
     for &b in s {
@@ -300,12 +344,27 @@ mod tests {
             }
         }
         assert_eq!(find_lf(b"abc", 3), None);
-        for from in 0..text.len() {
-            let want = text[from..]
-                .iter()
-                .position(|c| b"\r:\x8a".contains(c))
-                .map(|i| from + i);
-            assert_eq!(find_any(text, from, [b'\r', b':', 0x8a]), want);
+        // Every window of a longer text, so both the vector path (16 bytes or more) and the
+        // word path run, with hits before, inside and after the overlapping last step.
+        let long: Vec<u8> = text
+            .iter()
+            .chain(b"0123456789abcdef:ghij\rk")
+            .chain(text)
+            .copied()
+            .collect();
+        for from in 0..long.len() {
+            for end in from..=long.len() {
+                let s = &long[..end];
+                let want = s[from..]
+                    .iter()
+                    .position(|c| b"\r:\x8a".contains(c))
+                    .map(|i| from + i);
+                assert_eq!(
+                    find_any(s, from, [b'\r', b':', 0x8a]),
+                    want,
+                    "{from}..{end}"
+                );
+            }
         }
         assert_eq!(find_lf(b"abc", 7), None);
     }
@@ -323,6 +382,19 @@ mod tests {
         ] {
             let want = s.iter().position(|&b| !is_token(b)).unwrap_or(s.len());
             assert_eq!(token_len(s), want, "{}", String::from_utf8_lossy(s));
+        }
+    }
+
+    #[test]
+    fn eq_letters_folds_only_letter_case() {
+        assert!(eq_letters(b"BrAnch", b"branch"));
+        assert!(eq_letters(b"tag", b"tag"));
+        assert!(!eq_letters(b"tags", b"tag"));
+        assert!(!eq_letters(b"ta", b"tag"));
+        // 'G' ^ 0x20 is 'g', but no other byte maps onto a letter.
+        for c in 0..=255u8 {
+            let name = [b't', b'a', c];
+            assert_eq!(eq_letters(&name, b"tag"), c == b'g' || c == b'G', "{c}");
         }
     }
 

@@ -148,6 +148,12 @@ impl HeaderTable {
         self.repeated & (1 << id as u32) != 0
     }
 
+    /// True when every one of `ids` has a line and none of `single` has more than one.
+    #[inline]
+    pub fn has_all_once(&self, ids: &[HdrId], single: u64) -> bool {
+        self.repeated & single == 0 && ids.iter().all(|&id| self.first[id as usize] != u16::MAX)
+    }
+
     #[inline]
     pub fn first(&self, id: HdrId) -> Option<usize> {
         let i = self.first[id as usize];

@@ -147,3 +147,39 @@ fn single_values_left_open_are_still_rejected() {
         assert!(matches!(m.contact(), Some(Err(_))), "{contact}");
     }
 }
+
+#[test]
+fn first_list_value_rejects_what_the_full_split_rejects() {
+    let with = |via: &str, contact: &str| {
+        let raw = INVITE
+            .replace(
+                "Contact: <sip:alice@pc33.atlanta.example.com>",
+                &format!("Contact: {contact}"),
+            )
+            .replacen(
+                "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds, SIP/2.0/TCP 10.0.0.1:5070;branch=z9hG4bKx",
+                &format!("Via: {via}"),
+                1,
+            );
+        parse(&raw).unwrap()
+    };
+    for (contact, ok) in [
+        ("<sip:a@b>;expires=5", true),
+        ("<sip:a@b;x=1>;q=0.5", true),
+        ("<sip:a@b", false),
+        ("> <sip:a@b", false),
+        ("<sip:a@b> <", false),
+        ("<sip:a@b>, <sip:c@d", true),
+        ("\"x, y\" <sip:a@b>", true),
+    ] {
+        let m = with("SIP/2.0/UDP h;branch=z9hG4bK1", contact);
+        let split = m.first_list_value(HdrId::Contact);
+        let full = scan::find_unquoted(m.header(HdrId::Contact).unwrap(), b',');
+        assert_eq!(split.is_ok(), full.is_ok(), "{contact}");
+        assert_eq!(m.contact().unwrap().is_ok(), ok, "{contact}");
+    }
+    assert!(with("SIP/2.0/UDP h;x=<", "<sip:a@b>").via1().is_err());
+    let m = with("SIP/2.0/UDP h;branch=z9hG4bK9;rport", "<sip:a@b>");
+    assert_eq!(m.via1().unwrap().branch(), Some(&b"z9hG4bK9"[..]));
+    assert_eq!(m.cseq().method_raw, b"INVITE");
+}

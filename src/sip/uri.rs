@@ -53,6 +53,8 @@ struct Marks {
     /// First '?' and ';' after the first '@' (anywhere when there is no '@').
     question: Option<usize>,
     semi: Option<usize>,
+    /// First ':' after the first '@' (the host:port colon when it comes before ';' and '?').
+    host_colon: Option<usize>,
 }
 
 /// Classifies every byte of `rest` once; fails on a byte that cannot appear in a URI.
@@ -64,6 +66,7 @@ fn scan_marks(rest: &[u8]) -> Result<Marks, HeaderError> {
         colon: None,
         question: None,
         semi: None,
+        host_colon: None,
     };
     let mut i = 0;
     loop {
@@ -89,6 +92,8 @@ fn scan_marks(rest: &[u8]) -> Result<Marks, HeaderError> {
             _ => {
                 if m.at.is_none() {
                     m.colon = m.colon.or(Some(i));
+                } else {
+                    m.host_colon = m.host_colon.or(Some(i));
                 }
             }
         }
@@ -273,7 +278,26 @@ fn parse_sip<'a>(rest: &'a [u8], m: &Marks, uri: &mut Uri<'a>) -> Result<(), Hea
     if !params.is_empty() && !uri.params.validate() {
         return Err(HeaderError::new("bad URI parameter"));
     }
-    let (host, port) = split_hostport(hostport)?;
+    let (host, port) = if hostport.first() == Some(&b'[') {
+        split_hostport(hostport)?
+    } else {
+        // The scan already saw the colon: what `split_hostport` would find, without a search.
+        let colon = match m.at {
+            Some(_) => m.host_colon,
+            None => m.colon,
+        };
+        let (host, port) = match colon.map(|c| c - base).filter(|&c| c < hostport.len()) {
+            Some(c) => {
+                let port = parse_u16(&hostport[c + 1..]).ok_or(HeaderError::new("bad port"))?;
+                (&hostport[..c], Some(port))
+            }
+            None => (hostport, None),
+        };
+        if host.is_empty() {
+            return Err(HeaderError::new("empty host"));
+        }
+        (host, port)
+    };
     uri.host_kind = host_kind(host)?;
     uri.host = host;
     uri.port = port;
@@ -376,25 +400,32 @@ static HOST_CLASS: [u8; 256] = host_class();
 
 /// Dotted-quad IPv4 address: four decimal octets of one to three digits, each at most 255.
 pub fn is_ipv4(s: &[u8]) -> bool {
-    let (mut parts, mut digits, mut v) = (0, 0, 0u16);
-    for &b in s {
-        if b == b'.' {
-            if digits == 0 {
+    if !(7..=15).contains(&s.len()) {
+        return false;
+    }
+    let mut i = 0;
+    for octet in 0..4 {
+        if octet > 0 {
+            if s.get(i) != Some(&b'.') {
                 return false;
             }
-            parts += 1;
-            (digits, v) = (0, 0);
-        } else if b.is_ascii_digit() && digits < 3 {
-            v = v * 10 + u16::from(b - b'0');
-            if v > 255 {
-                return false;
+            i += 1;
+        }
+        let start = i;
+        let mut v = 0u32;
+        while i < s.len() && i - start < 3 {
+            let d = s[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
             }
-            digits += 1;
-        } else {
+            v = v * 10 + u32::from(d);
+            i += 1;
+        }
+        if i == start || v > 255 {
             return false;
         }
     }
-    digits > 0 && parts == 3
+    i == s.len()
 }
 
 fn check_escapes(s: &[u8]) -> Result<(), HeaderError> {
@@ -523,6 +554,32 @@ mod tests {
             b"1.2.3.a",
         ] {
             assert!(!is_ipv4(bad), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn host_and_port_agree_with_split_hostport() {
+        for (uri, hostport) in [
+            ("sip:example.com", "example.com"),
+            ("sip:example.com:5060", "example.com:5060"),
+            ("sip:u@h:1;p=a:b?x=c:d", "h:1"),
+            ("sip:u:pw@h;maddr=a:b", "h"),
+            ("sip:h;x=1:2", "h"),
+            ("sip:h?a=1:2", "h"),
+            ("sips:u@127.0.0.1:5061", "127.0.0.1:5061"),
+            ("sip:u@[::1]:5070;lr", "[::1]:5070"),
+            ("sip::5060", ":5060"),
+            ("sip:u@:5060", ":5060"),
+            ("sip:h:", "h:"),
+            ("sip:h:x", "h:x"),
+            ("sip:u@h:99999", "h:99999"),
+        ] {
+            let want = split_hostport(hostport.as_bytes()).map(|(h, p)| (h.to_vec(), p));
+            let got = Uri::parse(uri.as_bytes()).map(|u| (u.host.to_vec(), u.port));
+            assert_eq!(got.is_ok(), want.is_ok(), "{uri}");
+            if let (Ok(g), Ok(w)) = (&got, &want) {
+                assert_eq!(g, w, "{uri}");
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::error::HeaderError;
 use super::params::Params;
-use super::scan::{eq_ic, is_lws, is_token, parse_u16, parse_u32, trim, trim_start, unquote};
+use super::scan::{eq_letters, is_lws, is_token, parse_u16, parse_u32, trim, trim_start, unquote};
 use super::uri::{HostKind, host_kind, split_hostport};
 
 /// One Via value (a Via header line may hold several, comma-separated).
@@ -75,14 +75,14 @@ impl<'a> Via<'a> {
         let (mut branch, mut received, mut rport) = (None, None, None);
         let mut bad = None;
         let ok = params.scan(|name, value| match name.len() {
-            6 if eq_ic(name, b"branch") => branch = branch.or(value),
-            8 if eq_ic(name, b"received") => received = received.or(value),
-            5 if eq_ic(name, b"rport") => match value.map(parse_u16) {
+            6 if eq_letters(name, b"branch") => branch = branch.or(value),
+            8 if eq_letters(name, b"received") => received = received.or(value),
+            5 if eq_letters(name, b"rport") => match value.map(parse_u16) {
                 None => rport = Some(None),
                 Some(Some(p)) => rport = Some(Some(p)),
                 Some(None) => bad = Some("bad Via rport"),
             },
-            3 if eq_ic(name, b"ttl") && value.and_then(parse_u32).is_none_or(|t| t > 255) => {
+            3 if eq_letters(name, b"ttl") && value.and_then(parse_u32).is_none_or(|t| t > 255) => {
                 bad = Some("bad Via ttl")
             }
             _ => {}

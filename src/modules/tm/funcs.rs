@@ -249,7 +249,7 @@ fn relay_branches(
             rr: m.rr.clone(),
         });
     }
-    let on_branch = {
+    let (on_branch, extra_hdrs) = {
         let mut st = tx.state.lock();
         if st.cancelled || st.uas.status >= 200 {
             return -3;
@@ -286,7 +286,7 @@ fn relay_branches(
         if route != TmRoute::Failure {
             st.avps = avps.clone();
         }
-        st.on_branch
+        (st.on_branch, st.extra_hdrs.clone())
     };
     let script = m.shared.script();
     let mut sent = 0;
@@ -320,6 +320,11 @@ fn relay_branches(
             spec.bflags = sc.bflags;
             spec.socket = sc.send_socket;
             msg = sc.msg;
+        }
+        for (n, v) in &extra_hdrs {
+            if let Err(e) = msg.add_header(n, v.as_bytes()) {
+                tracing::error!("t_relay: t_add_hdrs header {n}: {e}");
+            }
         }
         match uac::prepare(tx, &msg, &m.info, &spec, idx) {
             Ok(b) => {

@@ -12,6 +12,7 @@ pub mod ctx;
 pub mod funcs;
 pub mod hooks;
 pub mod local;
+pub mod local_fns;
 pub mod mi;
 pub mod pvs;
 pub mod reply;
@@ -20,6 +21,7 @@ pub mod table;
 #[cfg(test)]
 mod tests;
 pub mod tx;
+pub mod tx_fns;
 pub mod uac;
 pub mod uas;
 
@@ -30,7 +32,7 @@ use crate::script::module::p;
 use crate::script::{FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, ast::RouteKind};
 
 pub use hooks::{TxData, TxInfo, on_final, on_provisional, on_request, with_data};
-pub use local::send_request;
+pub use local::{LocalError, LocalRequest, originate, send_request};
 pub use reply::on_reply;
 
 /// The module's process-wide state: the transaction table and the statistics.
@@ -62,6 +64,8 @@ const RFOB: RouteMask = RouteMask::REQUEST
     .or(RouteMask::ONREPLY)
     .or(RouteMask::BRANCH);
 const RFOBL: RouteMask = RFOB.or(RouteMask::LOCAL);
+const O: RouteMask = RouteMask::ONREPLY;
+const RBR: RouteMask = RouteMask::REQUEST.or(RouteMask::BRANCH);
 
 const fn f(
     name: &'static str,
@@ -141,6 +145,33 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             &[p::OPT_STR],
             RFOB,
             funcs::t_local_replied,
+        ),
+        f("t_cancel_branch", &[p::OPT_STR], O, tx_fns::t_cancel_branch),
+        f(
+            "t_new_request",
+            &[p::STR, p::STR, p::STR, p::STR, p::OPT_STR, p::OPT_STR],
+            RouteMask::ALL,
+            local_fns::t_new_request,
+        ),
+        f("t_add_hdrs", &[p::STR], R, tx_fns::t_add_hdrs),
+        f(
+            "t_add_cancel_reason",
+            &[p::STR],
+            R,
+            tx_fns::t_add_cancel_reason,
+        ),
+        f(
+            "t_replicate",
+            &[p::STR, p::OPT_STR],
+            RF,
+            local_fns::t_replicate,
+        ),
+        f("t_flush_flags", &[], RBR, tx_fns::t_flush_flags),
+        f(
+            "t_reply_by_callid",
+            &[p::INT, p::STR, p::OPT_STR, p::OPT_STR],
+            R,
+            tx_fns::t_reply_by_callid,
         ),
     ],
     pvs: &pvs::PVS,

@@ -29,6 +29,9 @@ pub struct Transaction {
     pub shared: Arc<Shared>,
     pub cfg: Arc<TmConfig>,
     pub state: Mutex<TxState>,
+    /// Header lines (`Name: value\r\n`) the CANCELs of the branches carry
+    /// (`t_add_cancel_reason`); its own lock, as CANCELs are built under `state`.
+    pub cancel_hdrs: Mutex<Vec<u8>>,
 }
 
 /// Called once with the final reply code of a transaction osips originated.
@@ -66,6 +69,8 @@ pub struct TxState {
     pub created: std::time::SystemTime,
     /// Other modules' data, handed to their `hooks::on_final` hook.
     pub ext: super::hooks::TxDataMap,
+    /// `t_add_hdrs`: header lines added to every branch sent from now on.
+    pub extra_hdrs: Vec<(String, String)>,
 }
 
 fn next_id() -> u64 {
@@ -120,7 +125,9 @@ impl Transaction {
                 rr: Default::default(),
                 created: std::time::SystemTime::now(),
                 ext: Vec::new(),
+                extra_hdrs: Vec::new(),
             }),
+            cancel_hdrs: Mutex::new(Vec::new()),
         })
     }
 

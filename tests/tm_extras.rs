@@ -359,3 +359,104 @@ onreply_route[local] {
             .all(|r| r.get("index").is_some() && r.get("Current").is_some())
     );
 }
+
+/// Caller: INVITE, 180, CANCEL with a Reason; expects 200 for the CANCEL and 487.
+fn uac_cancel_with_reason() -> String {
+    let mut s = invite(RURI, TO_SERVICE, 1, true);
+    s += &format!(
+        r#"<recv response="100" optional="true"/>
+<recv response="180"/>
+<send><![CDATA[
+CANCEL {RURI} SIP/2.0
+[last_Via:]
+{FROM}
+{TO_SERVICE}
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Reason: SIP;cause=200;text="From the caller"
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+<recv response="487"/>
+"#
+    );
+    s += &ack_final();
+    scenario::wrap("tm", &s, &[])
+}
+
+/// Callee: rings; the CANCEL must match `reason_re`.
+fn uas_cancel_checked(reason_re: &str) -> String {
+    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
+    s += &reply("180 Ringing", true, None);
+    let (recv, vars) = scenario::recv_checked(
+        "request=\"CANCEL\"",
+        &[Check::msg(reason_re), Check::msg("X-Added: on-cancel")],
+        "c",
+    );
+    s += &recv;
+    s += &reply("200 OK", true, None);
+    s += &reply("487 Request Terminated", true, Some("1 INVITE"));
+    s += r#"<recv request="ACK" crlf="true"/>"#;
+    s += "<pause milliseconds=\"300\"/>";
+    scenario::wrap("tm", &s, &vars)
+}
+
+const CANCEL_REASON: &str = r#"
+route {
+    if (is_method("ACK")) { t_check_trans(); exit; }
+    if (is_method("CANCEL")) {
+        if ($rU == "script") {
+            t_add_cancel_reason("Reason: SIP;cause=600;text=\"Set by script\"\r\n");
+            t_relay("pass-reason-hdr");
+        } else {
+            t_relay("pass-reason-hdr");
+        }
+        exit;
+    }
+    t_newtran();
+    t_add_hdrs("X-Added: on-cancel\r\n");
+    t_on_failure("f");
+    $du = "sip:127.0.0.1:@UAS@";
+    t_relay();
+    setflag(5);
+    t_flush_flags();
+}
+
+failure_route[f] {
+    if (isflagset(5)) xlog("flag 5 flushed for $rU\n");
+}
+"#;
+
+fn cancel_reason_case(user: &str, reason_re: &str) {
+    let uas_port = common::free_udp_port();
+    let o = start(CANCEL_REASON, &[("@UAS@", uas_port.to_string())]);
+    let callee = uas("ringing callee", &uas_cancel_checked(reason_re), uas_port);
+    let caller = Run::new("cancelling caller", &uac_cancel_with_reason())
+        .towards_port(o.port)
+        .service(user)
+        .timeout(20)
+        .done(&o);
+    callee.success(&o);
+    assert_eq!(caller.received("SIP/2.0 487"), 1);
+    o.wait_log("the flag set after t_relay in the failure route", |l| {
+        l.contains(&format!("flag 5 flushed for {user}"))
+    });
+}
+
+#[test]
+fn t_add_cancel_reason_replaces_the_callers_reason() {
+    if common::sipp().is_none() {
+        return;
+    }
+    cancel_reason_case("script", "Reason: SIP;cause=600;text=.Set by script.");
+}
+
+#[test]
+fn pass_reason_hdr_relays_the_callers_reason() {
+    if common::sipp().is_none() {
+        return;
+    }
+    cancel_reason_case("pass", "Reason: SIP;cause=200;text=.From the caller.");
+}

@@ -29,9 +29,24 @@ pub struct Transaction {
     pub shared: Arc<Shared>,
     pub cfg: Arc<TmConfig>,
     pub state: Mutex<TxState>,
-    /// Header lines (`Name: value\r\n`) the CANCELs of the branches carry
-    /// (`t_add_cancel_reason`); its own lock, as CANCELs are built under `state`.
-    pub cancel_hdrs: Mutex<Vec<u8>>,
+    /// Header lines the CANCELs of the branches carry; its own lock, as CANCELs are built
+    /// under `state`.
+    pub cancel_hdrs: Mutex<CancelHdrs>,
+}
+
+/// Extra header lines (`Name: value\r\n` each) of the CANCELs tm sends.
+#[derive(Debug, Clone, Default)]
+pub struct CancelHdrs {
+    /// `t_add_hdrs`: on every request of the transaction.
+    pub added: Vec<u8>,
+    /// `t_add_cancel_reason`, or the received CANCEL's with `t_relay("pass-reason-hdr")`.
+    pub reason: Vec<u8>,
+}
+
+impl CancelHdrs {
+    pub fn lines(&self) -> Vec<u8> {
+        [self.added.as_slice(), self.reason.as_slice()].concat()
+    }
 }
 
 /// Called once with the final reply code of a transaction osips originated.
@@ -127,7 +142,7 @@ impl Transaction {
                 ext: Vec::new(),
                 extra_hdrs: Vec::new(),
             }),
-            cancel_hdrs: Mutex::new(Vec::new()),
+            cancel_hdrs: Mutex::new(CancelHdrs::default()),
         })
     }
 

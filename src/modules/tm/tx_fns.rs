@@ -103,7 +103,7 @@ pub fn t_add_hdrs(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         return -1;
     }
     tx.state.lock().extra_hdrs = lines;
-    *tx.cancel_hdrs.lock() = header_block(text);
+    tx.cancel_hdrs.lock().added = header_block(text);
     1
 }
 
@@ -124,7 +124,7 @@ pub fn t_add_cancel_reason(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     };
     match target {
         Some(tx) => {
-            *tx.cancel_hdrs.lock() = block;
+            tx.cancel_hdrs.lock().reason = block;
             1
         }
         None => {

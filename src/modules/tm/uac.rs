@@ -366,7 +366,7 @@ pub fn send_cancel(tx: &Arc<Transaction>, b: &mut UacBranch, idx: usize) {
         return;
     };
     let to = req.header(HdrId::To).unwrap_or_default().to_vec();
-    let extra = tx.cancel_hdrs.lock().clone();
+    let extra = tx.cancel_hdrs.lock().lines();
     let Some(out) = hop_request(&req, &b.via, "CANCEL", &to, &extra) else {
         return;
     };

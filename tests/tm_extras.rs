@@ -460,3 +460,93 @@ fn pass_reason_hdr_relays_the_callers_reason() {
     }
     cancel_reason_case("pass", "Reason: SIP;cause=200;text=.From the caller.");
 }
+
+const INJECT: &str = r#"
+route {
+    if (has_totag()) { t_relay(); exit; }
+    if (is_method("CANCEL")) { t_relay(); exit; }
+    t_newtran();
+    t_wait_for_new_branches();
+    if ($rU == "inject") t_on_reply("inject");
+    $du = "sip:127.0.0.1:@A@";
+    t_relay();
+}
+
+onreply_route[inject] {
+    if ($rs == 486) {
+        append_branch("sip:bob@127.0.0.1:@B@");
+        if (t_inject_branches("msg")) xlog("injected after $rs\n");
+    }
+    if ($rs == 200) t_wait_no_more_branches();
+}
+"#;
+
+#[test]
+fn t_inject_branches_from_an_onreply_route_reaches_a_second_callee() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let (a, b) = (common::free_udp_port(), common::free_udp_port());
+    let o = start(INJECT, &[("@A@", a.to_string()), ("@B@", b.to_string())]);
+    let busy = uas("busy callee", &scenario::uas_busy("tm", false), a);
+    let answers = uas(
+        "answering callee",
+        &scenario::uas_answer("tm", 100, false),
+        b,
+    );
+    let mut s = invite(RURI, TO_SERVICE, 1, true);
+    s += r#"<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="200" rrs="true"/>"#;
+    s += &scenario::in_dialog("ACK", 1, false);
+    s += "<pause milliseconds=\"200\"/>";
+    s += &scenario::in_dialog("BYE", 2, false);
+    s += r#"<recv response="200"/>"#;
+    let caller = Run::new("caller", &scenario::wrap("tm", &s, &[]))
+        .towards_port(o.port)
+        .service("inject")
+        .timeout(20)
+        .done(&o);
+    busy.success(&o);
+    answers.success(&o);
+    assert_eq!(caller.received("SIP/2.0 486"), 0, "the 486 stays here");
+    assert!(o.log().contains("injected after 486"), "{}", o.log());
+}
+
+#[test]
+fn t_wait_for_new_branches_keeps_the_invite_open_after_its_branches_failed() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let (a, b) = (common::free_udp_port(), common::free_udp_port());
+    let o = start(INJECT, &[("@A@", a.to_string()), ("@B@", b.to_string())]);
+    let busy = uas("busy callee", &scenario::uas_busy("tm", false), a);
+    // A final reply during the pause would abort the caller's scenario.
+    let mut s = invite(RURI, TO_SERVICE, 1, true);
+    s += &format!(
+        r#"<recv response="100"/>
+<pause milliseconds="1500"/>
+<send><![CDATA[
+CANCEL {RURI} SIP/2.0
+[last_Via:]
+{FROM}
+{TO_SERVICE}
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+<recv response="486"/>
+"#
+    );
+    s += &ack_final();
+    let caller = Run::new("waiting caller", &scenario::wrap("tm", &s, &[]))
+        .towards_port(o.port)
+        .service("wait")
+        .timeout(20)
+        .done(&o);
+    busy.success(&o);
+    assert_eq!(caller.received("SIP/2.0 486"), 1);
+}

@@ -11,6 +11,7 @@ pub mod config;
 pub mod ctx;
 pub mod funcs;
 pub mod hooks;
+pub mod inject;
 pub mod local;
 pub mod local_fns;
 pub mod mi;
@@ -167,6 +168,24 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             local_fns::t_replicate,
         ),
         f("t_flush_flags", &[], RBR, tx_fns::t_flush_flags),
+        f(
+            "t_inject_branches",
+            &[p::STR, p::OPT_STR],
+            RouteMask::REQUEST.or(O),
+            inject::t_inject_branches,
+        ),
+        f(
+            "t_wait_for_new_branches",
+            &[],
+            R,
+            inject::t_wait_for_new_branches,
+        ),
+        f(
+            "t_wait_no_more_branches",
+            &[],
+            RFOB,
+            inject::t_wait_no_more_branches,
+        ),
         f(
             "t_reply_by_callid",
             &[p::INT, p::STR, p::OPT_STR, p::OPT_STR],

@@ -86,6 +86,9 @@ pub struct TxState {
     pub ext: super::hooks::TxDataMap,
     /// `t_add_hdrs`: header lines added to every branch sent from now on.
     pub extra_hdrs: Vec<(String, String)>,
+    /// `t_wait_for_new_branches`: a phony pending branch keeps the transaction open.
+    pub waiting: bool,
+    pub waiting_timer: Option<TimerId>,
 }
 
 fn next_id() -> u64 {
@@ -141,6 +144,8 @@ impl Transaction {
                 created: std::time::SystemTime::now(),
                 ext: Vec::new(),
                 extra_hdrs: Vec::new(),
+                waiting: false,
+                waiting_timer: None,
             }),
             cancel_hdrs: Mutex::new(CancelHdrs::default()),
         })

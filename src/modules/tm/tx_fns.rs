@@ -24,12 +24,17 @@ pub enum CancelWhich {
 
 impl CancelWhich {
     pub fn parse(s: &str) -> Option<CancelWhich> {
-        match s.trim() {
-            "" => Some(CancelWhich::This),
-            "a" | "A" => Some(CancelWhich::All),
-            "o" | "O" => Some(CancelWhich::Others),
-            _ => None,
+        let s = s.trim().to_ascii_lowercase();
+        if !s.chars().all(|c| c == 'a' || c == 'o') {
+            return None;
         }
+        Some(if s.contains('a') {
+            CancelWhich::All
+        } else if s.contains('o') {
+            CancelWhich::Others
+        } else {
+            CancelWhich::This
+        })
     }
 
     /// Whether branch `i` is to be cancelled, for the reply `code` on branch `this`.

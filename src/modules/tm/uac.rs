@@ -308,7 +308,7 @@ fn fr_expired(tx: &Arc<Transaction>, idx: usize) {
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Runs `job` on the one thread that handles timeouts (`tm-timeout`), in order.
-fn defer(job: Job) {
+pub(super) fn defer(job: Job) {
     static QUEUE: std::sync::OnceLock<std::sync::mpsc::Sender<Job>> = std::sync::OnceLock::new();
     let q = QUEUE.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();

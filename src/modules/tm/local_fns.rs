@@ -72,7 +72,7 @@ fn log_outcome(what: &'static str) -> UacDone {
 }
 
 /// `t_new_request(method, ruri, from, to[, body[, ctx]])`.
-pub fn t_new_request(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+pub fn t_new_request(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let s = |i: usize| args.get(i).and_then(ArgValue::str).unwrap_or("");
     let text = match new_request_text(s(0), s(1), s(2), s(3), Some(s(4))) {
         Ok(t) => t,
@@ -81,7 +81,11 @@ pub fn t_new_request(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             return -1;
         }
     };
-    let Some(shared) = crate::runtime::global_shared() else {
+    // Startup, timer and event routes have no message: the process-wide runtime then.
+    let shared = sip(ctx)
+        .map(|m| m.shared.clone())
+        .or_else(crate::runtime::global_shared);
+    let Some(shared) = shared else {
         tracing::error!("t_new_request: the proxy is not running");
         return -1;
     };

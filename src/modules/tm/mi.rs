@@ -1,4 +1,5 @@
-//! tm MI commands: `t_uac_dlg` (send a request statefully, answer with its final reply) and
+//! tm MI commands: `t_uac_dlg` (send a request statefully through `local_route`, answer with
+//! its final reply), `t_uac_cancel` (cancel such a request), `t_hash` (table occupancy) and
 //! `t_reply` (answer a pending transaction, named by `$T_id`).
 
 use std::sync::Arc;

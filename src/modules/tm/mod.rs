@@ -1,11 +1,15 @@
 //! tm: stateful SIP proxying (RFC 3261 §16–§17, RFC 6026) — server and client transactions in a
 //! sharded table, retransmissions and final-response timers on the process timer wheel
 //! (`crate::timer`), parallel and serial forking, CANCEL, hop-by-hop ACK, best-reply selection,
-//! failure / onreply / branch routes and the `$T_*` pseudo-variables.
+//! failure / onreply / branch routes, `local_route` on the requests osips originates and the
+//! `$T_*` pseudo-variables.
 //!
 //! Map: [`config`] modparams, [`table`] keys and the sharded table, [`tx`] the transaction,
 //! [`uas`] replies upstream, [`uac`] branches downstream, [`reply`] replies from downstream,
-//! [`funcs`] script functions, [`pvs`] pseudo-variables, [`stats`] statistics, [`mi`] MI commands.
+//! [`local`] requests osips originates (through `local_route`), [`funcs`] the core script
+//! functions, [`tx_fns`] functions on an existing transaction, [`local_fns`] `t_new_request` /
+//! `t_replicate`, [`inject`] dynamic branches, [`pvs`] pseudo-variables, [`stats`] statistics,
+//! [`mi`] MI commands.
 
 pub mod config;
 pub mod ctx;

@@ -550,3 +550,51 @@ Content-Length: 0
     busy.success(&o);
     assert_eq!(caller.received("SIP/2.0 486"), 1);
 }
+
+#[test]
+fn failure_route_armed_in_local_route_reroutes_the_local_request() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let (a, b) = (common::free_udp_port(), common::free_udp_port());
+    let o = start(
+        r#"
+route {
+    if (is_method("OPTIONS")) {
+        t_new_request("MESSAGE", "sip:bob@127.0.0.1:@A@", "sip:alice@127.0.0.1",
+            "sip:bob@127.0.0.1", "text/plain hi");
+        sl_send_reply(200, "OK");
+    }
+}
+
+local_route {
+    t_on_failure("again");
+}
+
+failure_route[again] {
+    xlog("local failure $T_reply_code\n");
+    $du = "sip:127.0.0.1:@B@";
+    t_relay();
+}
+"#,
+        &[("@A@", a.to_string()), ("@B@", b.to_string())],
+    );
+    let mut busy = String::from(r#"<recv request="MESSAGE"/>"#);
+    busy += &reply("486 Busy Here", true, None);
+    let busy = uas("busy callee", &scenario::wrap("tm", &busy, &[]), a);
+    // The second branch replaces the placeholder Via too: one Via, ours.
+    let checks = [
+        Check::msg("!0\\.0\\.0\\.0"),
+        Check::msg("Via: SIP/2.0/UDP 127.0.0.1:[0-9]+;branch=z9hG4bKtm"),
+    ];
+    let second = uas(
+        "second callee",
+        &scenario::uas_200_checked("uas", "MESSAGE", &checks),
+        b,
+    );
+    options_from(&o, "127.0.0.1", "alice", 200, "SIP/2.0 200");
+    busy.success(&o);
+    let second = second.success(&o);
+    assert_eq!(second.received("MESSAGE"), 1);
+    assert!(o.log().contains("local failure 486"), "{}", o.log());
+}

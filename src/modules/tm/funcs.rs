@@ -236,6 +236,7 @@ fn relay_branches(
     flags: RelayFlags,
     avps: AvpStore,
 ) -> i32 {
+    let originated = tx.state.lock().originated;
     let c = ctx::of(m);
     let (on_failure, on_reply, on_branch) = (c.on_failure, c.on_reply, c.on_branch);
     let (fr, fr_inv) = (c.fr_timeout, c.fr_inv_timeout);
@@ -247,7 +248,7 @@ fn relay_branches(
         socket: m.send_socket,
         proxy: proxy.clone(),
         bflags: m.bflags,
-        local: false,
+        local: originated,
         rr: m.rr.clone(),
     }];
     for b in m.branches.drain(..) {
@@ -258,7 +259,7 @@ fn relay_branches(
             socket: b.socket.or(m.send_socket),
             proxy: proxy.clone(),
             bflags: b.bflags,
-            local: false,
+            local: originated,
             rr: m.rr.clone(),
         });
     }

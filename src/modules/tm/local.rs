@@ -114,6 +114,7 @@ pub fn originate(
     {
         let mut st = tx.state.lock();
         st.on_done = Some(done);
+        st.originated = true;
         let life = st.fr_timeout + st.fr_inv_timeout + cfg.t1x64();
         tx.delete_after(&mut st, life);
     }

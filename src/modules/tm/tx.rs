@@ -86,6 +86,9 @@ pub struct TxState {
     pub ext: super::hooks::TxDataMap,
     /// `t_add_hdrs`: header lines added to every branch sent from now on.
     pub extra_hdrs: Vec<(String, String)>,
+    /// osips made the request (`local::originate`): its top Via is a placeholder each branch
+    /// replaces, also for branches a failure route adds.
+    pub originated: bool,
     /// `t_wait_for_new_branches`: a phony pending branch keeps the transaction open.
     pub waiting: bool,
     pub waiting_timer: Option<TimerId>,
@@ -144,6 +147,7 @@ impl Transaction {
                 created: std::time::SystemTime::now(),
                 ext: Vec::new(),
                 extra_hdrs: Vec::new(),
+                originated: false,
                 waiting: false,
                 waiting_timer: None,
             }),

@@ -404,7 +404,8 @@ pub fn send_ack(tx: &Transaction, b: &UacBranch, reply: &Msg) {
         return;
     };
     let to = reply.header(HdrId::To).unwrap_or_default();
-    if let Some(out) = hop_request(&req, &b.via, "ACK", to, b"") {
+    let added = tx.cancel_hdrs.lock().added.clone();
+    if let Some(out) = hop_request(&req, &b.via, "ACK", to, &added) {
         let _ = tx.send(&b.dest, out);
     }
 }

@@ -39,6 +39,8 @@ pub struct LocalRequest {
 pub enum LocalError {
     #[error("dropped by local_route")]
     Dropped,
+    #[error("local_route nests too deep (t_new_request in local_route loops)")]
+    TooDeep,
     #[error("{0}")]
     Send(String),
 }
@@ -53,6 +55,30 @@ fn nowhere() -> ReceiveInfo {
         conn: None,
         force_rport: false,
     }
+}
+
+/// How deep `local_route` runs may nest (a `t_new_request` in `local_route` starts another).
+pub const MAX_NESTING: u32 = 8;
+
+thread_local! {
+    static NESTING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `local_route` on `sc` with `avps`, counting the nesting on this thread.
+fn run_local_route(
+    shared: &Arc<Shared>,
+    sc: &mut SipCtx,
+    route: usize,
+    avps: &mut AvpStore,
+) -> Result<bool, LocalError> {
+    let depth = NESTING.with(|n| n.get());
+    if depth >= MAX_NESTING {
+        return Err(LocalError::TooDeep);
+    }
+    NESTING.with(|n| n.set(depth + 1));
+    let out = crate::runtime::handler::run_route_avps(shared.script(), sc, route, Some(avps));
+    NESTING.with(|n| n.set(depth));
+    Ok(out.dropped)
 }
 
 /// Sends `req` statefully after `local_route`; `done` gets the final code (also when sending
@@ -89,13 +115,7 @@ pub fn originate(
         if let Some(c) = &req.uac_ctx {
             avps.push(UAC_CTX_AVP, Value::str(c.clone()));
         }
-        let out = crate::runtime::handler::run_route_avps(
-            shared.script(),
-            &mut sc,
-            route,
-            Some(&mut avps),
-        );
-        if out.dropped {
+        if run_local_route(shared, &mut sc, route, &mut avps)? {
             return Err(LocalError::Dropped);
         }
         req.uri = sc.ruri().into_owned();

@@ -213,3 +213,37 @@ fn local_route_edits_t_new_request_and_its_drop_keeps_another_from_going_out() {
     }
     running.shutdown();
 }
+
+#[test]
+fn t_new_request_in_local_route_stops_nesting() {
+    let peer = sock();
+    let client = sock();
+    let peer_port = peer.local_addr().unwrap().port();
+    let script = format!(
+        "socket = udp:127.0.0.1:0\nudp_workers = 1\nloadmodule \"tm.so\"\n\
+         route {{ t_new_request(\"OPTIONS\", \"sip:x@127.0.0.1:{peer_port}\", \"sip:a@h\", \"sip:b@h\"); exit; }}\n\
+         local_route {{ t_new_request(\"OPTIONS\", \"sip:x@127.0.0.1:{peer_port}\", \"sip:a@h\", \"sip:b@h\"); }}\n"
+    );
+    let running = Runtime::load_str("nest.cfg", &script)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .start()
+        .unwrap();
+    let port = running.sockets()[0].addr.port();
+    let req = request("MESSAGE", &client, "n1");
+    client.send_to(req.as_bytes(), ("127.0.0.1", port)).unwrap();
+    peer.set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    let mut calls = std::collections::HashSet::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = peer.recv(&mut buf) {
+        let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let cid = m
+            .split("\r\n")
+            .find(|l| l.starts_with("Call-ID:"))
+            .unwrap()
+            .to_string();
+        calls.insert(cid);
+    }
+    assert_eq!(calls.len(), super::local::MAX_NESTING as usize);
+    running.shutdown();
+}

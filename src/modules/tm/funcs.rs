@@ -42,7 +42,7 @@ pub struct RelayFlags {
     pub pass_reason: bool,
 }
 
-fn parse_flags(s: &str) -> Option<RelayFlags> {
+pub(super) fn parse_flags(s: &str) -> Option<RelayFlags> {
     let mut f = RelayFlags::default();
     for tok in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         match tok.to_ascii_lowercase().as_str() {

@@ -125,6 +125,13 @@ pub fn t_replicate(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         tracing::error!("t_replicate: no destination URI");
         return -1;
     }
+    // The t_relay flags; none changes how the single copy is sent here.
+    if let Some(f) = args.get(1).and_then(ArgValue::str)
+        && super::funcs::parse_flags(f).is_none()
+    {
+        tracing::error!("t_replicate: unknown flags `{f}`");
+        return -1;
+    }
     let shared = m.shared.clone();
     let cfg = super::config::of(shared.script());
     let tm = super::tm(&shared);

@@ -16,6 +16,8 @@ pub enum TmRoute {
     Failure,
     Reply,
     Branch,
+    /// `local_route`, on a request osips originates.
+    Local,
 }
 
 #[derive(Default)]

@@ -38,14 +38,17 @@ macro_rules! with_sip {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RelayFlags {
     pub no_auto_477: bool,
+    /// `pass-reason-hdr`: the CANCELs sent carry the received CANCEL's Reason.
+    pub pass_reason: bool,
 }
 
-fn parse_flags(s: &str) -> Option<RelayFlags> {
+pub(super) fn parse_flags(s: &str) -> Option<RelayFlags> {
     let mut f = RelayFlags::default();
     for tok in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         match tok.to_ascii_lowercase().as_str() {
             "no-auto-477" => f.no_auto_477 = true,
-            "no-dns-failover" | "pass-reason-hdr" | "allow-no-cancel" => {}
+            "pass-reason-hdr" => f.pass_reason = true,
+            "no-dns-failover" | "allow-no-cancel" => {}
             t if t.parse::<u32>().is_ok() || t.starts_with("0x") => {
                 let v = match t.strip_prefix("0x") {
                     Some(h) => u32::from_str_radix(h, 16).ok()?,
@@ -72,6 +75,7 @@ pub fn relay_args(args: &[ArgValue<'_>]) -> Result<(RelayFlags, Option<Destinati
     {
         if let Some(f) = parse_flags(a) {
             flags.no_auto_477 |= f.no_auto_477;
+            flags.pass_reason |= f.pass_reason;
         } else {
             let (p, h, port) = parse_hop(a, Proto::Udp)?;
             proxy = Some(resolve(p, &h, port)?);
@@ -191,6 +195,15 @@ pub fn t_relay(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         }
         Method::Cancel => {
             if let Some(tx) = tm.table.lookup_cancelled(&m.msg) {
+                if flags.pass_reason
+                    && let Some(r) = m.msg.header_by_name("Reason")
+                {
+                    let mut h = tx.cancel_hdrs.lock();
+                    // A reason set by the script (`t_add_cancel_reason`) wins.
+                    if h.reason.is_empty() {
+                        h.reason = [b"Reason: ", r, b"\r\n"].concat();
+                    }
+                }
                 answer_cancel(&tx, m);
                 reply::cancel_all(&tx);
                 return 1;
@@ -223,6 +236,7 @@ fn relay_branches(
     flags: RelayFlags,
     avps: AvpStore,
 ) -> i32 {
+    let originated = tx.state.lock().originated;
     let c = ctx::of(m);
     let (on_failure, on_reply, on_branch) = (c.on_failure, c.on_reply, c.on_branch);
     let (fr, fr_inv) = (c.fr_timeout, c.fr_inv_timeout);
@@ -234,7 +248,7 @@ fn relay_branches(
         socket: m.send_socket,
         proxy: proxy.clone(),
         bflags: m.bflags,
-        local: false,
+        local: originated,
         rr: m.rr.clone(),
     }];
     for b in m.branches.drain(..) {
@@ -245,11 +259,11 @@ fn relay_branches(
             socket: b.socket.or(m.send_socket),
             proxy: proxy.clone(),
             bflags: b.bflags,
-            local: false,
+            local: originated,
             rr: m.rr.clone(),
         });
     }
-    let on_branch = {
+    let (on_branch, extra_hdrs) = {
         let mut st = tx.state.lock();
         if st.cancelled || st.uas.status >= 200 {
             return -3;
@@ -286,7 +300,7 @@ fn relay_branches(
         if route != TmRoute::Failure {
             st.avps = avps.clone();
         }
-        st.on_branch
+        (st.on_branch, st.extra_hdrs.clone())
     };
     let script = m.shared.script();
     let mut sent = 0;
@@ -320,6 +334,11 @@ fn relay_branches(
             spec.bflags = sc.bflags;
             spec.socket = sc.send_socket;
             msg = sc.msg;
+        }
+        for (n, v) in &extra_hdrs {
+            if let Err(e) = msg.add_header(n, v.as_bytes()) {
+                tracing::error!("t_relay: t_add_hdrs header {n}: {e}");
+            }
         }
         match uac::prepare(tx, &msg, &m.info, &spec, idx) {
             Ok(b) => {
@@ -617,6 +636,9 @@ mod tests {
             (p.proto, p.addr),
             (Proto::Tcp, "127.0.0.3:5090".parse().unwrap())
         );
+        let a = [ArgValue::Str("pass-reason-hdr,no-auto-477".into())];
+        let (f, _) = relay_args(&a).unwrap();
+        assert!(f.pass_reason && f.no_auto_477);
         let a = [ArgValue::None, ArgValue::Str("0x02".into())];
         assert!(relay_args(&a).unwrap().0.no_auto_477);
         assert!(relay_args(&[ArgValue::Str("udp:127.0.0.1:notaport".into())]).is_err());

@@ -1,7 +1,7 @@
-//! tm MI commands: `t_uac_dlg` (send a request statefully, answer with its final reply) and
+//! tm MI commands: `t_uac_dlg` (send a request statefully through `local_route`, answer with
+//! its final reply), `t_uac_cancel` (cancel such a request), `t_hash` (table occupancy) and
 //! `t_reply` (answer a pending transaction, named by `$T_id`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use crate::mi::{MiCommand, MiError, MiParams, MiResult, Recipe};
 use crate::runtime::core_fns::{parse_hop, resolve};
 use crate::sip::Msg;
-use crate::transport::{Destination, Proto, ReceiveInfo};
+use crate::transport::Proto;
 
+use super::local::{LocalRequest, originate};
 use super::tx::Transaction;
-use super::uac::{self, BranchSpec};
 use super::uas;
 
 /// `$T_id` / MI `trans_id` text of a transaction: `hash:label` (the id's two halves).
@@ -33,7 +33,7 @@ fn opt(p: &MiParams<'_>, name: &str) -> Result<Option<String>, MiError> {
     Ok(p.opt_string(name)?.filter(|s| !s.is_empty() && s != "."))
 }
 
-fn header_lines(text: &str) -> Vec<(String, String)> {
+pub(super) fn header_lines(text: &str) -> Vec<(String, String)> {
     text.split(['\n'])
         .map(|l| l.trim_end_matches('\r'))
         .filter_map(|l| l.split_once(':'))
@@ -47,7 +47,7 @@ fn has(h: &[(String, String)], names: &[&str]) -> bool {
         .any(|(n, _)| names.iter().any(|x| n.eq_ignore_ascii_case(x)))
 }
 
-fn random_hex() -> String {
+pub(super) fn random_hex() -> String {
     use std::hash::BuildHasher;
     format!(
         "{:016x}",
@@ -109,55 +109,18 @@ fn t_uac_dlg(p: &MiParams<'_>) -> MiResult {
         None => None,
     };
     let cfg = super::config::of(shared.script());
-    let tm = super::tm(&shared);
-    let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
-    let info = ReceiveInfo {
-        proto: Proto::Udp,
-        src: nowhere,
-        local: nowhere,
-        socket: 0,
-        conn: None,
-        force_rport: false,
-    };
-    let tx = Transaction::new(
-        shared.clone(),
-        cfg.clone(),
-        None,
-        msg.clone(),
-        info.clone(),
-        Destination::new(Proto::Udp, nowhere),
-    );
     let (done_tx, done_rx) = std::sync::mpsc::channel();
-    tm.table.by_id.insert_new(tx.id, tx.clone());
-    tm.stats.uac_transactions.inc();
-    tm.stats.inuse.inc();
-    let spec = BranchSpec {
-        uri: ruri.clone(),
+    let req = LocalRequest {
+        msg,
+        uri: ruri,
+        dst_uri: None,
         proxy,
-        local: true,
-        ..BranchSpec::default()
+        uac_ctx: None,
     };
-    {
-        let mut st = tx.state.lock();
-        st.on_done = Some(Box::new(move |code, reply| {
-            let _ = done_tx.send((code, reply));
-        }));
-        let life = st.fr_timeout + st.fr_inv_timeout + cfg.t1x64();
-        tx.delete_after(&mut st, life);
-    }
-    let branch = uac::prepare(&tx, &msg, &info, &spec, 0).map_err(|e| {
-        tx.delete();
-        MiError::server_error(e.to_string())
-    })?;
-    {
-        let mut st = tx.state.lock();
-        st.branches.push(branch);
-        if let Err(e) = uac::start(&tx, &mut st, 0) {
-            drop(st);
-            tx.delete();
-            return Err(MiError::server_error(e.to_string()));
-        }
-    }
+    let done: super::tx::UacDone = Box::new(move |code, reply| {
+        let _ = done_tx.send((code, reply));
+    });
+    originate(&shared, req, done).map_err(|e| MiError::server_error(e.to_string()))?;
     let wait = cfg.fr_timeout.max(cfg.fr_inv_timeout) + Duration::from_secs(5);
     let (code, reply) = done_rx
         .recv_timeout(wait)
@@ -211,6 +174,42 @@ fn t_reply(p: &MiParams<'_>) -> MiResult {
     }
 }
 
+/// The CSeq number of an MI `cseq` ("5" or "5 INVITE").
+fn cseq_number(s: &str) -> Option<u32> {
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// `t_uac_cancel(callid, cseq)`: cancels every pending branch of the request osips sent
+/// (`t_uac_dlg`, `t_new_request`) with that Call-ID and CSeq.
+fn t_uac_cancel(p: &MiParams<'_>) -> MiResult {
+    let callid = p.string("callid")?;
+    let cseq = cseq_number(&p.string("cseq")?)
+        .ok_or_else(|| MiError::invalid_params("cseq is a number"))?;
+    let tx = super::tm_if_started()
+        .and_then(|tm| {
+            tm.table
+                .by_call_id(callid.as_bytes(), cseq)
+                .into_iter()
+                .find(|t| t.key.is_none() && t.state.lock().uas.status < 200)
+        })
+        .ok_or_else(|| MiError::new(481, "No such transaction"))?;
+    super::reply::cancel_all(&tx);
+    crate::mi::ok()
+}
+
+/// `t_hash`: per hash entry, the transactions now and ever.
+fn t_hash(_p: &MiParams<'_>) -> MiResult {
+    let sizes = super::tm_if_started()
+        .map(|tm| tm.table.by_id.shard_sizes())
+        .unwrap_or_default();
+    let rows: Vec<Value> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, (cur, total))| json!({"index": i, "Current": cur, "Total": total}))
+        .collect();
+    Ok(Value::Array(rows))
+}
+
 const UAC_DLG_3: &[&str] = &["method", "ruri", "headers"];
 const UAC_DLG_4: &[&str] = &["method", "ruri", "headers", "next_hop"];
 const UAC_DLG_5: &[&str] = &["method", "ruri", "headers", "next_hop", "socket"];
@@ -226,7 +225,29 @@ const REPLY_6: &[&str] = &[
     "body",
 ];
 
-pub static MI_COMMANDS: [MiCommand; 2] = [
+const CANCEL_2: &[&str] = &["callid", "cseq"];
+
+pub static MI_COMMANDS: [MiCommand; 4] = [
+    MiCommand {
+        name: "t_uac_cancel",
+        aliases: &[],
+        help: "cancels a request osips sent (by Call-ID and CSeq)",
+        flags: 0,
+        recipes: &[Recipe {
+            params: CANCEL_2,
+            handler: t_uac_cancel,
+        }],
+    },
+    MiCommand {
+        name: "t_hash",
+        aliases: &[],
+        help: "transactions per hash entry (now and in total)",
+        flags: 0,
+        recipes: &[Recipe {
+            params: &[],
+            handler: t_hash,
+        }],
+    },
     MiCommand {
         name: "t_uac_dlg",
         aliases: &[],
@@ -283,6 +304,9 @@ mod tests {
         assert_eq!(parse_trans_id(&trans_id(id)), Some(id));
         assert_eq!(parse_trans_id("1"), None);
         assert_eq!(parse_trans_id("x:1"), None);
+        assert_eq!(cseq_number("5 INVITE"), Some(5));
+        assert_eq!(cseq_number("7"), Some(7));
+        assert_eq!(cseq_number("INVITE"), None);
     }
 
     #[test]

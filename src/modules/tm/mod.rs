@@ -1,17 +1,23 @@
 //! tm: stateful SIP proxying (RFC 3261 §16–§17, RFC 6026) — server and client transactions in a
 //! sharded table, retransmissions and final-response timers on the process timer wheel
 //! (`crate::timer`), parallel and serial forking, CANCEL, hop-by-hop ACK, best-reply selection,
-//! failure / onreply / branch routes and the `$T_*` pseudo-variables.
+//! failure / onreply / branch routes, `local_route` on the requests osips originates and the
+//! `$T_*` pseudo-variables.
 //!
 //! Map: [`config`] modparams, [`table`] keys and the sharded table, [`tx`] the transaction,
 //! [`uas`] replies upstream, [`uac`] branches downstream, [`reply`] replies from downstream,
-//! [`funcs`] script functions, [`pvs`] pseudo-variables, [`stats`] statistics, [`mi`] MI commands.
+//! [`local`] requests osips originates (through `local_route`), [`funcs`] the core script
+//! functions, [`tx_fns`] functions on an existing transaction, [`local_fns`] `t_new_request` /
+//! `t_replicate`, [`inject`] dynamic branches, [`pvs`] pseudo-variables, [`stats`] statistics,
+//! [`mi`] MI commands.
 
 pub mod config;
 pub mod ctx;
 pub mod funcs;
 pub mod hooks;
+pub mod inject;
 pub mod local;
+pub mod local_fns;
 pub mod mi;
 pub mod pvs;
 pub mod reply;
@@ -20,6 +26,7 @@ pub mod table;
 #[cfg(test)]
 mod tests;
 pub mod tx;
+pub mod tx_fns;
 pub mod uac;
 pub mod uas;
 
@@ -30,7 +37,7 @@ use crate::script::module::p;
 use crate::script::{FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, ast::RouteKind};
 
 pub use hooks::{TxData, TxInfo, on_final, on_provisional, on_request, with_data};
-pub use local::send_request;
+pub use local::{LocalError, LocalRequest, originate, send_request};
 pub use reply::on_reply;
 
 /// The module's process-wide state: the transaction table and the statistics.
@@ -62,6 +69,8 @@ const RFOB: RouteMask = RouteMask::REQUEST
     .or(RouteMask::ONREPLY)
     .or(RouteMask::BRANCH);
 const RFOBL: RouteMask = RFOB.or(RouteMask::LOCAL);
+const O: RouteMask = RouteMask::ONREPLY;
+const RBR: RouteMask = RouteMask::REQUEST.or(RouteMask::BRANCH);
 
 const fn f(
     name: &'static str,
@@ -141,6 +150,51 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             &[p::OPT_STR],
             RFOB,
             funcs::t_local_replied,
+        ),
+        f("t_cancel_branch", &[p::OPT_STR], O, tx_fns::t_cancel_branch),
+        f(
+            "t_new_request",
+            &[p::STR, p::STR, p::STR, p::STR, p::OPT_STR, p::OPT_STR],
+            RouteMask::ALL,
+            local_fns::t_new_request,
+        ),
+        f("t_add_hdrs", &[p::STR], R, tx_fns::t_add_hdrs),
+        f(
+            "t_add_cancel_reason",
+            &[p::STR],
+            R,
+            tx_fns::t_add_cancel_reason,
+        ),
+        f(
+            "t_replicate",
+            &[p::STR, p::OPT_STR],
+            RF,
+            local_fns::t_replicate,
+        ),
+        f("t_flush_flags", &[], RBR, tx_fns::t_flush_flags),
+        f(
+            "t_inject_branches",
+            &[p::STR, p::OPT_STR],
+            RouteMask::REQUEST.or(O),
+            inject::t_inject_branches,
+        ),
+        f(
+            "t_wait_for_new_branches",
+            &[],
+            R,
+            inject::t_wait_for_new_branches,
+        ),
+        f(
+            "t_wait_no_more_branches",
+            &[],
+            RFOB,
+            inject::t_wait_no_more_branches,
+        ),
+        f(
+            "t_reply_by_callid",
+            &[p::INT, p::STR, p::OPT_STR, p::OPT_STR],
+            R,
+            tx_fns::t_reply_by_callid,
         ),
     ],
     pvs: &pvs::PVS,

@@ -186,6 +186,10 @@ pub fn cancel_all(tx: &Arc<Transaction>) {
     {
         let mut st = tx.state.lock();
         st.cancelled = true;
+        st.waiting = false;
+        if let Some(t) = st.waiting_timer.take() {
+            crate::timer::global().cancel(t);
+        }
         for (i, b) in st.branches.iter_mut().enumerate() {
             uac::cancel_branch(tx, b, i);
         }
@@ -252,6 +256,7 @@ pub fn check_final(tx: &Arc<Transaction>) {
         let mut st = tx.state.lock();
         if st.deleted
             || st.deciding
+            || st.waiting
             || st.uas.status >= 200
             || st.branches.is_empty()
             || st.branches.iter().any(|b| !b.is_final())

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -68,6 +69,8 @@ impl TxKey {
 pub struct Sharded<K, V> {
     hasher: RandomState,
     shards: Vec<Mutex<HashMap<K, V>>>,
+    /// Entries ever inserted, per shard (MI `t_hash` "Total").
+    inserted: Vec<AtomicU64>,
 }
 
 impl<K: Hash + Eq, V: Clone> Sharded<K, V> {
@@ -75,11 +78,16 @@ impl<K: Hash + Eq, V: Clone> Sharded<K, V> {
         Sharded {
             hasher: RandomState::new(),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            inserted: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
+    fn index(&self, k: &K) -> usize {
+        (self.hasher.hash_one(k) as usize) % SHARDS
+    }
+
     fn shard(&self, k: &K) -> &Mutex<HashMap<K, V>> {
-        &self.shards[(self.hasher.hash_one(k) as usize) % SHARDS]
+        &self.shards[self.index(k)]
     }
 
     pub fn get(&self, k: &K) -> Option<V> {
@@ -92,12 +100,30 @@ impl<K: Hash + Eq, V: Clone> Sharded<K, V> {
         if let Some(old) = s.get(&k) {
             return (old.clone(), false);
         }
+        self.inserted[self.index(&k)].fetch_add(1, Ordering::Relaxed);
         s.insert(k, v.clone());
         (v, true)
     }
 
     pub fn remove(&self, k: &K) -> Option<V> {
         self.shard(k).lock().remove(k)
+    }
+
+    /// A snapshot of the values (each shard locked in turn).
+    pub fn values(&self) -> Vec<V> {
+        self.shards
+            .iter()
+            .flat_map(|s| s.lock().values().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Per shard: the entries now and the entries ever inserted.
+    pub fn shard_sizes(&self) -> Vec<(usize, u64)> {
+        self.shards
+            .iter()
+            .zip(&self.inserted)
+            .map(|(s, n)| (s.lock().len(), n.load(Ordering::Relaxed)))
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -139,6 +165,18 @@ impl Table {
         self.by_key
             .get(&TxKey::of(cancel, Some(Method::Invite))?)
             .filter(|t| t.is_invite)
+    }
+
+    /// The transactions whose request has this Call-ID and CSeq number.
+    pub fn by_call_id(&self, call_id: &[u8], cseq: u32) -> Vec<Arc<Transaction>> {
+        self.by_id
+            .values()
+            .into_iter()
+            .filter(|t| {
+                let st = t.state.lock();
+                st.request.call_id() == call_id && st.request.cseq().num == cseq
+            })
+            .collect()
     }
 
     pub fn remove(&self, tx: &Transaction) {

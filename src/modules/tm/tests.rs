@@ -165,3 +165,85 @@ fn non_2xx_is_acked_hop_by_hop_and_retransmitted_until_the_callers_ack() {
     assert!(client.recv(&mut buf).is_err(), "no more 486 after the ACK");
     running.shutdown();
 }
+
+#[test]
+fn local_route_edits_t_new_request_and_its_drop_keeps_another_from_going_out() {
+    let peer = sock();
+    let client = sock();
+    let peer_port = peer.local_addr().unwrap().port();
+    let script = format!(
+        "socket = udp:127.0.0.1:0\nudp_workers = 1\nloadmodule \"tm.so\"\n\
+         loadmodule \"sipmsgops.so\"\n\
+         route {{\n\
+           t_new_request(\"NOTIFY\", \"sip:x@127.0.0.1:{peer_port}\", \"sip:a@h\", \"sip:b@h\");\n\
+           t_new_request(\"MESSAGE\", \"sip:x@127.0.0.1:9\", \"A sip:a@h\", \"sip:b@h\", \
+             \"text/plain hi\", \"$rU\");\n\
+           exit;\n\
+         }}\n\
+         local_route {{\n\
+           if (is_method(\"NOTIFY\")) drop();\n\
+           append_hf(\"X-Ctx: $avp(uac_ctx)\\r\\n\");\n\
+           $du = \"sip:127.0.0.1:{peer_port}\";\n\
+         }}\n"
+    );
+    let running = Runtime::load_str("local.cfg", &script)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .start()
+        .unwrap();
+    let port = running.sockets()[0].addr.port();
+    let req = request("OPTIONS", &client, "l1").replace("sip:bob@", "sip:ctx7@");
+    client.send_to(req.as_bytes(), ("127.0.0.1", port)).unwrap();
+    let msg = recv(&peer);
+    assert!(
+        first_line(&msg).starts_with("MESSAGE sip:x@127.0.0.1:9 "),
+        "{msg}"
+    );
+    assert!(msg.contains("X-Ctx: ctx7\r\n"), "{msg}");
+    assert!(msg.contains("From: A <sip:a@h>;tag="), "{msg}");
+    assert!(msg.ends_with("\r\n\r\nhi"), "{msg}");
+    assert!(top_branch(&msg).starts_with("z9hG4bKtm"), "{msg}");
+    peer.send_to(answer(&msg, "200 OK").as_bytes(), ("127.0.0.1", port))
+        .unwrap();
+    peer.set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = peer.recv(&mut buf) {
+        let m = String::from_utf8_lossy(&buf[..n]);
+        assert!(m.starts_with("MESSAGE "), "only the MESSAGE goes out: {m}");
+    }
+    running.shutdown();
+}
+
+#[test]
+fn t_new_request_in_local_route_stops_nesting() {
+    let peer = sock();
+    let client = sock();
+    let peer_port = peer.local_addr().unwrap().port();
+    let script = format!(
+        "socket = udp:127.0.0.1:0\nudp_workers = 1\nloadmodule \"tm.so\"\n\
+         route {{ t_new_request(\"OPTIONS\", \"sip:x@127.0.0.1:{peer_port}\", \"sip:a@h\", \"sip:b@h\"); exit; }}\n\
+         local_route {{ t_new_request(\"OPTIONS\", \"sip:x@127.0.0.1:{peer_port}\", \"sip:a@h\", \"sip:b@h\"); }}\n"
+    );
+    let running = Runtime::load_str("nest.cfg", &script)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .start()
+        .unwrap();
+    let port = running.sockets()[0].addr.port();
+    let req = request("MESSAGE", &client, "n1");
+    client.send_to(req.as_bytes(), ("127.0.0.1", port)).unwrap();
+    peer.set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    let mut calls = std::collections::HashSet::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = peer.recv(&mut buf) {
+        let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let cid = m
+            .split("\r\n")
+            .find(|l| l.starts_with("Call-ID:"))
+            .unwrap()
+            .to_string();
+        calls.insert(cid);
+    }
+    assert_eq!(calls.len(), super::local::MAX_NESTING as usize);
+    running.shutdown();
+}

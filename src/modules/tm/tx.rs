@@ -29,6 +29,24 @@ pub struct Transaction {
     pub shared: Arc<Shared>,
     pub cfg: Arc<TmConfig>,
     pub state: Mutex<TxState>,
+    /// Header lines the CANCELs of the branches carry; its own lock, as CANCELs are built
+    /// under `state`.
+    pub cancel_hdrs: Mutex<CancelHdrs>,
+}
+
+/// Extra header lines (`Name: value\r\n` each) of the CANCELs tm sends.
+#[derive(Debug, Clone, Default)]
+pub struct CancelHdrs {
+    /// `t_add_hdrs`: on every request of the transaction.
+    pub added: Vec<u8>,
+    /// `t_add_cancel_reason`, or the received CANCEL's with `t_relay("pass-reason-hdr")`.
+    pub reason: Vec<u8>,
+}
+
+impl CancelHdrs {
+    pub fn lines(&self) -> Vec<u8> {
+        [self.added.as_slice(), self.reason.as_slice()].concat()
+    }
 }
 
 /// Called once with the final reply code of a transaction osips originated.
@@ -66,6 +84,14 @@ pub struct TxState {
     pub created: std::time::SystemTime,
     /// Other modules' data, handed to their `hooks::on_final` hook.
     pub ext: super::hooks::TxDataMap,
+    /// `t_add_hdrs`: header lines added to every branch sent from now on.
+    pub extra_hdrs: Vec<(String, String)>,
+    /// osips made the request (`local::originate`): its top Via is a placeholder each branch
+    /// replaces, also for branches a failure route adds.
+    pub originated: bool,
+    /// `t_wait_for_new_branches`: a phony pending branch keeps the transaction open.
+    pub waiting: bool,
+    pub waiting_timer: Option<TimerId>,
 }
 
 fn next_id() -> u64 {
@@ -120,7 +146,12 @@ impl Transaction {
                 rr: Default::default(),
                 created: std::time::SystemTime::now(),
                 ext: Vec::new(),
+                extra_hdrs: Vec::new(),
+                originated: false,
+                waiting: false,
+                waiting_timer: None,
             }),
+            cancel_hdrs: Mutex::new(CancelHdrs::default()),
         })
     }
 

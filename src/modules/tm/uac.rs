@@ -308,7 +308,7 @@ fn fr_expired(tx: &Arc<Transaction>, idx: usize) {
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Runs `job` on the one thread that handles timeouts (`tm-timeout`), in order.
-fn defer(job: Job) {
+pub(super) fn defer(job: Job) {
     static QUEUE: std::sync::OnceLock<std::sync::mpsc::Sender<Job>> = std::sync::OnceLock::new();
     let q = QUEUE.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
@@ -366,7 +366,8 @@ pub fn send_cancel(tx: &Arc<Transaction>, b: &mut UacBranch, idx: usize) {
         return;
     };
     let to = req.header(HdrId::To).unwrap_or_default().to_vec();
-    let Some(out) = hop_request(&req, &b.via, "CANCEL", &to) else {
+    let extra = tx.cancel_hdrs.lock().lines();
+    let Some(out) = hop_request(&req, &b.via, "CANCEL", &to, &extra) else {
         return;
     };
     let _ = tx.send(&b.dest, out.clone());
@@ -403,14 +404,15 @@ pub fn send_ack(tx: &Transaction, b: &UacBranch, reply: &Msg) {
         return;
     };
     let to = reply.header(HdrId::To).unwrap_or_default();
-    if let Some(out) = hop_request(&req, &b.via, "ACK", to) {
+    let added = tx.cancel_hdrs.lock().added.clone();
+    if let Some(out) = hop_request(&req, &b.via, "ACK", to, &added) {
         let _ = tx.send(&b.dest, out);
     }
 }
 
 /// An ACK or CANCEL for `req`: its Request-URI, our Via, its Route set, From, Call-ID and CSeq
-/// number, with the given To.
-pub fn hop_request(req: &Msg, via: &str, method: &str, to: &[u8]) -> Option<Bytes> {
+/// number, with the given To and `extra` header lines (each ending in CRLF).
+pub fn hop_request(req: &Msg, via: &str, method: &str, to: &[u8], extra: &[u8]) -> Option<Bytes> {
     let mut out = format!(
         "{method} {} SIP/2.0\r\n",
         String::from_utf8_lossy(req.ruri())
@@ -431,8 +433,8 @@ pub fn hop_request(req: &Msg, via: &str, method: &str, to: &[u8]) -> Option<Byte
     line("Call-ID", req.call_id());
     line("CSeq", format!("{} {method}", req.cseq().num).as_bytes());
     line("Max-Forwards", b"70");
-    line("Content-Length", b"0");
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(extra);
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
     Some(Bytes::from(out))
 }
 
@@ -450,7 +452,7 @@ mod tests {
             CSeq: 4 INVITE\r\nContent-Length: 0\r\n\r\n";
         let req = Msg::parse(Bytes::from(raw)).unwrap();
         let via = "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKtm0000000000000001.0";
-        let ack = hop_request(&req, via, "ACK", b"<sip:bob@h>;tag=t9").unwrap();
+        let ack = hop_request(&req, via, "ACK", b"<sip:bob@h>;tag=t9", b"").unwrap();
         let m = Msg::parse(ack).unwrap();
         assert_eq!(m.method(), crate::sip::Method::Ack);
         assert_eq!(m.ruri(), b"sip:bob@127.0.0.1:5080");
@@ -460,10 +462,18 @@ mod tests {
         assert_eq!(m.cseq().method, crate::sip::Method::Ack);
         assert_eq!(m.to_tag(), Some(&b"t9"[..]));
         assert_eq!(m.header(HdrId::Route), Some(&b"<sip:127.0.0.9;lr>"[..]));
-        let cancel = hop_request(&req, via, "CANCEL", b"<sip:bob@h>").unwrap();
+        let cancel = hop_request(
+            &req,
+            via,
+            "CANCEL",
+            b"<sip:bob@h>",
+            b"Reason: SIP;cause=200\r\n",
+        )
+        .unwrap();
         let c = Msg::parse(cancel).unwrap();
         assert_eq!(c.cseq().method, crate::sip::Method::Cancel);
         assert_eq!(c.to_tag(), None);
         assert_eq!(c.call_id(), b"cid1");
+        assert_eq!(c.header_by_name("Reason"), Some(&b"SIP;cause=200"[..]));
     }
 }

@@ -5,6 +5,7 @@
 //! 423 Interval Too Brief with Min-Expires, as RFC 3261 §10.3 step 7 allows.
 
 mod flags;
+pub mod gruu;
 mod lookup;
 mod reply;
 mod save;
@@ -44,6 +45,9 @@ pub struct RegConfig {
     pub max_contacts: u32,
     pub retry_after: u32,
     pub sock_hdr_name: String,
+    /// XOR key of the temporary GRUUs.
+    pub gruu_secret: String,
+    pub disable_gruu: bool,
 }
 
 impl Default for RegConfig {
@@ -60,6 +64,8 @@ impl Default for RegConfig {
             max_contacts: 0,
             retry_after: 0,
             sock_hdr_name: "Sock-Info".into(),
+            gruu_secret: gruu::DEFAULT_SECRET.into(),
+            disable_gruu: false,
         }
     }
 }
@@ -127,6 +133,10 @@ impl RegConfig {
             max_contacts: non_negative(p, "max_contacts", d.max_contacts)?,
             retry_after: non_negative(p, "retry_after", d.retry_after)?,
             sock_hdr_name: string(p, "sock_hdr_name").unwrap_or(d.sock_hdr_name),
+            gruu_secret: string(p, "gruu_secret")
+                .filter(|s| !s.is_empty())
+                .unwrap_or(d.gruu_secret),
+            disable_gruu: int(p, "disable_gruu")?.unwrap_or(0) != 0,
         };
         if c.max_expires > 0 && c.max_expires < c.min_expires {
             return Err(format!(
@@ -324,9 +334,20 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         tracing::error!("lookup: no SIP message in this route");
         return lookup::INTERNAL_ERROR;
     };
-    let aor = match aor_given.filter(|a| !a.is_empty()) {
-        Some(a) => aor_of(&a, &st.cfg, use_domain()),
-        None => aor_of(&m.ruri(), &st.cfg, use_domain()),
+    let uri_text = match aor_given.filter(|a| !a.is_empty()) {
+        Some(a) => a,
+        None => m.ruri().into_owned(),
+    };
+    let gruu = if st.cfg.disable_gruu {
+        None
+    } else {
+        Uri::parse(uri_text.as_bytes())
+            .ok()
+            .and_then(|u| gruu::parse_target(&u, &st.cfg.gruu_secret))
+    };
+    let aor = match &gruu {
+        Some(gruu::GruuTarget::Temporary(t)) => Ok(t.aor.clone()),
+        _ => aor_of(&uri_text, &st.cfg, use_domain()),
     };
     let aor = match aor {
         Ok(a) => a,
@@ -336,7 +357,16 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         }
     };
     match targets(&table, &aor) {
-        Ok(ts) => lookup::apply(m, ts, &flags),
+        Ok(ts) => match &gruu {
+            Some(g) => {
+                let one = LookupFlags {
+                    no_branches: true,
+                    ..flags
+                };
+                lookup::apply(m, lookup::gruu_filter(ts, g), &one)
+            }
+            None => lookup::apply(m, ts, &flags),
+        },
         Err(e) => {
             tracing::error!("lookup {aor}: {e}");
             lookup::INTERNAL_ERROR
@@ -482,6 +512,8 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ParamSpec::int("max_contacts"),
         ParamSpec::int("retry_after"),
         ParamSpec::str("sock_hdr_name"),
+        ParamSpec::str("gruu_secret"),
+        ParamSpec::int("disable_gruu"),
     ],
     functions: &[
         FunctionSpec {

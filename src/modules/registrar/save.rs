@@ -288,6 +288,8 @@ pub fn save(
         }
     }
 
+    let gruu = !cfg.disable_gruu && msg.has_token(HdrId::Supported, b"gruu");
+    let use_domain = usrloc::usrloc().is_some_and(|u| u.config().use_domain);
     let mut headers = String::new();
     let mut first = true;
     let only_req = flags.only_request_contacts;
@@ -304,6 +306,18 @@ pub fn save(
         let _ = write!(headers, ";expires={}", c.expires_in(now));
         if let Some(r) = c.received() {
             let _ = write!(headers, ";{}=\"{}\"", cfg.received_param, r);
+        }
+        if gruu && let Some(inst) = c.instance() {
+            let sock = c.socket().or(socket.as_deref()).unwrap_or("");
+            headers.push_str(&super::gruu::contact_params(
+                &cfg.gruu_secret,
+                now,
+                aor,
+                use_domain,
+                super::gruu::socket_hostport(sock),
+                inst,
+                c.callid(),
+            ));
         }
     }
     if !first {

@@ -4,6 +4,7 @@
 //! Unlike OpenSIPS, which raises a too short expiry to `min_expires`, osips answers
 //! 423 Interval Too Brief with Min-Expires, as RFC 3261 §10.3 step 7 allows.
 
+mod fetch;
 mod flags;
 pub mod gruu;
 mod lookup;
@@ -19,7 +20,7 @@ use parking_lot::RwLock;
 use crate::modules::usrloc::{self, Q_UNSPECIFIED};
 use crate::runtime::SipCtx;
 use crate::runtime::core_fns::sip;
-use crate::script::module::{InitCtx, ModParams, ParamValue, p};
+use crate::script::module::{InitCtx, ModParams, ParamValue, PvExport, p};
 use crate::script::{ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx};
 use crate::sip::{Method, Uri};
 use crate::stats::{StatDef, StatVar};
@@ -492,6 +493,38 @@ fn w_remove(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     if removed > 0 { 1 } else { -1 }
 }
 
+/// `reg_fetch_contacts(domain, uri, profile)`: 1 when the AOR has contacts.
+fn w_fetch_contacts(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let st = state();
+    let table = str_arg(args, 0).unwrap_or("location");
+    let (Some(uri), Some(profile)) = (str_arg(args, 1), str_arg(args, 2)) else {
+        return -1;
+    };
+    let aor = match aor_of(uri, &st.cfg, use_domain()) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("reg_fetch_contacts: {e}");
+            return -1;
+        }
+    };
+    match fetch::fetch(table, &aor, profile) {
+        Ok(0) => -1,
+        Ok(_) => 1,
+        Err(e) => {
+            tracing::error!("reg_fetch_contacts {aor}: {e}");
+            -1
+        }
+    }
+}
+
+/// `reg_free_contacts(profile)`.
+fn w_free_contacts(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    match str_arg(args, 0) {
+        Some(p) if fetch::free(p) => 1,
+        _ => -1,
+    }
+}
+
 const R_O: RouteMask = RouteMask::REQUEST.or(RouteMask::ONREPLY);
 const R_O_F: RouteMask = R_O.or(RouteMask::FAILURE);
 const ANY_MSG: RouteMask = R_O_F.or(RouteMask::BRANCH);
@@ -552,7 +585,20 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             routes: RouteMask::ALL,
             handler: w_remove,
         },
+        FunctionSpec {
+            name: "reg_fetch_contacts",
+            params: &[p::STATIC, p::STR, p::STR],
+            routes: RouteMask::ALL,
+            handler: w_fetch_contacts,
+        },
+        FunctionSpec {
+            name: "reg_free_contacts",
+            params: &[p::STR],
+            routes: RouteMask::ALL,
+            handler: w_free_contacts,
+        },
     ],
+    pvs: &[PvExport::read("ulc", true, fetch::pv_ulc)],
     stats: STATS,
     init: Some(init),
     ..ModuleDescriptor::EMPTY

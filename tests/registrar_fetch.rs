@@ -1,0 +1,95 @@
+//! `reg_fetch_contacts` / `$ulc` / `reg_free_contacts` on real traffic: sipp registers two
+//! contacts, then an OPTIONS makes the script fetch them and answer with their fields in the
+//! reason phrase.
+
+mod registrar_support;
+
+use std::time::Duration;
+
+use registrar_support::common::scenario::{self, Check};
+use registrar_support::common::sipp::Run;
+use registrar_support::{HEAD, Osips, Reg, common, register};
+
+const ROUTES: &str = r#"
+modparam("usrloc", "use_domain", 1)
+route {
+    if (is_method("REGISTER")) {
+        save("location");
+        exit;
+    }
+    if (!reg_fetch_contacts("location", "sip:$rU@example.com", "p")) {
+        sl_send_reply(404, "none");
+        exit;
+    }
+    $var(r) = "n=" + $ulc(p=>count) + " aor=" + $ulc(p=>aor) + " first=" + $ulc(p=>addr)
+        + " second=" + $(ulc(p=>addr)[1]) + " q1=" + $(ulc(p=>q)[1])
+        + " cseq=" + $ulc(p=>cseq) + " ua=" + $ulc(p=>user_agent)
+        + " inst=" + $(ulc(p=>sip_instance)[-1]) + " cid=" + $ulc(p=>callid);
+    reg_free_contacts("p");
+    if ($ulc(p=>count) == NULL) {
+        $var(r) = $var(r) + " freed";
+    }
+    sl_send_reply(200, "$var(r)");
+}
+"#;
+
+fn options(o: &Osips, user: &str, code: u16, expect: &str) {
+    let headers = [
+        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
+        format!("To: <sip:{user}@example.com>"),
+        "CSeq: 1 OPTIONS".to_string(),
+        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
+        "Max-Forwards: 70".to_string(),
+    ];
+    let checks = [Check {
+        re: expect,
+        search_in: "msg",
+        header: None,
+        inverse: false,
+    }];
+    let xml = scenario::uac_request(
+        "uac",
+        &format!("OPTIONS sip:{user}@example.com"),
+        &headers,
+        code,
+        &checks,
+    );
+    Run::new(&format!("OPTIONS {user}"), &xml)
+        .towards_port(o.port)
+        .timeout(15)
+        .limit(Duration::from_secs(30))
+        .done(&**o);
+}
+
+#[test]
+fn fetched_contacts_are_readable_field_by_field() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = Osips::start(dir.path(), &format!("{HEAD}{ROUTES}"));
+    register(
+        &o,
+        &Reg {
+            contact: "<sip:alice@127.0.0.2:5070>;q=0.9".into(),
+            call_id: Some("fetch-1"),
+            cseq: 4,
+            ..Reg::default()
+        },
+    );
+    register(
+        &o,
+        &Reg {
+            contact: "<sip:alice@127.0.0.3:5070>;q=0.4;+sip.instance=\"<urn:uuid:fe7c4>\"".into(),
+            call_id: Some("fetch-2"),
+            ..Reg::default()
+        },
+    );
+    options(
+        &o,
+        "alice",
+        200,
+        r"^SIP/2\.0 200 n=2 aor=alice@example\.com first=sip:alice@127\.0\.0\.2:5070 second=sip:alice@127\.0\.0\.3:5070 q1=0\.4 cseq=4 ua=sipp-registrar-test inst=urn:uuid:fe7c4 cid=fetch-1 freed",
+    );
+    options(&o, "nobody", 404, "none");
+}

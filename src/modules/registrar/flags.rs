@@ -122,6 +122,17 @@ impl SaveFlags {
     }
 }
 
+/// `u/regexp/` of lookup: only contacts whose User-Agent matches.
+#[derive(Debug, Clone)]
+pub struct UaFilter(pub regex::Regex);
+
+impl PartialEq for UaFilter {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+impl Eq for UaFilter {}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LookupFlags {
     /// Only the best contact; no branches.
@@ -131,34 +142,104 @@ pub struct LookupFlags {
     pub method_filtering: bool,
     /// Lookup on every table (accepted; osips has one table per name).
     pub global: bool,
+    /// `r`: the AORs in the existing branches are replaced by their contacts.
+    pub branch_lookup: bool,
+    pub ua_filter: Option<UaFilter>,
+}
+
+fn is_long(tok: &str) -> bool {
+    matches!(
+        tok,
+        "no-branches" | "to-branches-only" | "method-filtering" | "global" | "branch"
+    )
 }
 
 impl LookupFlags {
+    /// OpenSIPS's letters (`bBrmg`, `u/regexp/` with `i` / `e`) or the long names, comma
+    /// separated.
     pub fn parse(text: &str) -> Result<LookupFlags, String> {
         let mut f = LookupFlags::default();
-        for tok in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            match tok {
-                "no-branches" => f.no_branches = true,
-                "to-branches-only" => f.to_branches_only = true,
-                "method-filtering" => f.method_filtering = true,
-                "global" => f.global = true,
-                // One branch per contact is what lookup does anyway.
-                "branch" => {}
-                _ if tok.bytes().all(|b| b"bBmgr".contains(&b)) => {
-                    for b in tok.bytes() {
-                        match b {
-                            b'b' => f.no_branches = true,
-                            b'B' => f.to_branches_only = true,
-                            b'm' => f.method_filtering = true,
-                            b'g' => f.global = true,
-                            _ => {}
+        let toks: Vec<&str> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        if toks.iter().all(|t| is_long(t)) {
+            for tok in toks {
+                match tok {
+                    "no-branches" => f.no_branches = true,
+                    "to-branches-only" => f.to_branches_only = true,
+                    "method-filtering" => f.method_filtering = true,
+                    "global" => f.global = true,
+                    // One branch per contact is what lookup does anyway.
+                    _ => {}
+                }
+            }
+            return Ok(f);
+        }
+        f.letters(text)?;
+        Ok(f)
+    }
+
+    fn letters(&mut self, text: &str) -> Result<(), String> {
+        let mut ua: Option<String> = None;
+        let mut insensitive = false;
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                'b' => self.no_branches = true,
+                'B' => self.to_branches_only = true,
+                'm' => self.method_filtering = true,
+                'g' => self.global = true,
+                'r' => self.branch_lookup = true,
+                'i' => insensitive = true,
+                // Rust regexes are extended already.
+                'e' => {}
+                'u' => {
+                    if chars.next() != Some('/') {
+                        return Err(format!("lookup flag `u` in `{text}` needs /regexp/"));
+                    }
+                    let mut re = String::new();
+                    let mut closed = false;
+                    while let Some(x) = chars.next() {
+                        match x {
+                            '\\' => {
+                                if let Some(y) = chars.next() {
+                                    if y != '/' {
+                                        re.push('\\');
+                                    }
+                                    re.push(y);
+                                }
+                            }
+                            '/' => {
+                                closed = true;
+                                break;
+                            }
+                            _ => re.push(x),
                         }
                     }
+                    if !closed {
+                        return Err(format!("lookup flag `u` in `{text}`: no closing `/`"));
+                    }
+                    ua = Some(re);
                 }
-                _ => return Err(format!("unsupported lookup flag `{tok}`")),
+                'y' | 'Y' => {
+                    return Err(format!(
+                        "lookup flag `{c}` in `{text}`: osips does not ping contacts"
+                    ));
+                }
+                ',' | ' ' => {}
+                _ => return Err(format!("unsupported lookup flag `{c}` in `{text}`")),
             }
         }
-        Ok(f)
+        if let Some(re) = ua {
+            let r = regex::RegexBuilder::new(&re)
+                .case_insensitive(insensitive)
+                .build()
+                .map_err(|e| format!("lookup flag u/{re}/: {e}"))?;
+            self.ua_filter = Some(UaFilter(r));
+        }
+        Ok(())
     }
 }
 
@@ -191,5 +272,14 @@ mod tests {
         assert!(f.method_filtering && f.no_branches && !f.to_branches_only);
         assert!(LookupFlags::parse("mB").unwrap().to_branches_only);
         assert!(LookupFlags::parse("ua-filtering=/x/").is_err());
+        let r = LookupFlags::parse("rmu/^Polycom.*\\/5/i").unwrap();
+        assert!(r.branch_lookup && r.method_filtering);
+        let re = &r.ua_filter.unwrap().0;
+        assert!(re.is_match("polycom vvx/5"));
+        assert!(!re.is_match("Yealink"));
+        assert!(LookupFlags::parse("u/unclosed").is_err());
+        assert!(LookupFlags::parse("u/(/").is_err());
+        assert!(LookupFlags::parse("Y").is_err());
+        assert!(LookupFlags::parse("bz").is_err());
     }
 }

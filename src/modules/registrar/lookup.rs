@@ -28,6 +28,7 @@ pub struct Target {
     pub instance: Option<String>,
     pub callid: String,
     pub last_modified: i64,
+    pub user_agent: String,
 }
 
 /// The valid contacts of `aor` in table `table`, best first.
@@ -50,6 +51,7 @@ pub fn targets(table: &str, aor: &str) -> Result<Vec<Target>, UlError> {
                     instance: c.instance().map(str::to_string),
                     callid: c.callid().to_string(),
                     last_modified: c.last_modified,
+                    user_agent: c.user_agent().to_string(),
                 })
                 .collect()
         })
@@ -99,18 +101,49 @@ fn next_hop(t: &Target) -> Option<String> {
         .or_else(|| t.received.clone())
 }
 
-/// Applies the targets to the message; returns OpenSIPS's code.
-pub fn apply(m: &mut SipCtx, mut ts: Vec<Target>, flags: &LookupFlags) -> i32 {
+/// The targets `flags` let through (method and User-Agent filtering); Err is the code to
+/// return when none is left.
+pub fn filter(m: &SipCtx, mut ts: Vec<Target>, flags: &LookupFlags) -> Result<Vec<Target>, i32> {
     if ts.is_empty() {
-        return NOT_FOUND;
+        return Err(NOT_FOUND);
     }
     if flags.method_filtering {
         let bit = method_bit(&String::from_utf8_lossy(m.msg.method_bytes()));
         ts.retain(|t| t.methods & bit != 0);
         if ts.is_empty() {
-            return METHOD_NOT_ALLOWED;
+            return Err(METHOD_NOT_ALLOWED);
         }
     }
+    if let Some(ua) = &flags.ua_filter {
+        ts.retain(|t| ua.0.is_match(&t.user_agent));
+        if ts.is_empty() {
+            return Err(NOT_FOUND);
+        }
+    }
+    Ok(ts)
+}
+
+/// Appends every target as a branch.
+pub fn push_branches(m: &mut SipCtx, ts: impl IntoIterator<Item = Target>) {
+    for t in ts {
+        let socket = t.socket.as_deref().and_then(|s| socket_id(m, s));
+        m.branches.push(Branch {
+            dst_uri: next_hop(&t),
+            q: (t.q != Q_UNSPECIFIED).then_some(i32::from(t.q)),
+            bflags: t.cflags,
+            socket,
+            path: t.path,
+            uri: t.uri,
+        });
+    }
+}
+
+/// Applies the targets to the message; returns OpenSIPS's code.
+pub fn apply(m: &mut SipCtx, ts: Vec<Target>, flags: &LookupFlags) -> i32 {
+    let ts = match filter(m, ts, flags) {
+        Ok(ts) => ts,
+        Err(code) => return code,
+    };
     let mut rest = ts.into_iter();
     if !flags.to_branches_only {
         let Some(best) = rest.next() else {
@@ -131,17 +164,7 @@ pub fn apply(m: &mut SipCtx, mut ts: Vec<Target>, flags: &LookupFlags) -> i32 {
             return FOUND;
         }
     }
-    for t in rest {
-        let socket = t.socket.as_deref().and_then(|s| socket_id(m, s));
-        m.branches.push(Branch {
-            dst_uri: next_hop(&t),
-            q: (t.q != Q_UNSPECIFIED).then_some(i32::from(t.q)),
-            bflags: t.cflags,
-            socket,
-            path: t.path,
-            uri: t.uri,
-        });
-    }
+    push_branches(m, rest);
     FOUND
 }
 
@@ -167,6 +190,7 @@ mod tests {
             instance: None,
             callid: "c".into(),
             last_modified: 0,
+            user_agent: String::new(),
         };
         assert_eq!(next_hop(&t).as_deref(), Some("sip:127.0.0.9:5999"));
         let with_path = Target {
@@ -189,6 +213,7 @@ mod tests {
             instance: inst.map(str::to_string),
             callid: cid.into(),
             last_modified: lm,
+            user_agent: String::new(),
         };
         let ts = vec![
             t("sip:a@127.0.0.2", Some("urn:x"), "c1", 10),

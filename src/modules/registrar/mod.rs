@@ -357,12 +357,18 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             return lookup::INTERNAL_ERROR;
         }
     };
-    match targets(&table, &aor) {
+    // `r`: the AORs already in the branches are replaced by their contacts.
+    let aor_branches = if flags.branch_lookup && !flags.no_branches {
+        std::mem::take(&mut m.branches)
+    } else {
+        Vec::new()
+    };
+    let rc = match targets(&table, &aor) {
         Ok(ts) => match &gruu {
             Some(g) => {
                 let one = LookupFlags {
                     no_branches: true,
-                    ..flags
+                    ..flags.clone()
                 };
                 lookup::apply(m, lookup::gruu_filter(ts, g), &one)
             }
@@ -372,6 +378,25 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             tracing::error!("lookup {aor}: {e}");
             lookup::INTERNAL_ERROR
         }
+    };
+    let mut found_in_branches = false;
+    for b in aor_branches {
+        let Ok(baor) = aor_of(&b.uri, &st.cfg, use_domain()) else {
+            continue;
+        };
+        match targets(&table, &baor).map(|ts| lookup::filter(m, ts, &flags)) {
+            Ok(Ok(ts)) => {
+                found_in_branches = true;
+                lookup::push_branches(m, ts);
+            }
+            Ok(Err(_)) => {}
+            Err(e) => tracing::error!("lookup {baor}: {e}"),
+        }
+    }
+    if rc < 0 && found_in_branches {
+        lookup::FOUND
+    } else {
+        rc
     }
 }
 

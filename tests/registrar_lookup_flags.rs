@@ -1,0 +1,98 @@
+//! lookup() flags on real traffic: `r` replaces the AORs in the branches by their contacts,
+//! `u/regexp/` (with `i`) keeps only contacts whose User-Agent matches. The script answers
+//! with the resulting Request-URI and first branch in the reason phrase.
+
+mod registrar_support;
+
+use std::time::Duration;
+
+use registrar_support::common::scenario::{self, Check};
+use registrar_support::common::sipp::Run;
+use registrar_support::{HEAD, Osips, Reg, common, register};
+
+const ROUTES: &str = r#"
+modparam("usrloc", "use_domain", 1)
+route {
+    if (is_method("REGISTER")) {
+        save("location");
+        exit;
+    }
+    if ($rU == "group") {
+        $ru = "sip:alice@example.com";
+        append_branch("sip:bob@example.com");
+        lookup("location", "r");
+    } else if ($rU == "polycom") {
+        lookup("location", "u/^polycom/i", "sip:alice@example.com");
+    } else if ($rU == "sipp") {
+        lookup("location", "u/^SIPP-REGISTRAR/i", "sip:alice@example.com");
+    } else {
+        lookup("location");
+    }
+    if ($rc < 0) {
+        sl_send_reply(404, "rc=$rc");
+        exit;
+    }
+    sl_send_reply(200, "ru=$ru br=$(branch(uri)[0]) n=$(branch(uri)[*])");
+}
+"#;
+
+fn ask(o: &Osips, user: &str, code: u16, expect: &str) {
+    let headers = [
+        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
+        format!("To: <sip:{user}@example.com>"),
+        "CSeq: 1 OPTIONS".to_string(),
+        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
+        "Max-Forwards: 70".to_string(),
+    ];
+    let checks = [Check {
+        re: expect,
+        search_in: "msg",
+        header: None,
+        inverse: false,
+    }];
+    let xml = scenario::uac_request(
+        "uac",
+        &format!("OPTIONS sip:{user}@example.com"),
+        &headers,
+        code,
+        &checks,
+    );
+    Run::new(&format!("OPTIONS {user}"), &xml)
+        .towards_port(o.port)
+        .timeout(15)
+        .limit(Duration::from_secs(30))
+        .done(&**o);
+}
+
+#[test]
+fn branch_lookup_and_user_agent_filtering() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = Osips::start(dir.path(), &format!("{HEAD}{ROUTES}"));
+    register(&o, &Reg::default());
+    register(
+        &o,
+        &Reg {
+            user: "bob",
+            contact: "<sip:bob@127.0.0.4:5070>".into(),
+            ..Reg::default()
+        },
+    );
+    // alice's contact in the R-URI, bob's replaces the AOR branch.
+    ask(
+        &o,
+        "group",
+        200,
+        r"^SIP/2\.0 200 ru=sip:alice@127\.0\.0\.2:5070 br=sip:bob@127\.0\.0\.4:5070 ",
+    );
+    // The register scenario's User-Agent is "sipp-registrar-test".
+    ask(&o, "polycom", 404, r"^SIP/2\.0 404 rc=-1");
+    ask(
+        &o,
+        "sipp",
+        200,
+        r"^SIP/2\.0 200 ru=sip:alice@127\.0\.0\.2:5070 ",
+    );
+}

@@ -1,5 +1,5 @@
-//! lookup() flags on real traffic: `r` replaces the AORs in the branches by their contacts,
-//! `u/regexp/` (with `i`) keeps only contacts whose User-Agent matches. The script answers
+//! lookup() flags on real traffic: `branch` (r) replaces the AORs in the branches by their contacts,
+//! `u/regexp/` / `ua-filtering=/regexp/` (with `i` / `case-insensitive`) keeps only contacts whose User-Agent matches. The script answers
 //! with the resulting Request-URI and first branch in the reason phrase.
 
 mod registrar_support;
@@ -20,9 +20,9 @@ route {
     if ($rU == "group") {
         $ru = "sip:alice@example.com";
         append_branch("sip:bob@example.com");
-        lookup("location", "r");
+        lookup("location", "branch");
     } else if ($rU == "polycom") {
-        lookup("location", "u/^polycom/i", "sip:alice@example.com");
+        lookup("location", "ua-filtering=/^polycom/,case-insensitive", "sip:alice@example.com");
     } else if ($rU == "sipp") {
         lookup("location", "u/^SIPP-REGISTRAR/i", "sip:alice@example.com");
     } else {

@@ -147,41 +147,93 @@ pub struct LookupFlags {
     pub ua_filter: Option<UaFilter>,
 }
 
-fn is_long(tok: &str) -> bool {
-    matches!(
-        tok,
-        "no-branches" | "to-branches-only" | "method-filtering" | "global" | "branch"
-    )
+/// The flag text in tokens: comma separated, except inside `ua-filtering=/regexp/`.
+fn tokens(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut open = false;
+    for part in text.split(',') {
+        if open {
+            let last = out.last_mut().expect("an open token");
+            last.push(',');
+            last.push_str(part);
+            open = !closes_regex(last);
+            continue;
+        }
+        let t = part.trim();
+        if t.is_empty() {
+            continue;
+        }
+        open = t.starts_with("ua-filtering=") && !closes_regex(t);
+        out.push(t.to_string());
+    }
+    out
+}
+
+/// `ua-filtering=/re/`: the regexp is closed by an unescaped `/`.
+fn closes_regex(tok: &str) -> bool {
+    let Some(re) = tok.strip_prefix("ua-filtering=/") else {
+        return true;
+    };
+    let t = re.trim_end();
+    t.ends_with('/') && !t.ends_with("\\/")
 }
 
 impl LookupFlags {
-    /// OpenSIPS's letters (`bBrmg`, `u/regexp/` with `i` / `e`) or the long names, comma
-    /// separated.
+    /// OpenSIPS's flags, comma separated: the names (`no-branches`, `to-branches-only`,
+    /// `branch`, `method-filtering`, `ua-filtering=/re/`, `case-insensitive`,
+    /// `extended-regexp`, `global`) or the letters (`bBrmg`, `u/re/` with `i` / `e`).
     pub fn parse(text: &str) -> Result<LookupFlags, String> {
         let mut f = LookupFlags::default();
-        let toks: Vec<&str> = text
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .collect();
-        if toks.iter().all(|t| is_long(t)) {
-            for tok in toks {
-                match tok {
-                    "no-branches" => f.no_branches = true,
-                    "to-branches-only" => f.to_branches_only = true,
-                    "method-filtering" => f.method_filtering = true,
-                    "global" => f.global = true,
-                    // One branch per contact is what lookup does anyway.
-                    _ => {}
+        let mut ua: Option<String> = None;
+        let mut insensitive = false;
+        for tok in tokens(text) {
+            match tok.as_str() {
+                "no-branches" => f.no_branches = true,
+                "to-branches-only" => f.to_branches_only = true,
+                "method-filtering" => f.method_filtering = true,
+                "global" => f.global = true,
+                "branch" => f.branch_lookup = true,
+                "case-insensitive" => insensitive = true,
+                "extended-regexp" => {}
+                "sort-by-latency" => {
+                    return Err(
+                        "lookup flag `sort-by-latency`: osips does not ping contacts".into(),
+                    );
+                }
+                t if t.starts_with("max-ping-latency=") => {
+                    return Err(format!("lookup flag `{t}`: osips does not ping contacts"));
+                }
+                t if t.starts_with("ua-filtering=") => {
+                    let re = t["ua-filtering=".len()..].trim();
+                    let inner = re
+                        .strip_prefix('/')
+                        .and_then(|r| r.strip_suffix('/'))
+                        .ok_or_else(|| {
+                            format!("lookup flag `{t}`: expected ua-filtering=/regexp/")
+                        })?;
+                    ua = Some(inner.replace("\\/", "/"));
+                }
+                t => {
+                    let (re, i) = f.letters(t)?;
+                    if re.is_some() {
+                        ua = re;
+                    }
+                    insensitive |= i;
                 }
             }
-            return Ok(f);
         }
-        f.letters(text)?;
+        if let Some(re) = ua {
+            let r = regex::RegexBuilder::new(&re)
+                .case_insensitive(insensitive)
+                .build()
+                .map_err(|e| format!("lookup flag ua-filtering /{re}/: {e}"))?;
+            f.ua_filter = Some(UaFilter(r));
+        }
         Ok(f)
     }
 
-    fn letters(&mut self, text: &str) -> Result<(), String> {
+    /// The letter forms of one token; the `u/re/` regexp and whether `i` was given.
+    fn letters(&mut self, text: &str) -> Result<(Option<String>, bool), String> {
         let mut ua: Option<String> = None;
         let mut insensitive = false;
         let mut chars = text.chars();
@@ -232,14 +284,7 @@ impl LookupFlags {
                 _ => return Err(format!("unsupported lookup flag `{c}` in `{text}`")),
             }
         }
-        if let Some(re) = ua {
-            let r = regex::RegexBuilder::new(&re)
-                .case_insensitive(insensitive)
-                .build()
-                .map_err(|e| format!("lookup flag u/{re}/: {e}"))?;
-            self.ua_filter = Some(UaFilter(r));
-        }
-        Ok(())
+        Ok((ua, insensitive))
     }
 }
 
@@ -271,7 +316,12 @@ mod tests {
         let f = LookupFlags::parse("method-filtering,no-branches").unwrap();
         assert!(f.method_filtering && f.no_branches && !f.to_branches_only);
         assert!(LookupFlags::parse("mB").unwrap().to_branches_only);
-        assert!(LookupFlags::parse("ua-filtering=/x/").is_err());
+        assert!(
+            LookupFlags::parse("ua-filtering=/x/")
+                .unwrap()
+                .ua_filter
+                .is_some()
+        );
         let r = LookupFlags::parse("rmu/^Polycom.*\\/5/i").unwrap();
         assert!(r.branch_lookup && r.method_filtering);
         let re = &r.ua_filter.unwrap().0;
@@ -281,5 +331,10 @@ mod tests {
         assert!(LookupFlags::parse("u/(/").is_err());
         assert!(LookupFlags::parse("Y").is_err());
         assert!(LookupFlags::parse("bz").is_err());
+        let l = LookupFlags::parse("branch,ua-filtering=/^a,b\\/c/,case-insensitive").unwrap();
+        assert!(l.branch_lookup);
+        assert!(l.ua_filter.unwrap().0.is_match("A,B/Cx"));
+        assert!(LookupFlags::parse("ua-filtering=/x").is_err());
+        assert!(LookupFlags::parse("max-ping-latency=5").is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! lookup() flags on real traffic: `branch` (r) replaces the AORs in the branches by their contacts,
 //! `u/regexp/` / `ua-filtering=/regexp/` (with `i` / `case-insensitive`) keeps only contacts whose User-Agent matches. The script answers
-//! with the resulting Request-URI and first branch in the reason phrase.
+//! with the resulting Request-URI and first branch in the reason phrase. `is_ip_registered` and
+//! `remove_ip_port` find and drop contacts by address.
 
 mod registrar_support;
 
@@ -15,6 +16,28 @@ modparam("usrloc", "use_domain", 1)
 route {
     if (is_method("REGISTER")) {
         save("location");
+        exit;
+    }
+    if ($rU == "ipcheck" || $rU == "ipwrong") {
+        $avp(ips) = "127.0.0.8";
+        $avp(ips) = "127.0.0.2";
+        $var(port) = "5070";
+        if ($rU == "ipwrong") {
+            $var(port) = "5999";
+        }
+        if (is_ip_registered("location", "sip:alice@example.com", $avp(ips), $var(port))) {
+            sl_send_reply(200, "ip-yes");
+        } else {
+            sl_send_reply(404, "ip-no");
+        }
+        exit;
+    }
+    if ($rU == "rmip") {
+        if (remove_ip_port("127.0.0.4", 5070, "location")) {
+            sl_send_reply(200, "removed");
+        } else {
+            sl_send_reply(404, "nothing");
+        }
         exit;
     }
     if ($rU == "group") {
@@ -92,6 +115,42 @@ fn branch_lookup_and_user_agent_filtering() {
     ask(
         &o,
         "sipp",
+        200,
+        r"^SIP/2\.0 200 ru=sip:alice@127\.0\.0\.2:5070 ",
+    );
+}
+
+#[test]
+fn contacts_found_and_removed_by_ip_and_port() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = Osips::start(dir.path(), &format!("{HEAD}{ROUTES}"));
+    register(&o, &Reg::default());
+    register(
+        &o,
+        &Reg {
+            user: "bob",
+            contact: "<sip:bob@127.0.0.4:5070>".into(),
+            ..Reg::default()
+        },
+    );
+    ask(&o, "ipcheck", 200, r"^SIP/2\.0 200 ip-yes");
+    ask(&o, "ipwrong", 404, r"^SIP/2\.0 404 ip-no");
+    ask(
+        &o,
+        "bob",
+        200,
+        r"^SIP/2\.0 200 ru=sip:bob@127\.0\.0\.4:5070 ",
+    );
+    ask(&o, "rmip", 200, r"^SIP/2\.0 200 removed");
+    ask(&o, "bob", 404, r"^SIP/2\.0 404 rc=-1");
+    ask(&o, "rmip", 404, r"^SIP/2\.0 404 nothing");
+    // alice (127.0.0.2) stays.
+    ask(
+        &o,
+        "alice",
         200,
         r"^SIP/2\.0 200 ru=sip:alice@127\.0\.0\.2:5070 ",
     );

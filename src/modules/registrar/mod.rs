@@ -4,6 +4,7 @@
 //! Unlike OpenSIPS, which raises a too short expiry to `min_expires`, osips answers
 //! 423 Interval Too Brief with Min-Expires, as RFC 3261 §10.3 step 7 allows.
 
+mod by_ip;
 mod fetch;
 mod flags;
 pub mod gruu;
@@ -550,6 +551,99 @@ fn w_free_contacts(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     }
 }
 
+/// The string values of a variable argument: every value of an `$avp`, else its one value.
+fn var_values(ctx: &mut RunCtx<'_>, arg: Option<&ArgValue<'_>>) -> Vec<String> {
+    let Some(ArgValue::Var(spec)) = arg else {
+        return Vec::new();
+    };
+    if spec.name == "avp"
+        && spec.index.is_none()
+        && let Some(name) = spec.inner_literal()
+    {
+        return ctx
+            .avps
+            .values(name)
+            .filter_map(|v| v.as_str().map(|s| s.into_owned()))
+            .collect();
+    }
+    match ctx.get_pv(spec) {
+        Ok(v) => v.as_str().map(|s| vec![s.into_owned()]).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// `is_ip_registered(domain, [aor], ip_var[, port_var])`: 1 when a contact of the AOR is
+/// reached on one of the IPs (and the port).
+fn w_is_ip_registered(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let st = state();
+    let table = str_arg(args, 0).unwrap_or("location").to_string();
+    let given = str_arg(args, 1).map(str::to_string);
+    let ips = var_values(ctx, args.get(2));
+    let port = match var_values(ctx, args.get(3)).first() {
+        None => None,
+        Some(p) => match p.trim().parse::<u16>() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                tracing::error!("is_ip_registered: port `{p}` is not a number");
+                return -1;
+            }
+        },
+    };
+    if ips.is_empty() {
+        return -1;
+    }
+    let Some(m) = sip(ctx) else { return -1 };
+    let Ok(aor) = aor_arg(m, &st.cfg, given.as_deref()) else {
+        return -1;
+    };
+    let Ok(dom) = usrloc::domain(&table) else {
+        return -1;
+    };
+    let now = usrloc::now();
+    let found = dom.with_record(&aor, |r| {
+        r.is_some_and(|r| {
+            r.contacts
+                .iter()
+                .any(|c| c.is_valid(now) && by_ip::matches(c, &ips, port))
+        })
+    });
+    if found.unwrap_or(false) { 1 } else { -1 }
+}
+
+/// `remove_ip_port(ip, port, domain[, aor])`: 1 when a contact was removed.
+fn w_remove_ip_port(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let st = state();
+    let (Some(ip), Some(port), Some(table)) = (
+        str_arg(args, 0),
+        args.get(1).and_then(ArgValue::int),
+        str_arg(args, 2),
+    ) else {
+        return -1;
+    };
+    let Ok(port) = u16::try_from(port) else {
+        tracing::error!("remove_ip_port: port {port} is out of range");
+        return -1;
+    };
+    let aor = match str_arg(args, 3).filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => match aor_of(a, &st.cfg, use_domain()) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::error!("remove_ip_port: {e}");
+                return -1;
+            }
+        },
+    };
+    match by_ip::remove_ip_port(table, ip, port, aor.as_deref()) {
+        Ok(0) => -1,
+        Ok(_) => 1,
+        Err(e) => {
+            tracing::error!("remove_ip_port: {e}");
+            -1
+        }
+    }
+}
+
 const R_O: RouteMask = RouteMask::REQUEST.or(RouteMask::ONREPLY);
 const R_O_F: RouteMask = R_O.or(RouteMask::FAILURE);
 const ANY_MSG: RouteMask = R_O_F.or(RouteMask::BRANCH);
@@ -609,6 +703,18 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             params: &[p::STATIC, p::STR, p::OPT_STR, p::OPT_STR, p::OPT_STR],
             routes: RouteMask::ALL,
             handler: w_remove,
+        },
+        FunctionSpec {
+            name: "is_ip_registered",
+            params: &[p::STATIC, p::OPT_STR, p::VAR, p::OPT_VAR],
+            routes: ANY_MSG,
+            handler: w_is_ip_registered,
+        },
+        FunctionSpec {
+            name: "remove_ip_port",
+            params: &[p::STR, p::INT, p::STATIC, p::OPT_STR],
+            routes: RouteMask::ALL,
+            handler: w_remove_ip_port,
         },
         FunctionSpec {
             name: "reg_fetch_contacts",

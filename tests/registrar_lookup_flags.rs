@@ -15,6 +15,12 @@ const ROUTES: &str = r#"
 modparam("usrloc", "use_domain", 1)
 route {
     if (is_method("REGISTER")) {
+        if ($tU == "relay") {
+            add_sock_hdr("X-Sock");
+            $du = $hdr(X-Registrar);
+            forward();
+            exit;
+        }
         save("location");
         exit;
     }
@@ -154,4 +160,29 @@ fn contacts_found_and_removed_by_ip_and_port() {
         200,
         r"^SIP/2\.0 200 ru=sip:alice@127\.0\.0\.2:5070 ",
     );
+}
+
+#[test]
+fn add_sock_hdr_names_the_receiving_socket() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = Osips::start(dir.path(), &format!("{HEAD}{ROUTES}"));
+    let port = common::free_udp_port();
+    let (u, udir) = registrar_support::uas(
+        "127.0.0.2",
+        port,
+        "REGISTER",
+        &[format!(r"X-Sock: udp:127\.0\.0\.1:{}", o.port)],
+    );
+    register(
+        &o,
+        &Reg {
+            user: "relay",
+            headers: vec![format!("X-Registrar: sip:127.0.0.2:{port}")],
+            ..Reg::default()
+        },
+    );
+    registrar_support::uas_done(u, &udir, &o);
 }

@@ -644,6 +644,33 @@ fn w_remove_ip_port(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     }
 }
 
+/// `add_sock_hdr(name)`: a `name: proto:ip:port` header naming the socket the REGISTER came
+/// in on, for a registrar behind this proxy (its `save()` flag `socket-header`).
+fn w_add_sock_hdr(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let Some(name) = str_arg(args, 0).map(|n| n.trim().to_string()) else {
+        return -1;
+    };
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+        tracing::error!("add_sock_hdr: `{name}` is not a header name");
+        return -1;
+    }
+    let Some(m) = sip(ctx) else { return -1 };
+    if m.msg.method() != Method::Register {
+        tracing::error!("add_sock_hdr: only for REGISTER requests");
+        return -1;
+    }
+    let Some(sock) = save::received_socket(m) else {
+        return -1;
+    };
+    match m.msg.add_header(&name, sock.as_bytes()) {
+        Ok(()) => 1,
+        Err(e) => {
+            tracing::error!("add_sock_hdr: {e:?}");
+            -1
+        }
+    }
+}
+
 const R_O: RouteMask = RouteMask::REQUEST.or(RouteMask::ONREPLY);
 const R_O_F: RouteMask = R_O.or(RouteMask::FAILURE);
 const ANY_MSG: RouteMask = R_O_F.or(RouteMask::BRANCH);
@@ -715,6 +742,12 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             params: &[p::STR, p::INT, p::STATIC, p::OPT_STR],
             routes: RouteMask::ALL,
             handler: w_remove_ip_port,
+        },
+        FunctionSpec {
+            name: "add_sock_hdr",
+            params: &[p::STR],
+            routes: RouteMask::REQUEST,
+            handler: w_add_sock_hdr,
         },
         FunctionSpec {
             name: "reg_fetch_contacts",

@@ -86,6 +86,11 @@ fn socket_name(m: &SipCtx, flags: &SaveFlags, cfg: &RegConfig) -> Option<String>
     {
         return Some(text(v).trim().to_string());
     }
+    received_socket(m)
+}
+
+/// The socket the message came in on, `proto:ip:port` (without its `as` advertised address).
+pub fn received_socket(m: &SipCtx) -> Option<String> {
     let core = m.shared.core()?;
     let def = core.transport().socket(m.info.socket)?.to_string();
     Some(def.split(" as ").next().unwrap_or(&def).to_string())

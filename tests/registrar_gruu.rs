@@ -1,14 +1,16 @@
 //! GRUU (RFC 5627) on real traffic: a UA registering with `+sip.instance` and `Supported: gruu`
 //! gets pub-gruu and temp-gruu in the 200 OK, and a request to either GRUU reaches only that
-//! instance's contact, even when another binding of the AOR has a higher q.
+//! instance's contact, even when another binding of the AOR has a higher q; two SQL-only nodes
+//! share them through SQLite, PostgreSQL and MariaDB (these fail without the servers when CI is set).
 
 mod registrar_support;
 
 use std::time::Duration;
 
+use osips::db::Engine;
 use registrar_support::common::scenario;
 use registrar_support::common::sipp::Run;
-use registrar_support::{HEAD, Osips, Reg, common, register, uas, uas_done};
+use registrar_support::{HEAD, Osips, Reg, common, register, test_db, uas, uas_done};
 
 const ROUTES: &str = r#"
 modparam("usrloc", "use_domain", 1)
@@ -114,9 +116,14 @@ fn a_public_gruu_reaches_only_its_instance() {
         return;
     }
     let (o, _d) = start("");
+    public_gruu_reaches_only_its_instance(&o, &o);
+}
+
+/// `a` takes the registrations, `b` routes the INVITE to the public GRUU.
+fn public_gruu_reaches_only_its_instance(a: &Osips, o: &Osips) {
     let port = common::free_udp_port();
     register(
-        &o,
+        a,
         &Reg {
             contact: instance(&format!("sip:alice@127.0.0.2:{port}"), INST_A, "0.1"),
             call_id: Some("gruu-a"),
@@ -124,7 +131,7 @@ fn a_public_gruu_reaches_only_its_instance() {
             ..Reg::default()
         },
     );
-    register_b(&o);
+    register_b(a);
     let (u, dir) = uas(
         "127.0.0.2",
         port,
@@ -144,8 +151,8 @@ fn a_public_gruu_reaches_only_its_instance() {
         .towards_port(o.port)
         .timeout(15)
         .limit(Duration::from_secs(30))
-        .done(&*o);
-    uas_done(u, &dir, &o);
+        .done(&**o);
+    uas_done(u, &dir, o);
 
     // An instance that never registered: 404.
     let ruri = "sip:alice@example.com;gr=urn:uuid:00000000-0000-1000-8000-0000000000ff";
@@ -161,7 +168,39 @@ fn a_public_gruu_reaches_only_its_instance() {
         .towards_port(o.port)
         .timeout(15)
         .limit(Duration::from_secs(30))
-        .done(&*o);
+        .done(&**o);
+}
+
+/// Two SQL-only nodes on one table: the instance stored by one is found through its public
+/// GRUU by the other.
+fn sql_only_nodes_share_gruus(engine: Engine) {
+    if common::sipp().is_none() {
+        return;
+    }
+    let Some(db) = test_db(engine) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "modparam(\"usrloc\", \"db_url\", \"{}\")\nmodparam(\"usrloc\", \"db_mode\", 3)\n",
+        db.url
+    );
+    let a = Osips::start(dir.path(), &format!("{HEAD}{extra}{ROUTES}"));
+    let b = Osips::start(dir.path(), &format!("{HEAD}{extra}{ROUTES}"));
+    public_gruu_reaches_only_its_instance(&a, &b);
+}
+
+#[test]
+fn sqlite_sql_only_nodes_share_gruus() {
+    sql_only_nodes_share_gruus(Engine::Sqlite);
+}
+
+#[test]
+fn postgres_sql_only_nodes_share_gruus() {
+    sql_only_nodes_share_gruus(Engine::Postgres);
+}
+
+#[test]
+fn mariadb_sql_only_nodes_share_gruus() {
+    sql_only_nodes_share_gruus(Engine::Mysql);
 }
 
 /// REGISTER with GRUU support, keep the temp-gruu the reply gives the contact on

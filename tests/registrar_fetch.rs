@@ -1,6 +1,6 @@
 //! `reg_fetch_contacts` / `$ulc` / `reg_free_contacts` on real traffic: sipp registers two
 //! contacts, then an OPTIONS makes the script fetch them and answer with their fields in the
-//! reason phrase.
+//! reason phrase. `attr_avp`, `allow_dup_cseq` and `max_contact_len` on the same traffic.
 
 mod registrar_support;
 
@@ -92,4 +92,63 @@ fn fetched_contacts_are_readable_field_by_field() {
         r"^SIP/2\.0 200 n=2 aor=alice@example\.com first=sip:alice@127\.0\.0\.2:5070 second=sip:alice@127\.0\.0\.3:5070 q1=0\.4 cseq=4 ua=sipp-registrar-test inst=urn:uuid:fe7c4 cid=fetch-1 freed",
     );
     options(&o, "nobody", 404, "none");
+}
+
+const ATTR_ROUTES: &str = r#"
+modparam("usrloc", "use_domain", 1)
+modparam("registrar", "attr_avp", "$avp(attr)")
+modparam("registrar", "allow_dup_cseq", 1)
+modparam("registrar", "max_contact_len", 40)
+route {
+    if (is_method("REGISTER")) {
+        $avp(attr) = "vip-" + $tU;
+        save("location");
+        exit;
+    }
+    if (is_registered("location", "sip:$rU@example.com")) {
+        sl_send_reply(200, "attr=$avp(attr)");
+        exit;
+    }
+    sl_send_reply(404, "unregistered");
+}
+"#;
+
+#[test]
+fn attr_avp_duplicate_cseq_and_contact_length() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = Osips::start(dir.path(), &format!("{HEAD}{ATTR_ROUTES}"));
+    register(
+        &o,
+        &Reg {
+            call_id: Some("dup-cseq"),
+            cseq: 4,
+            ..Reg::default()
+        },
+    );
+    // The same Call-ID and CSeq again updates the binding (allow_dup_cseq).
+    register(
+        &o,
+        &Reg {
+            call_id: Some("dup-cseq"),
+            cseq: 4,
+            expires: Some(600),
+            expect: vec![r"<sip:alice@127\.0\.0\.2:5070>;expires=(600|599)".into()],
+            ..Reg::default()
+        },
+    );
+    options(&o, "alice", 200, r"^SIP/2\.0 200 attr=vip-alice");
+    options(&o, "bob", 404, "unregistered");
+    register(
+        &o,
+        &Reg {
+            user: "bob",
+            contact: "<sip:bob-with-a-long-name@127.0.0.2:5070;transport=udp>".into(),
+            code: 400,
+            expect: vec!["P-Registrar-Error: Contact/received too long".into()],
+            ..Reg::default()
+        },
+    );
 }

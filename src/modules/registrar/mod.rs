@@ -22,12 +22,15 @@ use crate::modules::usrloc::{self, Q_UNSPECIFIED};
 use crate::runtime::SipCtx;
 use crate::runtime::core_fns::sip;
 use crate::script::module::{InitCtx, ModParams, ParamValue, PvExport, p};
-use crate::script::{ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx};
+use crate::script::{
+    ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx, Value,
+};
 use crate::sip::{Method, Uri};
 use crate::stats::{StatDef, StatVar};
 
 pub use flags::{LookupFlags, PathMode, SaveFlags};
 pub use lookup::{Target, targets};
+pub use save::ScriptAvps;
 
 /// The module parameters.
 #[derive(Debug, Clone)]
@@ -50,6 +53,14 @@ pub struct RegConfig {
     /// XOR key of the temporary GRUUs.
     pub gruu_secret: String,
     pub disable_gruu: bool,
+    /// AVP name of the contact attributes `save()` stores and `is_registered()` returns.
+    pub attr_avp: Option<String>,
+    /// A REGISTER with the stored Call-ID and the same CSeq updates the binding.
+    pub allow_dup_cseq: bool,
+    pub max_username_len: usize,
+    pub max_domain_len: usize,
+    pub max_aor_len: usize,
+    pub max_contact_len: usize,
 }
 
 impl Default for RegConfig {
@@ -68,6 +79,12 @@ impl Default for RegConfig {
             sock_hdr_name: "Sock-Info".into(),
             gruu_secret: gruu::DEFAULT_SECRET.into(),
             disable_gruu: false,
+            attr_avp: None,
+            allow_dup_cseq: false,
+            max_username_len: 64,
+            max_domain_len: 64,
+            max_aor_len: 256,
+            max_contact_len: 255,
         }
     }
 }
@@ -107,7 +124,7 @@ fn avp_name(spec: &str) -> Result<String, String> {
         .and_then(|r| r.strip_suffix(')'))
         .unwrap_or(s);
     if inner.is_empty() || inner.contains(['$', '(', ')', ' ']) {
-        return Err(format!("received_avp `{spec}` is not an $avp(name)"));
+        return Err(format!("`{spec}` is not an $avp(name)"));
     }
     Ok(inner.to_string())
 }
@@ -139,6 +156,16 @@ impl RegConfig {
                 .filter(|s| !s.is_empty())
                 .unwrap_or(d.gruu_secret),
             disable_gruu: int(p, "disable_gruu")?.unwrap_or(0) != 0,
+            attr_avp: string(p, "attr_avp")
+                .filter(|s| !s.is_empty())
+                .map(|s| avp_name(&s))
+                .transpose()?,
+            allow_dup_cseq: int(p, "allow_dup_cseq")?.unwrap_or(0) != 0,
+            max_username_len: non_negative(p, "max_username_len", d.max_username_len as u32)?
+                as usize,
+            max_domain_len: non_negative(p, "max_domain_len", d.max_domain_len as u32)? as usize,
+            max_aor_len: non_negative(p, "max_aor_len", d.max_aor_len as u32)? as usize,
+            max_contact_len: non_negative(p, "max_contact_len", d.max_contact_len as u32)? as usize,
         };
         if c.max_expires > 0 && c.max_expires < c.min_expires {
             return Err(format!(
@@ -277,10 +304,13 @@ fn w_save(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         }
     };
     let aor_given = str_arg(args, 2).map(str::to_string);
-    let received = st.cfg.received_avp.as_deref().and_then(|name| {
-        let v = ctx.avps.get(name, 0);
-        v.as_str().map(|s| s.into_owned())
-    });
+    let first = |ctx: &RunCtx<'_>, name: Option<&str>| {
+        name.and_then(|n| ctx.avps.get(n, 0).as_str().map(|s| s.into_owned()))
+    };
+    let avps = ScriptAvps {
+        received: first(ctx, st.cfg.received_avp.as_deref()),
+        attr: first(ctx, st.cfg.attr_avp.as_deref()),
+    };
     let Some(m) = sip(ctx) else {
         tracing::error!("save: no SIP message in this route");
         return -1;
@@ -290,7 +320,7 @@ fn w_save(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         return -1;
     }
     let result = match aor_arg(m, &st.cfg, aor_given.as_deref()) {
-        Ok(aor) => save::save(m, &st.cfg, &table, &flags, &aor, received),
+        Ok(aor) => save::save(m, &st.cfg, &table, &flags, &aor, avps),
         Err(info) => Err(save::Refusal {
             code: 400,
             reason: "Bad Request",
@@ -416,13 +446,22 @@ fn w_is_registered(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     };
     let now = usrloc::now();
     let found = dom.with_record(&aor, |r| {
-        r.is_some_and(|r| {
+        r.and_then(|r| {
             r.contacts
                 .iter()
-                .any(|c| c.is_valid(now) && callid.as_deref().is_none_or(|cid| c.callid() == cid))
+                .find(|c| c.is_valid(now) && callid.as_deref().is_none_or(|cid| c.callid() == cid))
+                .map(|c| c.attr().unwrap_or("").to_string())
         })
     });
-    if found.unwrap_or(false) { 1 } else { -1 }
+    match found {
+        Ok(Some(attr)) => {
+            if let Some(name) = &st.cfg.attr_avp {
+                ctx.avps.push(name, Value::str(attr));
+            }
+            1
+        }
+        _ => -1,
+    }
 }
 
 /// `is_contact_registered(domain[, aor[, contact[, callid]]])`; the contact defaults to the
@@ -693,6 +732,12 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ParamSpec::str("sock_hdr_name"),
         ParamSpec::str("gruu_secret"),
         ParamSpec::int("disable_gruu"),
+        ParamSpec::str("attr_avp"),
+        ParamSpec::int("allow_dup_cseq"),
+        ParamSpec::int("max_username_len"),
+        ParamSpec::int("max_domain_len"),
+        ParamSpec::int("max_aor_len"),
+        ParamSpec::int("max_contact_len"),
     ],
     functions: &[
         FunctionSpec {

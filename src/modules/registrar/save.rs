@@ -46,6 +46,18 @@ fn ul_refusal(e: UlError) -> Refusal {
     }
 }
 
+/// `max_aor_len`, `max_username_len` and `max_domain_len` (OpenSIPS answers 500, R_AOR_LEN).
+pub(super) fn check_aor_len(aor: &str, cfg: &RegConfig) -> Result<(), Refusal> {
+    let (user, domain) = aor.rsplit_once('@').unwrap_or((aor, ""));
+    if aor.len() > cfg.max_aor_len
+        || user.len() > cfg.max_username_len
+        || domain.len() > cfg.max_domain_len
+    {
+        return Err(refuse(500, "Address Of Record too long"));
+    }
+    Ok(())
+}
+
 /// One Contact of the request, checked.
 struct Plan {
     uri: String,
@@ -55,6 +67,13 @@ struct Plan {
     instance: Option<String>,
     reg_id: u32,
     methods: u32,
+}
+
+/// Values the script gives `save()` through AVPs (`received_avp`, `attr_avp`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScriptAvps {
+    pub received: Option<String>,
+    pub attr: Option<String>,
 }
 
 /// What the 200 OK carries.
@@ -103,9 +122,10 @@ pub fn save(
     table: &str,
     flags: &SaveFlags,
     aor: &str,
-    received_avp: Option<String>,
+    avps: ScriptAvps,
 ) -> Result<Accepted, Refusal> {
     let msg = &m.msg;
+    check_aor_len(aor, cfg)?;
     let hdr_expires = match msg.expires() {
         None => None,
         Some(Ok(e)) => Some(e),
@@ -148,6 +168,9 @@ pub fn save(
                     .map(|v| methods_mask(text(v).trim_matches('"')))
             })
             .unwrap_or(ALL_METHODS);
+        if addr.uri.raw.len() > cfg.max_contact_len {
+            return Err(refuse(400, "Contact/received too long"));
+        }
         plans.push(Plan {
             uri: text(addr.uri.raw),
             expires,
@@ -177,7 +200,8 @@ pub fn save(
     let now = usrloc::now();
     let callid = text(msg.call_id());
     let cseq = msg.cseq().num;
-    let received = received_value(m, flags, received_avp);
+    let received = received_value(m, flags, avps.received);
+    let attr = avps.attr.filter(|a| !a.is_empty());
     let socket = socket_name(m, flags, cfg);
     let user_agent: String = msg
         .user_agent()
@@ -254,7 +278,7 @@ pub fn save(
             user_agent: &user_agent,
             socket: socket.as_deref(),
             instance: p.instance.as_deref(),
-            attr: None,
+            attr: attr.as_deref(),
             kv_store: None,
             expires: if p.expires == 0 {
                 0
@@ -276,7 +300,7 @@ pub fn save(
                 // retransmission or out of order: the binding is left alone.
                 if let Some(o) = old
                     && o.callid() == callid
-                    && cseq <= o.cseq
+                    && (cseq < o.cseq || (cseq == o.cseq && !cfg.allow_dup_cseq))
                 {
                     continue;
                 }

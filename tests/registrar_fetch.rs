@@ -1,6 +1,7 @@
 //! `reg_fetch_contacts` / `$ulc` / `reg_free_contacts` on real traffic: sipp registers two
 //! contacts, then an OPTIONS makes the script fetch them and answer with their fields in the
-//! reason phrase. `attr_avp`, `allow_dup_cseq` and `max_contact_len` on the same traffic.
+//! reason phrase. `attr_avp`, `allow_dup_cseq`, `max_contact_len` and usrloc's `ul_add_key` /
+//! `ul_get_key` / `ul_del_key` on the same traffic.
 
 mod registrar_support;
 
@@ -105,6 +106,19 @@ route {
         save("location");
         exit;
     }
+    if ($rU == "kv") {
+        ul_add_key("location", "sip:alice@example.com", "tier", "gold");
+        ul_get_key("location", "alice@example.com", "tier", $var(t));
+        ul_del_key("location", "alice@example.com", "tier");
+        if (!ul_get_key("location", "alice@example.com", "tier", $var(u))) {
+            $var(u) = "gone";
+        }
+        if (!ul_add_key("location", "nobody@example.com", "k", "v")) {
+            $var(n) = "refused";
+        }
+        sl_send_reply(200, "kv=$var(t) $var(u) $var(n)");
+        exit;
+    }
     if (is_registered("location", "sip:$rU@example.com")) {
         sl_send_reply(200, "attr=$avp(attr)");
         exit;
@@ -141,6 +155,7 @@ fn attr_avp_duplicate_cseq_and_contact_length() {
     );
     options(&o, "alice", 200, r"^SIP/2\.0 200 attr=vip-alice");
     options(&o, "bob", 404, "unregistered");
+    options(&o, "kv", 200, r"^SIP/2\.0 200 kv=gold gone refused");
     register(
         &o,
         &Reg {

@@ -13,6 +13,7 @@ use registrar_support::{HEAD, Osips, Reg, common, register};
 
 const ROUTES: &str = r#"
 modparam("usrloc", "use_domain", 1)
+modparam("registrar", "expires_max_deviation", 50)
 route {
     if (is_method("REGISTER")) {
         if ($tU == "relay") {
@@ -100,7 +101,14 @@ fn branch_lookup_and_user_agent_filtering() {
     }
     let dir = tempfile::tempdir().unwrap();
     let o = Osips::start(dir.path(), &format!("{HEAD}{ROUTES}"));
-    register(&o, &Reg::default());
+    // expires_max_deviation 50: 300 becomes 250..350.
+    register(
+        &o,
+        &Reg {
+            expect: vec![r"expires=(2[5-9][0-9]|3[0-4][0-9]|350)\r".into()],
+            ..Reg::default()
+        },
+    );
     register(
         &o,
         &Reg {

@@ -57,6 +57,8 @@ pub struct RegConfig {
     pub attr_avp: Option<String>,
     /// A REGISTER with the stored Call-ID and the same CSeq updates the binding.
     pub allow_dup_cseq: bool,
+    /// Seconds the granted expiry is randomly moved by (0 = off).
+    pub expires_max_deviation: u32,
     pub max_username_len: usize,
     pub max_domain_len: usize,
     pub max_aor_len: usize,
@@ -81,6 +83,7 @@ impl Default for RegConfig {
             disable_gruu: false,
             attr_avp: None,
             allow_dup_cseq: false,
+            expires_max_deviation: 0,
             max_username_len: 64,
             max_domain_len: 64,
             max_aor_len: 256,
@@ -161,6 +164,7 @@ impl RegConfig {
                 .map(|s| avp_name(&s))
                 .transpose()?,
             allow_dup_cseq: int(p, "allow_dup_cseq")?.unwrap_or(0) != 0,
+            expires_max_deviation: non_negative(p, "expires_max_deviation", 0)?,
             max_username_len: non_negative(p, "max_username_len", d.max_username_len as u32)?
                 as usize,
             max_domain_len: non_negative(p, "max_domain_len", d.max_domain_len as u32)? as usize,
@@ -734,6 +738,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ParamSpec::int("disable_gruu"),
         ParamSpec::str("attr_avp"),
         ParamSpec::int("allow_dup_cseq"),
+        ParamSpec::int("expires_max_deviation"),
         ParamSpec::int("max_username_len"),
         ParamSpec::int("max_domain_len"),
         ParamSpec::int("max_aor_len"),

@@ -58,6 +58,16 @@ pub(super) fn check_aor_len(aor: &str, cfg: &RegConfig) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// `expires` moved by `delta` seconds (`expires_max_deviation`, against re-REGISTER storms after
+/// a restart), kept within `min`..`max` (0 = no maximum).
+pub(super) fn deviate(expires: u32, delta: i64, min: u32, max: u32) -> u32 {
+    let mut e = (i64::from(expires) + delta).max(i64::from(min.max(1)));
+    if max > 0 {
+        e = e.min(i64::from(max));
+    }
+    e as u32
+}
+
 /// One Contact of the request, checked.
 struct Plan {
     uri: String,
@@ -160,6 +170,15 @@ pub fn save(
         }
         if max_expires > 0 && expires > max_expires {
             expires = max_expires;
+        }
+        if expires > 0 && cfg.expires_max_deviation > 0 {
+            let d = i64::from(cfg.expires_max_deviation);
+            expires = deviate(
+                expires,
+                rand::random_range(-d..=d),
+                min_expires,
+                max_expires,
+            );
         }
         let methods = allow
             .or_else(|| {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::flags::{LookupFlags, SaveFlags};
-use super::save::{ScriptAvps, check_aor_len, save};
+use super::save::{ScriptAvps, check_aor_len, deviate, save};
 use super::{RegConfig, lookup};
 use crate::modules::usrloc::{self, Config, DbMode, Usrloc};
 use crate::runtime::{Runtime, Shared, SipCtx};
@@ -166,4 +166,13 @@ fn aor_length_limits() {
     assert!(check_aor_len(&long_user, &rc).is_ok());
     rc.max_aor_len = 20;
     assert!(check_aor_len(&long_user, &rc).is_err());
+}
+
+#[test]
+fn expiry_deviation_stays_within_bounds() {
+    assert_eq!(deviate(300, 50, 60, 0), 350);
+    assert_eq!(deviate(300, -50, 60, 0), 250);
+    assert_eq!(deviate(100, -80, 60, 0), 60);
+    assert_eq!(deviate(3600, 100, 60, 3600), 3600);
+    assert_eq!(deviate(10, -50, 0, 0), 1);
 }

@@ -105,7 +105,7 @@ fn branch_lookup_and_user_agent_filtering() {
     register(
         &o,
         &Reg {
-            expect: vec![r"expires=(2[5-9][0-9]|3[0-4][0-9]|350)\r".into()],
+            expect: vec![r"expires=(2[5-9][0-9]|3[0-4][0-9]|350)[[:space:]]".into()],
             ..Reg::default()
         },
     );

@@ -1,5 +1,7 @@
 //! registrar: REGISTER processing and contact lookup over usrloc (OpenSIPS `registrar`):
-//! `save`, `lookup`, `registered` / `is_registered`, `is_contact_registered`, `remove`.
+//! `save`, `lookup`, `registered` / `is_registered`, `is_contact_registered`, `is_ip_registered`,
+//! `remove`, `remove_ip_port`, `add_sock_hdr`, `reg_fetch_contacts` / `reg_free_contacts` with
+//! `$ulc`, and GRUUs (RFC 5627).
 //!
 //! Unlike OpenSIPS, which raises a too short expiry to `min_expires`, osips answers
 //! 423 Interval Too Brief with Min-Expires, as RFC 3261 §10.3 step 7 allows.

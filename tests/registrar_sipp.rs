@@ -434,6 +434,8 @@ fn mi_commands_events_and_statistics() {
     assert_eq!(o.dumped_aors(), 0);
     let e = o.mi("ul_sync", json!(["location"])).unwrap_err();
     assert!(e.contains("No database"), "{e}");
+    let e = o.mi("ul_cluster_sync", json!([])).unwrap_err();
+    assert!(e.contains("Clustering not enabled"), "{e}");
 }
 
 #[test]

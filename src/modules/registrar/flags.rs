@@ -122,6 +122,17 @@ impl SaveFlags {
     }
 }
 
+/// `u/regexp/` of lookup: only contacts whose User-Agent matches.
+#[derive(Debug, Clone)]
+pub struct UaFilter(pub regex::Regex);
+
+impl PartialEq for UaFilter {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+impl Eq for UaFilter {}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LookupFlags {
     /// Only the best contact; no branches.
@@ -131,34 +142,149 @@ pub struct LookupFlags {
     pub method_filtering: bool,
     /// Lookup on every table (accepted; osips has one table per name).
     pub global: bool,
+    /// `r`: the AORs in the existing branches are replaced by their contacts.
+    pub branch_lookup: bool,
+    pub ua_filter: Option<UaFilter>,
+}
+
+/// The flag text in tokens: comma separated, except inside `ua-filtering=/regexp/`.
+fn tokens(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut open = false;
+    for part in text.split(',') {
+        if open {
+            let last = out.last_mut().expect("an open token");
+            last.push(',');
+            last.push_str(part);
+            open = !closes_regex(last);
+            continue;
+        }
+        let t = part.trim();
+        if t.is_empty() {
+            continue;
+        }
+        open = t.starts_with("ua-filtering=") && !closes_regex(t);
+        out.push(t.to_string());
+    }
+    out
+}
+
+/// `ua-filtering=/re/`: the regexp is closed by an unescaped `/`.
+fn closes_regex(tok: &str) -> bool {
+    let Some(re) = tok.strip_prefix("ua-filtering=/") else {
+        return true;
+    };
+    let t = re.trim_end();
+    t.ends_with('/') && !t.ends_with("\\/")
 }
 
 impl LookupFlags {
+    /// OpenSIPS's flags, comma separated: the names (`no-branches`, `to-branches-only`,
+    /// `branch`, `method-filtering`, `ua-filtering=/re/`, `case-insensitive`,
+    /// `extended-regexp`, `global`) or the letters (`bBrmg`, `u/re/` with `i` / `e`).
     pub fn parse(text: &str) -> Result<LookupFlags, String> {
         let mut f = LookupFlags::default();
-        for tok in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            match tok {
+        let mut ua: Option<String> = None;
+        let mut insensitive = false;
+        for tok in tokens(text) {
+            match tok.as_str() {
                 "no-branches" => f.no_branches = true,
                 "to-branches-only" => f.to_branches_only = true,
                 "method-filtering" => f.method_filtering = true,
                 "global" => f.global = true,
-                // One branch per contact is what lookup does anyway.
-                "branch" => {}
-                _ if tok.bytes().all(|b| b"bBmgr".contains(&b)) => {
-                    for b in tok.bytes() {
-                        match b {
-                            b'b' => f.no_branches = true,
-                            b'B' => f.to_branches_only = true,
-                            b'm' => f.method_filtering = true,
-                            b'g' => f.global = true,
-                            _ => {}
-                        }
-                    }
+                "branch" => f.branch_lookup = true,
+                "case-insensitive" => insensitive = true,
+                "extended-regexp" => {}
+                "sort-by-latency" => {
+                    return Err(
+                        "lookup flag `sort-by-latency`: osips does not ping contacts".into(),
+                    );
                 }
-                _ => return Err(format!("unsupported lookup flag `{tok}`")),
+                t if t.starts_with("max-ping-latency=") => {
+                    return Err(format!("lookup flag `{t}`: osips does not ping contacts"));
+                }
+                t if t.starts_with("ua-filtering=") => {
+                    let re = t["ua-filtering=".len()..].trim();
+                    let inner = re
+                        .strip_prefix('/')
+                        .and_then(|r| r.strip_suffix('/'))
+                        .ok_or_else(|| {
+                            format!("lookup flag `{t}`: expected ua-filtering=/regexp/")
+                        })?;
+                    ua = Some(inner.replace("\\/", "/"));
+                }
+                t => {
+                    let (re, i) = f.letters(t)?;
+                    if re.is_some() {
+                        ua = re;
+                    }
+                    insensitive |= i;
+                }
             }
         }
+        if let Some(re) = ua {
+            let r = regex::RegexBuilder::new(&re)
+                .case_insensitive(insensitive)
+                .build()
+                .map_err(|e| format!("lookup flag ua-filtering /{re}/: {e}"))?;
+            f.ua_filter = Some(UaFilter(r));
+        }
         Ok(f)
+    }
+
+    /// The letter forms of one token; the `u/re/` regexp and whether `i` was given.
+    fn letters(&mut self, text: &str) -> Result<(Option<String>, bool), String> {
+        let mut ua: Option<String> = None;
+        let mut insensitive = false;
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                'b' => self.no_branches = true,
+                'B' => self.to_branches_only = true,
+                'm' => self.method_filtering = true,
+                'g' => self.global = true,
+                'r' => self.branch_lookup = true,
+                'i' => insensitive = true,
+                // Rust regexes are extended already.
+                'e' => {}
+                'u' => {
+                    if chars.next() != Some('/') {
+                        return Err(format!("lookup flag `u` in `{text}` needs /regexp/"));
+                    }
+                    let mut re = String::new();
+                    let mut closed = false;
+                    while let Some(x) = chars.next() {
+                        match x {
+                            '\\' => {
+                                if let Some(y) = chars.next() {
+                                    if y != '/' {
+                                        re.push('\\');
+                                    }
+                                    re.push(y);
+                                }
+                            }
+                            '/' => {
+                                closed = true;
+                                break;
+                            }
+                            _ => re.push(x),
+                        }
+                    }
+                    if !closed {
+                        return Err(format!("lookup flag `u` in `{text}`: no closing `/`"));
+                    }
+                    ua = Some(re);
+                }
+                'y' | 'Y' => {
+                    return Err(format!(
+                        "lookup flag `{c}` in `{text}`: osips does not ping contacts"
+                    ));
+                }
+                ',' | ' ' => {}
+                _ => return Err(format!("unsupported lookup flag `{c}` in `{text}`")),
+            }
+        }
+        Ok((ua, insensitive))
     }
 }
 
@@ -190,6 +316,25 @@ mod tests {
         let f = LookupFlags::parse("method-filtering,no-branches").unwrap();
         assert!(f.method_filtering && f.no_branches && !f.to_branches_only);
         assert!(LookupFlags::parse("mB").unwrap().to_branches_only);
-        assert!(LookupFlags::parse("ua-filtering=/x/").is_err());
+        assert!(
+            LookupFlags::parse("ua-filtering=/x/")
+                .unwrap()
+                .ua_filter
+                .is_some()
+        );
+        let r = LookupFlags::parse("rmu/^Polycom.*\\/5/i").unwrap();
+        assert!(r.branch_lookup && r.method_filtering);
+        let re = &r.ua_filter.unwrap().0;
+        assert!(re.is_match("polycom vvx/5"));
+        assert!(!re.is_match("Yealink"));
+        assert!(LookupFlags::parse("u/unclosed").is_err());
+        assert!(LookupFlags::parse("u/(/").is_err());
+        assert!(LookupFlags::parse("Y").is_err());
+        assert!(LookupFlags::parse("bz").is_err());
+        let l = LookupFlags::parse("branch,ua-filtering=/^a,b\\/c/,case-insensitive").unwrap();
+        assert!(l.branch_lookup);
+        assert!(l.ua_filter.unwrap().0.is_match("A,B/Cx"));
+        assert!(LookupFlags::parse("ua-filtering=/x").is_err());
+        assert!(LookupFlags::parse("max-ping-latency=5").is_err());
     }
 }

@@ -7,6 +7,7 @@ use crate::runtime::{Branch, SipCtx};
 use crate::transport::SocketId;
 
 use super::flags::LookupFlags;
+use super::gruu::GruuTarget;
 
 /// OpenSIPS's return codes.
 pub const FOUND: i32 = 1;
@@ -24,6 +25,10 @@ pub struct Target {
     pub cflags: u32,
     pub socket: Option<String>,
     pub methods: u32,
+    pub instance: Option<String>,
+    pub callid: String,
+    pub last_modified: i64,
+    pub user_agent: String,
 }
 
 /// The valid contacts of `aor` in table `table`, best first.
@@ -43,11 +48,30 @@ pub fn targets(table: &str, aor: &str) -> Result<Vec<Target>, UlError> {
                     cflags: c.cflags,
                     socket: c.socket().map(str::to_string),
                     methods: c.methods,
+                    instance: c.instance().map(str::to_string),
+                    callid: c.callid().to_string(),
+                    last_modified: c.last_modified,
+                    user_agent: c.user_agent().to_string(),
                 })
                 .collect()
         })
         .unwrap_or_default()
     })
+}
+
+/// Keeps only the contact a GRUU names: for a public GRUU the newest binding of the instance,
+/// for a temporary one the binding of the instance and Call-ID it was issued for.
+pub fn gruu_filter(ts: Vec<Target>, target: &GruuTarget) -> Vec<Target> {
+    let chosen = match target {
+        GruuTarget::Public { instance } => ts
+            .into_iter()
+            .filter(|t| t.instance.as_deref() == Some(instance.as_str()))
+            .max_by_key(|t| t.last_modified),
+        GruuTarget::Temporary(g) => ts
+            .into_iter()
+            .find(|t| t.instance.as_deref() == Some(g.instance.as_str()) && t.callid == g.callid),
+    };
+    chosen.into_iter().collect()
 }
 
 /// The first URI of a Path value (`<sip:edge;lr>, <sip:core;lr>` gives `sip:edge;lr`).
@@ -77,18 +101,49 @@ fn next_hop(t: &Target) -> Option<String> {
         .or_else(|| t.received.clone())
 }
 
-/// Applies the targets to the message; returns OpenSIPS's code.
-pub fn apply(m: &mut SipCtx, mut ts: Vec<Target>, flags: &LookupFlags) -> i32 {
+/// The targets `flags` let through (method and User-Agent filtering); Err is the code to
+/// return when none is left.
+pub fn filter(m: &SipCtx, mut ts: Vec<Target>, flags: &LookupFlags) -> Result<Vec<Target>, i32> {
     if ts.is_empty() {
-        return NOT_FOUND;
+        return Err(NOT_FOUND);
     }
     if flags.method_filtering {
         let bit = method_bit(&String::from_utf8_lossy(m.msg.method_bytes()));
         ts.retain(|t| t.methods & bit != 0);
         if ts.is_empty() {
-            return METHOD_NOT_ALLOWED;
+            return Err(METHOD_NOT_ALLOWED);
         }
     }
+    if let Some(ua) = &flags.ua_filter {
+        ts.retain(|t| ua.0.is_match(&t.user_agent));
+        if ts.is_empty() {
+            return Err(NOT_FOUND);
+        }
+    }
+    Ok(ts)
+}
+
+/// Appends every target as a branch.
+pub fn push_branches(m: &mut SipCtx, ts: impl IntoIterator<Item = Target>) {
+    for t in ts {
+        let socket = t.socket.as_deref().and_then(|s| socket_id(m, s));
+        m.branches.push(Branch {
+            dst_uri: next_hop(&t),
+            q: (t.q != Q_UNSPECIFIED).then_some(i32::from(t.q)),
+            bflags: t.cflags,
+            socket,
+            path: t.path,
+            uri: t.uri,
+        });
+    }
+}
+
+/// Applies the targets to the message; returns OpenSIPS's code.
+pub fn apply(m: &mut SipCtx, ts: Vec<Target>, flags: &LookupFlags) -> i32 {
+    let ts = match filter(m, ts, flags) {
+        Ok(ts) => ts,
+        Err(code) => return code,
+    };
     let mut rest = ts.into_iter();
     if !flags.to_branches_only {
         let Some(best) = rest.next() else {
@@ -109,17 +164,7 @@ pub fn apply(m: &mut SipCtx, mut ts: Vec<Target>, flags: &LookupFlags) -> i32 {
             return FOUND;
         }
     }
-    for t in rest {
-        let socket = t.socket.as_deref().and_then(|s| socket_id(m, s));
-        m.branches.push(Branch {
-            dst_uri: next_hop(&t),
-            q: (t.q != Q_UNSPECIFIED).then_some(i32::from(t.q)),
-            bflags: t.cflags,
-            socket,
-            path: t.path,
-            uri: t.uri,
-        });
-    }
+    push_branches(m, rest);
     FOUND
 }
 
@@ -142,6 +187,10 @@ mod tests {
             cflags: 0,
             socket: None,
             methods: u32::MAX,
+            instance: None,
+            callid: "c".into(),
+            last_modified: 0,
+            user_agent: String::new(),
         };
         assert_eq!(next_hop(&t).as_deref(), Some("sip:127.0.0.9:5999"));
         let with_path = Target {
@@ -149,5 +198,44 @@ mod tests {
             ..t
         };
         assert_eq!(next_hop(&with_path).as_deref(), Some("sip:127.0.0.7;lr"));
+    }
+
+    #[test]
+    fn gruus_select_one_binding() {
+        let t = |uri: &str, inst: Option<&str>, cid: &str, lm: i64| Target {
+            uri: uri.into(),
+            received: None,
+            path: None,
+            q: Q_UNSPECIFIED,
+            cflags: 0,
+            socket: None,
+            methods: u32::MAX,
+            instance: inst.map(str::to_string),
+            callid: cid.into(),
+            last_modified: lm,
+            user_agent: String::new(),
+        };
+        let ts = vec![
+            t("sip:a@127.0.0.2", Some("urn:x"), "c1", 10),
+            t("sip:a@127.0.0.3", Some("urn:x"), "c2", 20),
+            t("sip:a@127.0.0.4", Some("urn:y"), "c3", 30),
+            t("sip:a@127.0.0.5", None, "c4", 40),
+        ];
+        let p = GruuTarget::Public {
+            instance: "urn:x".into(),
+        };
+        let got = gruu_filter(ts.clone(), &p);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].uri, "sip:a@127.0.0.3");
+        let tmp = GruuTarget::Temporary(super::super::gruu::TempGruu {
+            aor: "a".into(),
+            instance: "urn:x".into(),
+            callid: "c1".into(),
+        });
+        assert_eq!(gruu_filter(ts.clone(), &tmp)[0].uri, "sip:a@127.0.0.2");
+        let none = GruuTarget::Public {
+            instance: "urn:z".into(),
+        };
+        assert!(gruu_filter(ts, &none).is_empty());
     }
 }

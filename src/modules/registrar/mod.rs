@@ -1,10 +1,15 @@
 //! registrar: REGISTER processing and contact lookup over usrloc (OpenSIPS `registrar`):
-//! `save`, `lookup`, `registered` / `is_registered`, `is_contact_registered`, `remove`.
+//! `save`, `lookup`, `registered` / `is_registered`, `is_contact_registered`, `is_ip_registered`,
+//! `remove`, `remove_ip_port`, `add_sock_hdr`, `reg_fetch_contacts` / `reg_free_contacts` with
+//! `$ulc`, and GRUUs (RFC 5627).
 //!
 //! Unlike OpenSIPS, which raises a too short expiry to `min_expires`, osips answers
 //! 423 Interval Too Brief with Min-Expires, as RFC 3261 §10.3 step 7 allows.
 
+mod by_ip;
+mod fetch;
 mod flags;
+pub mod gruu;
 mod lookup;
 mod reply;
 mod save;
@@ -18,13 +23,16 @@ use parking_lot::RwLock;
 use crate::modules::usrloc::{self, Q_UNSPECIFIED};
 use crate::runtime::SipCtx;
 use crate::runtime::core_fns::sip;
-use crate::script::module::{InitCtx, ModParams, ParamValue, p};
-use crate::script::{ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx};
+use crate::script::module::{InitCtx, ModParams, ParamValue, PvExport, p};
+use crate::script::{
+    ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx, Value,
+};
 use crate::sip::{Method, Uri};
 use crate::stats::{StatDef, StatVar};
 
 pub use flags::{LookupFlags, PathMode, SaveFlags};
 pub use lookup::{Target, targets};
+pub use save::ScriptAvps;
 
 /// The module parameters.
 #[derive(Debug, Clone)]
@@ -44,6 +52,19 @@ pub struct RegConfig {
     pub max_contacts: u32,
     pub retry_after: u32,
     pub sock_hdr_name: String,
+    /// XOR key of the temporary GRUUs.
+    pub gruu_secret: String,
+    pub disable_gruu: bool,
+    /// AVP name of the contact attributes `save()` stores and `is_registered()` returns.
+    pub attr_avp: Option<String>,
+    /// A REGISTER with the stored Call-ID and the same CSeq updates the binding.
+    pub allow_dup_cseq: bool,
+    /// Seconds the granted expiry is randomly moved by (0 = off).
+    pub expires_max_deviation: u32,
+    pub max_username_len: usize,
+    pub max_domain_len: usize,
+    pub max_aor_len: usize,
+    pub max_contact_len: usize,
 }
 
 impl Default for RegConfig {
@@ -60,6 +81,15 @@ impl Default for RegConfig {
             max_contacts: 0,
             retry_after: 0,
             sock_hdr_name: "Sock-Info".into(),
+            gruu_secret: gruu::DEFAULT_SECRET.into(),
+            disable_gruu: false,
+            attr_avp: None,
+            allow_dup_cseq: false,
+            expires_max_deviation: 0,
+            max_username_len: 64,
+            max_domain_len: 64,
+            max_aor_len: 256,
+            max_contact_len: 255,
         }
     }
 }
@@ -99,7 +129,7 @@ fn avp_name(spec: &str) -> Result<String, String> {
         .and_then(|r| r.strip_suffix(')'))
         .unwrap_or(s);
     if inner.is_empty() || inner.contains(['$', '(', ')', ' ']) {
-        return Err(format!("received_avp `{spec}` is not an $avp(name)"));
+        return Err(format!("`{spec}` is not an $avp(name)"));
     }
     Ok(inner.to_string())
 }
@@ -127,6 +157,21 @@ impl RegConfig {
             max_contacts: non_negative(p, "max_contacts", d.max_contacts)?,
             retry_after: non_negative(p, "retry_after", d.retry_after)?,
             sock_hdr_name: string(p, "sock_hdr_name").unwrap_or(d.sock_hdr_name),
+            gruu_secret: string(p, "gruu_secret")
+                .filter(|s| !s.is_empty())
+                .unwrap_or(d.gruu_secret),
+            disable_gruu: int(p, "disable_gruu")?.unwrap_or(0) != 0,
+            attr_avp: string(p, "attr_avp")
+                .filter(|s| !s.is_empty())
+                .map(|s| avp_name(&s))
+                .transpose()?,
+            allow_dup_cseq: int(p, "allow_dup_cseq")?.unwrap_or(0) != 0,
+            expires_max_deviation: non_negative(p, "expires_max_deviation", 0)?,
+            max_username_len: non_negative(p, "max_username_len", d.max_username_len as u32)?
+                as usize,
+            max_domain_len: non_negative(p, "max_domain_len", d.max_domain_len as u32)? as usize,
+            max_aor_len: non_negative(p, "max_aor_len", d.max_aor_len as u32)? as usize,
+            max_contact_len: non_negative(p, "max_contact_len", d.max_contact_len as u32)? as usize,
         };
         if c.max_expires > 0 && c.max_expires < c.min_expires {
             return Err(format!(
@@ -265,10 +310,13 @@ fn w_save(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         }
     };
     let aor_given = str_arg(args, 2).map(str::to_string);
-    let received = st.cfg.received_avp.as_deref().and_then(|name| {
-        let v = ctx.avps.get(name, 0);
-        v.as_str().map(|s| s.into_owned())
-    });
+    let first = |ctx: &RunCtx<'_>, name: Option<&str>| {
+        name.and_then(|n| ctx.avps.get(n, 0).as_str().map(|s| s.into_owned()))
+    };
+    let avps = ScriptAvps {
+        received: first(ctx, st.cfg.received_avp.as_deref()),
+        attr: first(ctx, st.cfg.attr_avp.as_deref()),
+    };
     let Some(m) = sip(ctx) else {
         tracing::error!("save: no SIP message in this route");
         return -1;
@@ -278,7 +326,7 @@ fn w_save(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         return -1;
     }
     let result = match aor_arg(m, &st.cfg, aor_given.as_deref()) {
-        Ok(aor) => save::save(m, &st.cfg, &table, &flags, &aor, received),
+        Ok(aor) => save::save(m, &st.cfg, &table, &flags, &aor, avps),
         Err(info) => Err(save::Refusal {
             code: 400,
             reason: "Bad Request",
@@ -324,9 +372,20 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         tracing::error!("lookup: no SIP message in this route");
         return lookup::INTERNAL_ERROR;
     };
-    let aor = match aor_given.filter(|a| !a.is_empty()) {
-        Some(a) => aor_of(&a, &st.cfg, use_domain()),
-        None => aor_of(&m.ruri(), &st.cfg, use_domain()),
+    let uri_text = match aor_given.filter(|a| !a.is_empty()) {
+        Some(a) => a,
+        None => m.ruri().into_owned(),
+    };
+    let gruu = if st.cfg.disable_gruu {
+        None
+    } else {
+        Uri::parse(uri_text.as_bytes())
+            .ok()
+            .and_then(|u| gruu::parse_target(&u, &st.cfg.gruu_secret))
+    };
+    let aor = match &gruu {
+        Some(gruu::GruuTarget::Temporary(t)) => Ok(t.aor.clone()),
+        _ => aor_of(&uri_text, &st.cfg, use_domain()),
     };
     let aor = match aor {
         Ok(a) => a,
@@ -335,12 +394,46 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             return lookup::INTERNAL_ERROR;
         }
     };
-    match targets(&table, &aor) {
-        Ok(ts) => lookup::apply(m, ts, &flags),
+    // `r`: the AORs already in the branches are replaced by their contacts.
+    let aor_branches = if flags.branch_lookup && !flags.no_branches {
+        std::mem::take(&mut m.branches)
+    } else {
+        Vec::new()
+    };
+    let rc = match targets(&table, &aor) {
+        Ok(ts) => match &gruu {
+            Some(g) => {
+                let one = LookupFlags {
+                    no_branches: true,
+                    ..flags.clone()
+                };
+                lookup::apply(m, lookup::gruu_filter(ts, g), &one)
+            }
+            None => lookup::apply(m, ts, &flags),
+        },
         Err(e) => {
             tracing::error!("lookup {aor}: {e}");
             lookup::INTERNAL_ERROR
         }
+    };
+    let mut found_in_branches = false;
+    for b in aor_branches {
+        let Ok(baor) = aor_of(&b.uri, &st.cfg, use_domain()) else {
+            continue;
+        };
+        match targets(&table, &baor).map(|ts| lookup::filter(m, ts, &flags)) {
+            Ok(Ok(ts)) => {
+                found_in_branches = true;
+                lookup::push_branches(m, ts);
+            }
+            Ok(Err(_)) => {}
+            Err(e) => tracing::error!("lookup {baor}: {e}"),
+        }
+    }
+    if rc < 0 && found_in_branches {
+        lookup::FOUND
+    } else {
+        rc
     }
 }
 
@@ -359,13 +452,22 @@ fn w_is_registered(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     };
     let now = usrloc::now();
     let found = dom.with_record(&aor, |r| {
-        r.is_some_and(|r| {
+        r.and_then(|r| {
             r.contacts
                 .iter()
-                .any(|c| c.is_valid(now) && callid.as_deref().is_none_or(|cid| c.callid() == cid))
+                .find(|c| c.is_valid(now) && callid.as_deref().is_none_or(|cid| c.callid() == cid))
+                .map(|c| c.attr().unwrap_or("").to_string())
         })
     });
-    if found.unwrap_or(false) { 1 } else { -1 }
+    match found {
+        Ok(Some(attr)) => {
+            if let Some(name) = &st.cfg.attr_avp {
+                ctx.avps.push(name, Value::str(attr));
+            }
+            1
+        }
+        _ => -1,
+    }
 }
 
 /// `is_contact_registered(domain[, aor[, contact[, callid]]])`; the contact defaults to the
@@ -462,6 +564,158 @@ fn w_remove(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     if removed > 0 { 1 } else { -1 }
 }
 
+/// `reg_fetch_contacts(domain, uri, profile)`: 1 when the AOR has contacts.
+fn w_fetch_contacts(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let st = state();
+    let table = str_arg(args, 0).unwrap_or("location");
+    let (Some(uri), Some(profile)) = (str_arg(args, 1), str_arg(args, 2)) else {
+        return -1;
+    };
+    let aor = match aor_of(uri, &st.cfg, use_domain()) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("reg_fetch_contacts: {e}");
+            return -1;
+        }
+    };
+    match fetch::fetch(table, &aor, profile) {
+        Ok(0) => -1,
+        Ok(_) => 1,
+        Err(e) => {
+            tracing::error!("reg_fetch_contacts {aor}: {e}");
+            -1
+        }
+    }
+}
+
+/// `reg_free_contacts(profile)`.
+fn w_free_contacts(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    match str_arg(args, 0) {
+        Some(p) if fetch::free(p) => 1,
+        _ => -1,
+    }
+}
+
+/// The string values of a variable argument: every value of an `$avp`, else its one value.
+fn var_values(ctx: &mut RunCtx<'_>, arg: Option<&ArgValue<'_>>) -> Vec<String> {
+    let Some(ArgValue::Var(spec)) = arg else {
+        return Vec::new();
+    };
+    if spec.name == "avp"
+        && spec.index.is_none()
+        && let Some(name) = spec.inner_literal()
+    {
+        return ctx
+            .avps
+            .values(name)
+            .filter_map(|v| v.as_str().map(|s| s.into_owned()))
+            .collect();
+    }
+    match ctx.get_pv(spec) {
+        Ok(v) => v.as_str().map(|s| vec![s.into_owned()]).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// `is_ip_registered(domain, [aor], ip_var[, port_var])`: 1 when a contact of the AOR is
+/// reached on one of the IPs (and the port).
+fn w_is_ip_registered(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let st = state();
+    let table = str_arg(args, 0).unwrap_or("location").to_string();
+    let given = str_arg(args, 1).map(str::to_string);
+    let ips = var_values(ctx, args.get(2));
+    let port = match var_values(ctx, args.get(3)).first() {
+        None => None,
+        Some(p) => match p.trim().parse::<u16>() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                tracing::error!("is_ip_registered: port `{p}` is not a number");
+                return -1;
+            }
+        },
+    };
+    if ips.is_empty() {
+        return -1;
+    }
+    let Some(m) = sip(ctx) else { return -1 };
+    let Ok(aor) = aor_arg(m, &st.cfg, given.as_deref()) else {
+        return -1;
+    };
+    let Ok(dom) = usrloc::domain(&table) else {
+        return -1;
+    };
+    let now = usrloc::now();
+    let found = dom.with_record(&aor, |r| {
+        r.is_some_and(|r| {
+            r.contacts
+                .iter()
+                .any(|c| c.is_valid(now) && by_ip::matches(c, &ips, port))
+        })
+    });
+    if found.unwrap_or(false) { 1 } else { -1 }
+}
+
+/// `remove_ip_port(ip, port, domain[, aor])`: 1 when a contact was removed.
+fn w_remove_ip_port(_ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let st = state();
+    let (Some(ip), Some(port), Some(table)) = (
+        str_arg(args, 0),
+        args.get(1).and_then(ArgValue::int),
+        str_arg(args, 2),
+    ) else {
+        return -1;
+    };
+    let Ok(port) = u16::try_from(port) else {
+        tracing::error!("remove_ip_port: port {port} is out of range");
+        return -1;
+    };
+    let aor = match str_arg(args, 3).filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => match aor_of(a, &st.cfg, use_domain()) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::error!("remove_ip_port: {e}");
+                return -1;
+            }
+        },
+    };
+    match by_ip::remove_ip_port(table, ip, port, aor.as_deref()) {
+        Ok(0) => -1,
+        Ok(_) => 1,
+        Err(e) => {
+            tracing::error!("remove_ip_port: {e}");
+            -1
+        }
+    }
+}
+
+/// `add_sock_hdr(name)`: a `name: proto:ip:port` header naming the socket the REGISTER came
+/// in on, for a registrar behind this proxy (its `save()` flag `socket-header`).
+fn w_add_sock_hdr(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let Some(name) = str_arg(args, 0).map(|n| n.trim().to_string()) else {
+        return -1;
+    };
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+        tracing::error!("add_sock_hdr: `{name}` is not a header name");
+        return -1;
+    }
+    let Some(m) = sip(ctx) else { return -1 };
+    if m.msg.method() != Method::Register {
+        tracing::error!("add_sock_hdr: only for REGISTER requests");
+        return -1;
+    }
+    let Some(sock) = save::received_socket(m) else {
+        return -1;
+    };
+    match m.msg.add_header(&name, sock.as_bytes()) {
+        Ok(()) => 1,
+        Err(e) => {
+            tracing::error!("add_sock_hdr: {e:?}");
+            -1
+        }
+    }
+}
+
 const R_O: RouteMask = RouteMask::REQUEST.or(RouteMask::ONREPLY);
 const R_O_F: RouteMask = R_O.or(RouteMask::FAILURE);
 const ANY_MSG: RouteMask = R_O_F.or(RouteMask::BRANCH);
@@ -482,6 +736,15 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ParamSpec::int("max_contacts"),
         ParamSpec::int("retry_after"),
         ParamSpec::str("sock_hdr_name"),
+        ParamSpec::str("gruu_secret"),
+        ParamSpec::int("disable_gruu"),
+        ParamSpec::str("attr_avp"),
+        ParamSpec::int("allow_dup_cseq"),
+        ParamSpec::int("expires_max_deviation"),
+        ParamSpec::int("max_username_len"),
+        ParamSpec::int("max_domain_len"),
+        ParamSpec::int("max_aor_len"),
+        ParamSpec::int("max_contact_len"),
     ],
     functions: &[
         FunctionSpec {
@@ -520,7 +783,38 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
             routes: RouteMask::ALL,
             handler: w_remove,
         },
+        FunctionSpec {
+            name: "is_ip_registered",
+            params: &[p::STATIC, p::OPT_STR, p::VAR, p::OPT_VAR],
+            routes: ANY_MSG,
+            handler: w_is_ip_registered,
+        },
+        FunctionSpec {
+            name: "remove_ip_port",
+            params: &[p::STR, p::INT, p::STATIC, p::OPT_STR],
+            routes: RouteMask::ALL,
+            handler: w_remove_ip_port,
+        },
+        FunctionSpec {
+            name: "add_sock_hdr",
+            params: &[p::STR],
+            routes: RouteMask::REQUEST,
+            handler: w_add_sock_hdr,
+        },
+        FunctionSpec {
+            name: "reg_fetch_contacts",
+            params: &[p::STATIC, p::STR, p::STR],
+            routes: RouteMask::ALL,
+            handler: w_fetch_contacts,
+        },
+        FunctionSpec {
+            name: "reg_free_contacts",
+            params: &[p::STR],
+            routes: RouteMask::ALL,
+            handler: w_free_contacts,
+        },
     ],
+    pvs: &[PvExport::read("ulc", true, fetch::pv_ulc)],
     stats: STATS,
     init: Some(init),
     ..ModuleDescriptor::EMPTY

@@ -46,6 +46,28 @@ fn ul_refusal(e: UlError) -> Refusal {
     }
 }
 
+/// `max_aor_len`, `max_username_len` and `max_domain_len` (OpenSIPS answers 500, R_AOR_LEN).
+pub(super) fn check_aor_len(aor: &str, cfg: &RegConfig) -> Result<(), Refusal> {
+    let (user, domain) = aor.rsplit_once('@').unwrap_or((aor, ""));
+    if aor.len() > cfg.max_aor_len
+        || user.len() > cfg.max_username_len
+        || domain.len() > cfg.max_domain_len
+    {
+        return Err(refuse(500, "Address Of Record too long"));
+    }
+    Ok(())
+}
+
+/// `expires` moved by `delta` seconds (`expires_max_deviation`, against re-REGISTER storms after
+/// a restart), kept within `min`..`max` (0 = no maximum).
+pub(super) fn deviate(expires: u32, delta: i64, min: u32, max: u32) -> u32 {
+    let mut e = (i64::from(expires) + delta).max(i64::from(min.max(1)));
+    if max > 0 {
+        e = e.min(i64::from(max));
+    }
+    e as u32
+}
+
 /// One Contact of the request, checked.
 struct Plan {
     uri: String,
@@ -55,6 +77,13 @@ struct Plan {
     instance: Option<String>,
     reg_id: u32,
     methods: u32,
+}
+
+/// Values the script gives `save()` through AVPs (`received_avp`, `attr_avp`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScriptAvps {
+    pub received: Option<String>,
+    pub attr: Option<String>,
 }
 
 /// What the 200 OK carries.
@@ -86,6 +115,11 @@ fn socket_name(m: &SipCtx, flags: &SaveFlags, cfg: &RegConfig) -> Option<String>
     {
         return Some(text(v).trim().to_string());
     }
+    received_socket(m)
+}
+
+/// The socket the message came in on, `proto:ip:port` (without its `as` advertised address).
+pub fn received_socket(m: &SipCtx) -> Option<String> {
     let core = m.shared.core()?;
     let def = core.transport().socket(m.info.socket)?.to_string();
     Some(def.split(" as ").next().unwrap_or(&def).to_string())
@@ -98,9 +132,10 @@ pub fn save(
     table: &str,
     flags: &SaveFlags,
     aor: &str,
-    received_avp: Option<String>,
+    avps: ScriptAvps,
 ) -> Result<Accepted, Refusal> {
     let msg = &m.msg;
+    check_aor_len(aor, cfg)?;
     let hdr_expires = match msg.expires() {
         None => None,
         Some(Ok(e)) => Some(e),
@@ -136,6 +171,15 @@ pub fn save(
         if max_expires > 0 && expires > max_expires {
             expires = max_expires;
         }
+        if expires > 0 && cfg.expires_max_deviation > 0 {
+            let d = i64::from(cfg.expires_max_deviation);
+            expires = deviate(
+                expires,
+                rand::random_range(-d..=d),
+                min_expires,
+                max_expires,
+            );
+        }
         let methods = allow
             .or_else(|| {
                 addr.params
@@ -143,6 +187,9 @@ pub fn save(
                     .map(|v| methods_mask(text(v).trim_matches('"')))
             })
             .unwrap_or(ALL_METHODS);
+        if addr.uri.raw.len() > cfg.max_contact_len {
+            return Err(refuse(400, "Contact/received too long"));
+        }
         plans.push(Plan {
             uri: text(addr.uri.raw),
             expires,
@@ -172,7 +219,8 @@ pub fn save(
     let now = usrloc::now();
     let callid = text(msg.call_id());
     let cseq = msg.cseq().num;
-    let received = received_value(m, flags, received_avp);
+    let received = received_value(m, flags, avps.received);
+    let attr = avps.attr.filter(|a| !a.is_empty());
     let socket = socket_name(m, flags, cfg);
     let user_agent: String = msg
         .user_agent()
@@ -249,7 +297,7 @@ pub fn save(
             user_agent: &user_agent,
             socket: socket.as_deref(),
             instance: p.instance.as_deref(),
-            attr: None,
+            attr: attr.as_deref(),
             kv_store: None,
             expires: if p.expires == 0 {
                 0
@@ -271,7 +319,7 @@ pub fn save(
                 // retransmission or out of order: the binding is left alone.
                 if let Some(o) = old
                     && o.callid() == callid
-                    && cseq <= o.cseq
+                    && (cseq < o.cseq || (cseq == o.cseq && !cfg.allow_dup_cseq))
                 {
                     continue;
                 }
@@ -288,6 +336,8 @@ pub fn save(
         }
     }
 
+    let gruu = !cfg.disable_gruu && msg.has_token(HdrId::Supported, b"gruu");
+    let use_domain = usrloc::usrloc().is_some_and(|u| u.config().use_domain);
     let mut headers = String::new();
     let mut first = true;
     let only_req = flags.only_request_contacts;
@@ -304,6 +354,18 @@ pub fn save(
         let _ = write!(headers, ";expires={}", c.expires_in(now));
         if let Some(r) = c.received() {
             let _ = write!(headers, ";{}=\"{}\"", cfg.received_param, r);
+        }
+        if gruu && let Some(inst) = c.instance() {
+            let sock = c.socket().or(socket.as_deref()).unwrap_or("");
+            headers.push_str(&super::gruu::contact_params(
+                &cfg.gruu_secret,
+                now,
+                aor,
+                use_domain,
+                super::gruu::socket_hostport(sock),
+                inst,
+                c.callid(),
+            ));
         }
     }
     if !first {

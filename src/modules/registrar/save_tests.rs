@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::flags::{LookupFlags, SaveFlags};
-use super::save::save;
+use super::save::{ScriptAvps, check_aor_len, deviate, save};
 use super::{RegConfig, lookup};
 use crate::modules::usrloc::{self, Config, DbMode, Usrloc};
 use crate::runtime::{Runtime, Shared, SipCtx};
@@ -64,7 +64,7 @@ fn save_and_lookup_on_parsed_requests() {
                 true,
             )
             .unwrap(),
-            None,
+            ScriptAvps::default(),
         )
     };
 
@@ -148,7 +148,31 @@ fn save_and_lookup_on_parsed_requests() {
             && let Ok(to) = m.msg.to()
             && let Ok(aor) = super::aor_of(&String::from_utf8_lossy(to.uri.raw), &rc, true)
         {
-            let _ = save(&m, &rc, "location", &flags, &aor, None);
+            let _ = save(&m, &rc, "location", &flags, &aor, ScriptAvps::default());
         }
     }
+}
+
+#[test]
+fn aor_length_limits() {
+    let mut rc = RegConfig::default();
+    assert!(check_aor_len("alice@example.com", &rc).is_ok());
+    let long_user = format!("{}@example.com", "a".repeat(65));
+    assert_eq!(check_aor_len(&long_user, &rc).unwrap_err().code, 500);
+    let long_domain = format!("alice@{}", "d".repeat(65));
+    assert!(check_aor_len(&long_domain, &rc).is_err());
+    rc.max_username_len = 100;
+    rc.max_aor_len = 80;
+    assert!(check_aor_len(&long_user, &rc).is_ok());
+    rc.max_aor_len = 20;
+    assert!(check_aor_len(&long_user, &rc).is_err());
+}
+
+#[test]
+fn expiry_deviation_stays_within_bounds() {
+    assert_eq!(deviate(300, 50, 60, 0), 350);
+    assert_eq!(deviate(300, -50, 60, 0), 250);
+    assert_eq!(deviate(100, -80, 60, 0), 60);
+    assert_eq!(deviate(3600, 100, 60, 3600), 3600);
+    assert_eq!(deviate(10, -50, 0, 0), 1);
 }

@@ -24,6 +24,9 @@ pub const FL_MEM: u32 = 1;
 pub struct Urecord {
     pub aor: Box<str>,
     pub contacts: Vec<Ucontact>,
+    /// The AoR's key-value store (`ul_add_key`), in memory only as in OpenSIPS; boxed so a
+    /// record without keys costs one pointer.
+    pub kv: Option<Box<HashMap<String, String>>>,
 }
 
 impl Urecord {
@@ -125,6 +128,7 @@ impl Domain {
                 Urecord {
                     aor: aor.as_str().into(),
                     contacts: Vec::new(),
+                    kv: None,
                 }
             });
             // Most AORs have one contact: no room for four (Vec's first growth).
@@ -160,6 +164,7 @@ impl Domain {
         let mut r = Urecord {
             aor: aor.into(),
             contacts,
+            kv: None,
         };
         r.sort(self.ctx.cfg.desc_time_order);
         Ok(Some(r))
@@ -181,6 +186,7 @@ impl Domain {
             rec: rec.unwrap_or_else(|| Urecord {
                 aor: aor.into(),
                 contacts: Vec::new(),
+                kv: None,
             }),
             existed,
             persist,
@@ -402,6 +408,31 @@ impl RecordGuard<'_> {
 
     pub fn contacts(&self) -> &[Ucontact] {
         &self.rec.contacts
+    }
+
+    /// A key of the AoR's key-value store.
+    pub fn key(&self, key: &str) -> Option<&str> {
+        self.rec.kv.as_ref()?.get(key).map(String::as_str)
+    }
+
+    /// Sets a key (kept while the AoR has contacts).
+    pub fn set_key(&mut self, key: &str, value: &str) {
+        self.rec
+            .kv
+            .get_or_insert_with(Default::default)
+            .insert(key.to_string(), value.to_string());
+    }
+
+    /// Removes a key; false when it was not there.
+    pub fn del_key(&mut self, key: &str) -> bool {
+        let Some(kv) = self.rec.kv.as_mut() else {
+            return false;
+        };
+        let had = kv.remove(key).is_some();
+        if kv.is_empty() {
+            self.rec.kv = None;
+        }
+        had
     }
 
     fn mode(&self) -> DbMode {

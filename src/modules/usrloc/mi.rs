@@ -249,6 +249,15 @@ fn mi_sync_aor(p: &MiParams<'_>) -> MiResult {
     sync(p, true)
 }
 
+/// OpenSIPS pulls the contacts from a cluster peer; osips has no usrloc clustering.
+fn mi_cluster_sync(_p: &MiParams<'_>) -> MiResult {
+    ul()?;
+    Err(MiError::new(
+        400,
+        "Clustering not enabled: osips usrloc has no location_cluster",
+    ))
+}
+
 fn mi_flush(_p: &MiParams<'_>) -> MiResult {
     ul()?.flush().map_err(ul_err)?;
     ok()
@@ -345,5 +354,15 @@ pub static MI_COMMANDS: &[MiCommand] = &[
                 handler: mi_sync_aor,
             },
         ],
+    },
+    MiCommand {
+        name: "ul_cluster_sync",
+        aliases: &["cluster_sync"],
+        help: "pulls the contacts from a cluster peer (refused: no usrloc clustering)",
+        flags: 0,
+        recipes: &[Recipe {
+            params: &[],
+            handler: mi_cluster_sync,
+        }],
     },
 ];

@@ -8,6 +8,7 @@
 
 pub mod contact;
 mod domain;
+mod kv;
 mod mi;
 mod notify;
 pub mod store;
@@ -18,8 +19,9 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
+use crate::script::module::p;
 use crate::script::module::{InitCtx, ModParams, ParamValue};
-use crate::script::{ModuleDescriptor, ParamSpec};
+use crate::script::{FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask};
 
 pub use contact::{ALL_METHODS, CState, ContactInfo, Q_UNSPECIFIED, Ucontact};
 pub use domain::{Domain, FL_MEM, RecordGuard, Urecord};
@@ -403,6 +405,26 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ParamSpec::int("matching_mode"),
         ParamSpec::int("desc_time_order"),
         ParamSpec::bflag("nat_bflag"),
+    ],
+    functions: &[
+        FunctionSpec {
+            name: "ul_add_key",
+            params: &[p::STATIC, p::STR, p::STR, p::STR],
+            routes: RouteMask::ALL,
+            handler: kv::w_add_key,
+        },
+        FunctionSpec {
+            name: "ul_get_key",
+            params: &[p::STATIC, p::STR, p::STR, p::VAR],
+            routes: RouteMask::ALL,
+            handler: kv::w_get_key,
+        },
+        FunctionSpec {
+            name: "ul_del_key",
+            params: &[p::STATIC, p::STR, p::STR],
+            routes: RouteMask::ALL,
+            handler: kv::w_del_key,
+        },
     ],
     // Statistics are computed when read: `init` registers registered_users and the per-table
     // `<table>-users`, `-contacts`, `-expires` as functions.

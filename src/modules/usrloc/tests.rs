@@ -240,3 +240,27 @@ fn memory_per_contact_stays_small() {
     let inline = std::mem::size_of::<Ucontact>() + std::mem::size_of::<Urecord>();
     assert!(heap + inline < 512, "heap {heap} + inline {inline}");
 }
+
+#[test]
+fn the_aor_key_value_store_lives_with_the_record() {
+    let ul = Usrloc::new(cfg(DbMode::None, None), None).unwrap();
+    let d = ul.domain("location").unwrap();
+    {
+        let mut g = d.lock("kv@x", true).unwrap();
+        g.insert(&ci("sip:kv@127.0.0.2", now() + 100)).unwrap();
+        g.set_key("tier", "gold");
+        g.set_key("tier", "silver");
+    }
+    {
+        let mut g = d.lock("kv@x", false).unwrap();
+        assert_eq!(g.key("tier"), Some("silver"));
+        assert!(g.del_key("tier"));
+        assert!(!g.del_key("tier"));
+        assert_eq!(g.key("tier"), None);
+        g.set_key("a", "1");
+        g.delete_all().unwrap();
+    }
+    // The record went with its last contact, keys included.
+    let g = d.lock("kv@x", false).unwrap();
+    assert_eq!(g.key("a"), None);
+}

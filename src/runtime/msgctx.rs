@@ -538,23 +538,38 @@ impl MessageAccess for SipCtx {
 }
 
 /// Values of the header lines named `name` (case-insensitive; compact and long forms of a known
-/// header match each other, as `Header::is_named`): known headers through the message's header
-/// index, the name resolved once per read rather than once per line.
-fn named_values<'m>(m: &'m Msg, name: &'m str) -> impl Iterator<Item = &'m [u8]> + 'm {
-    let id = HdrId::from_name(name.as_bytes());
-    let (known, other) = if id != HdrId::Other {
-        (Some(m.headers_of(id)), None)
-    } else {
-        let lines = m
-            .headers()
-            .filter(move |h| h.name.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|h| h.value);
-        (None, Some(lines))
-    };
-    known
-        .into_iter()
-        .flatten()
-        .chain(other.into_iter().flatten())
+/// header match each other, as `Header::is_named`), the name resolved once per read rather than
+/// once per line.
+fn named_values<'m>(m: &'m Msg, name: &'m str) -> NamedValues<'m> {
+    NamedValues {
+        m,
+        name: name.as_bytes(),
+        id: HdrId::from_name(name.as_bytes()),
+        next: 0,
+    }
+}
+
+struct NamedValues<'m> {
+    m: &'m Msg,
+    name: &'m [u8],
+    id: HdrId,
+    next: usize,
+}
+
+impl<'m> Iterator for NamedValues<'m> {
+    type Item = &'m [u8];
+
+    fn next(&mut self) -> Option<&'m [u8]> {
+        while self.next < self.m.header_count() {
+            let h = self.m.header_at(self.next)?;
+            self.next += 1;
+            // An unknown name only matches lines of unknown id, by name.
+            if h.id == self.id && (h.id != HdrId::Other || h.name.eq_ignore_ascii_case(self.name)) {
+                return Some(h.value);
+            }
+        }
+        None
+    }
 }
 
 /// `$au`, `$ar`, `$auth.nonce`...: fields of the first Digest credentials (Authorization, else

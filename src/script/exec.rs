@@ -371,13 +371,23 @@ impl<'s> Interpreter<'s> {
         rhs: &super::ir::CExpr,
         s: &CStmt,
     ) -> i32 {
-        let v = match ctx.eval_expr(rhs, self) {
+        let mut v = match ctx.eval_expr(rhs, self) {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!("{}: {e}", self.location(s));
                 return -1;
             }
         };
+        // `$var(name) = ...`: straight into its slot.
+        if let Some(dst) = lhs.slot
+            && matches!(op, AssignOp::Set | AssignOp::Replace)
+            && ctx.vars.bound_to() != 0
+        {
+            match ctx.vars.set_slot(dst, v) {
+                Ok(()) => return 1,
+                Err(back) => v = back,
+            }
+        }
         match ctx.set_pv(lhs, op, v) {
             Ok(()) => 1,
             Err(e) => {

@@ -251,6 +251,24 @@ mod tests {
     }
 
     #[test]
+    fn the_last_uri_kept_follows_the_input() {
+        // Alternating inputs, one that does not parse, the same text as a new string: every
+        // answer is the one of its own input.
+        for _ in 0..2 {
+            assert_eq!(run("{uri.user}", st("sip:a@h1")), st("a"));
+            assert_eq!(run("{uri.user}", st("sip:b@h2")), st("b"));
+            assert_eq!(run("{uri.host}", st("sip:b@h2")), st("h2"));
+            assert_eq!(run("{uri.user}", st("not a uri")), Value::Null);
+            assert_eq!(run("{uri.user}", st("<sip:c@h3;lr>")), st("c"));
+            assert_eq!(run("{uri.lr}", st("<sip:c@h3;lr>")), st(""));
+            assert_eq!(run("{uri.params}", st("sip:c@h3")), Value::Null);
+        }
+        let long = "sip:a-user-name-longer-than-inline@host.example.com;transport=tcp";
+        let v = run("{uri.transport}", Value::str(long.to_string()));
+        assert_eq!(v, st("tcp"));
+    }
+
+    #[test]
     fn via_parts() {
         let v = st(
             "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK1;rport=5062;received=127.0.0.2, SIP/2.0/TCP x",

@@ -5,7 +5,7 @@
 //!   nothing);
 //! - with no SIP message (value-level work only: `$var`s, arithmetic, `{s.len}`, `{s.substr}`, `=~`).
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group};
 use osips::script::exec::Interpreter;
 use osips::script::vars::{AvpStore, SharedVars, VarStore};
 use osips::script::{Registry, RunCtx, ast::RouteKind, check_str};
@@ -40,19 +40,23 @@ fn invite() -> Msg {
     Msg::parse(buf.split().freeze()).unwrap()
 }
 
-fn bench_message(c: &mut Criterion) {
-    let rt = Runtime::load_str("run_30.cfg", MSG_SCRIPT).unwrap_or_else(|e| panic!("{e}"));
-    let script = rt.script;
-    let shared = Arc::new(Shared::new(rt.script, rt.settings, 0));
-    let main = script.route_index(RouteKind::Request, None).unwrap();
-    let info = ReceiveInfo {
+fn receive_info() -> ReceiveInfo {
+    ReceiveInfo {
         proto: Proto::Udp,
         src: "127.0.0.9:5062".parse().unwrap(),
         local: "127.0.0.1:5060".parse().unwrap(),
         socket: 0,
         conn: None,
         force_rport: false,
-    };
+    }
+}
+
+fn bench_message(c: &mut Criterion) {
+    let rt = Runtime::load_str("run_30.cfg", MSG_SCRIPT).unwrap_or_else(|e| panic!("{e}"));
+    let script = rt.script;
+    let shared = Arc::new(Shared::new(rt.script, rt.settings, 0));
+    let main = script.route_index(RouteKind::Request, None).unwrap();
+    let info = receive_info();
     let msg = invite();
     let mut sc = SipCtx::new(msg.clone(), info.clone(), shared.clone());
     assert_eq!(
@@ -143,4 +147,27 @@ fn bench_no_message(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench_message, bench_no_message);
-criterion_main!(benches);
+
+/// `OSIPS_SCRIPT_LOOP=N` runs the message route N times (a fresh `SipCtx` each time, as in the
+/// benchmark) and exits, for counting instructions under `valgrind --tool=callgrind` (this VM has
+/// no hardware counters). Count only the route with
+/// `--toggle-collect='osips::runtime::handler::run_route*'` and divide by N.
+fn main() {
+    if let Some(n) = std::env::var("OSIPS_SCRIPT_LOOP")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        let rt = Runtime::load_str("run_30.cfg", MSG_SCRIPT).unwrap_or_else(|e| panic!("{e}"));
+        let script = rt.script;
+        let shared = Arc::new(Shared::new(rt.script, rt.settings, 0));
+        let main = script.route_index(RouteKind::Request, None).unwrap();
+        let msg = invite();
+        for _ in 0..n {
+            let mut sc = SipCtx::new(msg.clone(), receive_info(), shared.clone());
+            black_box(run_route(script, black_box(&mut sc), main));
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

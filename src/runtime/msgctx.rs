@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::script::errinfo::ErrInfo;
 use crate::script::pv::{PvIndex, PvSpec};
+use crate::script::pvclass::PvClass;
 use crate::script::{MessageAccess, Str, Value};
 use crate::sip::{HdrId, Msg, Uri};
 use crate::transport::{Destination, ReceiveInfo, SocketId};
@@ -237,7 +238,7 @@ impl SipCtx {
         }
     }
 
-    fn nameaddr_part(&mut self, id: HdrId, what: &str) -> Value {
+    fn nameaddr_part(&mut self, id: HdrId, what: fn(&NameAddrParts) -> Value) -> Value {
         let Some(raw) = self.msg.header(id) else {
             return Value::Null;
         };
@@ -263,14 +264,7 @@ impl SipCtx {
             self.err.set(Some(ErrInfo::parser(info, 400, "bad header")));
             return Value::Null;
         }
-        match what {
-            "uri" => p.uri.clone(),
-            "user" => p.user.clone(),
-            "domain" => p.domain.clone(),
-            "name" => p.name.clone(),
-            "tag" => p.tag.clone(),
-            _ => Value::Null,
-        }
+        what(p)
     }
 
     /// The current R-URI's parts, parsed once per R-URI text.
@@ -296,16 +290,12 @@ impl SipCtx {
     fn header_value(&self, spec: &PvSpec) -> Value {
         let name = spec.inner_literal().unwrap_or_default();
         let buf = &self.msg.buf;
-        let mut lines = self
-            .msg
-            .headers()
-            .filter(|h| h.is_named(name))
-            .map(|h| h.value);
+        let mut lines = named_values(&self.msg, name);
         match &spec.index {
             None => lines.next().map(|v| s(buf, v)).unwrap_or(Value::Null),
             Some(PvIndex::At(i)) => {
                 let i = if *i < 0 {
-                    let n = self.msg.headers().filter(|h| h.is_named(name)).count() as i32;
+                    let n = named_values(&self.msg, name).count() as i32;
                     n + *i
                 } else {
                     *i
@@ -340,56 +330,58 @@ impl SipCtx {
 
 impl MessageAccess for SipCtx {
     fn get_pv(&mut self, pv: &PvSpec) -> Option<Value> {
+        use PvClass as C;
         let m = &self.msg;
         let buf = &m.buf;
         let s = |b: &[u8]| s(buf, b);
         let opt = |b: Option<&[u8]>| opt(buf, b);
         let req = m.is_request();
-        Some(match pv.name.as_str() {
-            "ru" | "ruri" | "rU" | "ruri.user" | "rd" | "ruri.domain" | "rp" if req => {
+        Some(match pv.class {
+            C::Ru | C::RuUser | C::RuDomain | C::RuPort if req => {
                 let p = self.ruri_parts();
                 if !p.ok {
                     // OpenSIPS parse_sip_msg_uri, used by every R-URI variable.
                     self.set_error(ErrInfo::parser("error parsing r-uri", 400, "bad r-uri"));
                     return Some(Value::Null);
                 }
-                match pv.name.as_str() {
-                    "ru" | "ruri" => Value::Str(p.text.clone()),
-                    "rU" | "ruri.user" => p.user.clone(),
-                    "rd" | "ruri.domain" => p.host.clone(),
-                    _ => p.port.clone(),
+                match pv.class {
+                    C::Ru => Value::Str(p.text.clone()),
+                    C::RuUser => p.user(),
+                    C::RuDomain => p.host(),
+                    _ => p.port(),
                 }
             }
-            "ou" | "ouri" if req => s(m.ruri()),
-            "oU" if req => uri_part(&Str::from_buf(buf, m.ruri()), "user"),
-            "od" if req => uri_part(&Str::from_buf(buf, m.ruri()), "host"),
-            "ru" | "ruri" | "rU" | "ruri.user" | "rd" | "ruri.domain" | "rp" | "ou" | "ouri"
-            | "oU" | "od" => Value::Null,
-            "rm" => {
+            C::Ou if req => s(m.ruri()),
+            C::OuUser if req => uri_part(&Str::from_buf(buf, m.ruri()), "user"),
+            C::OuDomain if req => uri_part(&Str::from_buf(buf, m.ruri()), "host"),
+            C::Ru | C::RuUser | C::RuDomain | C::RuPort | C::Ou | C::OuUser | C::OuDomain => {
+                Value::Null
+            }
+            C::Rm => {
                 if req {
                     s(m.method_bytes())
                 } else {
                     Value::str(m.cseq().method.as_str())
                 }
             }
-            "rs" => match m.status() {
+            C::Rs => match m.status() {
                 Some(c) => Value::str_int(c as i32),
                 None => Value::Null,
             },
-            "rr" => {
+            C::Rr => {
                 if req {
                     Value::Null
                 } else {
                     s(m.reason())
                 }
             }
-            "rv" => Value::Str("SIP/2.0".into()),
-            "si" => Value::Str(Str::from_fmt(format_args!("{}", self.info.src.ip()))),
-            "sp" => port_value(self.info.src.port()),
-            "Ri" => Value::Str(Str::from_fmt(format_args!("{}", self.info.local.ip()))),
-            "Rp" => port_value(self.info.local.port()),
-            "pr" | "proto" => Value::str(self.info.proto.name().to_ascii_lowercase()),
-            "socket_in" => match pv.inner_literal().unwrap_or("") {
+            C::Rv => Value::Str("SIP/2.0".into()),
+            C::Si => Value::Str(Str::from_ip(self.info.src.ip())),
+            C::Sp => port_value(self.info.src.port()),
+            C::Ri => Value::Str(Str::from_ip(self.info.local.ip())),
+            C::RiPort => port_value(self.info.local.port()),
+            C::Proto => Value::str(self.info.proto.name().to_ascii_lowercase()),
+            C::SocketIn => match pv.inner_literal().unwrap_or("") {
                 "" | "name" => Value::str(format!(
                     "{}:{}",
                     self.info.proto.name().to_ascii_lowercase(),
@@ -408,76 +400,66 @@ impl MessageAccess for SipCtx {
                 ),
                 _ => Value::Null,
             },
-            "fu" | "from" => self.nameaddr_part(HdrId::From, "uri"),
-            "fU" | "from.user" => self.nameaddr_part(HdrId::From, "user"),
-            "fd" | "from.domain" => self.nameaddr_part(HdrId::From, "domain"),
-            "fn" => self.nameaddr_part(HdrId::From, "name"),
-            "ft" => self.nameaddr_part(HdrId::From, "tag"),
-            "tu" | "to" => self.nameaddr_part(HdrId::To, "uri"),
-            "tU" | "to.user" => self.nameaddr_part(HdrId::To, "user"),
-            "td" | "to.domain" => self.nameaddr_part(HdrId::To, "domain"),
-            "tn" => self.nameaddr_part(HdrId::To, "name"),
-            "tt" => self.nameaddr_part(HdrId::To, "tag"),
-            "ci" => s(m.call_id()),
-            "cs" => {
+            C::Fu => self.nameaddr_part(HdrId::From, NameAddrParts::uri),
+            C::FuUser => self.nameaddr_part(HdrId::From, NameAddrParts::user),
+            C::FuDomain => self.nameaddr_part(HdrId::From, NameAddrParts::domain),
+            C::FuName => self.nameaddr_part(HdrId::From, NameAddrParts::name),
+            C::FuTag => self.nameaddr_part(HdrId::From, NameAddrParts::tag),
+            C::Tu => self.nameaddr_part(HdrId::To, NameAddrParts::uri),
+            C::TuUser => self.nameaddr_part(HdrId::To, NameAddrParts::user),
+            C::TuDomain => self.nameaddr_part(HdrId::To, NameAddrParts::domain),
+            C::TuName => self.nameaddr_part(HdrId::To, NameAddrParts::name),
+            C::TuTag => self.nameaddr_part(HdrId::To, NameAddrParts::tag),
+            C::Ci => s(m.call_id()),
+            C::Cs => {
                 let n = m.cseq().num;
                 Value::str_int(n as i32)
             }
-            "ct" => opt(m.header(HdrId::Contact)),
-            "cT" => opt(m.content_type()),
-            "cl" => match m.content_length() {
+            C::Ct => opt(m.header(HdrId::Contact)),
+            C::ContentType => opt(m.content_type()),
+            C::Cl => match m.content_length() {
                 Some(n) => Value::str_int(n as i32),
                 None => Value::Null,
             },
-            "ua" => opt(m.user_agent()),
-            "rb" => s(m.body()),
-            "mb" => s(m.as_bytes()),
-            "ml" => {
+            C::Ua => opt(m.user_agent()),
+            C::Rb => s(m.body()),
+            C::Mb => s(m.as_bytes()),
+            C::Ml => {
                 let n = m.as_bytes().len();
                 Value::str_int(n as i32)
             }
-            "mf" | "flags" => Value::Int(self.flags as i32),
-            "bf" => Value::Int(self.bflags as i32),
-            "du" | "duri" => match &self.dst_uri {
+            C::Mf => Value::Int(self.flags as i32),
+            C::Bf => Value::Int(self.bflags as i32),
+            C::Du => match &self.dst_uri {
                 Some(d) => Value::str(d.clone()),
                 None => Value::Null,
             },
-            "dd" => {
+            C::Dd => {
                 if self.dst_uri.is_none() && !req {
                     Value::Null
                 } else {
                     self.dst_host_port().0
                 }
             }
-            "dp" => self.dst_host_port().1,
-            "au" | "ad" | "aU" | "ar" | "an" | "adu" | "auth.nonce" | "auth.resp"
-            | "auth.cnonce" | "auth.opaque" | "auth.alg" | "auth.qop" | "auth.nc" => {
-                auth_pv(m, pv.name.as_str())
-            }
-            "challenge.algorithm"
-            | "challenge.realm"
-            | "challenge.nonce"
-            | "challenge.opaque"
-            | "challenge.qop"
-            | "challenge.ik"
-            | "challenge.ck" => challenge_pv(m, &pv.name["challenge.".len()..]),
-            "hdr" => self.header_value(pv),
-            "hdrcnt" => {
+            C::Dp => self.dst_host_port().1,
+            C::Auth => auth_pv(m, pv.name.as_str()),
+            C::Challenge => challenge_pv(m, &pv.name["challenge.".len()..]),
+            C::Hdr => self.header_value(pv),
+            C::HdrCnt => {
                 let name = pv.inner_literal().unwrap_or_default();
-                let n = m.headers().filter(|h| h.is_named(name)).count();
-                Value::Int(n as i32)
+                Value::Int(named_values(m, name).count() as i32)
             }
-            "msg.is_request" => Value::Int(req as i32),
-            "msg.type" => Value::Str(if req { "request" } else { "reply" }.into()),
-            "pid" => Value::Int(std::process::id() as i32),
-            "Ts" => Value::Int(now().as_secs() as i32),
-            "Tsm" => Value::Int(now().subsec_micros() as i32),
-            "TS" => Value::Int(self.shared.started_at as i32),
-            "time" => {
+            C::MsgIsRequest => Value::Int(req as i32),
+            C::MsgType => Value::Str(if req { "request" } else { "reply" }.into()),
+            C::Pid => Value::Int(std::process::id() as i32),
+            C::TsSec => Value::Int(now().as_secs() as i32),
+            C::TsMicro => Value::Int(now().subsec_micros() as i32),
+            C::TsStart => Value::Int(self.shared.started_at as i32),
+            C::Time => {
                 // `$time(format)`: strftime is not available without libc's locale; seconds.
                 Value::Int(now().as_secs() as i32)
             }
-            "branch" | "msg.branch.uri" => match &pv.index {
+            C::Branch => match &pv.index {
                 Some(PvIndex::At(i)) if *i >= 0 => self
                     .branches
                     .get(*i as usize)
@@ -489,7 +471,9 @@ impl MessageAccess for SipCtx {
                     .map(|b| Value::str(b.uri.clone()))
                     .unwrap_or(Value::Null),
             },
-            _ => return None,
+            C::Other | C::Var | C::Avp | C::Shv | C::Param | C::Return | C::Rc | C::Err => {
+                return None;
+            }
         })
     }
 
@@ -545,7 +529,46 @@ impl MessageAccess for SipCtx {
     }
 
     fn take_error(&mut self) -> Option<ErrInfo> {
+        // Checked in place first: most reads set no error.
+        if self.err.get_mut().is_none() {
+            return None;
+        }
         self.err.take()
+    }
+}
+
+/// Values of the header lines named `name` (case-insensitive; compact and long forms of a known
+/// header match each other, as `Header::is_named`), the name resolved once per read rather than
+/// once per line.
+fn named_values<'m>(m: &'m Msg, name: &'m str) -> NamedValues<'m> {
+    NamedValues {
+        m,
+        name: name.as_bytes(),
+        id: HdrId::from_name(name.as_bytes()),
+        next: 0,
+    }
+}
+
+struct NamedValues<'m> {
+    m: &'m Msg,
+    name: &'m [u8],
+    id: HdrId,
+    next: usize,
+}
+
+impl<'m> Iterator for NamedValues<'m> {
+    type Item = &'m [u8];
+
+    fn next(&mut self) -> Option<&'m [u8]> {
+        while self.next < self.m.header_count() {
+            let h = self.m.header_at(self.next)?;
+            self.next += 1;
+            // An unknown name only matches lines of unknown id, by name.
+            if h.id == self.id && (h.id != HdrId::Other || h.name.eq_ignore_ascii_case(self.name)) {
+                return Some(h.value);
+            }
+        }
+        None
     }
 }
 

@@ -6,16 +6,35 @@
 use crate::script::{Str, Value};
 use crate::sip::{NameAddr, Uri};
 
-/// `b` (bytes the parser returned from `src`) as a value sharing `src`'s buffer.
-fn part(src: &Str, b: &[u8]) -> Value {
-    match src.slice_bytes(b) {
-        Some(t) => Value::Str(t),
-        None => Value::str(String::from_utf8_lossy(b).into_owned()),
+/// Where a part lies in the text it was parsed from (byte offsets), so the parse keeps no values
+/// and a read makes only the part it asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Part {
+    start: u32,
+    end: u32,
+}
+
+impl Part {
+    /// `b`, a slice the parser returned from `src`; None if it is not inside `src`.
+    fn of(src: &Str, b: &[u8]) -> Option<Part> {
+        let base = src.as_ptr() as usize;
+        let at = (b.as_ptr() as usize).checked_sub(base)?;
+        (at + b.len() <= src.len()).then_some(Part {
+            start: at as u32,
+            end: (at + b.len()) as u32,
+        })
+    }
+
+    fn value(self, src: &Str) -> Value {
+        match src.get(self.start as usize..self.end as usize) {
+            Some(t) => Value::Str(src.slice_of(t)),
+            None => Value::Null,
+        }
     }
 }
 
-fn opt_part(src: &Str, b: Option<&[u8]>) -> Value {
-    b.map(|b| part(src, b)).unwrap_or(Value::Null)
+fn opt_value(src: &Str, p: Option<Part>) -> Value {
+    p.map(|p| p.value(src)).unwrap_or(Value::Null)
 }
 
 /// A URI's parts as the core variables read them; `ok` is false when the text does not parse.
@@ -23,36 +42,48 @@ fn opt_part(src: &Str, b: Option<&[u8]>) -> Value {
 pub struct UriParts {
     pub text: Str,
     pub ok: bool,
-    pub user: Value,
-    pub host: Value,
+    user: Option<Part>,
+    host: Option<Part>,
     /// The port, or the scheme's default (5061 for `sips`, else 5060), as OpenSIPS reads it.
-    pub port: Value,
+    port: u16,
 }
 
 impl UriParts {
     pub fn parse(text: Str) -> UriParts {
-        let (ok, user, host, port) = match Uri::parse(text.as_bytes()) {
-            Ok(u) => {
-                let default = if u.scheme_raw.eq_ignore_ascii_case(b"sips") {
-                    5061
-                } else {
-                    5060
-                };
-                (
-                    true,
-                    opt_part(&text, u.user),
-                    part(&text, u.host),
-                    Value::str_int(u.port.unwrap_or(default) as i32),
-                )
-            }
-            Err(_) => (false, Value::Null, Value::Null, Value::Null),
-        };
-        UriParts {
+        let mut p = UriParts {
             text,
-            ok,
-            user,
-            host,
-            port,
+            ok: false,
+            user: None,
+            host: None,
+            port: 0,
+        };
+        if let Ok(u) = Uri::parse(p.text.as_bytes()) {
+            let default = if u.scheme_raw.eq_ignore_ascii_case(b"sips") {
+                5061
+            } else {
+                5060
+            };
+            p.ok = true;
+            p.user = u.user.and_then(|b| Part::of(&p.text, b));
+            p.host = Part::of(&p.text, u.host);
+            p.port = u.port.unwrap_or(default);
+        }
+        p
+    }
+
+    pub fn user(&self) -> Value {
+        opt_value(&self.text, self.user)
+    }
+
+    pub fn host(&self) -> Value {
+        opt_value(&self.text, self.host)
+    }
+
+    pub fn port(&self) -> Value {
+        if self.ok {
+            Value::str_int(self.port as i32)
+        } else {
+            Value::Null
         }
     }
 }
@@ -62,37 +93,61 @@ impl UriParts {
 pub struct NameAddrParts {
     pub text: Str,
     pub ok: bool,
-    pub uri: Value,
-    pub user: Value,
-    pub domain: Value,
-    /// Display name without quotes and escapes.
-    pub name: Value,
-    pub tag: Value,
+    uri: Option<Part>,
+    user: Option<Part>,
+    domain: Option<Part>,
+    /// Display name without quotes and escapes (copied only when it had escapes).
+    name: Value,
+    tag: Option<Part>,
 }
 
 impl NameAddrParts {
     pub fn parse(text: Str) -> NameAddrParts {
         let mut p = NameAddrParts {
-            text: text.clone(),
+            text,
             ok: false,
-            uri: Value::Null,
-            user: Value::Null,
-            domain: Value::Null,
+            uri: None,
+            user: None,
+            domain: None,
             name: Value::Null,
-            tag: Value::Null,
+            tag: None,
         };
-        if let Ok(na) = NameAddr::parse(text.as_bytes()) {
+        if let Ok(na) = NameAddr::parse(p.text.as_bytes()) {
+            let t = &p.text;
             p.ok = true;
-            p.uri = part(&text, na.uri.raw);
-            p.user = opt_part(&text, na.uri.user);
-            p.domain = part(&text, na.uri.host);
+            p.uri = Part::of(t, na.uri.raw);
+            p.user = na.uri.user.and_then(|b| Part::of(t, b));
+            p.domain = Part::of(t, na.uri.host);
             p.name = match na.display_unquoted() {
-                Some(d) => part(&text, &d),
+                Some(d) => match t.slice_bytes(&d) {
+                    Some(s) => Value::Str(s),
+                    None => Value::str(String::from_utf8_lossy(&d).into_owned()),
+                },
                 None => Value::Null,
             };
-            p.tag = opt_part(&text, na.tag());
+            p.tag = na.tag().and_then(|b| Part::of(t, b));
         }
         p
+    }
+
+    pub fn uri(&self) -> Value {
+        opt_value(&self.text, self.uri)
+    }
+
+    pub fn user(&self) -> Value {
+        opt_value(&self.text, self.user)
+    }
+
+    pub fn domain(&self) -> Value {
+        opt_value(&self.text, self.domain)
+    }
+
+    pub fn name(&self) -> Value {
+        self.name.clone()
+    }
+
+    pub fn tag(&self) -> Value {
+        opt_value(&self.text, self.tag)
     }
 }
 
@@ -127,8 +182,9 @@ mod tests {
     fn uri_parts_and_defaults() {
         let u = UriParts::parse(Str::from("sips:bob@example.com"));
         assert!(u.ok);
-        assert_eq!(u.user, Value::str("bob"));
-        assert_eq!(u.port.as_int(), Some(5061));
+        assert_eq!(u.user(), Value::str("bob"));
+        assert_eq!(u.host(), Value::str("example.com"));
+        assert_eq!(u.port().as_int(), Some(5061));
         assert!(!UriParts::parse(Str::from("sip:")).ok);
     }
 
@@ -141,7 +197,7 @@ mod tests {
             |e: &UriParts| &e.text,
             || UriParts::parse(Str::from("sip:a@x")),
         );
-        assert_eq!(a.user, Value::str("a"));
+        assert_eq!(a.user(), Value::str("a"));
         // Same text: kept (the parse closure is not called).
         let a = entry(
             &mut slot,
@@ -149,18 +205,26 @@ mod tests {
             |e: &UriParts| &e.text,
             || unreachable!(),
         );
-        assert_eq!(a.user, Value::str("a"));
+        assert_eq!(a.user(), Value::str("a"));
         let b = entry(
             &mut slot,
             b"sip:b@x",
             |e: &UriParts| &e.text,
             || UriParts::parse(Str::from("sip:b@x")),
         );
-        assert_eq!(b.user, Value::str("b"));
+        assert_eq!(b.user(), Value::str("b"));
         let n = NameAddrParts::parse(Str::from("\"Bob\" <sip:bob@h>;tag=7"));
         assert_eq!(
-            (n.name, n.tag, n.domain),
-            (Value::str("Bob"), Value::str("7"), Value::str("h"))
+            (n.name(), n.tag(), n.domain(), n.uri(), n.user()),
+            (
+                Value::str("Bob"),
+                Value::str("7"),
+                Value::str("h"),
+                Value::str("sip:bob@h"),
+                Value::str("bob")
+            )
         );
+        let e = NameAddrParts::parse(Str::from("\"B\\\"x\" <sip:h>"));
+        assert_eq!((e.name(), e.user()), (Value::str("B\"x"), Value::Null));
     }
 }

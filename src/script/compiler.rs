@@ -801,6 +801,7 @@ impl Compiler<'_> {
                     *spec = new;
                 } else if new.inner.is_none() || spec.inner.is_none() {
                     spec.name = new.name;
+                    spec.class = new.class;
                     spec.inner = new.inner.or(spec.inner.take());
                 }
             }

@@ -6,6 +6,7 @@ use super::errinfo::ErrInfo;
 use super::ir::{CCall, CCond, CExpr, COperand, CRouteCall, CStmt};
 use super::module::{RunCtx, module_pv};
 use super::pv::{FmtPart, Format, PvIndex, PvInner, PvSpec, parse_format};
+use super::pvclass::PvClass;
 use super::pvnames;
 use super::text::StrBuilder;
 use super::transform::{TrEnv, bytes_to_value, eval_chain, ip_matches, value_bytes};
@@ -178,15 +179,15 @@ impl RunCtx<'_> {
         {
             return Ok(self.vars.get_slot(slot));
         }
-        Ok(match spec.name.as_str() {
-            "var" => match spec.slot {
+        Ok(match spec.class {
+            PvClass::Var => match spec.slot {
                 Some(slot) if self.vars.bound_to() != 0 => self.vars.get_slot(slot),
                 _ => {
                     let n = self.inner_name(spec)?;
                     self.vars.get(&n)
                 }
             },
-            "avp" => {
+            PvClass::Avp => {
                 let n = self.inner_name(spec)?;
                 let n = strip_avp_prefix(&n);
                 match self.index(spec)? {
@@ -208,11 +209,11 @@ impl RunCtx<'_> {
                     Some(_) => Value::Null,
                 }
             }
-            "shv" => {
+            PvClass::Shv => {
                 let n = self.inner_name(spec)?;
                 self.shv.get(&n)
             }
-            "param" => {
+            PvClass::Param => {
                 let n = self.inner_name(spec)?;
                 match Value::parse_int(&n) {
                     Some(i) if i >= 1 => self
@@ -229,7 +230,7 @@ impl RunCtx<'_> {
                         .unwrap_or(Value::Null),
                 }
             }
-            "return" => {
+            PvClass::Return => {
                 let n = self.inner_name(spec)?;
                 match Value::parse_int(&n) {
                     Some(i) if i >= 0 => {
@@ -238,9 +239,9 @@ impl RunCtx<'_> {
                     _ => Value::Null,
                 }
             }
-            "rc" | "retcode" => Value::Int(self.last_rc),
-            name if name.starts_with("err.") => ErrInfo::pv(self.err.as_ref(), &name[4..])
-                .ok_or_else(|| EvalError::Unavailable(format!("${name}")))?,
+            PvClass::Rc => Value::Int(self.last_rc),
+            PvClass::Err => ErrInfo::pv(self.err.as_ref(), &spec.name[4..])
+                .ok_or_else(|| EvalError::Unavailable(format!("${}", spec.name)))?,
             _ => match self.read_message_pv(spec) {
                 Some(v) => v,
                 None => match module_pv(&spec.name).and_then(|p| p.get) {
@@ -262,7 +263,19 @@ impl RunCtx<'_> {
     }
 
     /// Value of a variable, with its transformations applied.
+    #[inline]
     pub fn get_pv(&mut self, spec: &PvSpec) -> Result<Value, EvalError> {
+        // `$var(name)` with a literal name and no transformation: a slot read.
+        if let Some(slot) = spec.slot
+            && spec.trans.is_empty()
+            && self.vars.bound_to() != 0
+        {
+            return Ok(self.vars.get_slot(slot));
+        }
+        self.get_pv_slow(spec)
+    }
+
+    fn get_pv_slow(&mut self, spec: &PvSpec) -> Result<Value, EvalError> {
         let v = self.base_value(spec)?;
         if spec.trans.is_empty() {
             return Ok(v);
@@ -427,10 +440,10 @@ impl RunCtx<'_> {
 
     pub fn eval_expr(&mut self, e: &CExpr, inv: &mut dyn Invoke) -> Result<Value, EvalError> {
         Ok(match e {
+            CExpr::Pv(p) => return self.get_pv(p),
             CExpr::Int(i) => Value::Int(*i),
             CExpr::Str(s) => Value::str(s.clone()),
             CExpr::Null => Value::Null,
-            CExpr::Pv(p) => self.get_pv(p)?,
             CExpr::Call(c) => {
                 let rc = inv.call(self, c);
                 self.last_rc = rc;
@@ -465,20 +478,24 @@ impl RunCtx<'_> {
                 });
             }
             COperand::Pv(p) => self.get_pv(p)?,
-            COperand::Str(s) => Value::str(s.clone()),
+            // A string literal: compared as strings (the left's text borrowed, not copied).
+            COperand::Str(s) => {
+                return Ok(match l.with_text(|a| cmp_nocase(a, s)) {
+                    Some(o) => ord_result(op, o),
+                    None => matches!(op, CmpOp::Ne | CmpOp::NotMatch),
+                });
+            }
             COperand::Int(i) => Value::Int(*i),
             COperand::Net(n) => {
-                let Some(ls) = l.as_str() else {
+                let Some(m) = l.with_text(|ls| ip_matches(ls, n).unwrap_or(false)) else {
                     return Ok(op == CmpOp::Ne);
                 };
-                let m = ip_matches(&ls, n).unwrap_or(false);
                 return Ok(if op == CmpOp::Eq { m } else { !m });
             }
             COperand::Regex(re) => {
-                let Some(ls) = l.as_str() else {
+                let Some(m) = l.with_text(|ls| re.is_match(ls)) else {
                     return Ok(op == CmpOp::NotMatch);
                 };
-                let m = re.is_match(&ls);
                 return Ok(if op == CmpOp::Match { m } else { !m });
             }
         };
@@ -491,9 +508,8 @@ impl RunCtx<'_> {
             });
         }
         let rhs_is_int_literal = matches!(rhs, COperand::Int(_));
-        let rhs_is_str_literal = matches!(rhs, COperand::Str(_));
         let ints = (l.as_int(), r.as_int());
-        if rhs_is_int_literal || (!rhs_is_str_literal && ints.0.is_some() && ints.1.is_some()) {
+        if rhs_is_int_literal || (ints.0.is_some() && ints.1.is_some()) {
             let (Some(a), Some(b)) = ints else {
                 return Err(EvalError::Type(format!(
                     "`{}` has no integer value to compare with a number",

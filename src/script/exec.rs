@@ -7,8 +7,8 @@ use super::compiler::xlog_level;
 use super::errinfo::ErrInfo;
 use super::eval::{Halt, Invoke};
 use super::ir::{
-    CArg, CCall, CCase, CRouteCall, CRouteTarget, CStmt, CStmtKind, CaseLabel, FuncRef, Script,
-    XlogLevel,
+    CArg, CCall, CCase, CExpr, CRouteCall, CRouteTarget, CStmt, CStmtKind, CaseLabel, FuncRef,
+    Script, XlogLevel,
 };
 use super::module::{ArgType, ArgValue, RunCtx};
 use super::pv::{PvIndex, PvSpec};
@@ -170,6 +170,14 @@ impl<'s> Interpreter<'s> {
                 Self::halt_or(r, ctx)
             }
             CStmtKind::Assign { lhs, op, rhs } => {
+                if let Some(dst) = lhs.slot
+                    && matches!(op, AssignOp::Set | AssignOp::Replace)
+                    && ctx.vars.bound_to() != 0
+                    && Self::assign_slot(ctx, dst, rhs)
+                {
+                    ctx.last_rc = 1;
+                    return Ctl::Next;
+                }
                 let r = self.assign(ctx, lhs, *op, rhs, s);
                 ctx.last_rc = r;
                 Ctl::Next
@@ -340,6 +348,21 @@ impl<'s> Interpreter<'s> {
         }
     }
 
+    /// `$var(x) = $var(y)` and `$var(x) = <constant>` straight between slots (the common
+    /// shapes, with no value passed through the evaluator); false when `rhs` is another shape.
+    #[inline]
+    fn assign_slot(ctx: &mut RunCtx<'_>, dst: u32, rhs: &CExpr) -> bool {
+        match rhs {
+            CExpr::Pv(p) => match p.slot {
+                Some(src) if p.trans.is_empty() => ctx.vars.copy_slot(src, dst),
+                _ => false,
+            },
+            CExpr::Int(i) => ctx.vars.set_slot(dst, Value::Int(*i)).is_ok(),
+            CExpr::Str(t) => ctx.vars.set_slot(dst, Value::Str(t.clone())).is_ok(),
+            _ => false,
+        }
+    }
+
     fn assign(
         &mut self,
         ctx: &mut RunCtx<'_>,
@@ -348,13 +371,23 @@ impl<'s> Interpreter<'s> {
         rhs: &super::ir::CExpr,
         s: &CStmt,
     ) -> i32 {
-        let v = match ctx.eval_expr(rhs, self) {
+        let mut v = match ctx.eval_expr(rhs, self) {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!("{}: {e}", self.location(s));
                 return -1;
             }
         };
+        // `$var(name) = ...`: straight into its slot.
+        if let Some(dst) = lhs.slot
+            && matches!(op, AssignOp::Set | AssignOp::Replace)
+            && ctx.vars.bound_to() != 0
+        {
+            match ctx.vars.set_slot(dst, v) {
+                Ok(()) => return 1,
+                Err(back) => v = back,
+            }
+        }
         match ctx.set_pv(lhs, op, v) {
             Ok(()) => 1,
             Err(e) => {
@@ -382,8 +415,8 @@ impl<'s> Interpreter<'s> {
         let matches = |l: &CaseLabel| match l {
             // An integer also has a string form, so `case "5":` matches 5 (as in OpenSIPS).
             CaseLabel::Str(c) => v
-                .text()
-                .is_some_and(|s| s.len() == c.len() && s.eq_ignore_ascii_case(c)),
+                .with_text(|s| s.len() == c.len() && s.eq_ignore_ascii_case(c))
+                .unwrap_or(false),
             CaseLabel::Int(i) => v.as_int() == Some(*i),
         };
         let start = cases

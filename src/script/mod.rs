@@ -21,6 +21,7 @@ pub mod lexer;
 pub mod module;
 pub mod parser;
 pub mod pv;
+pub mod pvclass;
 pub mod pvnames;
 pub mod source;
 pub mod span;

@@ -1,6 +1,7 @@
 //! Pseudo-variable specs (`$ru`, `$avp(x)`, `$(hdr(Via)[1]{via.branch})`) and format strings
 //! (`"user $rU from $si"`), parsed once at compile time (OpenSIPS `pv_parse_spec`, `pv_parse_format`).
 
+use super::pvclass::PvClass;
 use super::transform::{Transform, parse_transform};
 use super::value::Str;
 
@@ -34,6 +35,8 @@ pub enum PvIndex {
 pub struct PvSpec {
     /// Class name without `$`: `ru`, `avp`, `hdr`, `msg.branch.uri`.
     pub name: String,
+    /// The class of `name`, resolved when parsed (reads dispatch on it, not on the name).
+    pub class: PvClass,
     pub inner: Option<PvInner>,
     pub index: Option<PvIndex>,
     pub trans: Vec<Transform>,
@@ -178,6 +181,7 @@ fn parse_pv_prefix_inner(
     }
     Ok((
         PvSpec {
+            class: PvClass::of(&name),
             name,
             inner,
             index: None,
@@ -273,6 +277,7 @@ fn parse_long_form(text: &str, start: usize, close: usize) -> Result<PvSpec, PvE
         i = c + 1;
     }
     Ok(PvSpec {
+        class: PvClass::of(&name),
         name,
         inner,
         index,

@@ -64,7 +64,14 @@ impl Str {
     /// Text of `sub`, a slice of `buf` (a received message): shares `buf` when the bytes are
     /// UTF-8 and longer than the inline size; invalid UTF-8 is replaced as `from_utf8_lossy` does.
     pub fn from_buf(buf: &Bytes, sub: &[u8]) -> Str {
-        match std::str::from_utf8(sub) {
+        // SIP text is ASCII: checked a word at a time, cheaper than full UTF-8 validation.
+        let text = if sub.is_ascii() {
+            // SAFETY: ASCII bytes are valid UTF-8.
+            Ok(unsafe { std::str::from_utf8_unchecked(sub) })
+        } else {
+            std::str::from_utf8(sub)
+        };
+        match text {
             Ok(s) => match Str::inline(s) {
                 Some(i) => i,
                 None if within(buf, sub) => Str(Repr::Shared(buf.slice_ref(sub))),
@@ -90,6 +97,14 @@ impl Str {
 
     /// Like [`Str::slice_of`] for bytes a parser returned; None if they are not UTF-8.
     pub fn slice_bytes(&self, sub: &[u8]) -> Option<Str> {
+        // A part of this (valid UTF-8) string cut at character boundaries needs no validation.
+        let base = self.as_ptr() as usize;
+        if let Some(at) = (sub.as_ptr() as usize).checked_sub(base)
+            && let Some(end) = at.checked_add(sub.len())
+            && let Some(t) = self.get(at..end)
+        {
+            return Some(self.slice_of(t));
+        }
         std::str::from_utf8(sub).ok().map(|s| self.slice_of(s))
     }
 
@@ -98,6 +113,33 @@ impl Str {
         let mut w = InlineWriter::default();
         let _ = fmt::Write::write_fmt(&mut w, format_args!("{i}"));
         w.finish()
+    }
+
+    /// Text of an IP address (`127.0.0.1`, `::1`), inline; IPv4 without the formatting machinery
+    /// (`$si`, `$Ri` are read on most messages).
+    pub fn from_ip(ip: std::net::IpAddr) -> Str {
+        let std::net::IpAddr::V4(v4) = ip else {
+            return Str::from_fmt(format_args!("{ip}"));
+        };
+        let mut buf = [0; INLINE];
+        let mut n = 0;
+        for (i, o) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                buf[n] = b'.';
+                n += 1;
+            }
+            if o >= 100 {
+                buf[n] = b'0' + o / 100;
+                n += 1;
+            }
+            if o >= 10 {
+                buf[n] = b'0' + o / 10 % 10;
+                n += 1;
+            }
+            buf[n] = b'0' + o % 10;
+            n += 1;
+        }
+        Str(Repr::Inline { len: n as u8, buf })
     }
 
     /// `a` followed by `b`, inline when short.
@@ -410,6 +452,21 @@ mod tests {
         );
         let f = Str::from_fmt(format_args!("{}", "x".repeat(40)));
         assert_eq!(f.len(), 40);
+    }
+
+    #[test]
+    fn ip_text() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.9",
+            "10.20.100.255",
+            "192.168.1.1",
+            "::1",
+            "fe80::1:2",
+        ] {
+            let a: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(Str::from_ip(a), ip);
+        }
     }
 
     #[test]

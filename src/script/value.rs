@@ -65,6 +65,17 @@ impl Value {
         }
     }
 
+    /// Calls `f` with the string form, borrowed (integers are printed inline): no copy, no
+    /// reference-count traffic, no allocation. None for NULL.
+    #[inline]
+    pub fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> Option<R> {
+        match self {
+            Value::Null => None,
+            Value::Int(i) => Some(f(&Str::from_int(*i as i64))),
+            Value::Str(s) | Value::StrInt(s, _) => Some(f(s)),
+        }
+    }
+
     /// Consumes the value into its string form (no copy of the text).
     pub fn into_text(self) -> Option<Str> {
         match self {

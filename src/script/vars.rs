@@ -56,7 +56,23 @@ impl VarStore {
         }
     }
 
+    /// `$var(dst) = $var(src)` between slots of the bound script (the value cloned in place);
+    /// false if either slot does not exist.
+    #[inline]
+    pub fn copy_slot(&mut self, src: u32, dst: u32) -> bool {
+        let (s, d) = (src as usize, dst as usize);
+        if s >= self.values.len() || d >= self.values.len() {
+            return false;
+        }
+        if s != d {
+            let v = self.values[s].clone();
+            self.values[d] = v;
+        }
+        true
+    }
+
     /// Value in a slot of the bound script.
+    #[inline]
     pub fn get_slot(&self, slot: u32) -> Value {
         self.values
             .get(slot as usize)
@@ -65,6 +81,7 @@ impl VarStore {
     }
 
     /// Sets a slot of the bound script; gives the value back if there is no such slot.
+    #[inline]
     pub fn set_slot(&mut self, slot: u32, v: Value) -> Result<(), Value> {
         match self.values.get_mut(slot as usize) {
             Some(x) => {
@@ -75,6 +92,7 @@ impl VarStore {
         }
     }
 
+    #[inline]
     pub fn bound_to(&self) -> u64 {
         self.bound_to
     }

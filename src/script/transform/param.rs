@@ -6,13 +6,31 @@ use crate::script::value::Value;
 
 /// Splits a parameter list into (name, value) pairs; a valueless parameter has value None.
 fn iter_params(s: &str, sep: char) -> impl Iterator<Item = (&str, Option<&str>)> {
-    s.split(sep)
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((n, v)) => (n.trim(), Some(v.trim())),
-            None => (p, None),
-        })
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        loop {
+            let r = rest?;
+            // A plain scan: the lists are short, a searcher's setup costs more than it saves.
+            let at = if sep.is_ascii() {
+                r.bytes().position(|b| b == sep as u8)
+            } else {
+                r.find(sep)
+            };
+            let (p, next) = match at {
+                Some(i) => (&r[..i], Some(&r[i + sep.len_utf8()..])),
+                None => (r, None),
+            };
+            rest = next;
+            let p = p.trim();
+            if p.is_empty() {
+                continue;
+            }
+            return Some(match p.bytes().position(|b| b == b'=') {
+                Some(i) => (p[..i].trim(), Some(p[i + 1..].trim())),
+                None => (p, None),
+            });
+        }
+    })
 }
 
 pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {

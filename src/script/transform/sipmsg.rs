@@ -41,38 +41,102 @@ fn param_value(src: &Str, p: Option<Option<&[u8]>>) -> Value {
     }
 }
 
+/// Where the parts of a URI lie in the transformation's input (byte offsets).
+#[derive(Debug, Clone, Copy)]
+struct UriLayout {
+    user: Option<(u32, u32)>,
+    password: Option<(u32, u32)>,
+    host: (u32, u32),
+    port: Option<u16>,
+    params: (u32, u32),
+    headers: Option<(u32, u32)>,
+    scheme: (u32, u32),
+}
+
+impl UriLayout {
+    fn parse(src: &str) -> Option<UriLayout> {
+        let text = src.trim();
+        let text = text
+            .strip_prefix('<')
+            .and_then(|x| x.strip_suffix('>'))
+            .unwrap_or(text);
+        let u = Uri::parse(text.as_bytes()).ok()?;
+        let base = src.as_ptr() as usize;
+        // Offsets of a slice the parser returned from `src` (an empty one may point elsewhere).
+        let at = |b: &[u8]| -> Option<(u32, u32)> {
+            if b.is_empty() {
+                return Some((0, 0));
+            }
+            let start = (b.as_ptr() as usize).checked_sub(base)?;
+            let end = start + b.len();
+            (end <= src.len()).then_some((start as u32, end as u32))
+        };
+        let opt_at = |b: Option<&[u8]>| match b {
+            None => Some(None),
+            Some(b) => at(b).map(Some),
+        };
+        Some(UriLayout {
+            user: opt_at(u.user)?,
+            password: opt_at(u.password)?,
+            host: at(u.host)?,
+            port: u.port,
+            params: at(u.params.raw())?,
+            headers: opt_at(u.headers)?,
+            scheme: at(u.scheme_raw)?,
+        })
+    }
+}
+
+thread_local! {
+    /// The last URI text parsed by `{uri.*}` and its layout (None: it does not parse), as
+    /// OpenSIPS keeps `_tr_uri` / `_tr_parsed_uri`: `$(fu{uri.user})` then `$(fu{uri.host})`
+    /// parse the URI once.
+    static LAST_URI: std::cell::RefCell<Option<(Str, Option<UriLayout>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn uri_layout(src: &Str) -> Option<UriLayout> {
+    LAST_URI.with_borrow_mut(|last| {
+        if let Some((text, layout)) = last.as_ref()
+            && text.as_bytes() == src.as_bytes()
+        {
+            return *layout;
+        }
+        let layout = UriLayout::parse(src);
+        *last = Some((src.clone(), layout));
+        layout
+    })
+}
+
 pub(super) fn uri(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
     let Some(src) = input.into_text() else {
         return Value::Null;
     };
-    let text = src.as_str();
-    let text = text.trim();
-    let text = text
-        .strip_prefix('<')
-        .and_then(|x| x.strip_suffix('>'))
-        .unwrap_or(text);
-    let Ok(u) = Uri::parse(text.as_bytes()) else {
+    let Some(u) = uri_layout(&src) else {
         return Value::Null;
     };
+    let b = src.as_bytes();
+    let get = |r: (u32, u32)| &b[r.0 as usize..r.1 as usize];
+    let params = crate::sip::Params::new(get(u.params));
     match t.method.as_str() {
-        "user" => opt(&src, u.user),
-        "host" | "domain" => part(&src, u.host),
-        "passwd" => opt(&src, u.password),
+        "user" => opt(&src, u.user.map(get)),
+        "host" | "domain" => part(&src, get(u.host)),
+        "passwd" => opt(&src, u.password.map(get)),
         "port" => u.port.map(|p| int(p as u32)).unwrap_or(Value::Null),
-        "params" => params_text(&src, u.params.raw()),
+        "params" => params_text(&src, params.raw()),
         "param" => match t.param_str(0, env) {
-            Some(name) => param_value(&src, u.params.get(name.as_bytes())),
+            Some(name) => param_value(&src, params.get(name.as_bytes())),
             None => Value::Null,
         },
-        "headers" => opt(&src, u.headers),
-        "transport" => opt(&src, u.params.value(b"transport")),
-        "ttl" => opt(&src, u.params.value(b"ttl")),
-        "uparam" => opt(&src, u.params.value(b"user")),
-        "maddr" => opt(&src, u.params.value(b"maddr")),
-        "method" => opt(&src, u.params.value(b"method")),
-        "lr" => param_value(&src, u.params.get(b"lr")),
-        "r2" => param_value(&src, u.params.get(b"r2")),
-        "schema" => part(&src, u.scheme_raw),
+        "headers" => opt(&src, u.headers.map(get)),
+        "transport" => opt(&src, params.value(b"transport")),
+        "ttl" => opt(&src, params.value(b"ttl")),
+        "uparam" => opt(&src, params.value(b"user")),
+        "maddr" => opt(&src, params.value(b"maddr")),
+        "method" => opt(&src, params.value(b"method")),
+        "lr" => param_value(&src, params.get(b"lr")),
+        "r2" => param_value(&src, params.get(b"r2")),
+        "schema" => part(&src, get(u.scheme)),
         _ => Value::Null,
     }
 }
@@ -184,6 +248,24 @@ mod tests {
         assert_eq!(run("{uri.maddr}", u), Value::Null);
         assert_eq!(run("{uri.user}", st("not a uri")), Value::Null);
         assert_eq!(run("{uri.host}", st("<sip:b@127.0.0.1>")), st("127.0.0.1"));
+    }
+
+    #[test]
+    fn the_last_uri_kept_follows_the_input() {
+        // Alternating inputs, one that does not parse, the same text as a new string: every
+        // answer is the one of its own input.
+        for _ in 0..2 {
+            assert_eq!(run("{uri.user}", st("sip:a@h1")), st("a"));
+            assert_eq!(run("{uri.user}", st("sip:b@h2")), st("b"));
+            assert_eq!(run("{uri.host}", st("sip:b@h2")), st("h2"));
+            assert_eq!(run("{uri.user}", st("not a uri")), Value::Null);
+            assert_eq!(run("{uri.user}", st("<sip:c@h3;lr>")), st("c"));
+            assert_eq!(run("{uri.lr}", st("<sip:c@h3;lr>")), st(""));
+            assert_eq!(run("{uri.params}", st("sip:c@h3")), Value::Null);
+        }
+        let long = "sip:a-user-name-longer-than-inline@host.example.com;transport=tcp";
+        let v = run("{uri.transport}", Value::str(long.to_string()));
+        assert_eq!(v, st("tcp"));
     }
 
     #[test]

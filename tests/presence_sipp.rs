@@ -139,6 +139,28 @@ fn pidf(note: &str) -> String {
     )
 }
 
+/// Publishes a document with `note` through `osips`; the entity tag of the 200.
+fn publish_new(osips: &Osips, note: &str) -> String {
+    let s = publish(1, "Event: presence\nExpires: 600\n", Some(&pidf(note)))
+        + "  <recv response=\"200\"/>\n";
+    let publisher = Run::new(&format!("PUBLISH of {note}"), &wrap("publish", &s, &[]))
+        .towards_port(osips.port)
+        .done(osips);
+    received_header(&publisher, "SIP-ETag")
+}
+
+/// Modifies the publication `etag` through `osips` to a document with `note`; expects 200.
+fn publish_modify(osips: &Osips, etag: &str, note: &str) {
+    let s = publish(
+        2,
+        &format!("Event: presence\nSIP-If-Match: {etag}\nExpires: 600\n"),
+        Some(&pidf(note)),
+    ) + "  <recv response=\"200\"/>\n";
+    Run::new(&format!("PUBLISH of {note}"), &wrap("publish", &s, &[]))
+        .towards_port(osips.port)
+        .done(osips);
+}
+
 /// `<send>` of a PUBLISH for alice with `headers` (whole lines) and `body`.
 fn publish(cseq: u32, headers: &str, body: Option<&str>) -> String {
     let (ct, body) = match body {
@@ -668,16 +690,7 @@ fn state_survives_a_restart() {
         },
     ))
     .start();
-    let first = wrap(
-        "publish",
-        &(publish(1, "Event: presence\nExpires: 600\n", Some(&pidf("before")))
-            + "  <recv response=\"200\"/>\n"),
-        &[],
-    );
-    let publisher = Run::new("PUBLISH", &first)
-        .towards_port(osips.port)
-        .done(&osips);
-    let etag = received_header(&publisher, "SIP-ETag");
+    let etag = publish_new(&osips, "before");
     let w = watcher(
         200,
         &["<note>before</note>", "CSeq: 1 NOTIFY"],
@@ -688,14 +701,7 @@ fn state_survives_a_restart() {
         watcher.received("NOTIFY") >= 1
     });
     osips.restart();
-    let s = publish(
-        2,
-        &format!("Event: presence\nSIP-If-Match: {etag}\nExpires: 600\n"),
-        Some(&pidf("after")),
-    ) + "  <recv response=\"200\"/>\n";
-    Run::new("PUBLISH after the restart", &wrap("publish", &s, &[]))
-        .towards_port(osips.port)
-        .done(&osips);
+    publish_modify(&osips, &etag, "after");
     watcher.wait(&osips);
     watcher.success(&osips);
 }
@@ -715,16 +721,7 @@ fn servers_sharing_a_database() {
     };
     let a = Osips::script(&script(&url, &shared)).start();
     let b = Osips::script(&script(&url, &shared)).start();
-    let first = wrap(
-        "publish",
-        &(publish(1, "Event: presence\nExpires: 600\n", Some(&pidf("via-a")))
-            + "  <recv response=\"200\"/>\n"),
-        &[],
-    );
-    let publisher = Run::new("PUBLISH to a", &first)
-        .towards_port(a.port)
-        .done(&a);
-    let etag = received_header(&publisher, "SIP-ETag");
+    let etag = publish_new(&a, "via-a");
     let w = watcher(
         200,
         &["<note>via-a</note>"],
@@ -734,14 +731,7 @@ fn servers_sharing_a_database() {
     wait_until("the watcher got no first NOTIFY", &a, || {
         watcher.received("NOTIFY") >= 1
     });
-    let s = publish(
-        2,
-        &format!("Event: presence\nSIP-If-Match: {etag}\nExpires: 600\n"),
-        Some(&pidf("via-b")),
-    ) + "  <recv response=\"200\"/>\n";
-    Run::new("PUBLISH to b", &wrap("publish", &s, &[]))
-        .towards_port(b.port)
-        .done(&b);
+    publish_modify(&b, &etag, "via-b");
     watcher.wait(&a);
     watcher.success(&a);
 }

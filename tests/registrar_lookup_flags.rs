@@ -5,10 +5,6 @@
 
 mod registrar_support;
 
-use std::time::Duration;
-
-use registrar_support::common::scenario::{self, Check};
-use registrar_support::common::sipp::Run;
 use registrar_support::{HEAD, Osips, Reg, common, register};
 
 const ROUTES: &str = r#"
@@ -67,31 +63,7 @@ route {
 "#;
 
 fn ask(o: &Osips, user: &str, code: u16, expect: &str) {
-    let headers = [
-        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
-        format!("To: <sip:{user}@example.com>"),
-        "CSeq: 1 OPTIONS".to_string(),
-        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
-        "Max-Forwards: 70".to_string(),
-    ];
-    let checks = [Check {
-        re: expect,
-        search_in: "msg",
-        header: None,
-        inverse: false,
-    }];
-    let xml = scenario::uac_request(
-        "uac",
-        &format!("OPTIONS sip:{user}@example.com"),
-        &headers,
-        code,
-        &checks,
-    );
-    Run::new(&format!("OPTIONS {user}"), &xml)
-        .towards_port(o.port)
-        .timeout(15)
-        .limit(Duration::from_secs(30))
-        .done(&**o);
+    registrar_support::request_expect(o, "OPTIONS", user, code, Some(expect));
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::osips::Osips;
-use common::scenario::{self, FROM, RURI, TO_SERVICE, ack_final, in_dialog, invite};
+use common::scenario::{self, RURI, TO_SERVICE, ack_final, in_dialog, invite};
 use common::sipp::{Run, Sipp, Transport as Tp};
 
 /// Writes `script` with `@PORT@` (osips) and the `vars` replaced, and runs it.
@@ -77,24 +77,9 @@ fn uac_expect(code: u16) -> String {
 /// Caller: INVITE, 180, CANCEL; expects 200 for the CANCEL and 487 for the INVITE.
 fn uac_cancel() -> String {
     let mut s = invite(RURI, TO_SERVICE, 1, true);
-    s += &format!(
-        r#"<recv response="100" optional="true"/>
-<recv response="180"/>
-<send><![CDATA[
-CANCEL {RURI} SIP/2.0
-[last_Via:]
-{FROM}
-{TO_SERVICE}
-Call-ID: [call_id]
-CSeq: 1 CANCEL
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="200"/>
-<recv response="487"/>
-"#
-    );
+    s += "<recv response=\"100\" optional=\"true\"/>\n<recv response=\"180\"/>\n";
+    s += &scenario::cancel("");
+    s += "<recv response=\"200\"/>\n<recv response=\"487\"/>\n";
     s += &ack_final();
     wrap(&s)
 }

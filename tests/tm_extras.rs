@@ -363,25 +363,9 @@ onreply_route[local] {
 /// Caller: INVITE, 180, CANCEL with a Reason; expects 200 for the CANCEL and 487.
 fn uac_cancel_with_reason() -> String {
     let mut s = invite(RURI, TO_SERVICE, 1, true);
-    s += &format!(
-        r#"<recv response="100" optional="true"/>
-<recv response="180"/>
-<send><![CDATA[
-CANCEL {RURI} SIP/2.0
-[last_Via:]
-{FROM}
-{TO_SERVICE}
-Call-ID: [call_id]
-CSeq: 1 CANCEL
-Reason: SIP;cause=200;text="From the caller"
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="200"/>
-<recv response="487"/>
-"#
-    );
+    s += "<recv response=\"100\" optional=\"true\"/>\n<recv response=\"180\"/>\n";
+    s += &scenario::cancel("Reason: SIP;cause=200;text=\"From the caller\"\n");
+    s += "<recv response=\"200\"/>\n<recv response=\"487\"/>\n";
     s += &ack_final();
     scenario::wrap("tm", &s, &[])
 }
@@ -523,24 +507,9 @@ fn t_wait_for_new_branches_keeps_the_invite_open_after_its_branches_failed() {
     let busy = uas("busy callee", &scenario::uas_busy("tm", false), a);
     // A final reply during the pause would abort the caller's scenario.
     let mut s = invite(RURI, TO_SERVICE, 1, true);
-    s += &format!(
-        r#"<recv response="100"/>
-<pause milliseconds="1500"/>
-<send><![CDATA[
-CANCEL {RURI} SIP/2.0
-[last_Via:]
-{FROM}
-{TO_SERVICE}
-Call-ID: [call_id]
-CSeq: 1 CANCEL
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="200"/>
-<recv response="486"/>
-"#
-    );
+    s += "<recv response=\"100\"/>\n<pause milliseconds=\"1500\"/>\n";
+    s += &scenario::cancel("");
+    s += "<recv response=\"200\"/>\n<recv response=\"486\"/>\n";
     s += &ack_final();
     let caller = Run::new("waiting caller", &scenario::wrap("tm", &s, &[]))
         .towards_port(o.port)

@@ -327,6 +327,25 @@ Content-Length: 0
     )
 }
 
+/// The `<send>` of a CANCEL of the INVITE sent by `invite(RURI, TO_SERVICE, 1, ..)`, with
+/// `extra` header lines (each ending in a newline).
+pub fn cancel(extra: &str) -> String {
+    format!(
+        r#"<send><![CDATA[
+CANCEL {RURI} SIP/2.0
+[last_Via:]
+{FROM}
+{TO_SERVICE}
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+{extra}Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+"#
+    )
+}
+
 /// The `<send>` of a reply to the last request (`with_tag`: a To tag; `sdp`: an answer;
 /// `cseq`: another CSeq than the request's; `record_route`: the request's Record-Route back).
 pub fn reply(

@@ -289,6 +289,11 @@ pub fn uas_done(child: Child, dir: &tempfile::TempDir, o: &Osips) {
 
 /// Sends one `method` to `user@…` through osips and expects `code` back.
 pub fn request(o: &Osips, method: &str, user: &str, code: u16) {
+    request_expect(o, method, user, code, None);
+}
+
+/// As `request`, and the reply must match the regex `expect` (searched in the whole message).
+pub fn request_expect(o: &Osips, method: &str, user: &str, code: u16, expect: Option<&str>) {
     let headers = [
         "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
         format!("To: <sip:{user}@example.com>"),
@@ -296,12 +301,21 @@ pub fn request(o: &Osips, method: &str, user: &str, code: u16) {
         "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
         "Max-Forwards: 70".to_string(),
     ];
+    let checks: Vec<Check> = expect
+        .map(|re| Check {
+            re,
+            search_in: "msg",
+            header: None,
+            inverse: false,
+        })
+        .into_iter()
+        .collect();
     let xml = scenario::uac_request(
         "uac",
         &format!("{method} sip:{user}@example.com"),
         &headers,
         code,
-        &[],
+        &checks,
     );
     Run::new(&format!("{method} {user} → {code}"), &xml)
         .towards_port(o.port)

@@ -1296,11 +1296,45 @@ impl Compiler<'_> {
                 None => ok = false,
             }
         }
+        if ok && let FuncRef::Resolved { module, .. } = &func {
+            ok = self.arg_checks(module, spec, c);
+        }
         ok.then_some(CCall {
             func,
             args,
             span: c.span,
         })
+    }
+
+    /// Runs the module's compile-time checks of `spec`'s constant arguments; false if one fails.
+    fn arg_checks(&mut self, module: &str, spec: &FunctionSpec, c: &Call) -> bool {
+        let Some(d) = self
+            .modules
+            .iter()
+            .filter_map(|m| m.descriptor)
+            .find(|d| d.name == module)
+        else {
+            return true;
+        };
+        let mut ok = true;
+        for check in d.arg_checks.iter().filter(|k| k.function == spec.name) {
+            let Some(a) = c.args.get(check.arg) else {
+                continue;
+            };
+            if let ArgKind::Str { value, .. } = &a.kind
+                && let Err(e) = (check.check)(value)
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        a.span,
+                        format!("argument {} of `{}` is invalid", check.arg + 1, spec.name),
+                    )
+                    .label(e),
+                );
+                ok = false;
+            }
+        }
+        ok
     }
 
     fn arg(

@@ -397,6 +397,16 @@ impl ModParams {
     }
 }
 
+/// A check of one constant argument of a module function, run when the script is compiled
+/// (OpenSIPS's fixup functions): a bad constant is a script error with its line and column.
+#[derive(Debug, Clone, Copy)]
+pub struct ArgCheck {
+    pub function: &'static str,
+    /// 0-based argument position.
+    pub arg: usize,
+    pub check: fn(&str) -> Result<(), String>,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct ModuleDescriptor {
     /// OpenSIPS module name (`tm`, `sl`, `registrar`).
@@ -405,6 +415,8 @@ pub struct ModuleDescriptor {
     pub deps: &'static [&'static str],
     pub params: &'static [ParamSpec],
     pub functions: &'static [FunctionSpec],
+    /// Checks of constant arguments of `functions`, run at compile time.
+    pub arg_checks: &'static [ArgCheck],
     pub pvs: &'static [PvExport],
     /// Registered with `mi::MiRegistry::register_module` at load time.
     pub mi_commands: &'static [crate::mi::MiCommand],
@@ -427,6 +439,7 @@ impl ModuleDescriptor {
         deps: &[],
         params: &[],
         functions: &[],
+        arg_checks: &[],
         pvs: &[],
         mi_commands: &[],
         stats: &[],

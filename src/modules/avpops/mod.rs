@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::thread::LocalKey;
 
-use crate::script::module::p;
+use crate::script::module::{ArgCheck, p};
 use crate::script::pv::{PvSpec, parse_pv};
 use crate::script::{
     ArgValue, FunctionSpec, ModuleDescriptor, ParamSpec, RouteMask, RunCtx, Value,
@@ -139,8 +139,9 @@ pub fn split_op_value(text: &str) -> Result<(&str, &str, &str), String> {
     Ok((op, value, flags))
 }
 
-/// Parsed arguments by text, per worker thread: OpenSIPS parses them once at startup, osips on
-/// first use (a variable's text may differ at each call, so the cache is bounded).
+/// Parsed arguments by text, per worker thread. Constant arguments are also checked when the
+/// script is compiled (`arg_checks`); the parse kept here is the one the handler uses, and a
+/// variable's text may differ at each call, so the cache is bounded.
 pub type ParseCache<T> = RefCell<HashMap<String, Rc<T>>>;
 
 const CACHE_MAX: usize = 256;
@@ -188,6 +189,38 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ParamSpec::str("type_column"),
         ParamSpec::str("db_scheme").multi(),
         ParamSpec::int("buf_size"),
+    ],
+    arg_checks: &[
+        ArgCheck {
+            function: "avp_check",
+            arg: 1,
+            check: |t| check::Check::parse(t).map(drop),
+        },
+        ArgCheck {
+            function: "avp_op",
+            arg: 0,
+            check: |t| op::parse_names(t).map(drop),
+        },
+        ArgCheck {
+            function: "avp_op",
+            arg: 1,
+            check: |t| op::OpValue::parse(t).map(drop),
+        },
+        ArgCheck {
+            function: "avp_subst",
+            arg: 0,
+            check: |t| subst::parse_avps(t).map(drop),
+        },
+        ArgCheck {
+            function: "avp_subst",
+            arg: 1,
+            check: |t| subst::SubstExpr::parse(t).map(drop),
+        },
+        ArgCheck {
+            function: "avp_pushto",
+            arg: 0,
+            check: |t| pushto::Dest::parse(t).map(drop),
+        },
     ],
     functions: &[
         FunctionSpec {
@@ -314,5 +347,49 @@ mod tests {
         assert_eq!(split_op_value("eq/$td").unwrap(), ("eq", "$td", ""));
         assert!(split_op_value("eq").is_err());
         assert!(split_op_value("eq//g").is_err());
+    }
+}
+
+#[cfg(test)]
+mod arg_check_tests {
+    use crate::script::{Registry, check_str};
+
+    fn check(body: &str) -> (bool, String) {
+        let script = format!("loadmodule \"avpops.so\"\nroute {{\n{body}}}\n");
+        let checked = check_str("t.cfg", &script, &Registry::builtin());
+        (checked.has_errors(), checked.render())
+    }
+
+    #[test]
+    fn bad_constant_arguments_are_script_errors_with_their_place() {
+        let (bad, out) = check(
+            "    avp_check(\"$avp(a)\", \"zz/1\");\n    avp_subst(\"$avp(a)\", \"no-slashes\");\n",
+        );
+        assert!(bad, "{out}");
+        assert!(
+            out.contains("argument 2 of `avp_check` is invalid"),
+            "{out}"
+        );
+        assert!(out.contains("t.cfg:3:26"), "{out}");
+        assert!(
+            out.contains("argument 2 of `avp_subst` is invalid"),
+            "{out}"
+        );
+        assert!(out.contains("t.cfg:4:26"), "{out}");
+        // OpenSIPS's fixups refuse these too: string operands of avp_op, pushing to a header.
+        let (bad, out) = check(
+            "    avp_op(\"$avp(n)\", \"sub/s:1\");\n    avp_pushto(\"$hdr(X-Foo)\", \"$avp(b)\");\n",
+        );
+        assert!(bad, "{out}");
+        assert!(out.contains("the operation needs an integer"), "{out}");
+        assert!(out.contains("push to header is obsolete"), "{out}");
+    }
+
+    #[test]
+    fn good_constant_arguments_and_variables_pass() {
+        let (bad, out) = check(
+            "    avp_check(\"$avp(a)\", \"eq/$var(x)/i\");\n    avp_op(\"$avp(a)\", \"add/i:1\");\n    avp_subst(\"$avp(a)\", \"/a/b/g\");\n    avp_pushto(\"$ru\", \"$avp(a)\");\n    avp_check(\"$avp(a)\", $var(op));\n",
+        );
+        assert!(!bad, "{out}");
     }
 }

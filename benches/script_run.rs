@@ -21,35 +21,7 @@ use osips::transport::{Proto, ReceiveInfo};
 
 const MSG_SCRIPT: &str = include_str!("../tests/fixtures/script/run_30.cfg");
 
-const INVITE: &str = "INVITE sip:alice@example.com:5070;transport=udp SIP/2.0\r\n\
-Via: SIP/2.0/UDP 127.0.0.9:5062;branch=z9hG4bK776asdhds;rport\r\n\
-Max-Forwards: 70\r\n\
-To: Alice <sip:alice@example.com>\r\n\
-From: \"Bob B\" <sip:bob.the.caller.with.a.long.name@biloxi.example.com>;tag=1928301774a6f0e3\r\n\
-Call-ID: a84b4c76e66710f3b9a2d4c8@pc33.example.com\r\n\
-CSeq: 314159 INVITE\r\n\
-Contact: <sip:bob@127.0.0.9:5062>\r\n\
-X-Tenant: acme-42-with-a-tenant-name-longer-than-inline\r\n\
-Content-Length: 0\r\n\
-\r\n";
-
-/// The message as the UDP transport hands it over: a frozen slice of its receive buffer.
-fn invite() -> Msg {
-    let mut buf = BytesMut::with_capacity(2048);
-    buf.put_slice(INVITE.as_bytes());
-    Msg::parse(buf.split().freeze()).unwrap()
-}
-
-fn receive_info() -> ReceiveInfo {
-    ReceiveInfo {
-        proto: Proto::Udp,
-        src: "127.0.0.9:5062".parse().unwrap(),
-        local: "127.0.0.1:5060".parse().unwrap(),
-        socket: 0,
-        conn: None,
-        force_rport: false,
-    }
-}
+include!("../tests/fixtures/script/run_30_message.rs");
 
 fn bench_message(c: &mut Criterion) {
     let rt = Runtime::load_str("run_30.cfg", MSG_SCRIPT).unwrap_or_else(|e| panic!("{e}"));

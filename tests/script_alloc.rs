@@ -21,35 +21,7 @@ static ALLOC: Counting = Counting;
 
 const SCRIPT: &str = include_str!("fixtures/script/run_30.cfg");
 
-const INVITE: &str = "INVITE sip:alice@example.com:5070;transport=udp SIP/2.0\r\n\
-Via: SIP/2.0/UDP 127.0.0.9:5062;branch=z9hG4bK776asdhds;rport\r\n\
-Max-Forwards: 70\r\n\
-To: Alice <sip:alice@example.com>\r\n\
-From: \"Bob B\" <sip:bob.the.caller.with.a.long.name@biloxi.example.com>;tag=1928301774a6f0e3\r\n\
-Call-ID: a84b4c76e66710f3b9a2d4c8@pc33.example.com\r\n\
-CSeq: 314159 INVITE\r\n\
-Contact: <sip:bob@127.0.0.9:5062>\r\n\
-X-Tenant: acme-42-with-a-tenant-name-longer-than-inline\r\n\
-Content-Length: 0\r\n\
-\r\n";
-
-/// The message as the UDP transport hands it over: a frozen slice of its receive buffer.
-fn invite() -> Msg {
-    let mut buf = BytesMut::with_capacity(2048);
-    buf.put_slice(INVITE.as_bytes());
-    Msg::parse(buf.split().freeze()).unwrap()
-}
-
-fn info() -> ReceiveInfo {
-    ReceiveInfo {
-        proto: Proto::Udp,
-        src: "127.0.0.9:5062".parse().unwrap(),
-        local: "127.0.0.1:5060".parse().unwrap(),
-        socket: 0,
-        conn: None,
-        force_rport: false,
-    }
-}
+include!("fixtures/script/run_30_message.rs");
 
 #[test]
 fn the_route_allocates_nothing_on_a_warm_worker() {
@@ -59,10 +31,10 @@ fn the_route_allocates_nothing_on_a_warm_worker() {
     let main = script.route_index(RouteKind::Request, None).unwrap();
     // Warm-up: the worker's interpreter and `$var` table, the regex engine's cache.
     for _ in 0..3 {
-        let mut sc = SipCtx::new(invite(), info(), shared.clone());
+        let mut sc = SipCtx::new(invite(), receive_info(), shared.clone());
         run_route(script, &mut sc, main);
     }
-    let mut sc = SipCtx::new(invite(), info(), shared.clone());
+    let mut sc = SipCtx::new(invite(), receive_info(), shared.clone());
     let (out, count) = allocations(|| run_route(script, &mut sc, main));
     assert_eq!(out.rc, 0, "the route ends with exit");
     assert_eq!(count, 0, "running the route allocated {count} times");
@@ -80,7 +52,7 @@ fn the_route_reads_what_it_should() {
     let script = rt.script;
     let shared = Arc::new(Shared::new(rt.script, rt.settings, 0));
     let main = script.route_index(RouteKind::Request, None).unwrap();
-    let mut sc = SipCtx::new(invite(), info(), shared.clone());
+    let mut sc = SipCtx::new(invite(), receive_info(), shared.clone());
     run_route(script, &mut sc, main);
     assert_eq!(
         shared.cache.fetch("local", "r").unwrap().as_deref(),
@@ -99,9 +71,9 @@ fn the_counter_sees_allocations() {
     let script = rt.script;
     let shared = Arc::new(Shared::new(rt.script, rt.settings, 0));
     let main = script.route_index(RouteKind::Request, None).unwrap();
-    let mut sc = SipCtx::new(invite(), info(), shared.clone());
+    let mut sc = SipCtx::new(invite(), receive_info(), shared.clone());
     run_route(script, &mut sc, main);
-    let mut sc = SipCtx::new(invite(), info(), shared);
+    let mut sc = SipCtx::new(invite(), receive_info(), shared);
     let (_, count) = allocations(|| run_route(script, &mut sc, main));
     assert!(count > 0);
 }

@@ -84,6 +84,29 @@ fn a_well_formed_request_does_not() {
 }
 
 #[test]
+fn a_from_uri_that_does_not_parse_fails_only_the_uri_parts() {
+    // As OpenSIPS's parse_to / parse_from_uri: the tag and URI text read without parsing the URI.
+    let script = r#"
+route {
+	cache_store("local", "tag", "$ft $fu");
+	$var(u) = $fU;
+	cache_store("local", "after", "yes");
+}
+error_route {
+	cache_store("local", "err", "$err.info|$err.rcode");
+	exit;
+}
+"#;
+    let sh = run(script, request("<sip:@x>;tag=77", "sip:alice@example.com"));
+    assert_eq!(cached(&sh, "tag").as_deref(), Some("77 sip:@x"));
+    assert_eq!(
+        cached(&sh, "err").as_deref(),
+        Some("error parsing From uri|400")
+    );
+    assert_eq!(cached(&sh, "after"), None);
+}
+
+#[test]
 fn without_exit_the_interrupted_route_goes_on_and_the_error_is_cleared() {
     let script = r#"
 route {

@@ -238,7 +238,13 @@ impl SipCtx {
         }
     }
 
-    fn nameaddr_part(&mut self, id: HdrId, what: fn(&NameAddrParts) -> Value) -> Value {
+    /// A part of the From / To value; `of_uri`: the part is in the URI, which must parse.
+    fn nameaddr_part(
+        &mut self,
+        id: HdrId,
+        what: fn(&NameAddrParts) -> Value,
+        of_uri: bool,
+    ) -> Value {
         let Some(raw) = self.msg.header(id) else {
             return Value::Null;
         };
@@ -262,6 +268,16 @@ impl SipCtx {
                 "error parsing To header"
             };
             self.err.set(Some(ErrInfo::parser(info, 400, "bad header")));
+            return Value::Null;
+        }
+        if of_uri && !p.uri_ok() {
+            // OpenSIPS parse_from_uri / parse_to_uri.
+            let info = if id == HdrId::From {
+                "error parsing From uri"
+            } else {
+                "error parsing To uri"
+            };
+            self.err.set(Some(ErrInfo::parser(info, 400, "bad uri")));
             return Value::Null;
         }
         what(p)
@@ -400,16 +416,16 @@ impl MessageAccess for SipCtx {
                 ),
                 _ => Value::Null,
             },
-            C::Fu => self.nameaddr_part(HdrId::From, NameAddrParts::uri),
-            C::FuUser => self.nameaddr_part(HdrId::From, NameAddrParts::user),
-            C::FuDomain => self.nameaddr_part(HdrId::From, NameAddrParts::domain),
-            C::FuName => self.nameaddr_part(HdrId::From, NameAddrParts::name),
-            C::FuTag => self.nameaddr_part(HdrId::From, NameAddrParts::tag),
-            C::Tu => self.nameaddr_part(HdrId::To, NameAddrParts::uri),
-            C::TuUser => self.nameaddr_part(HdrId::To, NameAddrParts::user),
-            C::TuDomain => self.nameaddr_part(HdrId::To, NameAddrParts::domain),
-            C::TuName => self.nameaddr_part(HdrId::To, NameAddrParts::name),
-            C::TuTag => self.nameaddr_part(HdrId::To, NameAddrParts::tag),
+            C::Fu => self.nameaddr_part(HdrId::From, NameAddrParts::uri, false),
+            C::FuUser => self.nameaddr_part(HdrId::From, NameAddrParts::user, true),
+            C::FuDomain => self.nameaddr_part(HdrId::From, NameAddrParts::domain, true),
+            C::FuName => self.nameaddr_part(HdrId::From, NameAddrParts::name, false),
+            C::FuTag => self.nameaddr_part(HdrId::From, NameAddrParts::tag, false),
+            C::Tu => self.nameaddr_part(HdrId::To, NameAddrParts::uri, false),
+            C::TuUser => self.nameaddr_part(HdrId::To, NameAddrParts::user, true),
+            C::TuDomain => self.nameaddr_part(HdrId::To, NameAddrParts::domain, true),
+            C::TuName => self.nameaddr_part(HdrId::To, NameAddrParts::name, false),
+            C::TuTag => self.nameaddr_part(HdrId::To, NameAddrParts::tag, false),
             C::Ci => s(m.call_id()),
             C::Cs => {
                 let n = m.cseq().num;
@@ -541,11 +557,13 @@ impl MessageAccess for SipCtx {
 /// header match each other, as `Header::is_named`), the name resolved once per read rather than
 /// once per line.
 fn named_values<'m>(m: &'m Msg, name: &'m str) -> NamedValues<'m> {
+    let id = HdrId::from_name(name.as_bytes());
     NamedValues {
         m,
         name: name.as_bytes(),
-        id: HdrId::from_name(name.as_bytes()),
-        next: 0,
+        id,
+        // Lines before the first of this id cannot match.
+        next: m.first_header_index(id).unwrap_or(usize::MAX),
     }
 }
 
@@ -561,10 +579,16 @@ impl<'m> Iterator for NamedValues<'m> {
 
     fn next(&mut self) -> Option<&'m [u8]> {
         while self.next < self.m.header_count() {
-            let h = self.m.header_at(self.next)?;
+            let i = self.next;
             self.next += 1;
+            if self.m.header_id_at(i) != Some(self.id) {
+                continue;
+            }
+            let h = self.m.header_at(i)?;
             // An unknown name only matches lines of unknown id, by name.
-            if h.id == self.id && (h.id != HdrId::Other || h.name.eq_ignore_ascii_case(self.name)) {
+            // Names are usually written as the message writes them: the exact compare first.
+            if h.id != HdrId::Other || h.name == self.name || h.name.eq_ignore_ascii_case(self.name)
+            {
                 return Some(h.value);
             }
         }

@@ -4,7 +4,9 @@
 //! (compared byte for byte), so a rewritten R-URI is parsed again.
 
 use crate::script::{Str, Value};
-use crate::sip::{NameAddr, Uri};
+use crate::sip::scan::{unescape_quoted, unquote};
+use crate::sip::{AddrBody, Uri};
+use std::cell::OnceCell;
 
 /// Where a part lies in the text it was parsed from (byte offsets), so the parse keeps no values
 /// and a read makes only the part it asks for.
@@ -88,17 +90,20 @@ impl UriParts {
     }
 }
 
-/// A From / To value's parts; `ok` is false when the value does not parse.
+/// A From / To value's parts; `ok` is false when the value does not parse. As OpenSIPS's
+/// `parse_to`, the split finds the URI text and the tag; the URI itself is parsed only when its
+/// user or host is read (`$fU`, `$td`), and the display name unquoted only when read (`$fn`).
 #[derive(Debug, Clone)]
 pub struct NameAddrParts {
     pub text: Str,
     pub ok: bool,
     uri: Option<Part>,
-    user: Option<Part>,
-    domain: Option<Part>,
-    /// Display name without quotes and escapes (copied only when it had escapes).
-    name: Value,
+    display: Option<Part>,
     tag: Option<Part>,
+    /// (user, host) of the URI; None inside when the URI does not parse.
+    uri_parts: OnceCell<Option<(Option<Part>, Part)>>,
+    /// Display name without quotes and escapes (copied only when it had escapes).
+    name: OnceCell<Value>,
 }
 
 impl NameAddrParts {
@@ -107,25 +112,17 @@ impl NameAddrParts {
             text,
             ok: false,
             uri: None,
-            user: None,
-            domain: None,
-            name: Value::Null,
+            display: None,
             tag: None,
+            uri_parts: OnceCell::new(),
+            name: OnceCell::new(),
         };
-        if let Ok(na) = NameAddr::parse(p.text.as_bytes()) {
+        if let Ok(b) = AddrBody::parse(p.text.as_bytes()) {
             let t = &p.text;
             p.ok = true;
-            p.uri = Part::of(t, na.uri.raw);
-            p.user = na.uri.user.and_then(|b| Part::of(t, b));
-            p.domain = Part::of(t, na.uri.host);
-            p.name = match na.display_unquoted() {
-                Some(d) => match t.slice_bytes(&d) {
-                    Some(s) => Value::Str(s),
-                    None => Value::str(String::from_utf8_lossy(&d).into_owned()),
-                },
-                None => Value::Null,
-            };
-            p.tag = na.tag().and_then(|b| Part::of(t, b));
+            p.uri = Part::of(t, b.uri);
+            p.display = b.display.and_then(|d| Part::of(t, d));
+            p.tag = b.tag.and_then(|v| Part::of(t, v));
         }
         p
     }
@@ -134,16 +131,46 @@ impl NameAddrParts {
         opt_value(&self.text, self.uri)
     }
 
+    /// The URI's user and host; None when the URI does not parse.
+    fn uri_parts(&self) -> Option<(Option<Part>, Part)> {
+        *self.uri_parts.get_or_init(|| {
+            let t = &self.text;
+            let raw = t
+                .as_bytes()
+                .get(self.uri?.start as usize..self.uri?.end as usize)?;
+            let u = Uri::parse(raw).ok()?;
+            Some((u.user.and_then(|b| Part::of(t, b)), Part::of(t, u.host)?))
+        })
+    }
+
+    /// Whether the URI parses (readers of its user or host report a parse error otherwise).
+    pub fn uri_ok(&self) -> bool {
+        self.uri_parts().is_some()
+    }
+
     pub fn user(&self) -> Value {
-        opt_value(&self.text, self.user)
+        opt_value(&self.text, self.uri_parts().and_then(|p| p.0))
     }
 
     pub fn domain(&self) -> Value {
-        opt_value(&self.text, self.domain)
+        opt_value(&self.text, self.uri_parts().map(|p| p.1))
     }
 
     pub fn name(&self) -> Value {
-        self.name.clone()
+        self.name
+            .get_or_init(|| {
+                let Some(d) = self.display else {
+                    return Value::Null;
+                };
+                let t = &self.text;
+                let raw = &t.as_bytes()[d.start as usize..d.end as usize];
+                let d = unescape_quoted(unquote(raw));
+                match t.slice_bytes(&d) {
+                    Some(s) => Value::Str(s),
+                    None => Value::str(String::from_utf8_lossy(&d).into_owned()),
+                }
+            })
+            .clone()
     }
 
     pub fn tag(&self) -> Value {

@@ -253,7 +253,8 @@ impl RunCtx<'_> {
     }
 
     /// A message pseudo-variable; a parse error met while reading it is kept for `error_route`.
-    fn read_message_pv(&mut self, spec: &PvSpec) -> Option<Value> {
+    #[inline]
+    pub(crate) fn read_message_pv(&mut self, spec: &PvSpec) -> Option<Value> {
         let m = self.msg.as_mut()?;
         let v = m.get_pv(spec);
         if let Some(e) = m.take_error() {
@@ -276,7 +277,13 @@ impl RunCtx<'_> {
     }
 
     fn get_pv_slow(&mut self, spec: &PvSpec) -> Result<Value, EvalError> {
-        let v = self.base_value(spec)?;
+        let v = match spec.class.is_message() {
+            true => match self.read_message_pv(spec) {
+                Some(v) => v,
+                None => self.base_value(spec)?,
+            },
+            false => self.base_value(spec)?,
+        };
         if spec.trans.is_empty() {
             return Ok(v);
         }

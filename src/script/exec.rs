@@ -348,14 +348,19 @@ impl<'s> Interpreter<'s> {
         }
     }
 
-    /// `$var(x) = $var(y)` and `$var(x) = <constant>` straight between slots (the common
-    /// shapes, with no value passed through the evaluator); false when `rhs` is another shape.
+    /// `$var(x) = $var(y)`, `$var(x) = <message variable>` and `$var(x) = <constant>` straight
+    /// into the slot (the common shapes, with no value passed through the evaluator); false when
+    /// `rhs` is another shape.
     #[inline]
     fn assign_slot(ctx: &mut RunCtx<'_>, dst: u32, rhs: &CExpr) -> bool {
         match rhs {
-            CExpr::Pv(p) => match p.slot {
-                Some(src) if p.trans.is_empty() => ctx.vars.copy_slot(src, dst),
-                _ => false,
+            CExpr::Pv(p) if p.trans.is_empty() => match p.slot {
+                Some(src) => ctx.vars.copy_slot(src, dst),
+                None if p.class.is_message() => match ctx.read_message_pv(p) {
+                    Some(v) => ctx.vars.set_slot(dst, v).is_ok(),
+                    None => false,
+                },
+                None => false,
             },
             CExpr::Int(i) => ctx.vars.set_slot(dst, Value::Int(*i)).is_ok(),
             CExpr::Str(t) => ctx.vars.set_slot(dst, Value::Str(t.clone())).is_ok(),

@@ -98,6 +98,12 @@ pub enum PvClass {
 }
 
 impl PvClass {
+    /// A variable of the SIP message (`$ru` ... `$challenge.*`): read from the message context.
+    #[inline]
+    pub fn is_message(self) -> bool {
+        self as u8 >= PvClass::Ru as u8
+    }
+
     /// The class of a variable name (without `$`).
     pub fn of(name: &str) -> PvClass {
         use PvClass::*;
@@ -188,5 +194,7 @@ mod tests {
         assert_eq!(PvClass::of("Ri"), PvClass::Ri);
         assert_eq!(PvClass::of("ri"), PvClass::Other);
         assert_eq!(PvClass::of("dlg_val"), PvClass::Other);
+        assert!(PvClass::Ru.is_message() && PvClass::Challenge.is_message());
+        assert!(!PvClass::Err.is_message() && !PvClass::Other.is_message());
     }
 }

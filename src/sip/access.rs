@@ -150,6 +150,18 @@ impl Msg {
         })
     }
 
+    /// Id of the header line at `index` (no slicing of its text).
+    #[inline]
+    pub fn header_id_at(&self, index: usize) -> Option<HdrId> {
+        self.hdrs.get(index).map(|f| f.id)
+    }
+
+    /// Index of the first header line with this id.
+    #[inline]
+    pub fn first_header_index(&self, id: HdrId) -> Option<usize> {
+        self.hdrs.first(id)
+    }
+
     pub(crate) fn header_indexes(&self, id: HdrId) -> impl Iterator<Item = usize> + '_ {
         let first = self.hdrs.first(id);
         let n = self.hdrs.len();

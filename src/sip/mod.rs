@@ -44,7 +44,7 @@ pub use hdr::HdrId;
 pub use media::{Event, MediaType};
 pub use method::Method;
 pub use msg::{Limits, Msg};
-pub use nameaddr::NameAddr;
+pub use nameaddr::{AddrBody, NameAddr};
 pub use params::{Param, ParamIter, Params};
 pub use reply::{ReplyOptions, build_reply};
 pub use uri::{HostKind, Scheme, Uri, host_kind, split_hostport, unescape};

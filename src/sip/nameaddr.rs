@@ -60,8 +60,25 @@ fn scan_params(params: Params<'_>) -> Result<Option<&[u8]>, HeaderError> {
     }
 }
 
-impl<'a> NameAddr<'a> {
-    pub fn parse(raw: &'a [u8]) -> Result<NameAddr<'a>, HeaderError> {
+/// A name-addr / addr-spec split into its parts without parsing the URI (OpenSIPS `parse_to`):
+/// what From / To readers need for the display name, the URI text and the tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddrBody<'a> {
+    /// The whole value as received (trimmed).
+    pub raw: &'a [u8],
+    /// Display name as written (quotes kept), if any.
+    pub display: Option<&'a [u8]>,
+    /// The URI text (inside `<...>` when `angle`).
+    pub uri: &'a [u8],
+    pub angle: bool,
+    /// Header parameters after the URI.
+    pub params: Params<'a>,
+    /// The first `tag` parameter's value (unquoted).
+    pub tag: Option<&'a [u8]>,
+}
+
+impl<'a> AddrBody<'a> {
+    pub fn parse(raw: &'a [u8]) -> Result<AddrBody<'a>, HeaderError> {
         let raw = trim(raw);
         if raw.is_empty() {
             return Err(HeaderError::new("empty address"));
@@ -101,17 +118,16 @@ impl<'a> NameAddr<'a> {
             {
                 return Err(HeaderError::new("whitespace inside <URI>"));
             }
-            let uri = Uri::parse(inner)?;
             let params = trim(&raw[end + 1..]);
             if !params.is_empty() && params[0] != b';' {
                 return Err(HeaderError::new("junk after <URI>"));
             }
             let params = Params::new(params);
             let tag = scan_params(params)?;
-            return Ok(NameAddr {
+            return Ok(AddrBody {
                 raw,
                 display,
-                uri,
+                uri: inner,
                 angle: true,
                 params,
                 tag,
@@ -122,24 +138,42 @@ impl<'a> NameAddr<'a> {
             .iter()
             .position(|&b| b == b';' || is_lws(b))
             .unwrap_or(raw.len());
-        let uri_raw = &raw[..end];
-        if memchr::memchr2(b'?', b',', uri_raw).is_some() {
+        let uri = &raw[..end];
+        if memchr::memchr2(b'?', b',', uri).is_some() {
             return Err(HeaderError::new("URI with headers or commas must be in <>"));
         }
-        let uri = Uri::parse(uri_raw)?;
         let rest = trim(&raw[end..]);
         if !rest.is_empty() && rest[0] != b';' {
             return Err(HeaderError::new("spaces inside an addr-spec"));
         }
         let params = Params::new(rest);
         let tag = scan_params(params)?;
-        Ok(NameAddr {
+        Ok(AddrBody {
             raw,
             display,
             uri,
             angle: false,
             params,
             tag,
+        })
+    }
+
+    /// Display name without quotes and with `\x` escapes resolved.
+    pub fn display_unquoted(&self) -> Option<Cow<'a, [u8]>> {
+        self.display.map(|d| unescape_quoted(unquote(d)))
+    }
+}
+
+impl<'a> NameAddr<'a> {
+    pub fn parse(raw: &'a [u8]) -> Result<NameAddr<'a>, HeaderError> {
+        let b = AddrBody::parse(raw)?;
+        Ok(NameAddr {
+            raw: b.raw,
+            display: b.display,
+            uri: Uri::parse(b.uri)?,
+            angle: b.angle,
+            params: b.params,
+            tag: b.tag,
         })
     }
 

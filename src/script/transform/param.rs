@@ -5,32 +5,41 @@ use crate::script::transform::s::pick;
 use crate::script::value::Value;
 
 /// Splits a parameter list into (name, value) pairs; a valueless parameter has value None.
-fn iter_params(s: &str, sep: char) -> impl Iterator<Item = (&str, Option<&str>)> {
-    let mut rest = Some(s);
-    std::iter::from_fn(move || {
+fn iter_params(s: &str, sep: char) -> Params<'_> {
+    Params { rest: Some(s), sep }
+}
+
+struct Params<'a> {
+    rest: Option<&'a str>,
+    sep: char,
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = (&'a str, Option<&'a str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let r = rest?;
-            // A plain scan: the lists are short, a searcher's setup costs more than it saves.
-            let at = if sep.is_ascii() {
-                r.bytes().position(|b| b == sep as u8)
+            let r = self.rest?;
+            let at = if self.sep.is_ascii() {
+                memchr::memchr(self.sep as u8, r.as_bytes())
             } else {
-                r.find(sep)
+                r.find(self.sep)
             };
             let (p, next) = match at {
-                Some(i) => (&r[..i], Some(&r[i + sep.len_utf8()..])),
+                Some(i) => (&r[..i], Some(&r[i + self.sep.len_utf8()..])),
                 None => (r, None),
             };
-            rest = next;
-            let p = p.trim();
+            self.rest = next;
+            let p = p.trim_ascii();
             if p.is_empty() {
                 continue;
             }
-            return Some(match p.bytes().position(|b| b == b'=') {
-                Some(i) => (p[..i].trim(), Some(p[i + 1..].trim())),
+            return Some(match memchr::memchr(b'=', p.as_bytes()) {
+                Some(i) => (p[..i].trim_ascii_end(), Some(p[i + 1..].trim_ascii_start())),
                 None => (p, None),
             });
         }
-    })
+    }
 }
 
 pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
@@ -53,7 +62,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
             let Some(name) = t.param_str(0, env) else {
                 return Value::Null;
             };
-            let found = params.find(|(n, _)| n.eq_ignore_ascii_case(&name));
+            let found = params.find(|(n, _)| *n == &*name || n.eq_ignore_ascii_case(&name));
             if t.method == "exist" {
                 return Value::str_int(found.is_some() as i32);
             }

@@ -52,7 +52,10 @@ route {
 
 route[fork_call] {
     xlog("EBR: $avp(aor) registered $avp(uri)\n");
-    if (t_inject_branches("event")) xlog("EBR: injected $avp(uri)\n");
+    $var(flags) = "";
+    if ($avp(aor) == "last") $var(flags) = "l";
+    if ($avp(aor) == "pick") $var(flags) = "cancel";
+    if (t_inject_branches("event", $var(flags))) xlog("EBR: injected $avp(uri)\n");
 }
 
 route[waited] {
@@ -198,6 +201,69 @@ fn another_users_registration_is_not_injected() {
     assert!(carol.recv_from(&mut buf).is_err(), "carol got a request");
     let log = o.log();
     assert!(!log.contains("EBR: "), "{log}");
+}
+
+#[test]
+fn flag_l_ends_the_wait_with_the_injected_branch() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let (o, _) = start();
+    let busy_port = common::free_udp_port();
+    let busy = Run::new("busy callee", &scenario::uas_busy("ebr", false))
+        .port(busy_port)
+        .timeout(20)
+        .uas();
+    let reg = register_later(&o, "last", busy_port, 500);
+    let t0 = std::time::Instant::now();
+    let caller = call_failed(&o, "last", 486);
+    // without "l" the phony branch would hold the 486 until fr_inv_timeout (4 s)
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    reg.success(&o);
+    busy.success(&o);
+    assert_eq!(caller.received("SIP/2.0 486"), 1);
+}
+
+/// Callee: rings, then wants the CANCEL within 2.2 s (fr_inv_timeout would send it only after
+/// 4 s); answers it and ends the INVITE with 487.
+fn uas_ring_until_early_cancel() -> String {
+    let reply =
+        |code: &str, tag: bool, cseq: Option<&str>| scenario::reply(code, tag, false, cseq, false);
+    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
+    s += &reply("180 Ringing", true, None);
+    s += r#"<recv request="CANCEL" timeout="2200"/>"#;
+    s += &reply("200 OK", true, None);
+    s += &reply("487 Request Terminated", true, Some("1 INVITE"));
+    s += r#"<recv request="ACK" crlf="true"/>"#;
+    s += "<pause milliseconds=\"300\"/>";
+    scenario::wrap("ebr", &s, &[])
+}
+
+#[test]
+fn flag_cancel_replaces_the_ringing_branch() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let (o, _) = start();
+    let (first, second) = (common::free_udp_port(), common::free_udp_port());
+    let ringing = Run::new("first contact", &uas_ring_until_early_cancel())
+        .port(first)
+        .timeout(20)
+        .uas();
+    // the second contact rings long: only the "cancel" flag ends the first one early
+    let answers = Run::new("second contact", &scenario::uas_answer("ebr", 2500, false))
+        .port(second)
+        .timeout(20)
+        .uas();
+    let reg1 = register_later(&o, "pick", first, 300);
+    let reg2 = register_later(&o, "pick", second, 1000);
+    let caller = call_answered(&o, "pick");
+    reg1.success(&o);
+    reg2.success(&o);
+    let ringing = ringing.success(&o);
+    answers.success(&o);
+    assert_eq!(ringing.received("CANCEL"), 1);
+    assert_eq!(caller.received("SIP/2.0 487"), 0, "the 487 stays here");
 }
 
 /// An OPTIONS to `waiter` expecting `code` (and `re` in the reply when given).

@@ -11,7 +11,9 @@
 //!   osips runs `async(...)` calls synchronously (`script::exec`, `CStmtKind::Async`), so
 //!   `async(wait_for_event(...), resume)` blocks the worker the same way and then runs `resume`;
 //!   the worker serves no other message meanwhile (OpenSIPS 3.x documents the same blocking
-//!   behaviour for the plain `wait_for_event`).
+//!   behaviour for the plain `wait_for_event`), nor does any UDP source the kernel hashes to that
+//!   worker's socket: create the transaction first (`t_newtran`) so retransmissions are absorbed
+//!   afterwards, and keep waits short. In a synchronous `event_route` it would block the raiser.
 //!
 //! Filters are `"key=value"` values of the AVP, the value a shell wildcard pattern ([`filter`]).
 //! The module is an in-process subscriber of the event registry (`routing:E_X`, subscribed on
@@ -47,7 +49,10 @@ fn filters(ctx: &RunCtx<'_>, arg: Option<&ArgValue<'_>>) -> Option<Vec<Filter>> 
     let Some(ArgValue::Var(pv)) = arg else {
         return None;
     };
-    let name = pv.inner_literal()?;
+    let Some(name) = pv.inner_literal() else {
+        tracing::error!("event_routing: the filter AVP needs a constant name");
+        return None;
+    };
     let mut out = Vec::new();
     for v in ctx.avps.values(name) {
         let Value::Str(s) = v else {

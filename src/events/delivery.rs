@@ -30,6 +30,9 @@ pub struct Raised {
 /// Handler for `route:` subscribers (the script's `event_route[E_NAME]`).
 pub type RouteHandler = Arc<dyn Fn(&str, &EventParams) + Send + Sync>;
 
+/// An in-process subscriber (a module), called in the raising thread: it must not block.
+pub type EventHook = Arc<dyn Fn(&str, &EventParams) + Send + Sync>;
+
 /// The registry's current route handler, read at delivery time.
 pub type SharedRouteHandler = Arc<parking_lot::RwLock<Option<RouteHandler>>>;
 
@@ -122,6 +125,8 @@ fn worker(
                 .is_ok(),
                 None => false,
             },
+            // hooks are called by the raiser, never queued
+            EventSocket::Hook { .. } => false,
         };
         let counter = if ok { &stats.sent } else { &stats.failed };
         counter.fetch_add(1, Ordering::Relaxed);

@@ -21,7 +21,7 @@ mod registry;
 mod socket;
 
 pub use core_events::*;
-pub use delivery::{IO_TIMEOUT, MAX_DATAGRAM, QUEUE_LEN, RouteHandler, SinkStats};
+pub use delivery::{EventHook, IO_TIMEOUT, MAX_DATAGRAM, QUEUE_LEN, RouteHandler, SinkStats};
 pub use params::{EvValue, EventParams, build_payload};
 pub use registry::{
     DEFAULT_EXPIRE, Event, EventDef, EventId, EventRegistry, Expiry, RouteMode, SubscribeError,

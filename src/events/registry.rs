@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
-use super::delivery::{Raised, RouteHandler, SharedRouteHandler, Sink, SinkStats};
+use super::delivery::{EventHook, Raised, RouteHandler, SharedRouteHandler, Sink, SinkStats};
 use super::params::EventParams;
 use super::socket::{EventSocket, SocketError};
 
@@ -60,13 +60,15 @@ enum Delivery {
     Queued(Sink),
     /// The route handler called by the raiser itself (sync `event_route`).
     Inline(Arc<SinkStats>),
+    /// A module's in-process subscriber, called by the raiser.
+    Hook(EventHook, Arc<SinkStats>),
 }
 
 impl Delivery {
     fn stats(&self) -> &Arc<SinkStats> {
         match self {
             Delivery::Queued(s) => &s.stats,
-            Delivery::Inline(st) => st,
+            Delivery::Inline(st) | Delivery::Hook(_, st) => st,
         }
     }
 }
@@ -259,9 +261,41 @@ impl EventRegistry {
         subs.iter()
             .find(|s| matches!(&s.socket, EventSocket::Route(r) if r == event))
             .map(|s| match s.delivery {
-                Delivery::Inline(_) => RouteMode::Sync,
                 Delivery::Queued(_) => RouteMode::Async,
+                _ => RouteMode::Sync,
             })
+    }
+
+    /// Subscribes a module's in-process `hook` to `event` for good (`module:event` in
+    /// `subscribers_list`); subscribing again keeps the first hook. The hook runs in the raising
+    /// thread, which may hold its locks (usrloc's record): it must only hand the event over.
+    pub fn subscribe_hook(
+        &self,
+        event: &str,
+        module: &'static str,
+        hook: EventHook,
+    ) -> Result<(), SubscribeError> {
+        let _serial = self.subscribing.lock();
+        let ev = self
+            .event(event)
+            .ok_or_else(|| SubscribeError::UnknownEvent(event.to_string()))?;
+        let sock = EventSocket::Hook {
+            module,
+            event: ev.name.clone(),
+        };
+        let mut subs = ev.subscribers.lock();
+        if !subs.iter().any(|s| s.socket == sock) {
+            subs.insert(
+                0,
+                Subscriber {
+                    socket: sock,
+                    expiry: Expiry::Never,
+                    since: now(),
+                    delivery: Delivery::Hook(hook, Arc::new(SinkStats::default())),
+                },
+            );
+        }
+        Ok(())
     }
 
     fn subscribe_socket(
@@ -353,6 +387,7 @@ impl EventRegistry {
         });
         let mut queued = 0;
         let mut inline = Vec::new();
+        let mut hooks = Vec::new();
         for s in subs.iter() {
             match &s.delivery {
                 Delivery::Queued(sink) if sink.offer(&raised) => queued += 1,
@@ -360,10 +395,20 @@ impl EventRegistry {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
                 }
                 Delivery::Inline(st) => inline.push(st.clone()),
+                Delivery::Hook(h, st) => hooks.push((h.clone(), st.clone())),
             }
         }
         // The route may raise events itself (this one too): the lock is not held while it runs.
         drop(subs);
+        for (h, st) in hooks {
+            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                h(&raised.name, &raised.params)
+            }))
+            .is_ok();
+            let counter = if ok { &st.sent } else { &st.failed };
+            counter.fetch_add(1, Ordering::Relaxed);
+            queued += usize::from(ok);
+        }
         // cloned out of the lock: a reload may replace the handler while a route runs
         let handler = self.route_handler.read().clone();
         for st in inline {
@@ -547,6 +592,33 @@ mod route_mode_tests {
         r.set_route_handler(Arc::new(|_: &str, _: &EventParams| panic!("boom")));
         r.subscribe_route("E_P", RouteMode::Sync).unwrap();
         assert_eq!(r.raise(a, EventParams::new()), 0);
+    }
+}
+
+#[cfg(test)]
+mod hook_tests {
+    use super::*;
+
+    #[test]
+    fn hooks_run_in_the_raising_thread_once_per_raise() {
+        let r = EventRegistry::new();
+        let id = r.publish("E_H", &["aor"]);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let hook: EventHook = Arc::new(move |name: &str, p: &EventParams| {
+            log.lock().push((name.to_string(), p.get("aor").cloned()));
+        });
+        assert!(!r.has_subscribers(id));
+        r.subscribe_hook("E_H", "routing", hook.clone()).unwrap();
+        r.subscribe_hook("E_H", "routing", hook).unwrap();
+        assert!(r.has_subscribers(id));
+        assert_eq!(r.subscribers("E_H").unwrap()[0].socket, "routing:E_H");
+        assert_eq!(r.raise(id, EventParams::new().with("aor", "bob")), 1);
+        assert_eq!(seen.lock().len(), 1);
+        assert!(matches!(
+            r.subscribe_hook("E_NONE", "routing", Arc::new(|_: &str, _: &EventParams| {})),
+            Err(SubscribeError::UnknownEvent(_))
+        ));
     }
 }
 

@@ -25,6 +25,9 @@ pub enum EventSocket {
     },
     /// An `event_route[...]` of the script (internal, not subscribable over MI).
     Route(String),
+    /// An in-process subscriber of a module (event_routing's `routing:E_X`), called by the
+    /// raiser; internal, not subscribable over MI.
+    Hook { module: &'static str, event: String },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -104,6 +107,7 @@ impl EventSocket {
             EventSocket::Tcp { .. } => "tcp",
             EventSocket::Http { .. } => "http",
             EventSocket::Route(_) => "route",
+            EventSocket::Hook { module, .. } => module,
         }
     }
 
@@ -119,6 +123,7 @@ impl EventSocket {
             EventSocket::Tcp { addr, method: None } => format!("tcp:{addr}"),
             EventSocket::Http { host, path, .. } => format!("http:{host}{path}"),
             EventSocket::Route(r) => format!("route:{r}"),
+            EventSocket::Hook { module, event } => format!("{module}:{event}"),
         }
     }
 }

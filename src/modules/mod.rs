@@ -13,6 +13,7 @@ pub mod dialplan;
 pub mod dispatcher;
 pub mod domain;
 pub mod drouting;
+pub mod event_routing;
 pub mod group;
 pub mod load_balancer;
 pub mod maxfwd;
@@ -60,6 +61,7 @@ pub static MODULES: &[&ModuleDescriptor] = &[
     &dialplan::DESCRIPTOR,
     &domain::DESCRIPTOR,
     &drouting::DESCRIPTOR,
+    &event_routing::DESCRIPTOR,
     &group::DESCRIPTOR,
     &load_balancer::DESCRIPTOR,
     &maxfwd::DESCRIPTOR,

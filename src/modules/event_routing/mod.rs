@@ -1,0 +1,216 @@
+//! event_routing (EBR): script processings subscribe to events and are notified when one that
+//! matches their filters is raised (OpenSIPS `modules/event_routing`).
+//!
+//! * `notify_on_event(event, $avp(filters), route, timeout)`: for `timeout` seconds, every
+//!   matching raise runs `route` (a request route) with a dummy request, the event's attributes
+//!   as `$avp(name)` and the subscriber's transaction reachable by `t_inject_branches` — the
+//!   push-notification flow: `t_newtran(); t_wait_for_new_branches(); notify_on_event(
+//!   "E_UL_CONTACT_INSERT", $avp(f), "fork_call", 20);` and `t_inject_branches("event")` there.
+//! * `wait_for_event(event, $avp(filters), timeout)`: waits for one matching raise, then the
+//!   event's attributes are `$avp(name)` of the run; returns 1, or -2 after `timeout` seconds.
+//!   osips runs `async(...)` calls synchronously (`script::exec`, `CStmtKind::Async`), so
+//!   `async(wait_for_event(...), resume)` blocks the worker the same way and then runs `resume`;
+//!   the worker serves no other message meanwhile (OpenSIPS 3.x documents the same blocking
+//!   behaviour for the plain `wait_for_event`), nor does any UDP source the kernel hashes to that
+//!   worker's socket: create the transaction first (`t_newtran`) so retransmissions are absorbed
+//!   afterwards, and keep waits short. In a synchronous `event_route` it would block the raiser.
+//!
+//! Filters are `"key=value"` values of the AVP, the value a shell wildcard pattern ([`filter`]).
+//! The module is an in-process subscriber of the event registry (`routing:E_X`, subscribed on
+//! first use); matching runs in the raising thread, the routes on the `ebr-notify` thread
+//! ([`notify`]).
+
+pub mod filter;
+pub mod notify;
+pub mod subs;
+
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use crate::events::EventParams;
+use crate::modules::tm::inject::current_tx;
+use crate::runtime::core_fns::sip;
+use crate::script::ast::RouteKind;
+use crate::script::module::p;
+use crate::script::{ArgValue, FunctionSpec, ModuleDescriptor, RouteMask, RunCtx, Value};
+
+use filter::Filter;
+use notify::{Job, Target};
+use subs::{Kind, Subscription, Table};
+
+/// Every EBR subscription of the process.
+static TABLE: LazyLock<Table<Target>> = LazyLock::new(Table::default);
+
+/// `wait_for_event` timed out.
+pub const TIMED_OUT: i32 = -2;
+
+/// The filters held in the AVP argument; values OpenSIPS discards are logged and skipped.
+fn filters(ctx: &RunCtx<'_>, arg: Option<&ArgValue<'_>>) -> Option<Vec<Filter>> {
+    let Some(ArgValue::Var(pv)) = arg else {
+        return None;
+    };
+    let Some(name) = pv.inner_literal() else {
+        tracing::error!("event_routing: the filter AVP needs a constant name");
+        return None;
+    };
+    let mut out = Vec::new();
+    for v in ctx.avps.values(name) {
+        let Value::Str(s) = v else {
+            tracing::error!(
+                "event_routing: filter $avp({name}) value {v:?} is no string, discarded"
+            );
+            continue;
+        };
+        match Filter::parse(s) {
+            Ok(f) => out.push(f),
+            Err(e) => tracing::error!("event_routing: filter <{}>: {e}, discarded", &**s),
+        }
+    }
+    Some(out)
+}
+
+fn timeout(arg: Option<&ArgValue<'_>>, func: &str) -> Option<Duration> {
+    match arg.and_then(ArgValue::int) {
+        Some(t) if t >= 0 => Some(Duration::from_secs(t as u64)),
+        other => {
+            tracing::error!("{func}: bad timeout {other:?}");
+            None
+        }
+    }
+}
+
+/// Makes sure the module hears `event` (OpenSIPS `init_ebr_event`).
+fn hook(event: &str) -> bool {
+    let Some(shared) = crate::runtime::global_shared() else {
+        tracing::error!("event_routing: the event interface is not running");
+        return false;
+    };
+    let h = Arc::new(|name: &str, params: &EventParams| raised(name, params));
+    match shared.events.subscribe_hook(event, "routing", h) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!("event_routing: event <{event}> not available: {e}");
+            false
+        }
+    }
+}
+
+/// The hook: called by whoever raises an event the module listens to.
+fn raised(name: &str, params: &EventParams) {
+    let fired = TABLE.raised(name, params, Instant::now());
+    if fired.is_empty() {
+        return;
+    }
+    let avps = Arc::new(notify::avps_of(params));
+    for target in fired {
+        notify::submit(Job {
+            target,
+            event: name.to_string(),
+            avps: avps.clone(),
+        });
+    }
+}
+
+/// `notify_on_event(event, $avp(filters), route, timeout)`.
+pub fn notify_on_event(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let Some(event) = args.first().and_then(ArgValue::str) else {
+        return -1;
+    };
+    let Some(filters) = filters(ctx, args.get(1)) else {
+        return -1;
+    };
+    let Some(ArgValue::Route(_, route)) = args.get(2) else {
+        return -1;
+    };
+    let Some(timeout) = timeout(args.get(3), "notify_on_event") else {
+        return -1;
+    };
+    let (script, tx) = match sip(ctx) {
+        Some(m) => (m.shared.script(), current_tx(m)),
+        None => match crate::runtime::global_shared() {
+            Some(s) => (s.script(), None),
+            None => return -1,
+        },
+    };
+    if !hook(event) {
+        return -1;
+    }
+    let target = Target {
+        script,
+        route: *route,
+        tx,
+    };
+    let now = Instant::now();
+    let sub = Subscription::new(filters, now + timeout, Kind::Notify(target));
+    match TABLE.add(event, sub, now) {
+        Ok(_) => 1,
+        Err(e) => {
+            tracing::error!("notify_on_event: {e}");
+            -1
+        }
+    }
+}
+
+/// `wait_for_event(event, $avp(filters), timeout)`: 1 with the event's attributes pushed as
+/// `$avp(name)`, -2 on timeout, -1 on error.
+pub fn wait_for_event(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let Some(event) = args.first().and_then(ArgValue::str) else {
+        return -1;
+    };
+    let Some(filters) = filters(ctx, args.get(1)) else {
+        return -1;
+    };
+    let Some(timeout) = timeout(args.get(2), "wait_for_event") else {
+        return -1;
+    };
+    if !hook(event) {
+        return -1;
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let now = Instant::now();
+    let sub = Subscription::new(filters, now + timeout, Kind::Wait(tx));
+    let id = match TABLE.add(event, sub, now) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!("wait_for_event: {e}");
+            return -1;
+        }
+    };
+    match rx.recv_timeout(timeout) {
+        Ok(params) => {
+            for (n, v) in notify::avps_of(&params) {
+                ctx.avps.push(&n, v);
+            }
+            1
+        }
+        Err(_) => {
+            TABLE.remove(event, id);
+            TIMED_OUT
+        }
+    }
+}
+
+const NOTIFY_ROUTES: RouteMask = RouteMask::REQUEST
+    .or(RouteMask::ONREPLY)
+    .or(RouteMask::FAILURE)
+    .or(RouteMask::BRANCH)
+    .or(RouteMask::EVENT);
+
+pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
+    name: "event_routing",
+    functions: &[
+        FunctionSpec {
+            name: "notify_on_event",
+            params: &[p::STATIC, p::AVP, p::route(RouteKind::Request), p::INT],
+            routes: NOTIFY_ROUTES,
+            handler: notify_on_event,
+        },
+        FunctionSpec {
+            name: "wait_for_event",
+            params: &[p::STATIC, p::AVP, p::INT],
+            routes: RouteMask::ALL,
+            handler: wait_for_event,
+        },
+    ],
+    ..ModuleDescriptor::EMPTY
+};

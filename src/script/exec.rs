@@ -100,6 +100,22 @@ impl<'s> Interpreter<'s> {
 
     fn block(&mut self, ctx: &mut RunCtx<'_>, stmts: &[CStmt]) -> Ctl {
         for s in stmts {
+            // The most common statement, `$var(x) = <variable or constant>`, runs here without a
+            // call into `exec`.
+            if let CStmtKind::Assign { lhs, op, rhs } = &s.kind
+                && let Some(dst) = lhs.slot
+                && matches!(op, AssignOp::Set | AssignOp::Replace)
+                && ctx.vars.bound_to() != 0
+                && Self::assign_slot(ctx, dst, rhs)
+            {
+                ctx.last_rc = 1;
+                if ctx.err.is_some()
+                    && let Ctl::Halt(h) = self.error_route(ctx)
+                {
+                    return Ctl::Halt(h);
+                }
+                continue;
+            }
             let mut c = self.exec(ctx, s);
             // OpenSIPS `run_action_list`: an error set by the action runs error_route now.
             if ctx.err.is_some()
@@ -351,7 +367,7 @@ impl<'s> Interpreter<'s> {
     /// `$var(x) = $var(y)`, `$var(x) = <message variable>` and `$var(x) = <constant>` straight
     /// into the slot (the common shapes, with no value passed through the evaluator); false when
     /// `rhs` is another shape.
-    #[inline]
+    #[inline(always)]
     fn assign_slot(ctx: &mut RunCtx<'_>, dst: u32, rhs: &CExpr) -> bool {
         match rhs {
             CExpr::Pv(p) if p.trans.is_empty() => match p.slot {

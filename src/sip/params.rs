@@ -1,6 +1,6 @@
 //! `;name=value` parameter lists (URI parameters, header parameters), as zero-copy views.
 
-use super::scan::{eq_ic, trim, unquote};
+use super::scan::{eq_ic, find_any, is_lws, skip_quoted, skip_until, trim, trim_end, unquote};
 
 /// A parameter list as it appears on the wire, starting at the first `;` (or empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,30 +62,57 @@ impl<'a> Params<'a> {
         self.scan(|_, _| {})
     }
 
-    /// Validates the list and calls `f(name, value)` for each parameter, in one pass.
+    /// Validates the list and calls `f(name, value)` for each parameter, in one pass over the
+    /// bytes: `;` then a name of parameter characters, optionally `=` and a non-empty value up to
+    /// the next `;` outside quotes; whitespace around each part is skipped.
     pub fn scan(&self, mut f: impl FnMut(&'a [u8], Option<&'a [u8]>)) -> bool {
-        let mut rest = self.raw;
+        let b = self.raw;
+        let n = b.len();
+        let skip_lws = |mut i: usize| {
+            while i < n && is_lws(b[i]) {
+                i += 1;
+            }
+            i
+        };
+        let mut i = 0;
         loop {
-            rest = trim(rest);
-            if rest.is_empty() {
+            i = skip_lws(i);
+            if i == n {
                 return true;
             }
-            if rest[0] != b';' {
+            if b[i] != b';' {
                 return false;
             }
-            let (p, r) = split_one(&rest[1..]);
-            rest = r;
-            let (name, value) = match super::scan::find_byte(b'=', p) {
-                Some(i) => {
-                    let v = trim(&p[i + 1..]);
-                    if v.is_empty() {
-                        return false;
+            i = skip_lws(i + 1);
+            let name_start = i;
+            i = skip_until(b, i, &PARAM_STOP);
+            let name = &b[name_start..i];
+            i = skip_lws(i);
+            let value = if i < n && b[i] == b'=' {
+                i = skip_lws(i + 1);
+                let start = i;
+                while let Some(j) = find_any(b, i, [b';', b'"']) {
+                    if b[j] == b';' {
+                        i = j;
+                        break;
                     }
-                    (trim(&p[..i]), Some(v))
+                    i = skip_quoted(b, j).unwrap_or(n);
                 }
-                None => (trim(p), None),
+                if i < n && b[i] != b';' {
+                    // No `;` after the value's last quote: the value runs to the end.
+                    i = n;
+                }
+                let v = trim_end(&b[start..i]);
+                if v.is_empty() {
+                    return false;
+                }
+                Some(v)
+            } else if i < n && b[i] != b';' {
+                return false;
+            } else {
+                None
             };
-            if name.is_empty() || !name.iter().all(|&b| is_param_char(b)) {
+            if name.is_empty() {
                 return false;
             }
             f(name, value);
@@ -93,7 +120,41 @@ impl<'a> Params<'a> {
     }
 }
 
+const fn param_stop_table() -> [u8; 256] {
+    let mut t = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let param = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'!'
+                    | b'%'
+                    | b'*'
+                    | b'_'
+                    | b'+'
+                    | b'`'
+                    | b'\''
+                    | b'~'
+                    | b'['
+                    | b']'
+                    | b'/'
+                    | b':'
+                    | b'&'
+                    | b'$'
+            );
+        t[b] = !param as u8;
+        b += 1;
+    }
+    t
+}
+
+/// Zero for the characters of a parameter name ([`is_param_char`]).
+static PARAM_STOP: [u8; 256] = param_stop_table();
+
 /// URI `paramchar` minus `%`-escapes, used for URI parameter names such as `+sip.instance`.
+#[cfg(test)]
 fn is_param_char(b: u8) -> bool {
     super::scan::is_token(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'$' | b'%')
 }
@@ -149,6 +210,13 @@ impl<'a> Iterator for ParamIter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stop_table_is_the_param_char_test() {
+        for b in 0..=255u8 {
+            assert_eq!(PARAM_STOP[b as usize] == 0, is_param_char(b), "{b}");
+        }
+    }
 
     #[test]
     fn finds_params_case_insensitively() {

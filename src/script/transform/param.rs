@@ -3,6 +3,7 @@
 use super::{TrEnv, Transform};
 use crate::script::transform::s::pick;
 use crate::script::value::Value;
+use crate::sip::scan::find_byte;
 
 /// Splits a parameter list into (name, value) pairs; a valueless parameter has value None.
 fn iter_params(s: &str, sep: char) -> Params<'_> {
@@ -42,6 +43,38 @@ impl<'a> Iterator for Params<'a> {
     }
 }
 
+/// `{param.value,name}` / `{param.exist,name}` with an ASCII separator: Some(value) for the first
+/// parameter named `name` (case-insensitive), Some(None) when it has no value; the same trimming
+/// as [`iter_params`]. Segments are found with one search each, and only a segment starting with
+/// the name is looked into.
+fn lookup<'a>(s: &'a str, sep: u8, name: &str) -> Option<Option<&'a str>> {
+    if name.is_empty() || name.bytes().any(|c| c == b'=' || c.is_ascii_whitespace()) {
+        return iter_params(s, sep as char)
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|p| p.1);
+    }
+    let mut rest = s;
+    loop {
+        let (seg, next) = match find_byte(sep, rest.as_bytes()) {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        let p = seg.trim_ascii();
+        if let Some(head) = p.get(..name.len())
+            && (head == name || head.eq_ignore_ascii_case(name))
+        {
+            let after = p[name.len()..].trim_ascii_start();
+            if after.is_empty() {
+                return Some(None);
+            }
+            if let Some(v) = after.strip_prefix('=') {
+                return Some(Some(v.trim_ascii_start()));
+            }
+        }
+        rest = next?;
+    }
+}
+
 pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
     let Some(text) = input.into_text() else {
         return Value::Null;
@@ -62,13 +95,19 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
             let Some(name) = t.param_str(0, env) else {
                 return Value::Null;
             };
-            let found = params.find(|(n, _)| *n == &*name || n.eq_ignore_ascii_case(&name));
+            let found = if sep.is_ascii() {
+                lookup(&text, sep as u8, &name)
+            } else {
+                params
+                    .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                    .map(|p| p.1)
+            };
             if t.method == "exist" {
                 return Value::str_int(found.is_some() as i32);
             }
             match found {
-                Some((_, Some(v))) => Value::Str(text.slice_of(v)),
-                Some((_, None)) => Value::str(""),
+                Some(Some(v)) => Value::Str(text.slice_of(v)),
+                Some(None) => Value::str(""),
                 None => Value::Null,
             }
         }
@@ -90,6 +129,7 @@ pub(super) fn eval(t: &Transform, input: Value, env: &mut dyn TrEnv) -> Value {
 #[cfg(test)]
 mod tests {
     use super::super::test_env::{Env, run, run_env};
+    use super::iter_params;
     use crate::script::value::Value;
 
     fn s(v: &str) -> Value {
@@ -116,6 +156,28 @@ mod tests {
         assert_eq!(run("{param.name,1}", s("a=1;b=2;c=3")), s("b"));
         assert_eq!(run("{param.count}", s("a=1;b=2;c=3")), Value::Int(3));
         assert_eq!(run("{param.value,zz}", s("a=1")), Value::Null);
+    }
+
+    #[test]
+    fn the_one_pass_lookup_agrees_with_the_list() {
+        let lists = [
+            "a=1;b=2;c=3",
+            " a = 1 ; B=2;;c",
+            "=x;a",
+            ";;",
+            "",
+            "sip:alice@example.com:5070;transport=udp",
+            "a=1;a=2",
+            "x=;y= 3 ;",
+        ];
+        for l in lists {
+            for name in ["a", "b", "c", "", "x", "y", "transport", "zz"] {
+                let want = iter_params(l, ';')
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|p| p.1);
+                assert_eq!(super::lookup(l, b';', name), want, "{l:?} {name:?}");
+            }
+        }
     }
 
     #[test]

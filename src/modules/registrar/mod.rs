@@ -881,6 +881,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
     pvs: &[PvExport::read("ulc", true, fetch::pv_ulc)],
     stats: STATS,
     init: Some(init),
+    check_params: Some(|p| RegConfig::from_params(p).map(|_| ())),
     ..ModuleDescriptor::EMPTY
 };
 

@@ -93,12 +93,16 @@ fn start(push_port: u16) -> Osips {
 /// The device registers `contact` (its PN parameters appended); the 200 OK must advertise
 /// push support for apns.
 fn register_device(o: &Osips, contact_port: u16, what: &str) -> Sipp {
+    register_device_for(o, contact_port, 300, what)
+}
+
+fn register_device_for(o: &Osips, contact_port: u16, expires: u32, what: &str) -> Sipp {
     let contact = format!("<sip:dev@127.0.0.1:{contact_port}{PN}>");
     let xml = scenario::register(
         &format!("sip:127.0.0.1:{}", o.port),
         "sip:dev@127.0.0.1",
         &contact,
-        300,
+        expires,
         200,
     );
     // the Feature-Caps of RFC 8599 §5.2 in the 200 OK
@@ -272,6 +276,52 @@ fn a_new_address_with_the_same_pn_params_updates_the_one_binding() {
         .start()
         .success(&o);
     assert_eq!(contacts(&o).len(), 2);
+}
+
+#[test]
+fn a_binding_not_refreshed_in_time_gets_one_push() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    gw.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+    // 60 s bindings, the refresh event 58 s before expiry: 2 s after each registration
+    let o = Osips::script(&format!("{HEAD}{ROUTES}").replace(
+        "modparam(\"registrar\", \"pn_refresh_timeout\", 8)",
+        "modparam(\"registrar\", \"pn_trigger_interval\", 58)",
+    ))
+    .vars(&[("@PUSH@", gw.local_addr().unwrap().port().to_string())])
+    .start();
+    register_device_for(&o, 5071, 60, "device registers").success(&o);
+    let push = recv_push(&gw);
+    assert_eq!(push["method"], "E_UL_CONTACT_REFRESH", "{push}");
+    assert_eq!(push["params"]["reason"], "reg-refresh", "{push}");
+    assert!(
+        push["params"]["uri"]
+            .as_str()
+            .is_some_and(|u| u.contains("127.0.0.1:5071;") && u.contains("pn-prid=DEVTOKEN1")),
+        "{push}"
+    );
+    // once per binding period
+    gw.set_read_timeout(Some(Duration::from_millis(2500)))
+        .unwrap();
+    let mut buf = [0u8; 65536];
+    assert!(
+        gw.recv(&mut buf).is_err(),
+        "a second push for the same binding"
+    );
+    // the re-registration re-arms it
+    gw.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+    register_device_for(&o, 5072, 60, "device re-registers").success(&o);
+    let push = recv_push(&gw);
+    assert_eq!(push["params"]["reason"], "reg-refresh", "{push}");
+    assert!(
+        push["params"]["uri"]
+            .as_str()
+            .is_some_and(|u| u.contains("127.0.0.1:5072;")),
+        "{push}"
+    );
+    assert!(o.log().contains("for reg-refresh"), "{}", o.log());
 }
 
 fn check(script: &str) -> (bool, String) {

@@ -12,6 +12,7 @@ mod flags;
 pub mod gruu;
 mod lookup;
 pub mod pn;
+mod pn_timer;
 mod reply;
 mod save;
 #[cfg(test)]
@@ -221,6 +222,9 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
         v[2].set(u64::from(cfg.default_expires));
         accepted = Some(v[3].clone());
         rejected = Some(v[4].clone());
+    }
+    if cfg.pn.enable {
+        pn_timer::start(cfg.pn.trigger_interval);
     }
     *STATE.write() = Some(Arc::new(State {
         cfg,

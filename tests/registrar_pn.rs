@@ -347,14 +347,17 @@ fn check_mode_accepts_the_pn_modparams_and_names_a_bad_provider() {
         .replace("@PORT@", "5060")
         .replace("@HTTP@", "8888")
         .replace("@PUSH@", "9");
-    let more = script.replace(
-        "modparam(\"registrar\", \"pn_refresh_timeout\", 8)",
-        "modparam(\"registrar\", \"pn_refresh_timeout\", 8)\n\
+    // OpenSIPS documents pn_enable as a boolean: `true` is accepted
+    let more = script
+        .replace("\"pn_enable\", 1)", "\"pn_enable\", true)")
+        .replace(
+            "modparam(\"registrar\", \"pn_refresh_timeout\", 8)",
+            "modparam(\"registrar\", \"pn_refresh_timeout\", 8)\n\
          modparam(\"registrar\", \"pn_pnsreg_interval\", 140)\n\
          modparam(\"registrar\", \"pn_trigger_interval\", 130)\n\
          modparam(\"registrar\", \"pn_skip_pn_interval\", 10)\n\
          modparam(\"registrar\", \"pn_enable_purr\", 0)",
-    );
+        );
     let (ok, text) = check(&more);
     assert!(ok, "{text}");
 

@@ -119,6 +119,7 @@ pub fn compile(
             _ => {}
         }
     }
+    c.check_modparams(&modparams);
     c.declare_routes(cfg);
     let mut routes = Vec::new();
     for item in &cfg.items {
@@ -268,6 +269,23 @@ impl Compiler<'_> {
             descriptor,
             span: m.span,
         });
+    }
+
+    /// Each module's own check of its parameters, reported at its loadmodule.
+    fn check_modparams(&mut self, modparams: &HashMap<String, ModParams>) {
+        let none = ModParams::default();
+        let mut errors = Vec::new();
+        for m in &self.modules {
+            let Some(check) = m.descriptor.and_then(|d| d.check_params) else {
+                continue;
+            };
+            if let Err(e) = check(modparams.get(&m.name).unwrap_or(&none)) {
+                errors.push((m.span, format!("module `{}`: {e}", m.name)));
+            }
+        }
+        for (span, msg) in errors {
+            self.err(span, msg, "bad module parameters");
+        }
     }
 
     fn check_deps(&mut self) {

@@ -378,6 +378,9 @@ pub fn module_pv(name: &str) -> Option<&'static PvExport> {
 /// Module init hook: checks the parameters and prepares shared state.
 pub type InitHook = fn(&InitCtx<'_>) -> Result<(), String>;
 
+/// A module's check of its parameters ([`ModuleDescriptor::check_params`]).
+pub type ParamsCheck = fn(&ModParams) -> Result<(), String>;
+
 /// Context of the module init hook: the module's parameters as set by `modparam`.
 pub struct InitCtx<'a> {
     pub params: &'a ModParams,
@@ -430,6 +433,9 @@ pub struct ModuleDescriptor {
     pub child_init: Option<fn(i32) -> Result<(), String>>,
     /// Called once when the server stops (after the transport), e.g. to flush caches.
     pub destroy: Option<fn()>,
+    /// Checks the module's parameters as a whole (`osips -C` and start-up), e.g. a value
+    /// list or two parameters that contradict each other; the error names the parameter.
+    pub check_params: Option<ParamsCheck>,
 }
 
 impl ModuleDescriptor {
@@ -447,6 +453,7 @@ impl ModuleDescriptor {
         init: None,
         child_init: None,
         destroy: None,
+        check_params: None,
     };
 
     pub fn function(&self, name: &str) -> Option<&'static FunctionSpec> {

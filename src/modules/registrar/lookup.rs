@@ -1,5 +1,6 @@
 //! `lookup()`: the Request-URI becomes the best contact of the AOR, the others become branches
 //! (`SipCtx.branches`) in q order; `received` becomes the destination, Path the route set.
+//! RFC 8599 push contacts due a refresh are set apart ([`pn_split`]): the caller wakes them up.
 
 use crate::modules::usrloc::contact::{Q_UNSPECIFIED, method_bit};
 use crate::modules::usrloc::{self, UlError};
@@ -8,12 +9,15 @@ use crate::transport::SocketId;
 
 use super::flags::LookupFlags;
 use super::gruu::GruuTarget;
+use super::pn::{self, FL_PN_ON, PnConfig};
 
 /// OpenSIPS's return codes.
 pub const FOUND: i32 = 1;
 pub const NOT_FOUND: i32 = -1;
 pub const METHOD_NOT_ALLOWED: i32 = -2;
 pub const INTERNAL_ERROR: i32 = -3;
+/// Only push notifications were started (OpenSIPS `LOOKUP_PN_SENT`).
+pub const PN_SENT: i32 = 2;
 
 /// A contact as lookup uses it.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +33,9 @@ pub struct Target {
     pub callid: String,
     pub last_modified: i64,
     pub user_agent: String,
+    pub contact_id: u64,
+    /// usrloc flags ([`FL_PN_ON`]).
+    pub flags: u32,
 }
 
 /// The valid contacts of `aor` in table `table`, best first.
@@ -52,6 +59,8 @@ pub fn targets(table: &str, aor: &str) -> Result<Vec<Target>, UlError> {
                     callid: c.callid().to_string(),
                     last_modified: c.last_modified,
                     user_agent: c.user_agent().to_string(),
+                    contact_id: c.contact_id,
+                    flags: c.flags,
                 })
                 .collect()
         })
@@ -123,6 +132,25 @@ pub fn filter(m: &SipCtx, mut ts: Vec<Target>, flags: &LookupFlags) -> Result<Ve
     Ok(ts)
 }
 
+/// Sets apart the push contacts that need a notification before a request can reach them
+/// (returned second); the other push contacts lose their PN parameters, as OpenSIPS sends
+/// requests without them.
+pub fn pn_split(cfg: &PnConfig, ts: Vec<Target>, now: i64) -> (Vec<Target>, Vec<Target>) {
+    let mut send = Vec::with_capacity(ts.len());
+    let mut wake = Vec::new();
+    for mut t in ts {
+        if t.flags & FL_PN_ON == 0 || cfg.match_key_of(&t.uri).is_none() {
+            send.push(t);
+        } else if pn::refresh_due(t.last_modified, now, cfg.skip_pn_interval) {
+            wake.push(t);
+        } else {
+            t.uri = pn::strip_params(cfg, &t.uri);
+            send.push(t);
+        }
+    }
+    (send, wake)
+}
+
 /// Appends every target as a branch.
 pub fn push_branches(m: &mut SipCtx, ts: impl IntoIterator<Item = Target>) {
     for t in ts {
@@ -191,6 +219,8 @@ mod tests {
             callid: "c".into(),
             last_modified: 0,
             user_agent: String::new(),
+            contact_id: 1,
+            flags: 0,
         };
         assert_eq!(next_hop(&t).as_deref(), Some("sip:127.0.0.9:5999"));
         let with_path = Target {
@@ -214,6 +244,8 @@ mod tests {
             callid: cid.into(),
             last_modified: lm,
             user_agent: String::new(),
+            contact_id: 1,
+            flags: 0,
         };
         let ts = vec![
             t("sip:a@127.0.0.2", Some("urn:x"), "c1", 10),
@@ -237,5 +269,46 @@ mod tests {
             instance: "urn:z".into(),
         };
         assert!(gruu_filter(ts, &none).is_empty());
+    }
+
+    #[test]
+    fn push_contacts_due_are_set_apart() {
+        let cfg = PnConfig {
+            enable: true,
+            providers: vec!["apns".into()],
+            skip_pn_interval: 30,
+            ..PnConfig::default()
+        };
+        let t = |uri: &str, flags: u32, lm: i64| Target {
+            uri: uri.into(),
+            received: None,
+            path: None,
+            q: Q_UNSPECIFIED,
+            cflags: 0,
+            socket: None,
+            methods: u32::MAX,
+            instance: None,
+            callid: "c".into(),
+            last_modified: lm,
+            user_agent: String::new(),
+            contact_id: lm as u64,
+            flags,
+        };
+        let pn_uri = "sip:d@127.0.0.5:5070;pn-provider=apns;pn-prid=T;pn-param=P";
+        let ts = vec![
+            t("sip:plain@127.0.0.6", 0, 100),
+            t(pn_uri, FL_PN_ON, 100),
+            t(pn_uri, FL_PN_ON, 990),
+            // matched by PN parameters for an upstream proxy: sent as is
+            t(pn_uri, 0, 100),
+        ];
+        let (send, wake) = pn_split(&cfg, ts, 1000);
+        assert_eq!(wake.len(), 1);
+        assert_eq!(wake[0].last_modified, 100);
+        let uris: Vec<&str> = send.iter().map(|t| t.uri.as_str()).collect();
+        assert_eq!(
+            uris,
+            ["sip:plain@127.0.0.6", "sip:d@127.0.0.5:5070", pn_uri]
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! registrar: REGISTER processing and contact lookup over usrloc (OpenSIPS `registrar`):
 //! `save`, `lookup`, `registered` / `is_registered`, `is_contact_registered`, `is_ip_registered`,
 //! `remove`, `remove_ip_port`, `add_sock_hdr`, `reg_fetch_contacts` / `reg_free_contacts` with
-//! `$ulc`, and GRUUs (RFC 5627).
+//! `$ulc`, GRUUs (RFC 5627) and SIP Push Notifications (RFC 8599, [`pn`]).
 //!
 //! Unlike OpenSIPS, which raises a too short expiry to `min_expires`, osips answers
 //! 423 Interval Too Brief with Min-Expires, as RFC 3261 §10.3 step 7 allows.
@@ -11,6 +11,8 @@ mod fetch;
 mod flags;
 pub mod gruu;
 mod lookup;
+pub mod pn;
+mod pn_timer;
 mod reply;
 mod save;
 #[cfg(test)]
@@ -32,6 +34,7 @@ use crate::stats::{StatDef, StatVar};
 
 pub use flags::{LookupFlags, PathMode, SaveFlags};
 pub use lookup::{Target, targets};
+pub use pn::PnConfig;
 pub use save::ScriptAvps;
 
 /// The module parameters.
@@ -65,6 +68,8 @@ pub struct RegConfig {
     pub max_domain_len: usize,
     pub max_aor_len: usize,
     pub max_contact_len: usize,
+    /// The `pn_*` modparams (RFC 8599).
+    pub pn: PnConfig,
 }
 
 impl Default for RegConfig {
@@ -90,6 +95,7 @@ impl Default for RegConfig {
             max_domain_len: 64,
             max_aor_len: 256,
             max_contact_len: 255,
+            pn: PnConfig::default(),
         }
     }
 }
@@ -172,6 +178,7 @@ impl RegConfig {
             max_domain_len: non_negative(p, "max_domain_len", d.max_domain_len as u32)? as usize,
             max_aor_len: non_negative(p, "max_aor_len", d.max_aor_len as u32)? as usize,
             max_contact_len: non_negative(p, "max_contact_len", d.max_contact_len as u32)? as usize,
+            pn: PnConfig::from_params(p)?,
         };
         if c.max_expires > 0 && c.max_expires < c.min_expires {
             return Err(format!(
@@ -215,6 +222,9 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
         v[2].set(u64::from(cfg.default_expires));
         accepted = Some(v[3].clone());
         rejected = Some(v[4].clone());
+    }
+    if cfg.pn.enable {
+        pn_timer::start(cfg.pn.trigger_interval);
     }
     *STATE.write() = Some(Arc::new(State {
         cfg,
@@ -400,21 +410,43 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     } else {
         Vec::new()
     };
+    let now = usrloc::now();
+    let mut woken = 0;
     let rc = match targets(&table, &aor) {
-        Ok(ts) => match &gruu {
-            Some(g) => {
-                let one = LookupFlags {
-                    no_branches: true,
-                    ..flags.clone()
-                };
-                lookup::apply(m, lookup::gruu_filter(ts, g), &one)
+        Ok(ts) => {
+            let (ts, lflags) = match &gruu {
+                Some(g) => (
+                    lookup::gruu_filter(ts, g),
+                    LookupFlags {
+                        no_branches: true,
+                        ..flags.clone()
+                    },
+                ),
+                None => (ts, flags.clone()),
+            };
+            match lookup::filter(m, ts, &lflags) {
+                Err(code) => code,
+                Ok(ts) if st.cfg.pn.enable => {
+                    let (send, wake) = lookup::pn_split(&st.cfg.pn, ts, now);
+                    woken = wake_up(m, &table, &aor, &wake);
+                    if send.is_empty() {
+                        lookup::NOT_FOUND
+                    } else {
+                        lookup::apply(m, send, &lflags)
+                    }
+                }
+                Ok(ts) => lookup::apply(m, ts, &lflags),
             }
-            None => lookup::apply(m, ts, &flags),
-        },
+        }
         Err(e) => {
             tracing::error!("lookup {aor}: {e}");
             lookup::INTERNAL_ERROR
         }
+    };
+    let rc = if rc < 0 && woken > 0 {
+        lookup::PN_SENT
+    } else {
+        rc
     };
     let mut found_in_branches = false;
     for b in aor_branches {
@@ -435,6 +467,34 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     } else {
         rc
     }
+}
+
+/// RFC 8599: raises E_UL_CONTACT_REFRESH for each push contact in `wake`, so the script's
+/// `event_route` sends the notification (OpenSIPS `pn_trigger_pn`, reason `ini-<METHOD>`);
+/// the number of events that had a listener.
+fn wake_up(m: &SipCtx, table: &str, aor: &str, wake: &[Target]) -> usize {
+    if wake.is_empty() {
+        return 0;
+    }
+    let Ok(dom) = usrloc::domain(table) else {
+        return 0;
+    };
+    let method = String::from_utf8_lossy(m.msg.method_bytes());
+    let reason: String = format!("ini-{method}").chars().take(32).collect();
+    let callid = String::from_utf8_lossy(m.msg.call_id()).into_owned();
+    let mut raised = 0;
+    for t in wake {
+        match dom.raise_refresh(aor, t.contact_id, &reason, &callid) {
+            Ok(true) => raised += 1,
+            Ok(false) => tracing::warn!(
+                "lookup: push contact <{}> needs a notification but nothing listens to \
+                 E_UL_CONTACT_REFRESH",
+                t.uri
+            ),
+            Err(e) => tracing::error!("lookup {aor}: {e}"),
+        }
+    }
+    raised
 }
 
 /// `registered` / `is_registered(domain[, aor])`: 1 when the AOR has a valid contact.
@@ -745,6 +805,14 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ParamSpec::int("max_domain_len"),
         ParamSpec::int("max_aor_len"),
         ParamSpec::int("max_contact_len"),
+        ParamSpec::int("pn_enable"),
+        ParamSpec::str("pn_providers"),
+        ParamSpec::str("pn_ct_match_params"),
+        ParamSpec::int("pn_pnsreg_interval"),
+        ParamSpec::int("pn_trigger_interval"),
+        ParamSpec::int("pn_skip_pn_interval"),
+        ParamSpec::int("pn_refresh_timeout"),
+        ParamSpec::int("pn_enable_purr"),
     ],
     functions: &[
         FunctionSpec {
@@ -817,6 +885,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
     pvs: &[PvExport::read("ulc", true, fetch::pv_ulc)],
     stats: STATS,
     init: Some(init),
+    check_params: Some(|p| RegConfig::from_params(p).map(|_| ())),
     ..ModuleDescriptor::EMPTY
 };
 

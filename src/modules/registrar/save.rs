@@ -11,6 +11,7 @@ use crate::sip::{Contact, HdrId};
 
 use super::RegConfig;
 use super::flags::{PathMode, SaveFlags};
+use super::pn::{self, FL_PN_ON, PnAction};
 
 /// A refusal: code, reason, P-Registrar-Error text and extra header lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,7 @@ fn refuse(code: u16, info: &'static str) -> Refusal {
         420 => "Bad Extension",
         423 => "Interval Too Brief",
         500 => "Server Internal Error",
+        555 => "Push Notification Service Not Supported",
         _ => "Service Unavailable",
     };
     Refusal {
@@ -77,6 +79,18 @@ struct Plan {
     instance: Option<String>,
     reg_id: u32,
     methods: u32,
+    /// RFC 8599: what the PN parameters of the Contact ask for.
+    pn: PnAction,
+}
+
+impl Plan {
+    /// The values of `pn_ct_match_params` this contact is matched by, instead of its URI.
+    fn pn_key(&self) -> Option<&[String]> {
+        match &self.pn {
+            PnAction::On { key, .. } | PnAction::MatchOnly(key) => Some(key),
+            _ => None,
+        }
+    }
 }
 
 /// Values the script gives `save()` through AVPs (`received_avp`, `attr_avp`).
@@ -159,6 +173,13 @@ pub fn save(
         let lines: Vec<String> = msg.headers_of(HdrId::Allow).map(text).collect();
         (!lines.is_empty()).then(|| methods_mask(&lines.join(",")))
     };
+    // OpenSIPS skips the PN processing when save() enforces a matching mode.
+    let pn_on = cfg.pn.enable && flags.matching_mode.is_none();
+    let upstream = if pn_on {
+        pn::upstream_pns(msg.headers_by_name("Feature-Caps"))
+    } else {
+        Vec::new()
+    };
     let mut plans = Vec::new();
     for c in &contacts {
         let Some(addr) = c.addr() else { continue };
@@ -190,7 +211,16 @@ pub fn save(
         if addr.uri.raw.len() > cfg.max_contact_len {
             return Err(refuse(400, "Contact/received too long"));
         }
+        let pn = if pn_on {
+            pn::inspect(&cfg.pn, &addr.uri, &upstream)
+        } else {
+            PnAction::None
+        };
+        if pn == PnAction::Unsupported {
+            return Err(refuse(555, "Unsupported PNS"));
+        }
         plans.push(Plan {
+            pn,
             uri: text(addr.uri.raw),
             expires,
             q: c.q().map(|q| q as i16).unwrap_or(cfg.default_q),
@@ -239,6 +269,12 @@ pub fn save(
 
     // Which existing binding each contact updates (None: a new one).
     let find = |cs: &[Ucontact], p: &Plan| -> Option<u64> {
+        if let Some(key) = p.pn_key() {
+            return cs
+                .iter()
+                .find(|c| cfg.pn.match_key_of(c.contact()).as_deref() == Some(key))
+                .map(|c| c.contact_id);
+        }
         cs.iter()
             .find(|c| match &p.instance {
                 Some(i) => {
@@ -306,7 +342,11 @@ pub fn save(
             },
             q: p.q,
             cseq,
-            flags: 0,
+            flags: if matches!(p.pn, PnAction::On { .. }) {
+                FL_PN_ON
+            } else {
+                0
+            },
             cflags: m.bflags,
             methods: p.methods,
             reg_id: p.reg_id,
@@ -376,6 +416,10 @@ pub fn save(
         && path_supported
     {
         let _ = write!(headers, "Path: {p}\r\nSupported: path\r\n");
+    }
+    if pn_on {
+        let actions: Vec<PnAction> = plans.into_iter().map(|p| p.pn).collect();
+        headers.push_str(&pn::reply_fcaps(&cfg.pn, &actions));
     }
     Ok(Accepted { headers })
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::flags::{LookupFlags, SaveFlags};
+use super::pn::{FL_PN_ON, PnConfig};
 use super::save::{ScriptAvps, check_aor_len, deviate, save};
 use super::{RegConfig, lookup};
 use crate::modules::usrloc::{self, Config, DbMode, Usrloc};
@@ -122,6 +123,123 @@ fn save_and_lookup_on_parsed_requests() {
     assert_eq!(
         lookup::apply(&mut m, vec![], &LookupFlags::default()),
         lookup::NOT_FOUND
+    );
+
+    // RFC 8599: a push contact is matched by its PN parameters, not by its URI.
+    let pn = RegConfig {
+        pn: PnConfig {
+            enable: true,
+            providers: vec!["apns".into(), "fcm".into()],
+            ..PnConfig::default()
+        },
+        ..RegConfig::default()
+    };
+    let run_pn = |msg: &str| {
+        let m = ctx(msg).expect("parses");
+        save(
+            &m,
+            &pn,
+            "location",
+            &none,
+            "d@example.com",
+            ScriptAvps::default(),
+        )
+    };
+    let params = ";pn-provider=apns;pn-prid=TOK;pn-param=ABC.voip";
+    let ok = run_pn(&register(
+        "d",
+        &format!("<sip:d@127.0.0.10:5070{params}>"),
+        "",
+        1,
+    ))
+    .unwrap();
+    assert!(
+        ok.headers
+            .contains("Feature-Caps: +sip.pns=\"apns\";+sip.pnsreg=\"130\"\r\n"),
+        "{}",
+        ok.headers
+    );
+    // a new address for the same device: the one binding is updated
+    let ok = run_pn(&register(
+        "d",
+        &format!("<sip:d@127.0.0.11:5080{params}>"),
+        "",
+        2,
+    ))
+    .unwrap();
+    assert!(!ok.headers.contains("127.0.0.10"), "{}", ok.headers);
+    let ts = lookup::targets("location", "d@example.com").unwrap();
+    assert_eq!(ts.len(), 1);
+    assert_eq!(ts[0].uri, format!("sip:d@127.0.0.11:5080{params}"));
+    assert_eq!(ts[0].flags & FL_PN_ON, FL_PN_ON);
+    // another device token is another binding
+    run_pn(&register(
+        "d",
+        "<sip:d@127.0.0.11:5080;pn-provider=apns;pn-prid=TOK2;pn-param=ABC.voip>",
+        "",
+        3,
+    ))
+    .unwrap();
+    assert_eq!(
+        lookup::targets("location", "d@example.com").unwrap().len(),
+        2
+    );
+    // without PN support the same URIs are plain contacts, matched by URI
+    run(
+        &register("e", &format!("<sip:e@127.0.0.10{params}>"), "", 1),
+        &none,
+    )
+    .unwrap();
+    run(
+        &register("e", &format!("<sip:e@127.0.0.12{params}>"), "", 2),
+        &none,
+    )
+    .unwrap();
+    let ts = lookup::targets("location", "e@example.com").unwrap();
+    assert_eq!(ts.len(), 2);
+    assert!(ts.iter().all(|t| t.flags & FL_PN_ON == 0));
+    // an unknown provider, or a missing PN parameter: 555
+    let r = run_pn(&register(
+        "d",
+        "<sip:d@127.0.0.10;pn-provider=webpush;pn-prid=x;pn-param=y>",
+        "",
+        4,
+    ))
+    .unwrap_err();
+    assert_eq!(
+        (r.code, r.reason),
+        (555, "Push Notification Service Not Supported")
+    );
+    let r = run_pn(&register(
+        "d",
+        "<sip:d@127.0.0.10;pn-provider=apns;pn-prid=x>",
+        "",
+        5,
+    ))
+    .unwrap_err();
+    assert_eq!(r.code, 555);
+    // upstream sends the notifications: matched by PN parameters, never notified by us
+    let up = run_pn(&register(
+        "d",
+        "<sip:d@127.0.0.13;pn-provider=fcm;pn-prid=F;pn-param=G>",
+        "Feature-Caps: *;+sip.pns=\"fcm\"\r\n",
+        6,
+    ))
+    .unwrap();
+    assert!(!up.headers.contains("Feature-Caps"), "{}", up.headers);
+    let ts = lookup::targets("location", "d@example.com").unwrap();
+    let fcm = ts
+        .iter()
+        .find(|t| t.uri.contains("pn-provider=fcm"))
+        .unwrap();
+    assert_eq!(fcm.flags & FL_PN_ON, 0);
+    // a capability query registers a plain contact and is answered with the providers
+    let q = run_pn(&register("f", "<sip:f@127.0.0.14;pn-provider>", "", 1)).unwrap();
+    assert!(
+        q.headers
+            .contains("Feature-Caps: +sip.pns=\"apns\"\r\nFeature-Caps: +sip.pns=\"fcm\"\r\n"),
+        "{}",
+        q.headers
     );
 
     // No input panics: mutated REGISTERs are refused or saved, never crash.

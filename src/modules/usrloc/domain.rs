@@ -153,6 +153,26 @@ impl Domain {
         Ok(f(sh.records.get(aor)))
     }
 
+    /// Raises E_UL_CONTACT_REFRESH for contact `id` of `aor` (RFC 8599: the device must be
+    /// woken up by a push notification). The record is not locked while the event runs, so an
+    /// `event_route` may look the AOR up. False when the contact is gone or nobody listens.
+    pub fn raise_refresh(
+        &self,
+        aor: &str,
+        id: u64,
+        reason: &str,
+        req_callid: &str,
+    ) -> Result<bool, UlError> {
+        let c = self.with_record(aor, |r| {
+            r.and_then(|r| r.contacts.iter().find(|c| c.contact_id == id).cloned())
+        })?;
+        Ok(c.is_some_and(|c| {
+            self.ctx
+                .notify
+                .refresh(&self.name, aor, &c, reason, req_callid)
+        }))
+    }
+
     fn load_sql(&self, aor: &str) -> Result<Option<Urecord>, UlError> {
         let store = self.ctx.store.as_ref().ok_or(UlError::NoDatabase)?;
         let mut contacts = store.load_aor(&self.name, aor, self.ctx.cfg.use_domain)?;

@@ -1,0 +1,379 @@
+//! RFC 8599 push notifications end to end with sipp on loopback (the OpenSIPS "SIP Push
+//! Notification" flow): a device registers with pn-provider / pn-prid / pn-param; an INVITE to
+//! it makes `lookup()` raise E_UL_CONTACT_REFRESH and return 2; the event reaches the "push
+//! gateway" (a UDP socket of the test, subscribed with `subscribe_event`) and the script's
+//! event_route; the script waits with `t_wait_for_new_branches` + `notify_on_event(
+//! "E_UL_CONTACT_UPDATE")`; the device re-registers from a new address with the same PN
+//! parameters, which updates the one binding, and the INVITE is injected towards it.
+//! Also `osips -C` with the pn_* modparams and a bad `pn_providers`.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::process::Command;
+use std::time::Duration;
+
+use common::osips::Osips;
+use common::scenario::{self, RURI, TO_SERVICE, invite};
+use common::sipp::{Run, Sipp};
+use serde_json::{Value, json};
+
+const HEAD: &str = r#"
+socket = udp:127.0.0.1:@PORT@
+udp_workers = 3
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "sipmsgops.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "event_routing.so"
+loadmodule "httpd.so"
+loadmodule "mi_http.so"
+modparam("httpd", "ip", "127.0.0.1")
+modparam("httpd", "port", @HTTP@)
+modparam("tm", "fr_timeout", 3)
+modparam("tm", "fr_inv_timeout", 8)
+modparam("registrar", "pn_enable", 1)
+modparam("registrar", "pn_providers", "apns, fcm")
+modparam("registrar", "pn_ct_match_params", "pn-provider, pn-prid, pn-param")
+modparam("registrar", "pn_refresh_timeout", 8)
+"#;
+
+const ROUTES: &str = r#"
+startup_route {
+    # the push gateway: it turns the event into an APNs / FCM request
+    subscribe_event("E_UL_CONTACT_REFRESH", "udp:127.0.0.1:@PUSH@");
+}
+
+route {
+    if (is_method("REGISTER")) {
+        save("location");
+        exit;
+    }
+    if (has_totag()) { t_relay(); exit; }
+    if (is_method("CANCEL")) { t_relay(); exit; }
+    if (!is_method("INVITE")) { sl_send_reply(404, "Not Here"); exit; }
+    lookup("location");
+    switch ($rc) {
+    case 1:
+        t_relay();
+        exit;
+    case 2:
+        # only push notifications were started: wait for the device to re-register
+        t_newtran();
+        t_wait_for_new_branches();
+        $avp(filter) = "aor=" + $rU;
+        notify_on_event("E_UL_CONTACT_UPDATE", $avp(filter), "pn_fork", 8);
+        xlog("PN: waiting for $rU\n");
+        exit;
+    default:
+        sl_send_reply(404, "Not Found");
+        exit;
+    }
+}
+
+route[pn_fork] {
+    xlog("PN: $avp(aor) is back at $avp(uri)\n");
+    t_inject_branches("event");
+}
+
+event_route[E_UL_CONTACT_REFRESH] {
+    xlog("PN: wake up $param(aor) $param(uri) for $param(reason) $param(req_callid)\n");
+}
+"#;
+
+const PN: &str = ";pn-provider=apns;pn-prid=DEVTOKEN1;pn-param=ABCD.com.example.voip";
+
+fn start(push_port: u16) -> Osips {
+    Osips::script(&format!("{HEAD}{ROUTES}"))
+        .vars(&[("@PUSH@", push_port.to_string())])
+        .start()
+}
+
+/// The device registers `contact` (its PN parameters appended); the 200 OK must advertise
+/// push support for apns.
+fn register_device(o: &Osips, contact_port: u16, what: &str) -> Sipp {
+    register_device_for(o, contact_port, 300, what)
+}
+
+fn register_device_for(o: &Osips, contact_port: u16, expires: u32, what: &str) -> Sipp {
+    let contact = format!("<sip:dev@127.0.0.1:{contact_port}{PN}>");
+    let xml = scenario::register(
+        &format!("sip:127.0.0.1:{}", o.port),
+        "sip:dev@127.0.0.1",
+        &contact,
+        expires,
+        200,
+    );
+    // the Feature-Caps of RFC 8599 §5.2 in the 200 OK
+    let fcaps = scenario::expect(
+        200,
+        false,
+        Some(r"Feature-Caps: \+sip\.pns=.apns.;\+sip\.pnsreg=.130."),
+        "fc",
+    );
+    let xml = xml.replacen(&scenario::expect(200, false, None, ""), &fcaps, 1);
+    assert!(xml.contains("Feature-Caps"), "{xml}");
+    let xml = xml.replacen("</scenario>", "", 1);
+    let xml = format!("{xml}<Reference variables=\"fc\"/>\n</scenario>\n");
+    Run::new(what, &xml)
+        .towards_port(o.port)
+        .timeout(20)
+        .start()
+}
+
+/// The caller's INVITE to `user`, answered and hung up.
+fn call_answered(o: &Osips, user: &str) -> Sipp {
+    let mut s = invite(RURI, TO_SERVICE, 1, true);
+    s += r#"<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="200" rrs="true"/>"#;
+    s += &scenario::in_dialog("ACK", 1, false);
+    s += "<pause milliseconds=\"200\"/>";
+    s += &scenario::in_dialog("BYE", 2, false);
+    s += r#"<recv response="200"/>"#;
+    Run::new("caller", &scenario::wrap("pn", &s, &[]))
+        .towards_port(o.port)
+        .service(user)
+        .timeout(25)
+        .done(o)
+}
+
+/// The one push the gateway receives (the event as JSON).
+fn recv_push(gw: &UdpSocket) -> Value {
+    let mut buf = [0u8; 65536];
+    let n = gw.recv(&mut buf).expect("a push notification request");
+    serde_json::from_slice(&buf[..n]).expect("event JSON")
+}
+
+fn contacts(o: &Osips) -> Vec<String> {
+    let v = o
+        .mi("ul_show_contact", json!(["location", "dev"]))
+        .expect("ul_show_contact");
+    let text = v.to_string();
+    text.split("\"Contact\":\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn push_wakes_the_device_and_the_call_reaches_its_new_address() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    gw.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let o = start(gw.local_addr().unwrap().port());
+
+    // the device registers, then sleeps: nothing answers on its first address
+    let asleep = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let asleep_port = asleep.local_addr().unwrap().port();
+    register_device(&o, asleep_port, "device registers").success(&o);
+    assert_eq!(contacts(&o).len(), 1);
+
+    // woken up, it answers on a new address
+    let awake_port = common::free_udp_port();
+    let callee = Run::new("woken device", &scenario::uas_answer("pn", 100, false))
+        .port(awake_port)
+        .timeout(25)
+        .uas();
+
+    let (caller, push, rereg) = std::thread::scope(|s| {
+        let gateway = s.spawn(|| {
+            let push = recv_push(&gw);
+            // the push provider wakes the device: it re-registers with the same PN parameters
+            let reg = register_device(&o, awake_port, "device re-registers");
+            (push, reg)
+        });
+        let caller = call_answered(&o, "dev");
+        let (push, reg) = gateway.join().unwrap();
+        (caller, push, reg)
+    });
+    rereg.success(&o);
+    let callee = callee.success(&o);
+
+    let p = &push["params"];
+    assert_eq!(push["method"], "E_UL_CONTACT_REFRESH", "{push}");
+    assert_eq!(p["aor"], "dev", "{push}");
+    assert_eq!(p["reason"], "ini-INVITE", "{push}");
+    let uri = p["uri"].as_str().unwrap_or_default();
+    assert!(
+        uri.contains("pn-prid=DEVTOKEN1") && uri.contains(&format!(":{asleep_port};")),
+        "{push}"
+    );
+    assert!(
+        p["req_callid"].as_str().is_some_and(|c| !c.is_empty()),
+        "{push}"
+    );
+
+    assert_eq!(callee.received("INVITE"), 1);
+    assert_eq!(caller.received("SIP/2.0 200"), 2, "INVITE and BYE answered");
+    // the sleeping address never got the INVITE
+    asleep.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 4096];
+    assert!(
+        asleep.recv_from(&mut buf).is_err(),
+        "the old address got a request"
+    );
+
+    // one binding, now at the new address
+    let cs = contacts(&o);
+    assert_eq!(cs.len(), 1, "{cs:?}");
+    assert!(cs[0].contains(&format!(":{awake_port};")), "{cs:?}");
+
+    let log = o.log();
+    assert!(log.contains("PN: wake up dev sip:dev@127.0.0.1:"), "{log}");
+    assert!(log.contains("for ini-INVITE"), "{log}");
+    assert!(log.contains("PN: waiting for dev"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "PN: dev is back at sip:dev@127.0.0.1:{awake_port}"
+        )),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_new_address_with_the_same_pn_params_updates_the_one_binding() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let o = start(gw.local_addr().unwrap().port());
+    for (i, port) in [5071u16, 5072, 5073].into_iter().enumerate() {
+        register_device(&o, port, &format!("register #{i}")).success(&o);
+        let cs = contacts(&o);
+        assert_eq!(cs.len(), 1, "{cs:?}");
+        assert!(cs[0].contains(&format!("127.0.0.1:{port};")), "{cs:?}");
+    }
+    // a non-PN contact of the same AOR is matched by URI as usual
+    let plain = scenario::register(
+        &format!("sip:127.0.0.1:{}", o.port),
+        "sip:dev@127.0.0.1",
+        "<sip:dev@127.0.0.1:5074>",
+        300,
+        200,
+    );
+    Run::new("plain contact", &plain)
+        .towards_port(o.port)
+        .timeout(20)
+        .start()
+        .success(&o);
+    assert_eq!(contacts(&o).len(), 2);
+    // an unsupported provider is refused with 555
+    let bad = scenario::register(
+        &format!("sip:127.0.0.1:{}", o.port),
+        "sip:dev@127.0.0.1",
+        "<sip:dev@127.0.0.1:5075;pn-provider=webpush;pn-prid=x;pn-param=y>",
+        300,
+        555,
+    );
+    Run::new("unsupported provider", &bad)
+        .towards_port(o.port)
+        .timeout(20)
+        .start()
+        .success(&o);
+    assert_eq!(contacts(&o).len(), 2);
+}
+
+#[test]
+fn a_binding_not_refreshed_in_time_gets_one_push() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    gw.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+    // 60 s bindings, the refresh event 58 s before expiry: 2 s after each registration
+    let o = Osips::script(&format!("{HEAD}{ROUTES}").replace(
+        "modparam(\"registrar\", \"pn_refresh_timeout\", 8)",
+        "modparam(\"registrar\", \"pn_trigger_interval\", 58)",
+    ))
+    .vars(&[("@PUSH@", gw.local_addr().unwrap().port().to_string())])
+    .start();
+    register_device_for(&o, 5071, 60, "device registers").success(&o);
+    let push = recv_push(&gw);
+    assert_eq!(push["method"], "E_UL_CONTACT_REFRESH", "{push}");
+    assert_eq!(push["params"]["reason"], "reg-refresh", "{push}");
+    assert!(
+        push["params"]["uri"]
+            .as_str()
+            .is_some_and(|u| u.contains("127.0.0.1:5071;") && u.contains("pn-prid=DEVTOKEN1")),
+        "{push}"
+    );
+    // once per binding period
+    gw.set_read_timeout(Some(Duration::from_millis(2500)))
+        .unwrap();
+    let mut buf = [0u8; 65536];
+    assert!(
+        gw.recv(&mut buf).is_err(),
+        "a second push for the same binding"
+    );
+    // the re-registration re-arms it
+    gw.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+    register_device_for(&o, 5072, 60, "device re-registers").success(&o);
+    let push = recv_push(&gw);
+    assert_eq!(push["params"]["reason"], "reg-refresh", "{push}");
+    assert!(
+        push["params"]["uri"]
+            .as_str()
+            .is_some_and(|u| u.contains("127.0.0.1:5072;")),
+        "{push}"
+    );
+    assert!(o.log().contains("for reg-refresh"), "{}", o.log());
+}
+
+fn check(script: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pn.cfg");
+    std::fs::write(&path, script).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_osips"))
+        .args(["-C", "-f"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn check_mode_accepts_the_pn_modparams_and_names_a_bad_provider() {
+    let script = format!("{HEAD}{ROUTES}")
+        .replace("@PORT@", "5060")
+        .replace("@HTTP@", "8888")
+        .replace("@PUSH@", "9");
+    // OpenSIPS documents pn_enable as a boolean: `true` is accepted
+    let more = script
+        .replace("\"pn_enable\", 1)", "\"pn_enable\", true)")
+        .replace(
+            "modparam(\"registrar\", \"pn_refresh_timeout\", 8)",
+            "modparam(\"registrar\", \"pn_refresh_timeout\", 8)\n\
+         modparam(\"registrar\", \"pn_pnsreg_interval\", 140)\n\
+         modparam(\"registrar\", \"pn_trigger_interval\", 130)\n\
+         modparam(\"registrar\", \"pn_skip_pn_interval\", 10)\n\
+         modparam(\"registrar\", \"pn_enable_purr\", 0)",
+        );
+    let (ok, text) = check(&more);
+    assert!(ok, "{text}");
+
+    let bad = script.replace("\"apns, fcm\"", "\"apns, f/cm\"");
+    let (ok, text) = check(&bad);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("pn_providers") && text.contains("f/cm"),
+        "{text}"
+    );
+
+    let missing = script.replace(
+        "modparam(\"registrar\", \"pn_providers\", \"apns, fcm\")",
+        "",
+    );
+    let (ok, text) = check(&missing);
+    assert!(!ok, "{text}");
+    assert!(text.contains("pn_providers"), "{text}");
+}

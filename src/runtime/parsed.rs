@@ -194,7 +194,11 @@ pub fn entry<'a, T>(
     text_of: impl Fn(&T) -> &Str,
     parse: impl FnOnce() -> T,
 ) -> &'a T {
-    let fresh = slot.as_ref().is_some_and(|e| text_of(e).as_bytes() == raw);
+    let fresh = slot.as_ref().is_some_and(|e| {
+        let t = text_of(e).as_bytes();
+        // Usually the entry's text is a slice of the same message bytes: no byte compare then.
+        t.len() == raw.len() && (t.as_ptr() == raw.as_ptr() || t == raw)
+    });
     if !fresh {
         *slot = None;
     }

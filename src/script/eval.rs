@@ -70,6 +70,27 @@ fn ord_result(op: CmpOp, o: Ordering) -> bool {
     }
 }
 
+/// Integer `a op b` (32-bit, wrapping; division by zero logs and gives 0).
+#[inline]
+pub fn int_op(op: BinOp, a: i32, b: i32) -> i32 {
+    match op {
+        BinOp::Add => a.wrapping_add(b),
+        BinOp::Sub => a.wrapping_sub(b),
+        BinOp::Mul => a.wrapping_mul(b),
+        BinOp::Div | BinOp::Mod if b == 0 => {
+            tracing::error!("division by zero in script expression");
+            0
+        }
+        BinOp::Div => a.wrapping_div(b),
+        BinOp::Mod => a.wrapping_rem(b),
+        BinOp::BitAnd => a & b,
+        BinOp::BitOr => a | b,
+        BinOp::BitXor => a ^ b,
+        BinOp::Shl => a.wrapping_shl(b as u32),
+        BinOp::Shr => a.wrapping_shr(b as u32),
+    }
+}
+
 /// `l op r` with OpenSIPS typing: integer arithmetic when the left is integer-typed (a NULL right
 /// counts as 0), concatenation and equal-length bitwise ops when it is a string.
 pub fn arith(op: BinOp, l: &Value, r: &Value) -> Result<Value, EvalError> {
@@ -89,23 +110,7 @@ pub fn arith(op: BinOp, l: &Value, r: &Value) -> Result<Value, EvalError> {
                 ))
             })?,
         };
-        let v = match op {
-            BinOp::Add => a.wrapping_add(b),
-            BinOp::Sub => a.wrapping_sub(b),
-            BinOp::Mul => a.wrapping_mul(b),
-            BinOp::Div | BinOp::Mod if b == 0 => {
-                tracing::error!("division by zero in script expression");
-                0
-            }
-            BinOp::Div => a.wrapping_div(b),
-            BinOp::Mod => a.wrapping_rem(b),
-            BinOp::BitAnd => a & b,
-            BinOp::BitOr => a | b,
-            BinOp::BitXor => a ^ b,
-            BinOp::Shl => a.wrapping_shl(b as u32),
-            BinOp::Shr => a.wrapping_shr(b as u32),
-        };
-        return Ok(Value::Int(v));
+        return Ok(Value::Int(int_op(op, a, b)));
     }
     let ls = l.as_str().unwrap_or_default();
     match op {
@@ -261,6 +266,18 @@ impl RunCtx<'_> {
             self.err = Some(e);
         }
         v
+    }
+
+    /// The integer of an integer-typed `$var(name)` read straight from its slot (no
+    /// transformation); None for any other variable or value.
+    #[inline]
+    pub(crate) fn slot_int(&self, spec: &PvSpec) -> Option<i32> {
+        match spec.slot {
+            Some(slot) if spec.trans.is_empty() && self.vars.bound_to() != 0 => {
+                self.vars.slot_int(slot)
+            }
+            _ => None,
+        }
     }
 
     /// Value of a variable, with its transformations applied.
@@ -544,6 +561,18 @@ impl RunCtx<'_> {
             CCond::And(a, b) => self.eval_cond(a, inv)? && self.eval_cond(b, inv)?,
             CCond::Or(a, b) => self.eval_cond(a, inv)? || self.eval_cond(b, inv)?,
             CCond::Not(a) => !self.eval_cond(a, inv)?,
+            // `$var(x) op <integer>` on an integer-typed $var: no value is built.
+            CCond::Cmp {
+                lhs,
+                op,
+                rhs: COperand::Int(b),
+            } if let Some(a) = self.slot_int(lhs) => {
+                if matches!(op, CmpOp::Match | CmpOp::NotMatch) {
+                    (a == *b) == (*op == CmpOp::Match)
+                } else {
+                    ord_result(*op, a.cmp(b))
+                }
+            }
             CCond::Cmp { lhs, op, rhs } => match self.compare(lhs, *op, rhs) {
                 Ok(b) => b,
                 Err(e) => {

@@ -5,7 +5,7 @@
 use super::ast::{AssignOp, RouteKind};
 use super::compiler::xlog_level;
 use super::errinfo::ErrInfo;
-use super::eval::{Halt, Invoke};
+use super::eval::{Halt, Invoke, int_op};
 use super::ir::{
     CArg, CCall, CCase, CExpr, CRouteCall, CRouteTarget, CStmt, CStmtKind, CaseLabel, FuncRef,
     Script, XlogLevel,
@@ -380,7 +380,25 @@ impl<'s> Interpreter<'s> {
             },
             CExpr::Int(i) => ctx.vars.set_slot(dst, Value::Int(*i)).is_ok(),
             CExpr::Str(t) => ctx.vars.set_slot(dst, Value::Str(t.clone())).is_ok(),
+            // Integer arithmetic on integer-typed $vars and literals.
+            CExpr::Binary(op, l, r) => match (Self::int_operand(ctx, l), Self::int_operand(ctx, r))
+            {
+                (Some(a), Some(b)) => ctx
+                    .vars
+                    .set_slot(dst, Value::Int(int_op(*op, a, b)))
+                    .is_ok(),
+                _ => false,
+            },
             _ => false,
+        }
+    }
+
+    #[inline(always)]
+    fn int_operand(ctx: &RunCtx<'_>, e: &CExpr) -> Option<i32> {
+        match e {
+            CExpr::Int(i) => Some(*i),
+            CExpr::Pv(p) => ctx.slot_int(p),
+            _ => None,
         }
     }
 

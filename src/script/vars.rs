@@ -80,6 +80,15 @@ impl VarStore {
             .unwrap_or(Value::Null)
     }
 
+    /// The integer in a slot holding an integer-typed value.
+    #[inline]
+    pub fn slot_int(&self, slot: u32) -> Option<i32> {
+        match self.values.get(slot as usize) {
+            Some(Value::Int(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
     /// Sets a slot of the bound script; gives the value back if there is no such slot.
     #[inline]
     pub fn set_slot(&mut self, slot: u32, v: Value) -> Result<(), Value> {

@@ -258,25 +258,17 @@ fn balancing(engine: Engine) {
     assert!(!o.log().contains("a new call has a session already"));
 
     // lb_resize: a new capacity for a resource of a destination, until the next reload.
-    o.mi(
-        "lb_resize",
-        json!({"destination_id": 2, "res_name": "pstn", "new_capacity": 5}),
-    )
-    .unwrap();
+    let resize = |id: u64, res: &str| {
+        o.mi(
+            "lb_resize",
+            json!({"destination_id": id, "res_name": res, "new_capacity": 5}),
+        )
+    };
+    resize(2, "pstn").unwrap();
     assert_eq!(usage(&o, 2, "pstn"), (5, 2));
-    let e = o
-        .mi(
-            "lb_resize",
-            json!({"destination_id": 2, "res_name": "transc", "new_capacity": 5}),
-        )
-        .unwrap_err();
+    let e = resize(2, "transc").unwrap_err();
     assert!(e.contains("Destination has no such resource"), "{e}");
-    let e = o
-        .mi(
-            "lb_resize",
-            json!({"destination_id": 9, "res_name": "pstn", "new_capacity": 5}),
-        )
-        .unwrap_err();
+    let e = resize(9, "pstn").unwrap_err();
     assert!(e.contains("Destination ID not found"), "{e}");
 }
 

@@ -1,7 +1,7 @@
 //! drouting end to end: the dr_* tables in a real database (SQLite, PostgreSQL, MariaDB), a
 //! sipp caller through `osips -F -E`, sipp "gateways" on 127.0.0.2 / 127.0.0.3 chosen by the
 //! prefix of the dialled number, failover with `use_next_gw` when a gateway answers 503,
-//! `is_from_gw`, and the MI `dr_gw_status` / `dr_reload`.
+//! `is_from_gw`, a rule's `routeid` script route, and the MI `dr_gw_status` / `dr_reload`.
 
 mod common;
 
@@ -55,6 +55,14 @@ route {
     if (!t_relay())
         send_reply(500, "Internal Error");
     exit;
+}
+
+route[dr_check] {
+    xlog("L_NOTICE", "dr_check ran for $ci\n");
+    if ($rU =~ "^3666")
+        drop;
+    if ($rU =~ "^3")
+        append_hf("X-DR-Check: $rU\r\n");
 }
 
 failure_route[GW_FAILOVER] {
@@ -123,6 +131,15 @@ impl Tables {
             "INSERT INTO dr_rules (groupid, prefix, timerec, priority, gwlist, sort_alg, attrs) \
              VALUES (?, ?, ?, ?, ?, 'N', ?)",
             osips::params![group, prefix, timerec, priority, gwlist, attrs],
+        );
+    }
+
+    /// A rule whose `routeid` names a script route.
+    fn routed_rule(&self, group: &str, prefix: &str, gwlist: &str, routeid: &str) {
+        self.exec(
+            "INSERT INTO dr_rules (groupid, prefix, priority, routeid, gwlist, sort_alg) \
+             VALUES (?, ?, 0, ?, ?, 'N')",
+            osips::params![group, prefix, routeid, gwlist],
         );
     }
 
@@ -429,4 +446,70 @@ fn caller_group_carrier_and_rule_fallback() {
     );
     call(&o, "8124", "dr-nocarrier", 200, "^SIP/2.0 200 OK");
     gw_b.success(&o);
+}
+
+/// A rule's `routeid` names a script route run when the rule is taken: it works on the request
+/// (a header the gateway gets), a `drop` in it fails `do_routing`, a name the script lacks is
+/// not run; with the `F` flag a fallback rule's route runs when `use_next_gw` reaches it.
+#[test]
+fn rule_routes_run_when_the_rule_is_taken() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let t = Tables::new(Engine::Sqlite).unwrap();
+    let port = common::free_udp_port();
+    t.gateway("gw1", &format!("127.0.0.2:{port}"), 0, "", "");
+    t.gateway("gw2", &format!("127.0.0.3:{port}"), 0, "", "");
+    t.routed_rule("1", "3", "gw1", "dr_check");
+    t.routed_rule("1", "2", "gw1", "no_such_route");
+    t.group("caller", 6);
+    t.routed_rule("6", "82", "gw2", "");
+    t.routed_rule("6", "8", "gw1", "dr_check");
+    let o = t.start();
+    o.wait_log("no warning for the unknown route", |l| {
+        l.contains("routeid `no_such_route`: no such route")
+    });
+
+    let gw1 = sipp::invite_200(
+        "gateway",
+        "127.0.0.2",
+        port,
+        &[
+            Check::msg(&format!("^INVITE sip:3123@127.0.0.2:{port} ")),
+            Check::msg("X-DR-Check: 3123"),
+        ],
+    );
+    call(&o, "3123", "dr-rr", 200, "^SIP/2.0 200 OK");
+    gw1.success(&o);
+    assert!(o.log().contains("dr_check ran for dr-rr\n"), "{}", o.log());
+
+    call(&o, "3666", "dr-rr-drop", 404, "^SIP/2.0 404 No Route found");
+    assert!(o.log().contains("dr_check ran for dr-rr-drop\n"));
+
+    let gw1 = gateway_200(
+        "127.0.0.2",
+        port,
+        &format!("^INVITE sip:2123@127.0.0.2:{port} "),
+    );
+    call(&o, "2123", "dr-rr-none", 200, "^SIP/2.0 200 OK");
+    gw1.success(&o);
+    assert!(!o.log().contains("dr_check ran for dr-rr-none"));
+
+    // The first rule (no route) fails on gw2; the fallback rule's route runs on the way to gw1.
+    let refusing = gateway_503("127.0.0.3", port);
+    let gw1 = gateway_200(
+        "127.0.0.2",
+        port,
+        &format!("^INVITE sip:8299@127.0.0.2:{port} "),
+    );
+    call(&o, "8299", "dr-rr-fallback", 200, "^SIP/2.0 200 OK");
+    refusing.success(&o);
+    gw1.success(&o);
+    let log = o.log();
+    let ran = log.find("dr_check ran for dr-rr-fallback").expect(&log);
+    let routed = log.find("routed dr-rr-fallback").expect(&log);
+    assert!(
+        ran > routed,
+        "the fallback rule's route ran before use_next_gw:\n{log}"
+    );
 }

@@ -1,8 +1,9 @@
 //! load_balancer end to end: the `load_balancer` table in a real database (SQLite, PostgreSQL,
 //! MariaDB), a sipp caller through `osips -F -E`, sipp destinations on 127.0.0.2 / 127.0.0.3:
 //! calls go to the destination with the most free capacity, fail over with `lb_next` when one
-//! answers 503, and are refused when the resources are used up; `lb_is_destination` and the MI
-//! `lb_list` / `lb_status` / `lb_reload`.
+//! answers 503, and are refused when the resources are used up; `lb_is_destination`, the MI
+//! `lb_list` / `lb_status` / `lb_resize` / `lb_reload` in OpenSIPS 3.x's shapes, and
+//! `probing_verbose`.
 
 mod common;
 
@@ -161,6 +162,12 @@ fn balancing(engine: Engine) {
     let o = t.start("");
     let list = o.mi("lb_list", json!({})).unwrap();
     assert_eq!(list["Destinations"][0]["enabled"], "yes", "{list}");
+    assert_eq!(list["Destinations"][0]["auto-reenable"], "on", "{list}");
+    assert_eq!(list["Destinations"][0]["attrs"], "first", "{list}");
+    assert_eq!(
+        o.mi("lb_status", json!({"destination_id": 2})).unwrap()["attrs"],
+        "second"
+    );
     assert_eq!(usage(&o, 1, "pstn"), (1, 0));
 
     // Equal capacity: the first destination; it refuses, lb_next moves the call (and its load)
@@ -212,6 +219,11 @@ fn balancing(engine: Engine) {
         o.mi("lb_status", json!({"destination_id": 1})).unwrap()["enable"],
         "no"
     );
+    let list = o.mi("lb_list", json!({})).unwrap();
+    assert_eq!(
+        list["Destinations"][0]["auto-reenable"], "off",
+        "disabled through the MI, probing leaves it off: {list}"
+    );
     call(&o, "transc", "lb-5", 503, "^SIP/2.0 503 No capacity -3");
     assert!(o.mi("lb_status", json!({"destination_id": 9})).is_err());
 
@@ -244,6 +256,20 @@ fn balancing(engine: Engine) {
     let v: Value = o.mi("lb_list", json!({})).unwrap();
     assert_eq!(v["Destinations"].as_array().unwrap().len(), 2);
     assert!(!o.log().contains("a new call has a session already"));
+
+    // lb_resize: a new capacity for a resource of a destination, until the next reload.
+    let resize = |id: u64, res: &str| {
+        o.mi(
+            "lb_resize",
+            json!({"destination_id": id, "res_name": res, "new_capacity": 5}),
+        )
+    };
+    resize(2, "pstn").unwrap();
+    assert_eq!(usage(&o, 2, "pstn"), (5, 2));
+    let e = resize(2, "transc").unwrap_err();
+    assert!(e.contains("Destination has no such resource"), "{e}");
+    let e = resize(9, "pstn").unwrap_err();
+    assert!(e.contains("Destination ID not found"), "{e}");
 }
 
 #[test]
@@ -283,7 +309,8 @@ fn wait_enabled(o: &Osips, id: u64, want: &str) {
 }
 
 /// probe_mode 2: a silent destination is disabled, enabled again once it answers OPTIONS; one
-/// disabled through the MI stays so; probe_mode 0 is never probed.
+/// disabled through the MI stays so; probe_mode 0 is never probed. `probing_verbose` says each
+/// change at INFO, as OpenSIPS words it.
 #[test]
 fn probing_disables_a_silent_destination_and_brings_it_back() {
     if common::sipp().is_none() {
@@ -293,12 +320,26 @@ fn probing_disables_a_silent_destination_and_brings_it_back() {
     let port = common::free_udp_port();
     t.add_probed(1, &format!("sip:127.0.0.2:{port}"), "pstn=5", "", 2);
     t.add(2, &format!("sip:127.0.0.3:{port}"), "pstn=5", "");
-    let o = t.start("modparam(\"load_balancer\", \"probing_interval\", 1)");
+    let o = t.start(
+        "log_level = 3\nmodparam(\"load_balancer\", \"probing_interval\", 1)\n\
+         modparam(\"load_balancer\", \"probing_verbose\", 1)",
+    );
+    let dst = format!("destination 1 <sip:127.0.0.2:{port}>");
     wait_enabled(&o, 1, "no");
+    o.wait_log("no verbose line for the disabling", |l| {
+        l.contains(&format!(
+            "load_balancer: disable {dst} after 408 reply on probe"
+        ))
+    });
     assert_eq!(enabled(&o, 2), "yes");
 
     let (mut uas, _dir) = sipp::options_answerer("127.0.0.2", port);
     wait_enabled(&o, 1, "yes");
+    o.wait_log("no verbose line for the enabling", |l| {
+        l.contains(&format!(
+            "load_balancer: re-enable {dst} after a positive reply on probe"
+        ))
+    });
 
     o.mi("lb_status", json!({"destination_id": 1, "new_status": 0}))
         .unwrap();
@@ -307,6 +348,16 @@ fn probing_disables_a_silent_destination_and_brings_it_back() {
     o.mi("lb_status", json!({"destination_id": 1, "new_status": 1}))
         .unwrap();
     assert_eq!(enabled(&o, 1), "yes");
+    let log = o.log();
+    assert!(
+        log.contains(&format!("load_balancer: manually disable {dst}\n"))
+            && log.contains(&format!("load_balancer: manually enable {dst}\n")),
+        "{log}"
+    );
+    assert!(
+        !log.contains("destination 2 <"),
+        "probe_mode 0 is never probed: {log}"
+    );
     let _ = uas.kill();
     let _ = uas.wait();
 }

@@ -139,10 +139,14 @@ fn pidf(note: &str) -> String {
     )
 }
 
-/// Publishes a document with `note` through `osips`; the entity tag of the 200.
-fn publish_new(osips: &Osips, note: &str) -> String {
-    let s = publish(1, "Event: presence\nExpires: 600\n", Some(&pidf(note)))
-        + "  <recv response=\"200\"/>\n";
+/// Publishes a document with `note` for `expires` seconds through `osips`; the entity tag of
+/// the 200.
+fn publish_new(osips: &Osips, note: &str, expires: u32) -> String {
+    let s = publish(
+        1,
+        &format!("Event: presence\nExpires: {expires}\n"),
+        Some(&pidf(note)),
+    ) + "  <recv response=\"200\"/>\n";
     let publisher = Run::new(&format!("PUBLISH of {note}"), &wrap("publish", &s, &[]))
         .towards_port(osips.port)
         .done(osips);
@@ -188,7 +192,35 @@ Max-Forwards: 70
 
 /// `<recv>` of a response `code` whose whole text matches every regex (`!re`: must not).
 fn recv(what: &str, checks: &[&str], prefix: &str, vars: &mut Vec<String>) -> String {
-    let mut s = format!("  <recv {what}>\n    <action>\n");
+    recv_after(what, "", checks, prefix, vars)
+}
+
+/// `<recv>` of the `code` answer that makes the dialog: keeps its route set and its To tag
+/// (`[$totag]`), and checks as [`recv`] does.
+fn recv_dialog(code: u16, checks: &[&str], prefix: &str, vars: &mut Vec<String>) -> String {
+    let var = format!("{prefix}tag");
+    let totag = format!(
+        "      <ereg regexp=\"tag=([^;&gt;[:space:]]+)\" search_in=\"hdr\" header=\"To:\" check_it=\"true\" assign_to=\"{var},totag\"/>\n"
+    );
+    vars.push(var);
+    recv_after(
+        &format!("response=\"{code}\" rrs=\"true\""),
+        &totag,
+        checks,
+        prefix,
+        vars,
+    )
+}
+
+/// As [`recv`], with the `actions` (whole lines) before the checks.
+fn recv_after(
+    what: &str,
+    actions: &str,
+    checks: &[&str],
+    prefix: &str,
+    vars: &mut Vec<String>,
+) -> String {
+    let mut s = format!("  <recv {what}>\n    <action>\n{actions}");
     for (i, c) in checks.iter().enumerate() {
         let (re, inverse) = match c.strip_prefix('!') {
             Some(r) => (r, "check_it_inverse"),
@@ -207,18 +239,7 @@ fn recv(what: &str, checks: &[&str], prefix: &str, vars: &mut Vec<String>) -> St
 
 /// The 200 a watcher sends to a NOTIFY.
 fn ok_notify() -> String {
-    r#"  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-"#
-    .to_string()
+    common::scenario::ok_to_last()
 }
 
 /// `<send>` of bob's SUBSCRIBE to alice: the initial one through a proxy (bob's own address)
@@ -272,20 +293,17 @@ fn watcher_as(
     first: &[&str],
     more: &[&[&str]],
 ) -> String {
-    let code = codes.0;
-    let mut vars = vec!["totag_all".to_string()];
+    let mut vars = Vec::new();
     let mut s = subscribe_as(user, event, 1, 300, None);
-    s.push_str(&format!(
-        r#"  <recv response="{code}" rrs="true">
-    <action>
-      <ereg regexp="tag=([^;&gt;[:space:]]+)" search_in="hdr" header="To:" check_it="true" assign_to="totag_all,totag"/>
-      <ereg regexp="Expires: 300" search_in="msg" check_it="true" assign_to="sx0"/>
-      <ereg regexp="Contact: &lt;sip:presence@127\.0\.0\.1:[0-9]+&gt;" search_in="msg" check_it="true" assign_to="sx1"/>
-    </action>
-  </recv>
-"#
+    s.push_str(&recv_dialog(
+        codes.0,
+        &[
+            "Expires: 300",
+            "Contact: <sip:presence@127\\.0\\.0\\.1:[0-9]+>",
+        ],
+        "sx",
+        &mut vars,
     ));
-    vars.extend(["sx0".into(), "sx1".into()]);
     // RFC 6665 §4.2.2: along the route set, to the watcher's Contact, in the dialog
     let mut first: Vec<String> = first.iter().map(|c| c.to_string()).collect();
     first.extend([
@@ -336,6 +354,61 @@ fn received_header(sipp: &Sipp, header: &str) -> String {
                 .then(|| v.trim().to_string())
         })
         .unwrap_or_else(|| panic!("no {header} in:\n{}", sipp.messages()))
+}
+
+/// A fresh database made by `osipsdbctl` (its directory lives as long as the `TempDir`), or
+/// `None` when sipp is missing.
+fn fresh_database() -> Option<(tempfile::TempDir, String)> {
+    common::sipp()?;
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(dir.path());
+    Some((dir, url))
+}
+
+/// osips with `params` on a fresh database (see [`fresh_database`]).
+fn fresh_osips(params: &Params) -> Option<(tempfile::TempDir, String, Osips)> {
+    let (dir, url) = fresh_database()?;
+    let osips = start(&url, params);
+    Some((dir, url, osips))
+}
+
+fn start(url: &str, params: &Params) -> Osips {
+    Osips::script(&script(url, params)).start()
+}
+
+/// Starts the watcher scenario `w` towards `osips` and waits for its first NOTIFY.
+fn start_watcher(what: &str, w: &str, osips: &Osips) -> Sipp {
+    let watcher = Run::new(what, w).towards_port(osips.port).start();
+    wait_until(&format!("{what} got no first NOTIFY"), osips, || {
+        watcher.received("NOTIFY") >= 1
+    });
+    watcher
+}
+
+/// Stores alice's XCAP document `doc` of `doc_type` (2 pres-rules, 4 pidf-manipulation).
+fn store_xcap(url: &str, doc_type: i64, doc: &str) {
+    open(url)
+        .execute(
+            "INSERT INTO xcap (username, domain, doc, doc_type, etag, source, doc_uri, port) \
+             VALUES ('alice', '127.0.0.1', ?, ?, 'e1', 0, ?, 0)",
+            &[
+                Value::Blob(doc.as_bytes().to_vec()),
+                Value::Int(doc_type),
+                Value::Text(format!("/{doc_type}/users/sip:alice@127.0.0.1/index")),
+            ],
+        )
+        .unwrap();
+}
+
+/// alice's pres-rules with one rule: `sub-handling` of bob's subscriptions.
+fn pres_rules_for_bob(handling: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<cr:ruleset xmlns="urn:ietf:params:xml:ns:pres-rules" xmlns:cr="urn:ietf:params:xml:ns:common-policy">
+  <cr:rule id="bob"><cr:conditions><cr:identity><cr:one id="sip:bob@127.0.0.1"/></cr:identity></cr:conditions>
+  <cr:actions><sub-handling>{handling}</sub-handling></cr:actions></cr:rule>
+</cr:ruleset>"#
+    )
 }
 
 fn wait_until(what: &str, osips: &Osips, cond: impl Fn() -> bool) {
@@ -406,7 +479,7 @@ fn publish_subscribe_notify_on(url: &str, params: &Params) {
         return;
     }
     let url = url.to_string();
-    let osips = Osips::script(&script(&url, params)).start();
+    let osips = start(&url, params);
 
     // A new publication: 200 with an entity tag and the granted Expires.
     let first = wrap(
@@ -449,10 +522,7 @@ fn publish_subscribe_notify_on(url: &str, params: &Params) {
             "CSeq: 2 NOTIFY",
         ]],
     );
-    let mut watcher = Run::new("watcher", &w).towards_port(osips.port).start();
-    wait_until("the watcher got no first NOTIFY", &osips, || {
-        watcher.received("NOTIFY") >= 1
-    });
+    let mut watcher = start_watcher("the watcher", &w, &osips);
     let log = osips.log();
     assert!(!log.contains("handle_subscribe:"), "{log}");
     let subs = osips.mi("subs_phtable_list", json!({})).unwrap();
@@ -542,28 +612,13 @@ fn publish_subscribe_notify_on(url: &str, params: &Params) {
 /// 202, a NOTIFY saying pending with no document, a `watchers` row with status pending.
 #[test]
 fn unauthorized_watcher_stays_pending() {
-    if common::sipp().is_none() {
+    let Some((_dir, url, osips)) = fresh_osips(&Params {
+        force_active: 0,
+        ..DEFAULT
+    }) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let url = database(dir.path());
-    let osips = Osips::script(&script(
-        &url,
-        &Params {
-            force_active: 0,
-            ..DEFAULT
-        },
-    ))
-    .start();
-    let first = wrap(
-        "publish",
-        &(publish(1, "Event: presence\nExpires: 600\n", Some(&pidf("secret")))
-            + "  <recv response=\"200\"/>\n"),
-        &[],
-    );
-    Run::new("PUBLISH", &first)
-        .towards_port(osips.port)
-        .done(&osips);
+    };
+    publish_new(&osips, "secret", 600);
     let w = watcher(
         202,
         &[
@@ -609,31 +664,13 @@ fn regex_escape(s: &str) -> String {
 /// published any more) and a subscription that is not refreshed (terminated;reason=timeout).
 #[test]
 fn publications_and_subscriptions_expire() {
-    if common::sipp().is_none() {
+    let Some((_dir, url, osips)) = fresh_osips(&Params {
+        clean_period: 1,
+        ..DEFAULT
+    }) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let url = database(dir.path());
-    let osips = Osips::script(&script(
-        &url,
-        &Params {
-            clean_period: 1,
-            ..DEFAULT
-        },
-    ))
-    .start();
-    let first = wrap(
-        "publish",
-        &(publish(
-            1,
-            "Event: presence\nExpires: 2\n",
-            Some(&pidf("short-lived")),
-        ) + "  <recv response=\"200\"/>\n"),
-        &[],
-    );
-    Run::new("PUBLISH", &first)
-        .towards_port(osips.port)
-        .done(&osips);
+    };
+    publish_new(&osips, "short-lived", 2);
     let mut vars = Vec::new();
     let mut s = subscribe(1, 5, None);
     s += &recv("response=\"200\"", &["Expires: 5"], "s", &mut vars);
@@ -677,29 +714,19 @@ fn publications_and_subscriptions_expire() {
 /// read again when it starts, so a restart keeps publications and subscription dialogs.
 #[test]
 fn state_survives_a_restart() {
-    if common::sipp().is_none() {
+    let Some((_dir, _, mut osips)) = fresh_osips(&Params {
+        db_update_period: 1000,
+        ..DEFAULT
+    }) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let url = database(dir.path());
-    let mut osips = Osips::script(&script(
-        &url,
-        &Params {
-            db_update_period: 1000,
-            ..DEFAULT
-        },
-    ))
-    .start();
-    let etag = publish_new(&osips, "before");
+    };
+    let etag = publish_new(&osips, "before", 600);
     let w = watcher(
         200,
         &["<note>before</note>", "CSeq: 1 NOTIFY"],
         &[&["<note>after</note>", "CSeq: 2 NOTIFY"]],
     );
-    let mut watcher = Run::new("watcher", &w).towards_port(osips.port).start();
-    wait_until("the watcher got no first NOTIFY", &osips, || {
-        watcher.received("NOTIFY") >= 1
-    });
+    let mut watcher = start_watcher("the watcher", &w, &osips);
     osips.restart();
     publish_modify(&osips, &etag, "after");
     watcher.wait(&osips);
@@ -710,27 +737,22 @@ fn state_survives_a_restart() {
 /// through the other, whose NOTIFY reaches the watcher subscribed through the first.
 #[test]
 fn servers_sharing_a_database() {
-    if common::sipp().is_none() {
+    let Some((_dir, url)) = fresh_database() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let url = database(dir.path());
+    };
     let shared = Params {
         fallback2db: 1,
         ..DEFAULT
     };
-    let a = Osips::script(&script(&url, &shared)).start();
-    let b = Osips::script(&script(&url, &shared)).start();
-    let etag = publish_new(&a, "via-a");
+    let a = start(&url, &shared);
+    let b = start(&url, &shared);
+    let etag = publish_new(&a, "via-a", 600);
     let w = watcher(
         200,
         &["<note>via-a</note>"],
         &[&["<note>via-b</note>", "CSeq: 2 NOTIFY"]],
     );
-    let mut watcher = Run::new("watcher of a", &w).towards_port(a.port).start();
-    wait_until("the watcher got no first NOTIFY", &a, || {
-        watcher.received("NOTIFY") >= 1
-    });
+    let mut watcher = start_watcher("the watcher of a", &w, &a);
     publish_modify(&b, &etag, "via-b");
     watcher.wait(&a);
     watcher.success(&a);
@@ -740,12 +762,9 @@ fn servers_sharing_a_database() {
 /// know (481), a CSeq that does not grow (400).
 #[test]
 fn subscribe_errors() {
-    if common::sipp().is_none() {
+    let Some((_dir, _, osips)) = fresh_osips(&DEFAULT) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let url = database(dir.path());
-    let osips = Osips::script(&script(&url, &DEFAULT)).start();
+    };
     let mut vars = Vec::new();
     let mut s = subscribe(1, 300, None).replace("Event: presence\n", "");
     s += &recv(
@@ -768,13 +787,7 @@ fn subscribe_errors() {
     s += &recv("response=\"481\"", &[], "c", &mut vars);
     // a real dialog, then a SUBSCRIBE in it with an old CSeq
     s += &subscribe(10, 300, None);
-    s += r#"  <recv response="200" rrs="true">
-    <action>
-      <ereg regexp="tag=([^;&gt;[:space:]]+)" search_in="hdr" header="To:" check_it="true" assign_to="all,totag"/>
-    </action>
-  </recv>
-"#;
-    vars.push("all".into());
+    s += &recv_dialog(200, &[], "dlg", &mut vars);
     s += &recv("request=\"NOTIFY\"", &[], "n", &mut vars);
     s += &ok_notify();
     s += &subscribe(10, 300, Some("[$totag]"));
@@ -789,31 +802,13 @@ fn subscribe_errors() {
 /// and MI `refresh_watchers ... 0` decides again: bob then gets her document.
 #[test]
 fn watcher_info_and_authorization_change() {
-    if common::sipp().is_none() {
+    let Some((_dir, url, osips)) = fresh_osips(&Params {
+        force_active: 0,
+        ..DEFAULT
+    }) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let url = database(dir.path());
-    let osips = Osips::script(&script(
-        &url,
-        &Params {
-            force_active: 0,
-            ..DEFAULT
-        },
-    ))
-    .start();
-    let first = wrap(
-        "publish",
-        &(publish(
-            1,
-            "Event: presence\nExpires: 600\n",
-            Some(&pidf("for-friends")),
-        ) + "  <recv response=\"200\"/>\n"),
-        &[],
-    );
-    Run::new("PUBLISH", &first)
-        .towards_port(osips.port)
-        .done(&osips);
+    };
+    publish_new(&osips, "for-friends", 600);
     let bob_pending = "<watcher id=\"[^\"]+\" event=\"subscribe\" status=\"pending\">sip:bob@127\\.0\\.0\\.1</watcher>";
     let bob_active = "status=\"active\">sip:bob@127\\.0\\.0\\.1</watcher>";
     let a = watcher_as(
@@ -832,12 +827,7 @@ fn watcher_info_and_authorization_change() {
             &["!sip:bob@", "version=\"3\""],
         ],
     );
-    let mut alice = Run::new("alice's winfo", &a)
-        .towards_port(osips.port)
-        .start();
-    wait_until("alice got no winfo NOTIFY", &osips, || {
-        alice.received("NOTIFY") >= 1
-    });
+    let mut alice = start_watcher("alice's winfo", &a, &osips);
     let b = watcher_as(
         "bob",
         "presence",
@@ -850,27 +840,7 @@ fn watcher_info_and_authorization_change() {
         bob.received("NOTIFY") >= 1 && alice.received("NOTIFY") >= 2
     });
     // alice's rules now allow bob
-    let rules = r#"<?xml version="1.0" encoding="UTF-8"?>
-<cr:ruleset xmlns="urn:ietf:params:xml:ns:pres-rules" xmlns:cr="urn:ietf:params:xml:ns:common-policy">
-  <cr:rule id="bob"><cr:conditions><cr:identity><cr:one id="sip:bob@127.0.0.1"/></cr:identity></cr:conditions>
-  <cr:actions><sub-handling>allow</sub-handling></cr:actions></cr:rule>
-</cr:ruleset>"#;
-    let db = open(&url);
-    db.execute(
-        "INSERT INTO xcap (username, domain, doc, doc_type, etag, source, doc_uri, port) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        &[
-            Value::Text("alice".into()),
-            Value::Text("127.0.0.1".into()),
-            Value::Blob(rules.as_bytes().to_vec()),
-            Value::Int(2),
-            Value::Text("e1".into()),
-            Value::Int(0),
-            Value::Text("/pres-rules/users/sip:alice@127.0.0.1/index".into()),
-            Value::Int(0),
-        ],
-    )
-    .unwrap();
+    store_xcap(&url, 2, &pres_rules_for_bob("allow"));
     let r = osips
         .mi(
             "refresh_watchers",
@@ -882,7 +852,7 @@ fn watcher_info_and_authorization_change() {
     bob.success(&osips);
     alice.wait(&osips);
     alice.success(&osips);
-    let status = db
+    let status = open(&url)
         .query(
             "SELECT status FROM watchers WHERE watcher_username = 'bob'",
             &[],
@@ -895,30 +865,17 @@ fn watcher_info_and_authorization_change() {
 /// terminated;reason=rejected, and no subscription is kept.
 #[test]
 fn blocked_watcher_is_rejected() {
-    if common::sipp().is_none() {
+    let Some((_dir, url)) = fresh_database() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let url = database(dir.path());
-    let rules = r#"<cr:ruleset xmlns="urn:ietf:params:xml:ns:pres-rules" xmlns:cr="urn:ietf:params:xml:ns:common-policy">
-  <cr:rule id="nobob"><cr:conditions><cr:identity><cr:one id="sip:bob@127.0.0.1"/></cr:identity></cr:conditions>
-  <cr:actions><sub-handling>block</sub-handling></cr:actions></cr:rule>
-</cr:ruleset>"#;
-    open(&url)
-        .execute(
-            "INSERT INTO xcap (username, domain, doc, doc_type, etag, source, doc_uri, port) \
-             VALUES ('alice', '127.0.0.1', ?, 2, 'e1', 0, 'x', 0)",
-            &[Value::Blob(rules.as_bytes().to_vec())],
-        )
-        .unwrap();
-    let osips = Osips::script(&script(
+    };
+    store_xcap(&url, 2, &pres_rules_for_bob("block"));
+    let osips = start(
         &url,
         &Params {
             force_active: 0,
             ..DEFAULT
         },
-    ))
-    .start();
+    );
     let mut vars = Vec::new();
     let mut s = subscribe(1, 300, None);
     s += "  <recv response=\"200\"/>\n";
@@ -948,28 +905,17 @@ fn blocked_watcher_is_rejected() {
 /// anything, and is merged with what she publishes.
 #[test]
 fn pidf_manipulation_document() {
-    if common::sipp().is_none() {
+    let Some((_dir, url)) = fresh_database() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let url = database(dir.path());
-    open(&url)
-        .execute(
-            "INSERT INTO xcap (username, domain, doc, doc_type, etag, source, doc_uri, port) \
-             VALUES ('alice', '127.0.0.1', ?, 4, 'e1', 0, 'x', 0)",
-            &[Value::Blob(
-                pidf("from-xcap").replace("t1", "manip").into_bytes(),
-            )],
-        )
-        .unwrap();
-    let osips = Osips::script(&script(
+    };
+    store_xcap(&url, 4, &pidf("from-xcap").replace("t1", "manip"));
+    let osips = start(
         &url,
         &Params {
             pidf_manipulation: 1,
             ..DEFAULT
         },
-    ))
-    .start();
+    );
     let w = watcher(
         200,
         &["<note>from-xcap</note>"],
@@ -979,18 +925,8 @@ fn pidf_manipulation_document() {
             "<tuple id=\"manip\">",
         ]],
     );
-    let mut watcher = Run::new("watcher", &w).towards_port(osips.port).start();
-    wait_until("the watcher got no first NOTIFY", &osips, || {
-        watcher.received("NOTIFY") >= 1
-    });
-    let s = publish(
-        1,
-        "Event: presence\nExpires: 600\n",
-        Some(&pidf("published")),
-    ) + "  <recv response=\"200\"/>\n";
-    Run::new("PUBLISH", &wrap("publish", &s, &[]))
-        .towards_port(osips.port)
-        .done(&osips);
+    let mut watcher = start_watcher("the watcher", &w, &osips);
+    publish_new(&osips, "published", 600);
     watcher.wait(&osips);
     watcher.success(&osips);
 }

@@ -37,25 +37,67 @@ const INST_B: &str = "urn:uuid:00000000-0000-1000-8000-00000000000b";
 
 fn start(extra: &str) -> (Osips, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let o = Osips::start(dir.path(), &format!("{HEAD}{extra}{ROUTES}"));
+    let o = start_in(&dir, extra);
     (o, dir)
+}
+
+/// osips running [`ROUTES`] after `extra`, its files in `dir`.
+fn start_in(dir: &tempfile::TempDir, extra: &str) -> Osips {
+    Osips::start(dir.path(), &format!("{HEAD}{extra}{ROUTES}"))
 }
 
 fn instance(contact: &str, inst: &str, q: &str) -> String {
     format!("<{contact}>;q={q};+sip.instance=\"<{inst}>\"")
 }
 
-/// Instance B at 127.0.0.3 with the higher q: plain lookup would pick it first.
-fn register_b(o: &Osips) {
+/// Registers alice's `contact` of instance `inst` with `q`, supporting GRUU.
+fn register_instance(o: &Osips, contact: &str, inst: &str, q: &str, call_id: &'static str) {
     register(
         o,
         &Reg {
-            contact: instance("sip:alice@127.0.0.3:5070", INST_B, "0.9"),
-            call_id: Some("gruu-b"),
+            contact: instance(contact, inst, q),
+            call_id: Some(call_id),
             headers: vec!["Supported: gruu".into()],
             ..Reg::default()
         },
     );
+}
+
+/// Instance B at 127.0.0.3 with the higher q: plain lookup would pick it first.
+fn register_b(o: &Osips) {
+    register_instance(o, "sip:alice@127.0.0.3:5070", INST_B, "0.9", "gruu-b");
+}
+
+/// A UAS for alice at 127.0.0.2:`port` that must get one INVITE to that contact.
+fn instance_uas(port: u16) -> (std::process::Child, tempfile::TempDir) {
+    uas(
+        "127.0.0.2",
+        port,
+        "INVITE",
+        &[format!(r"^INVITE sip:alice@127\.0\.0\.2:{port} SIP/2\.0")],
+    )
+}
+
+/// A sipp caller running `xml` towards `o`; finished and successful.
+fn uac(o: &Osips, what: &str, xml: &str) {
+    Run::new(what, xml)
+        .towards_port(o.port)
+        .timeout(15)
+        .limit(Duration::from_secs(30))
+        .done(&**o);
+}
+
+/// An INVITE to `ruri` through `o` that must get `code`.
+fn invite_expect(o: &Osips, what: &str, ruri: &str, code: u16) {
+    let headers = [
+        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
+        format!("To: <{ruri}>"),
+        "CSeq: 1 INVITE".to_string(),
+        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
+        "Max-Forwards: 70".to_string(),
+    ];
+    let xml = scenario::uac_request("uac", &format!("INVITE {ruri}"), &headers, code, &[]);
+    uac(o, what, &xml);
 }
 
 #[test]
@@ -122,53 +164,22 @@ fn a_public_gruu_reaches_only_its_instance() {
 /// `a` takes the registrations, `b` routes the INVITE to the public GRUU.
 fn public_gruu_reaches_only_its_instance(a: &Osips, o: &Osips) {
     let port = common::free_udp_port();
-    register(
+    register_instance(
         a,
-        &Reg {
-            contact: instance(&format!("sip:alice@127.0.0.2:{port}"), INST_A, "0.1"),
-            call_id: Some("gruu-a"),
-            headers: vec!["Supported: gruu".into()],
-            ..Reg::default()
-        },
+        &format!("sip:alice@127.0.0.2:{port}"),
+        INST_A,
+        "0.1",
+        "gruu-a",
     );
     register_b(a);
-    let (u, dir) = uas(
-        "127.0.0.2",
-        port,
-        "INVITE",
-        &[format!(r"^INVITE sip:alice@127\.0\.0\.2:{port} SIP/2\.0")],
-    );
+    let (u, dir) = instance_uas(port);
     let ruri = format!("sip:alice@example.com;gr={INST_A}");
-    let headers = [
-        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
-        format!("To: <{ruri}>"),
-        "CSeq: 1 INVITE".to_string(),
-        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
-        "Max-Forwards: 70".to_string(),
-    ];
-    let xml = scenario::uac_request("uac", &format!("INVITE {ruri}"), &headers, 200, &[]);
-    Run::new("INVITE pub-gruu", &xml)
-        .towards_port(o.port)
-        .timeout(15)
-        .limit(Duration::from_secs(30))
-        .done(&**o);
+    invite_expect(o, "INVITE pub-gruu", &ruri, 200);
     uas_done(u, &dir, o);
 
     // An instance that never registered: 404.
     let ruri = "sip:alice@example.com;gr=urn:uuid:00000000-0000-1000-8000-0000000000ff";
-    let headers = [
-        "From: <sip:caller@example.com>;tag=[pid]SIPpTag00[call_number]".to_string(),
-        format!("To: <{ruri}>"),
-        "CSeq: 1 INVITE".to_string(),
-        "Contact: <sip:caller@[local_ip]:[local_port]>".to_string(),
-        "Max-Forwards: 70".to_string(),
-    ];
-    let xml = scenario::uac_request("uac", &format!("INVITE {ruri}"), &headers, 404, &[]);
-    Run::new("INVITE unknown gruu", &xml)
-        .towards_port(o.port)
-        .timeout(15)
-        .limit(Duration::from_secs(30))
-        .done(&**o);
+    invite_expect(o, "INVITE unknown gruu", ruri, 404);
 }
 
 /// Two SQL-only nodes on one table: the instance stored by one is found through its public
@@ -183,8 +194,8 @@ fn sql_only_nodes_share_gruus(engine: Engine) {
         "modparam(\"usrloc\", \"db_url\", \"{}\")\nmodparam(\"usrloc\", \"db_mode\", 3)\n",
         db.url
     );
-    let a = Osips::start(dir.path(), &format!("{HEAD}{extra}{ROUTES}"));
-    let b = Osips::start(dir.path(), &format!("{HEAD}{extra}{ROUTES}"));
+    let a = start_in(&dir, &extra);
+    let b = start_in(&dir, &extra);
     public_gruu_reaches_only_its_instance(&a, &b);
 }
 
@@ -256,20 +267,12 @@ fn a_temporary_gruu_reaches_only_its_registration() {
     let (o, _d) = start("");
     register_b(&o);
     let port = common::free_udp_port();
-    let (u, dir) = uas(
-        "127.0.0.2",
-        port,
-        "INVITE",
-        &[format!(r"^INVITE sip:alice@127\.0\.0\.2:{port} SIP/2\.0")],
-    );
+    let (u, dir) = instance_uas(port);
     let contact = instance(&format!("sip:alice@127.0.0.2:{port}"), INST_A, "0.1");
-    Run::new(
+    uac(
+        &o,
         "REGISTER + INVITE temp-gruu",
         &register_then_invite_temp_gruu(&contact, port),
-    )
-    .towards_port(o.port)
-    .timeout(15)
-    .limit(Duration::from_secs(30))
-    .done(&*o);
+    );
     uas_done(u, &dir, &o);
 }

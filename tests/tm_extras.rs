@@ -40,14 +40,29 @@ fn reply(code: &str, with_tag: bool, cseq: Option<&str>) -> String {
 
 /// Callee: rings, then waits for the CANCEL; answers it and ends the INVITE with 487.
 fn uas_ring_until_cancel() -> String {
+    uas_ring_until(r#"<recv request="CANCEL"/>"#, &[])
+}
+
+/// Callee: rings, then takes the CANCEL with `recv_cancel` (its check variables `vars`),
+/// answers it and ends the INVITE with 487.
+fn uas_ring_until(recv_cancel: &str, vars: &[String]) -> String {
     let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
     s += &reply("180 Ringing", true, None);
-    s += r#"<recv request="CANCEL"/>"#;
+    s += recv_cancel;
     s += &reply("200 OK", true, None);
     s += &reply("487 Request Terminated", true, Some("1 INVITE"));
     s += r#"<recv request="ACK" crlf="true"/>"#;
     s += "<pause milliseconds=\"300\"/>";
-    scenario::wrap("tm", &s, &[])
+    scenario::wrap("tm", &s, vars)
+}
+
+/// A sipp caller running `xml` to `user` at osips; finished and successful.
+fn call(o: &Osips, what: &str, xml: &str, user: &str) -> Sipp {
+    Run::new(what, xml)
+        .towards_port(o.port)
+        .service(user)
+        .timeout(20)
+        .done(o)
 }
 
 /// A MESSAGE from a sipp caller to osips expecting one 200; a second final reply arriving
@@ -97,11 +112,8 @@ onreply_route[local] {
 }
 "#;
 
-#[test]
-fn local_route_edits_and_redirects_t_new_request() {
-    if common::sipp().is_none() {
-        return;
-    }
+/// osips running [`LOCAL_ROUTE`]; the callee's port and a port where nothing listens.
+fn start_local_route() -> (Osips, u16, u16) {
     let uas_port = common::free_udp_port();
     let dead = common::free_udp_port();
     let o = start(
@@ -111,6 +123,15 @@ fn local_route_edits_and_redirects_t_new_request() {
             ("@DEAD@", dead.to_string()),
         ],
     );
+    (o, uas_port, dead)
+}
+
+#[test]
+fn local_route_edits_and_redirects_t_new_request() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let (o, uas_port, dead) = start_local_route();
     let ruri = format!("^MESSAGE sip:bob@127.0.0.1:{dead} SIP/2.0");
     let checks = [
         Check::msg(&ruri),
@@ -138,15 +159,7 @@ fn local_route_runs_for_mi_t_uac_dlg_and_drop_stops_the_request() {
     if common::sipp().is_none() {
         return;
     }
-    let uas_port = common::free_udp_port();
-    let dead = common::free_udp_port();
-    let o = start(
-        LOCAL_ROUTE,
-        &[
-            ("@UAS@", uas_port.to_string()),
-            ("@DEAD@", dead.to_string()),
-        ],
-    );
+    let (o, uas_port, dead) = start_local_route();
     let dropped = o.mi(
         "t_uac_dlg",
         json!(["NOTIFY", format!("sip:bob@127.0.0.1:{uas_port}"), "."]),
@@ -205,11 +218,7 @@ onreply_route[ring] {
         &[("@UAS@", uas_port.to_string())],
     );
     let callee = uas("ringing callee", &uas_ring_until_cancel(), uas_port);
-    let caller = Run::new("caller", &scenario::uac_expect("tm", 487))
-        .towards_port(o.port)
-        .service("bob")
-        .timeout(20)
-        .done(&o);
+    let caller = call(&o, "caller", &scenario::uac_expect("tm", 487), "bob");
     let callee = callee.success(&o);
     assert_eq!(callee.received("CANCEL sip:"), 1);
     assert_eq!(caller.received("SIP/2.0 487"), 1);
@@ -293,11 +302,7 @@ Content-Length: 0
     );
     s += &ack_final();
     s += r#"<recv response="200"/>"#;
-    let caller = Run::new("caller", &scenario::wrap("tm", &s, &[]))
-        .towards_port(o.port)
-        .service("bob")
-        .timeout(20)
-        .done(&o);
+    let caller = call(&o, "caller", &scenario::wrap("tm", &s, &[]), "bob");
     assert_eq!(caller.received("SIP/2.0 486"), 1);
     assert!(!o.log().contains("no transaction"), "{}", o.log());
 }
@@ -372,19 +377,12 @@ fn uac_cancel_with_reason() -> String {
 
 /// Callee: rings; the CANCEL must match `reason_re`.
 fn uas_cancel_checked(reason_re: &str) -> String {
-    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
-    s += &reply("180 Ringing", true, None);
     let (recv, vars) = scenario::recv_checked(
         "request=\"CANCEL\"",
         &[Check::msg(reason_re), Check::msg("X-Added: on-cancel")],
         "c",
     );
-    s += &recv;
-    s += &reply("200 OK", true, None);
-    s += &reply("487 Request Terminated", true, Some("1 INVITE"));
-    s += r#"<recv request="ACK" crlf="true"/>"#;
-    s += "<pause milliseconds=\"300\"/>";
-    scenario::wrap("tm", &s, &vars)
+    uas_ring_until(&recv, &vars)
 }
 
 const CANCEL_REASON: &str = r#"
@@ -417,11 +415,7 @@ fn cancel_reason_case(user: &str, reason_re: &str) {
     let uas_port = common::free_udp_port();
     let o = start(CANCEL_REASON, &[("@UAS@", uas_port.to_string())]);
     let callee = uas("ringing callee", &uas_cancel_checked(reason_re), uas_port);
-    let caller = Run::new("cancelling caller", &uac_cancel_with_reason())
-        .towards_port(o.port)
-        .service(user)
-        .timeout(20)
-        .done(&o);
+    let caller = call(&o, "cancelling caller", &uac_cancel_with_reason(), user);
     callee.success(&o);
     assert_eq!(caller.received("SIP/2.0 487"), 1);
     o.wait_log("the flag set after t_relay in the failure route", |l| {
@@ -465,32 +459,27 @@ onreply_route[inject] {
 }
 "#;
 
+/// osips running [`INJECT`], its first branch to a busy callee (returned), and the port of
+/// the branch it injects.
+fn start_inject() -> (Osips, Sipp, u16) {
+    let (a, b) = (common::free_udp_port(), common::free_udp_port());
+    let o = start(INJECT, &[("@A@", a.to_string()), ("@B@", b.to_string())]);
+    let busy = uas("busy callee", &scenario::uas_busy("tm", false), a);
+    (o, busy, b)
+}
+
 #[test]
 fn t_inject_branches_from_an_onreply_route_reaches_a_second_callee() {
     if common::sipp().is_none() {
         return;
     }
-    let (a, b) = (common::free_udp_port(), common::free_udp_port());
-    let o = start(INJECT, &[("@A@", a.to_string()), ("@B@", b.to_string())]);
-    let busy = uas("busy callee", &scenario::uas_busy("tm", false), a);
+    let (o, busy, b) = start_inject();
     let answers = uas(
         "answering callee",
         &scenario::uas_answer("tm", 100, false),
         b,
     );
-    let mut s = invite(RURI, TO_SERVICE, 1, true);
-    s += r#"<recv response="100" optional="true"/>
-<recv response="180" optional="true"/>
-<recv response="200" rrs="true"/>"#;
-    s += &scenario::in_dialog("ACK", 1, false);
-    s += "<pause milliseconds=\"200\"/>";
-    s += &scenario::in_dialog("BYE", 2, false);
-    s += r#"<recv response="200"/>"#;
-    let caller = Run::new("caller", &scenario::wrap("tm", &s, &[]))
-        .towards_port(o.port)
-        .service("inject")
-        .timeout(20)
-        .done(&o);
+    let caller = call(&o, "caller", &scenario::uac_answered("tm"), "inject");
     busy.success(&o);
     answers.success(&o);
     assert_eq!(caller.received("SIP/2.0 486"), 0, "the 486 stays here");
@@ -502,20 +491,14 @@ fn t_wait_for_new_branches_keeps_the_invite_open_after_its_branches_failed() {
     if common::sipp().is_none() {
         return;
     }
-    let (a, b) = (common::free_udp_port(), common::free_udp_port());
-    let o = start(INJECT, &[("@A@", a.to_string()), ("@B@", b.to_string())]);
-    let busy = uas("busy callee", &scenario::uas_busy("tm", false), a);
+    let (o, busy, _) = start_inject();
     // A final reply during the pause would abort the caller's scenario.
     let mut s = invite(RURI, TO_SERVICE, 1, true);
     s += "<recv response=\"100\"/>\n<pause milliseconds=\"1500\"/>\n";
     s += &scenario::cancel("");
     s += "<recv response=\"200\"/>\n<recv response=\"486\"/>\n";
     s += &ack_final();
-    let caller = Run::new("waiting caller", &scenario::wrap("tm", &s, &[]))
-        .towards_port(o.port)
-        .service("wait")
-        .timeout(20)
-        .done(&o);
+    let caller = call(&o, "waiting caller", &scenario::wrap("tm", &s, &[]), "wait");
     busy.success(&o);
     assert_eq!(caller.received("SIP/2.0 486"), 1);
 }

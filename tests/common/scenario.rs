@@ -571,3 +571,17 @@ pub fn message_expect(name: &str, user: &str, code: u16, status: &str) -> String
         &[Check::msg(status)],
     )
 }
+
+/// Caller: INVITE (100 / 180 optional) answered with 200, ACKed in the dialog, hung up 200 ms
+/// later with a BYE that gets 200.
+pub fn uac_answered(name: &str) -> String {
+    let mut s = invite(RURI, TO_SERVICE, 1, true);
+    s += r#"<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="200" rrs="true"/>"#;
+    s += &in_dialog("ACK", 1, false);
+    s += "<pause milliseconds=\"200\"/>";
+    s += &in_dialog("BYE", 2, false);
+    s += r#"<recv response="200"/>"#;
+    wrap(name, &s, &[])
+}

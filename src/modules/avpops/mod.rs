@@ -21,6 +21,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::thread::LocalKey;
 
+/// The log-and-false tail of every avpops function, shared with sqlops.
+use crate::modules::sqlops::report;
 use crate::script::module::{ArgCheck, p};
 use crate::script::pv::{PvSpec, parse_pv};
 use crate::script::{
@@ -163,14 +165,6 @@ pub fn cached<T>(
         c.insert(text.to_string(), parsed.clone());
     });
     Ok(parsed)
-}
-
-/// Logs `Err` under the function's name and gives the script's false.
-fn report(func: &str, r: Result<i32, String>) -> i32 {
-    r.unwrap_or_else(|e| {
-        tracing::error!("{func}: {e}");
-        -1
-    })
 }
 
 const ROUTES: RouteMask = RouteMask::ALL;

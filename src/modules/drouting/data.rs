@@ -161,6 +161,8 @@ pub struct Rule {
     /// The parsed `timerec` (None: always).
     pub rec: Option<super::timerec::TimeRec>,
     pub priority: i32,
+    /// `routeid`: the script route run when the rule is taken ("" none; a name the script
+    /// lacks is dropped at load with a warning, as OpenSIPS does).
     pub route_id: String,
     pub gws: Vec<Dst>,
     pub sort_alg: char,
@@ -178,6 +180,25 @@ pub struct GwRow {
     pub state: i64,
     pub socket: Option<String>,
     pub description: Option<String>,
+}
+
+#[cfg(test)]
+impl GwRow {
+    /// An active gateway row with nothing but its id and address.
+    pub fn plain(id: &str, address: &str) -> GwRow {
+        GwRow {
+            gwid: id.into(),
+            gw_type: 0,
+            address: address.into(),
+            strip: 0,
+            pri_prefix: None,
+            attrs: None,
+            probe_mode: 0,
+            state: 0,
+            socket: None,
+            description: None,
+        }
+    }
 }
 
 pub struct CarrierRow {
@@ -211,8 +232,11 @@ pub struct RoutingData {
     pub rules: HashMap<i32, HashMap<String, Vec<Arc<Rule>>>>,
     /// (username, domain) → group.
     pub groups: HashMap<(String, String), i32>,
+    /// ruleid → rule (a rule fallback in `use_next_gw` finds the next rule's route and attrs).
+    pub by_id: HashMap<i64, Arc<Rule>>,
 }
 
+/// `sort_alg` of a rule or carrier list: `N` as listed, `W` by weight, `Q` by quality.
 fn sort_alg(s: Option<&str>) -> char {
     s.and_then(|s| s.trim().chars().next())
         .map(|c| c.to_ascii_uppercase())
@@ -320,6 +344,7 @@ impl RoutingData {
                 sort_alg: sort_alg(r.sort_alg.as_deref()),
                 attrs: r.attrs.unwrap_or_default(),
             });
+            d.by_id.insert(rule.id, rule.clone());
             for g in r
                 .groupid
                 .split(',')
@@ -354,6 +379,29 @@ impl RoutingData {
 
     pub fn carrier(&self, id: &str) -> Option<&Arc<Carrier>> {
         self.carriers.iter().find(|c| c.id == id)
+    }
+
+    pub fn rule(&self, id: i64) -> Option<&Arc<Rule>> {
+        self.by_id.get(&id)
+    }
+
+    /// The ids of the rules and carriers whose list is sorted by quality (`Q`).
+    pub fn quality_sorted(&self) -> Vec<String> {
+        let mut rules: Vec<i64> = self
+            .by_id
+            .values()
+            .filter(|r| r.sort_alg == 'Q')
+            .map(|r| r.id)
+            .collect();
+        rules.sort_unstable();
+        let mut out: Vec<String> = rules.iter().map(|id| format!("rule {id}")).collect();
+        out.extend(
+            self.carriers
+                .iter()
+                .filter(|c| c.sort_alg == 'Q')
+                .map(|c| format!("carrier {}", c.id)),
+        );
+        out
     }
 
     /// The rules for `number` in `group`, the longest matching prefix first (only the full
@@ -418,8 +466,10 @@ pub struct Hop {
     pub carrier: Option<Arc<Carrier>>,
 }
 
-/// Orders `dsts` by `alg`: `W` draws by weight (a zero weight goes last), anything else keeps
-/// the listed order. `draw(total)` returns a number in `0..total`.
+/// Orders `dsts` by `alg` (OpenSIPS's sort callbacks): `W` draws by weight (a zero weight goes
+/// last); `N`, an unknown letter, and `Q` keep the listed order. `Q` is qrouting's sort, which
+/// keeps the listed order until it has sampled enough calls; osips samples none.
+/// `draw(total)` returns a number in `0..total`.
 fn order<T: Clone>(items: &[(T, u32)], alg: char, draw: &mut dyn FnMut(u32) -> u32) -> Vec<T> {
     if alg != 'W' {
         return items.iter().map(|(t, _)| t.clone()).collect();
@@ -547,18 +597,7 @@ mod tests {
     use super::*;
 
     fn gw(id: &str, addr: &str) -> GwRow {
-        GwRow {
-            gwid: id.into(),
-            gw_type: 0,
-            address: addr.into(),
-            strip: 0,
-            pri_prefix: None,
-            attrs: None,
-            probe_mode: 0,
-            state: 0,
-            socket: None,
-            description: None,
-        }
+        GwRow::plain(id, addr)
     }
 
     fn rule(id: i64, group: &str, prefix: &str, prio: i64, gwlist: &str) -> RuleRow {
@@ -683,6 +722,42 @@ mod tests {
         assert_eq!(order(&items, 'W', &mut |_| 0), vec!["a", "b", "z"]);
         assert_eq!(order(&items, 'W', &mut |_| 2), vec!["b", "a", "z"]);
         assert_eq!(order(&items, 'N', &mut |_| 2), vec!["a", "b", "z"]);
+    }
+
+    #[test]
+    fn quality_sorting_keeps_the_listed_order() {
+        let items = vec![("a", 1u32), ("b", 3), ("c", 9)];
+        assert_eq!(order(&items, 'Q', &mut |_| 5), vec!["a", "b", "c"]);
+        let mut q = rule(5, "1", "9", 0, "gw3=1,gw1=50");
+        q.sort_alg = Some("q".into());
+        let mut w = rule(6, "1", "8", 0, "gw3=1,gw1=50");
+        w.sort_alg = Some("W".into());
+        let d = RoutingData::build(
+            vec![gw("gw1", "127.0.0.2"), gw("gw3", "127.0.0.4")],
+            vec![CarrierRow {
+                carrierid: "crq".into(),
+                gwlist: "gw1".into(),
+                flags: 0,
+                sort_alg: Some("Q".into()),
+                state: 0,
+                attrs: None,
+                description: None,
+            }],
+            vec![q, w],
+            vec![],
+        )
+        .unwrap();
+        let ids = |r: &Rule| {
+            hops(&d, r, None, &mut |_| 10)
+                .iter()
+                .map(|h| h.gw.id.clone())
+                .collect::<Vec<_>>()
+        };
+        // A draw of 10 out of 51 lands on gw1 when weights count; Q leaves gw3 first.
+        assert_eq!(ids(d.rule(5).unwrap()), vec!["gw3", "gw1"]);
+        assert_eq!(ids(d.rule(6).unwrap()), vec!["gw1", "gw3"]);
+        assert_eq!(d.quality_sorted(), vec!["rule 5", "carrier crq"]);
+        assert!(d.rule(7).is_none());
     }
 
     #[test]

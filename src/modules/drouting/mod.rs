@@ -4,13 +4,15 @@
 //! pri_prefix) and keeps the others in AVPs for `use_next_gw` in a failure route;
 //! `is_from_gw` / `goes_to_gw`, and the MI `dr_reload`, `dr_gw_status`, `dr_carrier_status`.
 //!
-//! Rules with a `timerec` match only inside it ([`timerec`]); gateways are probed per their
-//! `probe_mode`. Not served yet: `routeid`, quality-based sorting (`Q` keeps the listed
-//! order) and other partitions.
+//! Rules with a `timerec` match only inside it ([`timerec`]); a rule's `routeid` names a script
+//! route run when the rule is taken ([`rule_route`]); lists are sorted by their `sort_alg`
+//! (`N`, `W`; `Q` keeps the listed order: osips has no qrouting statistics); gateways are
+//! probed per their `probe_mode`. Not served yet: other partitions.
 
 pub mod data;
 mod mi;
 mod probe;
+pub mod rule_route;
 pub mod timerec;
 
 use std::net::IpAddr;
@@ -31,7 +33,7 @@ use data::{CarrierRow, GwRow, Hop, RoutingData, RuleRow};
 
 /// AVPs holding the routing state of a call between `do_routing` and `use_next_gw`.
 const AVP_RURI: &str = "__dr_ruri__";
-/// The gateways still to try, the one in use on top (`gwid` or `gwid#carrierid`).
+/// The gateways still to try, the one in use on top (`ruleid:gwid[#carrierid]`).
 const AVP_GWS: &str = "__dr_gws__";
 /// The rule chosen (its id), for the rule attributes on failover.
 const AVP_RULE: &str = "__dr_rule__";
@@ -103,11 +105,27 @@ impl State {
                 attrs: r.get(8).to_text(),
             })
             .collect();
-        for r in &rules {
-            if r.routeid.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-                tracing::warn!("drouting: rule {}: routeid is not run by osips", r.ruleid);
-            }
-        }
+        let script = crate::runtime::global_shared().map(|s| s.script());
+        let rules = rules
+            .into_iter()
+            .map(|mut r| {
+                let name = r.routeid.as_deref().map(str::trim).unwrap_or("");
+                if name.is_empty() {
+                    r.routeid = None;
+                } else if let Some(sc) = script
+                    && !rule_route::exists(sc, name)
+                {
+                    tracing::warn!(
+                        "drouting: rule {}: routeid `{name}`: no such route, not run",
+                        r.ruleid
+                    );
+                    r.routeid = None;
+                } else {
+                    r.routeid = Some(name.to_string());
+                }
+                r
+            })
+            .collect();
         let groups = q(3, "dr_groups")?
             .iter()
             .map(|r| {
@@ -119,7 +137,16 @@ impl State {
                 (text(r, 0), domain, r.get(2).as_i64().unwrap_or(0))
             })
             .collect();
-        RoutingData::build(gws, carriers, rules, groups)
+        let d = RoutingData::build(gws, carriers, rules, groups)?;
+        let quality = d.quality_sorted();
+        if !quality.is_empty() {
+            tracing::info!(
+                "drouting: sort_alg Q ({}) keeps the listed order: quality-based sorting needs \
+                 qrouting's call statistics, which osips does not collect",
+                quality.join(", ")
+            );
+        }
+        Ok(d)
     }
 }
 
@@ -243,10 +270,10 @@ fn set_var(ctx: &mut RunCtx<'_>, var: Option<&ArgValue<'_>>, v: &str) {
     }
 }
 
-fn hop_key(h: &Hop) -> String {
+fn hop_key(rule: i64, h: &Hop) -> String {
     match &h.carrier {
-        Some(c) => format!("{}#{}", h.gw.id, c.id),
-        None => h.gw.id.clone(),
+        Some(c) => format!("{rule}:{}#{}", h.gw.id, c.id),
+        None => format!("{rule}:{}", h.gw.id),
     }
 }
 
@@ -291,6 +318,8 @@ fn caller_group(ctx: &mut RunCtx<'_>, st: &State, d: &RoutingData) -> Option<i32
     d.group_of(&user, &domain)
 }
 
+type Chosen = (Arc<data::Rule>, Vec<(i64, Hop)>);
+
 fn do_routing(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     if !partition_ok("do_routing", args.get(6)) {
         return -1;
@@ -334,22 +363,31 @@ fn do_routing(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         .collect();
     let fallback = flags.contains('F');
     let mut draw = |total: u32| rand::random::<u32>() % total.max(1);
-    let mut chosen: Option<(Arc<data::Rule>, Vec<Hop>)> = None;
+    // The rule taken and the gateways to try, each with the rule it comes from.
+    let mut chosen: Option<Chosen> = None;
     for r in &rules {
+        // The rule is taken: its route runs before its gateways are looked at (a rule of
+        // the 'F' fallback chain runs its route when use_next_gw reaches it).
+        if chosen.is_none() && !rule_route::run(ctx, r.id, &r.route_id) {
+            return -1;
+        }
         let hops = data::hops(&d, r, whitelist.as_deref(), &mut draw);
         match &mut chosen {
-            None if !hops.is_empty() => chosen = Some((r.clone(), hops)),
+            None if !hops.is_empty() => {
+                chosen = Some((r.clone(), hops.into_iter().map(|h| (r.id, h)).collect()))
+            }
             // The 'F' flag: when the rule's gateways are used up, the next rule's follow.
             Some((_, all)) if fallback => {
                 for h in hops {
-                    if !all.iter().any(|x| Arc::ptr_eq(&x.gw, &h.gw)) {
-                        all.push(h);
+                    if !all.iter().any(|(_, x)| Arc::ptr_eq(&x.gw, &h.gw)) {
+                        all.push((r.id, h));
                     }
                 }
             }
             _ => {}
         }
-        if chosen.is_some() && !fallback {
+        // Without 'F' only the best rule counts, even with none of its gateways usable.
+        if !fallback {
             break;
         }
     }
@@ -362,9 +400,10 @@ fn do_routing(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     ctx.avps.delete_all(AVP_RULE);
     ctx.avps.push(AVP_RURI, Value::str(orig.clone()));
     ctx.avps.push(AVP_RULE, Value::str(rule.attrs.clone()));
-    for h in hops.iter().rev() {
-        ctx.avps.push(AVP_GWS, Value::str(hop_key(h)));
+    for (rule_id, h) in hops.iter().rev() {
+        ctx.avps.push(AVP_GWS, Value::str(hop_key(*rule_id, h)));
     }
+    let hops: Vec<Hop> = hops.into_iter().map(|(_, h)| h).collect();
     if !apply_hop(ctx, &orig, &hops[0]) {
         return -1;
     }
@@ -372,8 +411,14 @@ fn do_routing(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     1
 }
 
-/// A stored `gwid[#carrierid]` back to its gateway (None when gone since a reload).
+/// The rule id of a stored `ruleid:gwid[#carrierid]`.
+fn hop_rule(key: &str) -> Option<i64> {
+    key.split_once(':')?.0.parse().ok()
+}
+
+/// A stored `ruleid:gwid[#carrierid]` back to its gateway (None when gone since a reload).
 fn hop_of(d: &RoutingData, key: &str) -> Option<Hop> {
+    let key = key.split_once(':').map_or(key, |(_, k)| k);
     let (gw, carrier) = match key.split_once('#') {
         Some((g, c)) => (g, Some(c)),
         None => (key, None),
@@ -387,6 +432,20 @@ fn hop_of(d: &RoutingData, key: &str) -> Option<Hop> {
     })
 }
 
+/// The 'F' fallback reached the gateways of another rule: its route runs and its attributes
+/// replace the previous rule's; false when the route dropped the routing.
+fn enter_rule(ctx: &mut RunCtx<'_>, d: &RoutingData, rule_id: i64) -> bool {
+    let Some(rule) = d.rule(rule_id).cloned() else {
+        return true;
+    };
+    if !rule_route::run(ctx, rule.id, &rule.route_id) {
+        return false;
+    }
+    ctx.avps.delete_all(AVP_RULE);
+    ctx.avps.push(AVP_RULE, Value::str(rule.attrs.clone()));
+    true
+}
+
 fn use_next_gw(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     if !partition_ok("use_next_gw", args.get(3)) {
         return -1;
@@ -395,9 +454,10 @@ fn use_next_gw(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let Some(orig) = ctx.avps.get(AVP_RURI, 0).as_str().map(|s| s.into_owned()) else {
         return -1;
     };
-    if ctx.avps.count(AVP_GWS) == 0 {
+    let Some(used) = ctx.avps.get(AVP_GWS, 0).as_str().map(|s| s.into_owned()) else {
         return -1;
-    }
+    };
+    let rule = hop_rule(&used);
     ctx.avps.delete_at(AVP_GWS, 0);
     loop {
         let Some(key) = ctx.avps.get(AVP_GWS, 0).as_str().map(|s| s.into_owned()) else {
@@ -405,6 +465,14 @@ fn use_next_gw(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         };
         match hop_of(&d, &key) {
             Some(h) if h.gw.is_active() => {
+                let next = hop_rule(&key);
+                if next != rule
+                    && let Some(id) = next
+                    && !enter_rule(ctx, &d, id)
+                {
+                    ctx.avps.delete_all(AVP_GWS);
+                    return -1;
+                }
                 if !apply_hop(ctx, &orig, &h) {
                     return -1;
                 }
@@ -568,3 +636,28 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
     destroy: Some(destroy),
     ..ModuleDescriptor::EMPTY
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_hops_keep_their_rule() {
+        let d = RoutingData::build(
+            vec![data::GwRow::plain("gw:1", "127.0.0.2")],
+            vec![],
+            vec![],
+            vec![],
+        )
+        .unwrap();
+        let hop = Hop {
+            gw: d.gateway("gw:1").unwrap().clone(),
+            carrier: None,
+        };
+        let key = hop_key(42, &hop);
+        assert_eq!(key, "42:gw:1");
+        assert_eq!(hop_rule(&key), Some(42));
+        assert_eq!(hop_of(&d, &key).unwrap().gw.id, "gw:1");
+        assert!(hop_of(&d, "42:gone").is_none());
+    }
+}

@@ -36,8 +36,9 @@ impl LbDest {
         self.admin_disabled.load(Ordering::Relaxed)
     }
 
-    pub fn set_admin_disabled(&self, on: bool) {
-        self.admin_disabled.store(on, Ordering::Relaxed)
+    /// Sets the MI's disabling; what it was before.
+    pub fn set_admin_disabled(&self, on: bool) -> bool {
+        self.admin_disabled.swap(on, Ordering::Relaxed)
     }
 
     pub fn capacity(&self, res: &str) -> Option<u32> {

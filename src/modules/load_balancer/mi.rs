@@ -43,27 +43,48 @@ fn mi_list(_p: &MiParams<'_>) -> MiResult {
                     json!({ "name": n, "max": c.load(Ordering::Relaxed), "load": super::load(x, n) })
                 })
                 .collect();
-            json!({
+            // Probing may enable it again unless the MI disabled it.
+            let mut v = json!({
+                "uri": x.uri,
                 "id": x.id,
                 "group": x.group,
-                "uri": x.uri,
                 "enabled": yes_no(x.enabled()),
-                "auto-re": if x.probe_mode != 0 { "on" } else { "off" },
+                "auto-reenable": if x.admin_disabled() { "off" } else { "on" },
                 "Resources": res,
-            })
+            });
+            with_attrs(&mut v, x);
+            v
         })
         .collect();
     Ok(json!({ "Destinations": dests }))
+}
+
+/// `attrs` of the destination, when it has some (as OpenSIPS 3.x lists them).
+fn with_attrs(v: &mut Value, x: &LbDest) {
+    if !x.attrs.is_empty() {
+        v["attrs"] = Value::from(x.attrs.as_str());
+    }
 }
 
 fn mi_status(p: &MiParams<'_>) -> MiResult {
     let d = running()?;
     let x = dest(&d, p)?;
     match p.opt_int("new_status")? {
-        None => Ok(json!({ "enable": yes_no(x.enabled()) })),
+        None => {
+            let mut v = json!({ "enable": yes_no(x.enabled()) });
+            with_attrs(&mut v, x);
+            Ok(v)
+        }
         Some(v @ (0 | 1)) => {
-            x.set_admin_disabled(v == 0);
-            super::set_enabled(x, v == 1);
+            let was_admin = x.set_admin_disabled(v == 0);
+            if super::set_enabled(x, v == 1) || was_admin != (v == 0) {
+                let how = if v == 1 {
+                    "manually enable"
+                } else {
+                    "manually disable"
+                };
+                super::verbose(x, how, "");
+            }
             crate::mi::ok()
         }
         Some(v) => Err(MiError::new(400, format!("Bad new_status value `{v}`"))),
@@ -81,7 +102,7 @@ fn mi_resize(p: &MiParams<'_>) -> MiResult {
         .resources
         .iter()
         .find(|(n, _)| *n == name)
-        .ok_or_else(|| MiError::new(404, "Resource not found"))?;
+        .ok_or_else(|| MiError::new(404, "Destination has no such resource"))?;
     c.store(cap, Ordering::Relaxed);
     crate::mi::ok()
 }

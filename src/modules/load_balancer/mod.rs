@@ -6,8 +6,9 @@
 //! `lb_disable_dst`, `lb_is_destination`, `lb_count_call`, MI `lb_reload`, `lb_list`,
 //! `lb_status`, `lb_resize` and the E_LOAD_BALANCER_STATUS event.
 //!
-//! Destinations are probed per their `probe_mode` (`probe.rs`). Not served: FreeSWITCH stats,
-//! clustering.
+//! Destinations are probed per their `probe_mode` (`probe.rs`); `probing_verbose` logs, at
+//! INFO, each change of state by probing or MI. Not served: FreeSWITCH stats, clustering,
+//! `lb_define_blacklist`.
 
 pub mod data;
 mod mi;
@@ -15,6 +16,7 @@ pub mod probe;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -49,6 +51,8 @@ struct State {
 }
 
 static STATE: RwLock<Option<Arc<State>>> = RwLock::new(None);
+/// `probing_verbose`.
+static VERBOSE: AtomicBool = AtomicBool::new(false);
 /// Choosing a destination and counting the call on it happen under this lock, so two calls
 /// cannot both take the last free slot.
 static PICK: Mutex<()> = Mutex::new(());
@@ -107,13 +111,14 @@ pub fn reload() -> Result<(), String> {
     Ok(())
 }
 
-/// Enables or disables a destination, raising E_LOAD_BALANCER_STATUS when it changed.
-pub fn set_enabled(d: &LbDest, on: bool) {
+/// Enables or disables a destination, raising E_LOAD_BALANCER_STATUS when it changed; whether
+/// it changed.
+pub fn set_enabled(d: &LbDest, on: bool) -> bool {
     if d.set_enabled(on) == on {
-        return;
+        return false;
     }
     let status = if on { "enabled" } else { "disabled" };
-    tracing::info!("load_balancer: destination {} {status}", d.uri);
+    tracing::debug!("load_balancer: destination {} {status}", d.uri);
     if let Some(shared) = crate::runtime::global_shared() {
         let params = EventParams::new()
             .with("group", d.group as i64)
@@ -122,6 +127,19 @@ pub fn set_enabled(d: &LbDest, on: bool) {
         shared
             .events
             .raise_by_name(E_LOAD_BALANCER_STATUS.name, params);
+    }
+    true
+}
+
+/// With `probing_verbose`, an INFO line on a change of state in OpenSIPS's words: `action`
+/// ("re-enable", "manually disable") and why (" after 503 reply on probe").
+pub fn verbose(d: &LbDest, action: &str, why: &str) {
+    if VERBOSE.load(Ordering::Relaxed) {
+        tracing::info!(
+            "load_balancer: {action} destination {} <{}>{why}",
+            d.id,
+            d.uri
+        );
     }
 }
 
@@ -154,6 +172,10 @@ fn init(ctx: &InitCtx<'_>) -> Result<(), String> {
     };
     *st.data.write() = Arc::new(st.load()?);
     let probe = crate::modules::probe::ProbeConfig::from_probing_params(ctx)?;
+    VERBOSE.store(
+        db::int_param(ctx, "probing_verbose", 0)? != 0,
+        Ordering::Relaxed,
+    );
     *STATE.write() = Some(Arc::new(st));
     probe::PROBER.start(probe);
     Ok(())

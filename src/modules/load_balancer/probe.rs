@@ -49,10 +49,15 @@ fn outcome(key: String, answer: Answer) {
         return;
     };
     if answer == Answer::Alive {
-        if !d.enabled() && !d.admin_disabled() && d.probe_mode != 0 {
-            super::set_enabled(d, true);
+        if !d.enabled() && !d.admin_disabled() && d.probe_mode != 0 && super::set_enabled(d, true) {
+            super::verbose(d, "re-enable", " after a positive reply on probe");
         }
-    } else if d.enabled() && d.probe_mode == 2 {
-        super::set_enabled(d, false);
+    } else if d.enabled() && d.probe_mode == 2 && super::set_enabled(d, false) {
+        // A probe without a final reply ends, as in OpenSIPS's tm, with a local 408.
+        let code = match answer {
+            Answer::Refused(code) => code,
+            _ => 408,
+        };
+        super::verbose(d, "disable", &format!(" after {code} reply on probe"));
     }
 }

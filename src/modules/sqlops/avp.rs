@@ -10,7 +10,7 @@ use crate::script::{ArgValue, RunCtx, Value};
 use crate::sip::Uri;
 
 use super::spec::{self, Key, Name, Source};
-use super::{DB_VAL_INT, State, db, db_id, set};
+use super::{DB_VAL_INT, State, db, db_id, report, set};
 
 /// The key columns and values selecting a user's preferences.
 struct Who {
@@ -166,10 +166,7 @@ pub(crate) fn avp_load(
         }
         Ok(if loaded > 0 { 1 } else { -1 })
     });
-    r.unwrap_or_else(|e| {
-        tracing::error!("{func}: {e}");
-        -1
-    })
+    report(func, r)
 }
 
 /// `store` of `source`'s preferences `name` (`func` names the script function in errors).
@@ -226,10 +223,7 @@ pub(crate) fn avp_store(
         .map_err(|e| e.to_string())?;
         Ok(1)
     });
-    r.unwrap_or_else(|e| {
-        tracing::error!("{func}: {e}");
-        -1
-    })
+    report(func, r)
 }
 
 /// `delete` of `source`'s preferences `name` (`func` names the script function in errors).
@@ -246,10 +240,7 @@ pub(crate) fn avp_delete(
         db.execute(&sql, &params).map_err(|e| e.to_string())?;
         Ok(1)
     });
-    r.unwrap_or_else(|e| {
-        tracing::error!("{func}: {e}");
-        -1
-    })
+    report(func, r)
 }
 
 #[cfg(test)]

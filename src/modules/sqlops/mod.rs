@@ -226,7 +226,9 @@ fn row_to_vars(
     Ok(1)
 }
 
-fn report(func: &str, r: Result<i32, String>) -> i32 {
+/// Logs `Err` under the script function's name and gives the script's false (-1).
+/// Shared with avpops, whose functions end the same way.
+pub(crate) fn report(func: &str, r: Result<i32, String>) -> i32 {
     r.unwrap_or_else(|e| {
         tracing::error!("{func}: {e}");
         -1

@@ -1,6 +1,7 @@
 //! `lookup()`: the Request-URI becomes the best contact of the AOR, the others become branches
 //! (`SipCtx.branches`) in q order; `received` becomes the destination, Path the route set.
-//! RFC 8599 push contacts due a refresh are set apart ([`pn_split`]): the caller wakes them up.
+//! RFC 8599 push contacts due a refresh are set apart ([`pn_split`]) and woken by
+//! [`super::pn_wake`].
 
 use crate::modules::usrloc::contact::{Q_UNSPECIFIED, method_bit};
 use crate::modules::usrloc::{self, UlError};

@@ -430,11 +430,7 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
                 Ok(ts) if st.cfg.pn.enable => {
                     let (send, mut wake) = lookup::pn_split(&st.cfg.pn, ts, now);
                     if lflags.no_branches {
-                        // one destination only: a reachable contact wins over a push
-                        if !send.is_empty() {
-                            wake.clear();
-                        }
-                        wake.truncate(1);
+                        wake = lookup::single_branch_wake(&send, wake);
                     }
                     // before `apply`: the transaction keeps the request as it is now
                     match pn_wake::awake(m, &st.cfg.pn, &table, &aor, &wake) {

@@ -1,11 +1,13 @@
 //! RFC 8599 push notifications end to end with sipp on loopback (the OpenSIPS "SIP Push
 //! Notification" flow): a device registers with pn-provider / pn-prid / pn-param; an INVITE to
-//! it makes `lookup()` raise E_UL_CONTACT_REFRESH and return 2; the event reaches the "push
-//! gateway" (a UDP socket of the test, subscribed with `subscribe_event`) and the script's
-//! event_route; the script waits with `t_wait_for_new_branches` + `notify_on_event(
-//! "E_UL_CONTACT_UPDATE")`; the device re-registers from a new address with the same PN
-//! parameters, which updates the one binding, and the INVITE is injected towards it.
-//! Also `osips -C` with the pn_* modparams and a bad `pn_providers`.
+//! it makes `lookup()` create the transaction, subscribe (event_routing, no script route) to
+//! the device's re-registration, raise E_UL_CONTACT_REFRESH and return 2 (1 when a plain
+//! contact of the AOR is relayed meanwhile); the event reaches the "push gateway" (a UDP
+//! socket of the test, subscribed with `subscribe_event`) and the script's event_route; the
+//! device re-registers from a new address with the same PN parameters, which updates the one
+//! binding, and the INVITE is injected towards it without the PN parameters in its
+//! Request-URI. Also the refresh timer, `osips -C` with the pn_* modparams and a bad
+//! `pn_providers`.
 
 mod common;
 
@@ -56,14 +58,12 @@ route {
     lookup("location");
     switch ($rc) {
     case 1:
+        xlog("PN: relaying to $ru\n");
         t_relay();
         exit;
     case 2:
-        # only push notifications were started: wait for the device to re-register
-        t_newtran();
-        t_wait_for_new_branches();
-        $avp(filter) = "aor=" + $rU;
-        notify_on_event("E_UL_CONTACT_UPDATE", $avp(filter), "pn_fork", 8);
+        # only push notifications were started: lookup() made the transaction wait for the
+        # device, no t_relay() (OpenSIPS registrar docs)
         xlog("PN: waiting for $rU\n");
         exit;
     default:
@@ -72,9 +72,25 @@ route {
     }
 }
 
-route[pn_fork] {
-    xlog("PN: $avp(aor) is back at $avp(uri)\n");
-    t_inject_branches("event");
+event_route[E_UL_CONTACT_REFRESH] {
+    xlog("PN: wake up $param(aor) $param(uri) for $param(reason) $param(req_callid)\n");
+}
+"#;
+
+/// Nothing about push notifications in the request route: lookup() and t_relay() only.
+const MINIMAL_ROUTES: &str = r#"
+startup_route {
+    subscribe_event("E_UL_CONTACT_REFRESH", "udp:127.0.0.1:@PUSH@");
+}
+
+route {
+    if (is_method("REGISTER")) {
+        save("location");
+        exit;
+    }
+    if (has_totag()) { t_relay(); exit; }
+    lookup("location");
+    if ($rc == 1) t_relay();
 }
 
 event_route[E_UL_CONTACT_REFRESH] {
@@ -85,7 +101,11 @@ event_route[E_UL_CONTACT_REFRESH] {
 const PN: &str = ";pn-provider=apns;pn-prid=DEVTOKEN1;pn-param=ABCD.com.example.voip";
 
 fn start(push_port: u16) -> Osips {
-    Osips::script(&format!("{HEAD}{ROUTES}"))
+    start_with(push_port, &format!("{HEAD}{ROUTES}"))
+}
+
+fn start_with(push_port: u16, script: &str) -> Osips {
+    Osips::script(script)
         .vars(&[("@PUSH@", push_port.to_string())])
         .start()
 }
@@ -158,14 +178,61 @@ fn contacts(o: &Osips) -> Vec<String> {
         .collect()
 }
 
+/// The push the gateway got for the INVITE to `dev` at `asleep_port`.
+fn assert_invite_push(push: &Value, asleep_port: u16) {
+    let p = &push["params"];
+    assert_eq!(push["method"], "E_UL_CONTACT_REFRESH", "{push}");
+    assert_eq!(p["aor"], "dev", "{push}");
+    assert_eq!(p["reason"], "ini-INVITE", "{push}");
+    let uri = p["uri"].as_str().unwrap_or_default();
+    assert!(
+        uri.contains("pn-prid=DEVTOKEN1") && uri.contains(&format!(":{asleep_port};")),
+        "{push}"
+    );
+    assert!(
+        p["req_callid"].as_str().is_some_and(|c| !c.is_empty()),
+        "{push}"
+    );
+}
+
+/// The device woken by `gw`'s push re-registers at `awake_port` while `caller` runs; the
+/// push and the re-registration.
+fn push_then_reregister(
+    o: &Osips,
+    gw: &UdpSocket,
+    awake_port: u16,
+    caller: impl FnOnce() -> Sipp,
+) -> (Sipp, Value, Sipp) {
+    std::thread::scope(|s| {
+        let gateway = s.spawn(|| {
+            let push = recv_push(gw);
+            // the push provider wakes the device: it re-registers with the same PN parameters
+            let reg = register_device(o, awake_port, "device re-registers");
+            (push, reg)
+        });
+        let caller = caller();
+        let (push, reg) = gateway.join().unwrap();
+        (caller, push, reg)
+    })
+}
+
+fn assert_nothing_received(sock: &UdpSocket, what: &str) {
+    sock.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 4096];
+    assert!(sock.recv_from(&mut buf).is_err(), "{what} got a request");
+}
+
 #[test]
-fn push_wakes_the_device_and_the_call_reaches_its_new_address() {
+fn push_only_aor_with_a_script_that_only_relays() {
     if common::sipp().is_none() {
         return;
     }
     let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
     gw.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    let o = start(gw.local_addr().unwrap().port());
+    let o = start_with(
+        gw.local_addr().unwrap().port(),
+        &format!("{HEAD}{MINIMAL_ROUTES}"),
+    );
 
     // the device registers, then sleeps: nothing answers on its first address
     let asleep = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -180,59 +247,165 @@ fn push_wakes_the_device_and_the_call_reaches_its_new_address() {
         .timeout(25)
         .uas();
 
-    let (caller, push, rereg) = std::thread::scope(|s| {
-        let gateway = s.spawn(|| {
-            let push = recv_push(&gw);
-            // the push provider wakes the device: it re-registers with the same PN parameters
-            let reg = register_device(&o, awake_port, "device re-registers");
-            (push, reg)
-        });
-        let caller = call_answered(&o, "dev");
-        let (push, reg) = gateway.join().unwrap();
-        (caller, push, reg)
-    });
+    let (caller, push, rereg) =
+        push_then_reregister(&o, &gw, awake_port, || call_answered(&o, "dev"));
     rereg.success(&o);
     let callee = callee.success(&o);
 
-    let p = &push["params"];
-    assert_eq!(push["method"], "E_UL_CONTACT_REFRESH", "{push}");
-    assert_eq!(p["aor"], "dev", "{push}");
-    assert_eq!(p["reason"], "ini-INVITE", "{push}");
-    let uri = p["uri"].as_str().unwrap_or_default();
-    assert!(
-        uri.contains("pn-prid=DEVTOKEN1") && uri.contains(&format!(":{asleep_port};")),
-        "{push}"
+    assert_invite_push(&push, asleep_port);
+    // the INVITE reached the new address, its Request-URI without pn-provider / pn-prid /
+    // pn-param (the binding keeps them)
+    assert_eq!(
+        callee.received(&format!("INVITE sip:dev@127.0.0.1:{awake_port} SIP/2.0")),
+        1,
+        "{}",
+        callee.messages()
     );
-    assert!(
-        p["req_callid"].as_str().is_some_and(|c| !c.is_empty()),
-        "{push}"
-    );
-
-    assert_eq!(callee.received("INVITE"), 1);
     assert_eq!(caller.received("SIP/2.0 200"), 2, "INVITE and BYE answered");
-    // the sleeping address never got the INVITE
-    asleep.set_nonblocking(true).unwrap();
-    let mut buf = [0u8; 4096];
-    assert!(
-        asleep.recv_from(&mut buf).is_err(),
-        "the old address got a request"
-    );
+    assert_nothing_received(&asleep, "the old address");
 
-    // one binding, now at the new address
+    // one binding, now at the new address, still with its PN parameters
     let cs = contacts(&o);
     assert_eq!(cs.len(), 1, "{cs:?}");
     assert!(cs[0].contains(&format!(":{awake_port};")), "{cs:?}");
+    assert!(cs[0].contains("pn-prid=DEVTOKEN1"), "{cs:?}");
 
     let log = o.log();
     assert!(log.contains("PN: wake up dev sip:dev@127.0.0.1:"), "{log}");
     assert!(log.contains("for ini-INVITE"), "{log}");
-    assert!(log.contains("PN: waiting for dev"), "{log}");
+}
+
+/// A callee that rings and is cancelled: 180, CANCEL answered 200, INVITE 487, ACK.
+fn uas_rings_until_cancelled() -> String {
+    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
+    s += &scenario::reply("180 Ringing", true, false, None, false);
+    s += r#"<recv request="CANCEL"/>"#;
+    s += &scenario::reply("200 OK", true, false, None, false);
+    s += &scenario::reply(
+        "487 Request Terminated",
+        true,
+        false,
+        Some("1 INVITE"),
+        false,
+    );
+    s += r#"<recv request="ACK"/>"#;
+    s += "<pause milliseconds=\"300\"/>";
+    scenario::wrap("plain", &s, &[])
+}
+
+#[test]
+fn plain_contact_rings_at_once_and_the_woken_push_contact_takes_the_call() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    gw.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let o = start(gw.local_addr().unwrap().port());
+
+    // a desk phone (plain contact) and a mobile (push contact) share the AOR
+    let plain_port = common::free_udp_port();
+    let plain = scenario::register(
+        &format!("sip:127.0.0.1:{}", o.port),
+        "sip:dev@127.0.0.1",
+        &format!("<sip:dev@127.0.0.1:{plain_port}>"),
+        300,
+        200,
+    );
+    Run::new("plain contact registers", &plain)
+        .towards_port(o.port)
+        .timeout(20)
+        .start()
+        .success(&o);
+    let asleep = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let asleep_port = asleep.local_addr().unwrap().port();
+    register_device(&o, asleep_port, "device registers").success(&o);
+    assert_eq!(contacts(&o).len(), 2);
+
+    let desk = Run::new("desk phone", &uas_rings_until_cancelled())
+        .port(plain_port)
+        .timeout(25)
+        .uas();
+    let awake_port = common::free_udp_port();
+    let mobile = Run::new("woken device", &scenario::uas_answer("pn", 100, false))
+        .port(awake_port)
+        .timeout(25)
+        .uas();
+
+    let (caller, push, rereg) =
+        push_then_reregister(&o, &gw, awake_port, || call_answered(&o, "dev"));
+    rereg.success(&o);
+    let mobile = mobile.success(&o);
+    let desk = desk.success(&o);
+
+    assert_invite_push(&push, asleep_port);
+    // the desk phone got the INVITE at once (lookup returned 1, t_relay) and was cancelled
+    assert_eq!(
+        desk.received(&format!("INVITE sip:dev@127.0.0.1:{plain_port} SIP/2.0")),
+        1,
+        "{}",
+        desk.messages()
+    );
+    assert_eq!(desk.received("CANCEL "), 1, "{}", desk.messages());
+    assert!(caller.received("SIP/2.0 180") >= 1, "{}", caller.messages());
+    // the mobile got it once woken, without the PN parameters
+    assert_eq!(
+        mobile.received(&format!("INVITE sip:dev@127.0.0.1:{awake_port} SIP/2.0")),
+        1,
+        "{}",
+        mobile.messages()
+    );
+    assert_eq!(caller.received("SIP/2.0 200"), 2, "INVITE and BYE answered");
+    assert_nothing_received(&asleep, "the old address");
+    let log = o.log();
     assert!(
-        log.contains(&format!(
-            "PN: dev is back at sip:dev@127.0.0.1:{awake_port}"
-        )),
+        log.contains(&format!("PN: relaying to sip:dev@127.0.0.1:{plain_port}")),
         "{log}"
     );
+    assert!(!log.contains("PN: waiting for"), "{log}");
+}
+
+#[test]
+fn no_re_registration_in_time_fails_the_call() {
+    if common::sipp().is_none() {
+        return;
+    }
+    let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    gw.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    // the device has 2 s to re-register; the INVITE waits 4 s for new branches
+    let script = format!("{HEAD}{ROUTES}")
+        .replace(
+            "modparam(\"tm\", \"fr_inv_timeout\", 8)",
+            "modparam(\"tm\", \"fr_inv_timeout\", 4)",
+        )
+        .replace(
+            "modparam(\"registrar\", \"pn_refresh_timeout\", 8)",
+            "modparam(\"registrar\", \"pn_refresh_timeout\", 2)",
+        );
+    assert!(script.contains("\"pn_refresh_timeout\", 2)"));
+    let o = start_with(gw.local_addr().unwrap().port(), &script);
+    let asleep = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let asleep_port = asleep.local_addr().unwrap().port();
+    register_device(&o, asleep_port, "device registers").success(&o);
+
+    // the device wakes up too late: after pn_refresh_timeout, before the INVITE gives up
+    let late = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let late_port = late.local_addr().unwrap().port();
+    let caller = Run::new("caller", &scenario::uac_expect("pn", 408))
+        .towards_port(o.port)
+        .service("dev")
+        .timeout(25)
+        .start();
+    let push = recv_push(&gw);
+    std::thread::sleep(Duration::from_millis(2600));
+    register_device(&o, late_port, "late re-registration").success(&o);
+    let caller = caller.success(&o);
+
+    assert_invite_push(&push, asleep_port);
+    assert_eq!(caller.received("SIP/2.0 408"), 1, "{}", caller.messages());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_nothing_received(&late, "the late device");
+    assert_nothing_received(&asleep, "the old address");
+    assert!(o.log().contains("PN: waiting for dev"), "{}", o.log());
 }
 
 #[test]

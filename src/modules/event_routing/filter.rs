@@ -1,12 +1,17 @@
 //! EBR filters (`ebr_data.c`): `"key=value"` strings held in an AVP, the value a shell wildcard
-//! pattern (fnmatch(3) without flags) matched against the event attribute of that name.
+//! pattern (fnmatch(3) without flags) matched against the event attribute of that name. Modules
+//! (registrar's push notifications) may also filter on one parameter of a URI attribute
+//! ([`Filter::uri_param`], OpenSIPS `ebr_filter.uri_param_key`).
 
 use crate::events::{EvValue, EventParams};
+use crate::sip::Uri;
 
 /// One `key=value` filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     pub key: String,
+    /// Match the value of this parameter of the attribute (a SIP URI), not the attribute.
+    pub param: Option<String>,
     pub pattern: String,
 }
 
@@ -20,13 +25,41 @@ impl Filter {
         }
         Ok(Filter {
             key: key.to_string(),
+            param: None,
             pattern: pattern.to_string(),
         })
+    }
+
+    /// Matches when the URI in attribute `key` has parameter `param` equal to `value` (taken
+    /// literally, not as a pattern); a URI without the parameter does not match.
+    pub fn uri_param(key: &str, param: &str, value: &str) -> Filter {
+        let mut pattern = String::with_capacity(value.len());
+        for c in value.chars() {
+            if matches!(c, '*' | '?' | '[' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        Filter {
+            key: key.to_string(),
+            param: Some(param.to_string()),
+            pattern,
+        }
     }
 
     /// Does the attribute match? Integers are matched in their decimal form; a null attribute
     /// never matches.
     fn matches_value(&self, v: &EvValue) -> bool {
+        if let Some(param) = &self.param {
+            let EvValue::Str(s) = v else { return false };
+            let Ok(uri) = Uri::parse(s.as_bytes()) else {
+                return false;
+            };
+            return match uri.params.get(param.as_bytes()) {
+                Some(val) => fnmatch(self.pattern.as_bytes(), val.unwrap_or_default()),
+                None => false,
+            };
+        }
         match v {
             EvValue::Str(s) => fnmatch(self.pattern.as_bytes(), s.as_bytes()),
             EvValue::Int(i) => fnmatch(self.pattern.as_bytes(), i.to_string().as_bytes()),
@@ -142,6 +175,7 @@ mod tests {
             f("aor=bob@*"),
             Filter {
                 key: "aor".into(),
+                param: None,
                 pattern: "bob@*".into()
             }
         );
@@ -196,6 +230,33 @@ mod tests {
         assert!(!matches(&[f("group=1"), f("aor=alice")], &contact("bob")));
         // a null attribute never matches
         assert!(!matches(&[f("shtag=*")], &contact("bob")));
+    }
+
+    #[test]
+    fn uri_parameter_filters() {
+        let ev = |uri: &str| EventParams::new().with("aor", "dev").with("uri", uri);
+        let pn = [
+            Filter::uri_param("uri", "pn-provider", "apns"),
+            Filter::uri_param("uri", "pn-prid", "T*[1]"),
+        ];
+        // any address, the parameters decide; the value is literal, not a pattern
+        assert!(matches(
+            &pn,
+            &ev("sip:dev@127.0.0.7:6000;pn-prid=T*[1];pn-provider=apns")
+        ));
+        assert!(!matches(
+            &pn,
+            &ev("sip:dev@127.0.0.7:6000;pn-prid=Tx1;pn-provider=apns")
+        ));
+        assert!(!matches(
+            &pn,
+            &ev("sip:dev@127.0.0.7:6000;pn-provider=apns")
+        ));
+        assert!(!matches(&pn, &ev("not a uri")));
+        let int = EventParams::new().with("uri", 5i64);
+        assert!(!matches(&pn, &int));
+        // parameter names compare without case, as URI parameters do
+        assert!(matches(&pn[..1], &ev("sip:dev@127.0.0.7;PN-Provider=apns")));
     }
 
     #[test]

@@ -15,6 +15,11 @@
 //!   worker's socket: create the transaction first (`t_newtran`) so retransmissions are absorbed
 //!   afterwards, and keep waits short. In a synchronous `event_route` it would block the raiser.
 //!
+//! * [`api_notify_on_event`] (OpenSIPS's EBR API for modules): the same subscription with a
+//!   Rust callback instead of a route, the attributes packed by the module; registrar's
+//!   `lookup()` uses it to inject the branch of a woken push device into the INVITE's
+//!   transaction with no script route.
+//!
 //! Filters are `"key=value"` values of the AVP, the value a shell wildcard pattern ([`filter`]).
 //! The module is an in-process subscriber of the event registry (`routing:E_X`, subscribed on
 //! first use); matching runs in the raising thread, the routes on the `ebr-notify` thread
@@ -28,14 +33,15 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use crate::events::EventParams;
-use crate::modules::tm::inject::current_tx;
+use crate::modules::tm::inject::{TxRef, current_tx};
 use crate::runtime::core_fns::sip;
 use crate::script::ast::RouteKind;
 use crate::script::module::p;
 use crate::script::{ArgValue, FunctionSpec, ModuleDescriptor, RouteMask, RunCtx, Value};
 
 use filter::Filter;
-use notify::{Job, Target};
+use notify::{Action, Job, Target};
+pub use notify::{NotifyFn, PackFn};
 use subs::{Kind, Subscription, Table};
 
 /// Every EBR subscription of the process.
@@ -101,12 +107,12 @@ fn raised(name: &str, params: &EventParams) {
     if fired.is_empty() {
         return;
     }
-    let avps = Arc::new(notify::avps_of(params));
+    let params = Arc::new(params.clone());
     for target in fired {
         notify::submit(Job {
             target,
             event: name.to_string(),
-            avps: avps.clone(),
+            params: params.clone(),
         });
     }
 }
@@ -136,8 +142,10 @@ pub fn notify_on_event(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         return -1;
     }
     let target = Target {
-        script,
-        route: *route,
+        action: Action::Route {
+            script,
+            route: *route,
+        },
         tx,
     };
     let now = Instant::now();
@@ -149,6 +157,43 @@ pub fn notify_on_event(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             -1
         }
     }
+}
+
+/// OpenSIPS EBR API `notify_on_event`, for modules: for `timeout`, every raise of `event`
+/// matching `filters` calls `notify` (on the notifier thread, never the raiser's) with `tx`
+/// and the event's attributes as AVPs, packed by `pack` when given. No script route is
+/// involved: registrar's lookup injects the branch of a woken push device this way. Returns
+/// the subscription's id.
+pub fn api_notify_on_event(
+    event: &str,
+    filters: Vec<Filter>,
+    pack: Option<PackFn>,
+    notify: NotifyFn,
+    timeout: Duration,
+    tx: Option<TxRef>,
+) -> Result<u64, String> {
+    if !hook(event) {
+        return Err(format!("event <{event}> is not available"));
+    }
+    subscribe_func(event, filters, pack, notify, timeout, tx)
+}
+
+/// The subscription of [`api_notify_on_event`], once the event is hooked.
+fn subscribe_func(
+    event: &str,
+    filters: Vec<Filter>,
+    pack: Option<PackFn>,
+    notify: NotifyFn,
+    timeout: Duration,
+    tx: Option<TxRef>,
+) -> Result<u64, String> {
+    let target = Target {
+        action: Action::Func { pack, notify },
+        tx,
+    };
+    let now = Instant::now();
+    let sub = Subscription::new(filters, now + timeout, Kind::Notify(target));
+    TABLE.add(event, sub, now).map_err(|e| e.to_string())
 }
 
 /// `wait_for_event(event, $avp(filters), timeout)`: 1 with the event's attributes pushed as
@@ -214,3 +259,108 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
     ],
     ..ModuleDescriptor::EMPTY
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn trim_uri(params: &EventParams) -> Vec<(String, Value)> {
+        notify::avps_of(params)
+            .into_iter()
+            .map(|(n, v)| match (n.as_str(), v.as_str()) {
+                ("uri", Some(u)) => {
+                    let u = u.split(";pn-").next().unwrap_or_default().to_string();
+                    (n, Value::str(u))
+                }
+                _ => (n, v),
+            })
+            .collect()
+    }
+
+    fn contact(uri: &str) -> EventParams {
+        EventParams::new().with("aor", "dev").with("uri", uri)
+    }
+
+    #[test]
+    fn module_subscriptions_call_back_with_packed_attributes() {
+        const EV: &str = "E_TEST_EBR_API_NOTIFY";
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let notify: NotifyFn = Arc::new(
+            move |t: Option<&TxRef>, avps: &crate::script::vars::AvpStore| {
+                let uri = avps.get("uri", 0).as_str().map(|s| s.into_owned());
+                let _ = tx.lock().unwrap().send((t.is_some(), uri));
+            },
+        );
+        let filters = vec![
+            Filter::uri_param("uri", "pn-provider", "apns"),
+            Filter::uri_param("uri", "pn-prid", "TOKEN"),
+        ];
+        subscribe_func(
+            EV,
+            filters,
+            Some(trim_uri),
+            notify,
+            Duration::from_millis(600),
+            None,
+        )
+        .unwrap();
+        assert_eq!(TABLE.live(EV, Instant::now()), 1);
+        let wait = Duration::from_secs(5);
+        // another device: nothing
+        raised(
+            EV,
+            &contact("sip:dev@127.0.0.8:7000;pn-provider=apns;pn-prid=OTHER"),
+        );
+        // the device, from a new address: called with the packed (trimmed) URI
+        raised(
+            EV,
+            &contact("sip:dev@127.0.0.9:7001;pn-provider=apns;pn-prid=TOKEN"),
+        );
+        assert_eq!(
+            rx.recv_timeout(wait).unwrap(),
+            (false, Some("sip:dev@127.0.0.9:7001".to_string()))
+        );
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+        // not consumed: a second re-registration is notified too
+        raised(
+            EV,
+            &contact("sip:dev@127.0.0.9:7002;pn-provider=apns;pn-prid=TOKEN"),
+        );
+        assert_eq!(
+            rx.recv_timeout(wait).unwrap().1.as_deref(),
+            Some("sip:dev@127.0.0.9:7002")
+        );
+        // after the timeout it is gone
+        std::thread::sleep(Duration::from_millis(700));
+        raised(
+            EV,
+            &contact("sip:dev@127.0.0.9:7003;pn-provider=apns;pn-prid=TOKEN"),
+        );
+        assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+        assert_eq!(TABLE.live(EV, Instant::now()), 0);
+    }
+
+    #[test]
+    fn without_packing_the_attributes_are_passed_as_they_are() {
+        const EV: &str = "E_TEST_EBR_API_PLAIN";
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let notify: NotifyFn = Arc::new(
+            move |_: Option<&TxRef>, avps: &crate::script::vars::AvpStore| {
+                let _ = tx
+                    .lock()
+                    .unwrap()
+                    .send(avps.get("uri", 0).as_str().map(|s| s.into_owned()));
+            },
+        );
+        subscribe_func(EV, Vec::new(), None, notify, Duration::from_secs(5), None).unwrap();
+        let uri = "sip:dev@127.0.0.9:7001;pn-provider=apns;pn-prid=TOKEN";
+        raised(EV, &contact(uri));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)).unwrap().as_deref(),
+            Some(uri)
+        );
+    }
+}

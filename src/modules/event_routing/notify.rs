@@ -17,12 +17,33 @@ use crate::script::{Script, Value};
 use crate::sip::Msg;
 use crate::transport::{Proto, ReceiveInfo};
 
-/// What a `notify_on_event` subscription runs.
+/// A module's handler of a notification (OpenSIPS `ebr_notify_cb`): the subscriber's
+/// transaction, if it still exists, and the event's attributes as AVPs.
+pub type NotifyFn = Arc<dyn Fn(Option<&TxRef>, &AvpStore) + Send + Sync>;
+
+/// A module's packing of the event's attributes into AVPs (OpenSIPS `ebr_pack_params_cb`),
+/// instead of [`avps_of`].
+pub type PackFn = fn(&EventParams) -> Vec<(String, Value)>;
+
+/// What a notification does.
+#[derive(Clone)]
+pub enum Action {
+    /// `notify_on_event` from the script: run this route (index in `script.routes`).
+    Route {
+        script: &'static Script,
+        route: usize,
+    },
+    /// The module API ([`super::api_notify_on_event`]): call `notify`.
+    Func {
+        pack: Option<PackFn>,
+        notify: NotifyFn,
+    },
+}
+
+/// What a `notify_on_event` subscription runs, and for which transaction.
 #[derive(Clone)]
 pub struct Target {
-    pub script: &'static Script,
-    /// Index of the route in `script.routes`.
-    pub route: usize,
+    pub action: Action,
     /// The subscriber's transaction, for `t_inject_branches`.
     pub tx: Option<TxRef>,
 }
@@ -31,7 +52,7 @@ pub struct Target {
 pub struct Job {
     pub target: Target,
     pub event: String,
-    pub avps: Arc<Vec<(String, Value)>>,
+    pub params: Arc<EventParams>,
 }
 
 /// OpenSIPS's dummy request of routes that have no SIP message.
@@ -79,22 +100,33 @@ pub fn avps_of(params: &EventParams) -> Vec<(String, Value)> {
 }
 
 fn run(job: Job) {
-    let Some(shared) = crate::runtime::global_shared() else {
-        return;
-    };
-    let Some(mut sc) = dummy_ctx(shared) else {
-        tracing::error!("event_routing: cannot build the dummy request");
-        return;
+    let Target { action, tx } = job.target;
+    let list = match &action {
+        Action::Func {
+            pack: Some(pack), ..
+        } => pack(&job.params),
+        _ => avps_of(&job.params),
     };
     let mut avps = AvpStore::default();
-    for (n, v) in job.avps.iter() {
-        avps.push(n, v.clone());
+    for (n, v) in list {
+        avps.push(&n, v);
     }
-    let Target { script, route, tx } = job.target;
-    tracing::debug!(event = %job.event, "event_routing: running the notification route");
-    with_remote_tx(tx, || {
-        crate::runtime::handler::run_route_avps(script, &mut sc, route, Some(&mut avps))
-    });
+    tracing::debug!(event = %job.event, "event_routing: running a notification");
+    match action {
+        Action::Func { notify, .. } => notify(tx.as_ref(), &avps),
+        Action::Route { script, route } => {
+            let Some(shared) = crate::runtime::global_shared() else {
+                return;
+            };
+            let Some(mut sc) = dummy_ctx(shared) else {
+                tracing::error!("event_routing: cannot build the dummy request");
+                return;
+            };
+            with_remote_tx(tx, || {
+                crate::runtime::handler::run_route_avps(script, &mut sc, route, Some(&mut avps))
+            });
+        }
+    }
 }
 
 /// Queues `job` for the notifier thread (started on first use).

@@ -1,6 +1,7 @@
 //! `lookup()`: the Request-URI becomes the best contact of the AOR, the others become branches
 //! (`SipCtx.branches`) in q order; `received` becomes the destination, Path the route set.
-//! RFC 8599 push contacts due a refresh are set apart ([`pn_split`]): the caller wakes them up.
+//! RFC 8599 push contacts due a refresh are set apart ([`pn_split`]) and woken by
+//! [`super::pn_wake`].
 
 use crate::modules::usrloc::contact::{Q_UNSPECIFIED, method_bit};
 use crate::modules::usrloc::{self, UlError};
@@ -149,6 +150,16 @@ pub fn pn_split(cfg: &PnConfig, ts: Vec<Target>, now: i64) -> (Vec<Target>, Vec<
         }
     }
     (send, wake)
+}
+
+/// The push contacts to wake when lookup may use one destination only (`b` flag, OpenSIPS
+/// `single_branch`): none when a reachable contact is there, else the best one.
+pub fn single_branch_wake(send: &[Target], mut wake: Vec<Target>) -> Vec<Target> {
+    if !send.is_empty() {
+        wake.clear();
+    }
+    wake.truncate(1);
+    wake
 }
 
 /// Appends every target as a branch.
@@ -302,7 +313,7 @@ mod tests {
             // matched by PN parameters for an upstream proxy: sent as is
             t(pn_uri, 0, 100),
         ];
-        let (send, wake) = pn_split(&cfg, ts, 1000);
+        let (send, wake) = pn_split(&cfg, ts.clone(), 1000);
         assert_eq!(wake.len(), 1);
         assert_eq!(wake[0].last_modified, 100);
         let uris: Vec<&str> = send.iter().map(|t| t.uri.as_str()).collect();
@@ -310,5 +321,11 @@ mod tests {
             uris,
             ["sip:plain@127.0.0.6", "sip:d@127.0.0.5:5070", pn_uri]
         );
+        // one destination only: the reachable contact, no push
+        assert!(single_branch_wake(&send, wake.clone()).is_empty());
+        let two = vec![wake[0].clone(), t(pn_uri, FL_PN_ON, 50)];
+        let one = single_branch_wake(&[], two);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].last_modified, 100);
     }
 }

@@ -13,6 +13,7 @@ pub mod gruu;
 mod lookup;
 pub mod pn;
 mod pn_timer;
+pub mod pn_wake;
 mod reply;
 mod save;
 #[cfg(test)]
@@ -411,7 +412,7 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         Vec::new()
     };
     let now = usrloc::now();
-    let mut woken = 0;
+    let mut woken = false;
     let rc = match targets(&table, &aor) {
         Ok(ts) => {
             let (ts, lflags) = match &gruu {
@@ -427,8 +428,17 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             match lookup::filter(m, ts, &lflags) {
                 Err(code) => code,
                 Ok(ts) if st.cfg.pn.enable => {
-                    let (send, wake) = lookup::pn_split(&st.cfg.pn, ts, now);
-                    woken = wake_up(m, &table, &aor, &wake);
+                    let (send, mut wake) = lookup::pn_split(&st.cfg.pn, ts, now);
+                    if lflags.no_branches {
+                        wake = lookup::single_branch_wake(&send, wake);
+                    }
+                    // before `apply`: the transaction keeps the request as it is now
+                    match pn_wake::awake(m, &st.cfg.pn, &table, &aor, &wake) {
+                        pn_wake::Awake::Sent => woken = true,
+                        pn_wake::Awake::NoneSent => {}
+                        pn_wake::Awake::Retransmission => return 0,
+                        pn_wake::Awake::Error => return lookup::INTERNAL_ERROR,
+                    }
                     if send.is_empty() {
                         lookup::NOT_FOUND
                     } else {
@@ -443,11 +453,7 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
             lookup::INTERNAL_ERROR
         }
     };
-    let rc = if rc < 0 && woken > 0 {
-        lookup::PN_SENT
-    } else {
-        rc
-    };
+    let rc = if rc < 0 && woken { lookup::PN_SENT } else { rc };
     let mut found_in_branches = false;
     for b in aor_branches {
         let Ok(baor) = aor_of(&b.uri, &st.cfg, use_domain()) else {
@@ -467,34 +473,6 @@ fn w_lookup(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     } else {
         rc
     }
-}
-
-/// RFC 8599: raises E_UL_CONTACT_REFRESH for each push contact in `wake`, so the script's
-/// `event_route` sends the notification (OpenSIPS `pn_trigger_pn`, reason `ini-<METHOD>`);
-/// the number of events that had a listener.
-fn wake_up(m: &SipCtx, table: &str, aor: &str, wake: &[Target]) -> usize {
-    if wake.is_empty() {
-        return 0;
-    }
-    let Ok(dom) = usrloc::domain(table) else {
-        return 0;
-    };
-    let method = String::from_utf8_lossy(m.msg.method_bytes());
-    let reason: String = format!("ini-{method}").chars().take(32).collect();
-    let callid = String::from_utf8_lossy(m.msg.call_id()).into_owned();
-    let mut raised = 0;
-    for t in wake {
-        match dom.raise_refresh(aor, t.contact_id, &reason, &callid) {
-            Ok(true) => raised += 1,
-            Ok(false) => tracing::warn!(
-                "lookup: push contact <{}> needs a notification but nothing listens to \
-                 E_UL_CONTACT_REFRESH",
-                t.uri
-            ),
-            Err(e) => tracing::error!("lookup {aor}: {e}"),
-        }
-    }
-    raised
 }
 
 /// `registered` / `is_registered(domain[, aor])`: 1 when the AOR has a valid contact.

@@ -13,8 +13,8 @@
 use std::cell::RefCell;
 use std::sync::{Arc, Weak};
 
-use crate::runtime::SipCtx;
 use crate::runtime::core_fns::sip;
+use crate::runtime::{Shared, SipCtx};
 use crate::script::vars::AvpStore;
 use crate::script::{ArgValue, RunCtx, Value};
 use crate::sip::Method;
@@ -141,6 +141,12 @@ fn stop_waiting(tx: &Arc<Transaction>) {
 /// `t_wait_for_new_branches()`: INVITE transactions only.
 pub fn t_wait_for_new_branches(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
     let Some(m) = sip(ctx) else { return -1 };
+    wait_for_new_branches(m)
+}
+
+/// The transaction of the run waits for new branches (OpenSIPS tm API
+/// `t_wait_for_new_branches`, as registrar's lookup uses it for push contacts).
+pub fn wait_for_new_branches(m: &SipCtx) -> i32 {
     if m.msg.method() != Method::Invite {
         tracing::error!("t_wait_for_new_branches: for INVITE transactions only");
         return -1;
@@ -241,8 +247,8 @@ fn first_path_uri(path: &str) -> Option<String> {
     Some(inner.trim().to_string()).filter(|u| !u.is_empty())
 }
 
-fn socket_id(m: &SipCtx, name: &str) -> Option<SocketId> {
-    let core = m.shared.core()?;
+fn socket_id(shared: &Shared, name: &str) -> Option<SocketId> {
+    let core = shared.core()?;
     core.transport()
         .sockets()
         .iter()
@@ -252,7 +258,7 @@ fn socket_id(m: &SipCtx, name: &str) -> Option<SocketId> {
 /// The branch of a usrloc contact event (`ul_contact_event_to_msg`): `uri` as Request-URI, the
 /// first `path` hop else `received` as next hop, `bflags`, and the `socket` it registered
 /// through. Err when the attributes hold no contact.
-pub fn event_branch(avps: &AvpStore, m: &SipCtx) -> Result<BranchSpec, &'static str> {
+pub fn event_branch(avps: &AvpStore, shared: &Shared) -> Result<BranchSpec, &'static str> {
     let uri = avp_str(avps, "uri").ok_or("no $avp(uri): not a usrloc contact event")?;
     let path = avp_str(avps, "path");
     let dst_uri = path
@@ -260,7 +266,7 @@ pub fn event_branch(avps: &AvpStore, m: &SipCtx) -> Result<BranchSpec, &'static 
         .and_then(first_path_uri)
         .or_else(|| avp_str(avps, "received"));
     let socket = avp_str(avps, "socket").and_then(|s| {
-        let id = socket_id(m, &s);
+        let id = socket_id(shared, &s);
         if id.is_none() {
             tracing::warn!("t_inject_branches: socket `{s}` of the event is not ours, ignored");
         }
@@ -331,7 +337,7 @@ pub fn t_inject_branches(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         *ctx.avps = avps;
         return -1;
     };
-    let event = (source == InjectSource::Event).then(|| event_branch(&avps, m));
+    let event = (source == InjectSource::Event).then(|| event_branch(&avps, &m.shared));
     let local = run_tx(m);
     let is_local = local.is_some();
     let Some(tx) = local.or_else(remote_tx) else {
@@ -358,6 +364,12 @@ pub fn t_inject_branches(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         }
     };
     *ctx.avps = avps;
+    inject(&tx, &specs, flags)
+}
+
+/// Adds `specs` as new branches of `tx` (after cancelling the pending ones with
+/// `flags.cancel`); 1 when one went out.
+fn inject(tx: &Arc<Transaction>, specs: &[BranchSpec], flags: InjectFlags) -> i32 {
     if specs.is_empty() {
         return -1;
     }
@@ -370,24 +382,41 @@ pub fn t_inject_branches(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         if flags.cancel {
             for i in 0..st.branches.len() {
                 let b = &mut st.branches[i];
-                ended |= uac::cancel_branch(&tx, b, i);
+                ended |= uac::cancel_branch(tx, b, i);
             }
         }
-        if add_branches(&tx, &mut st, &specs) == 0 {
+        if add_branches(tx, &mut st, specs) == 0 {
             drop(st);
             if ended {
-                reply::check_final(&tx);
+                reply::check_final(tx);
             }
             return -1;
         }
         ended
     };
     if flags.last {
-        stop_waiting(&tx);
+        stop_waiting(tx);
     } else if ended {
-        reply::check_final(&tx);
+        reply::check_final(tx);
     }
     1
+}
+
+/// OpenSIPS tm API `t_inject_ul_event_branch`: a new branch of `tx` towards the contact of
+/// the usrloc event whose attributes `avps` holds ([`event_branch`]). 1 when it went out; -1
+/// when the transaction is gone or answered, the attributes hold no contact, or sending failed.
+pub fn inject_event_branch(tx: &TxRef, avps: &AvpStore) -> i32 {
+    let Some(tx) = tx.upgrade() else {
+        return -1;
+    };
+    let spec = match event_branch(avps, &tx.shared) {
+        Ok(spec) => spec,
+        Err(e) => {
+            tracing::error!("t_inject_ul_event_branch: {e}");
+            return -1;
+        }
+    };
+    inject(&tx, &[spec], InjectFlags::default())
 }
 
 #[cfg(test)]
@@ -445,17 +474,17 @@ mod tests {
         };
         let m = SipCtx::new(msg, info, shared);
         let mut avps = AvpStore::default();
-        assert!(event_branch(&avps, &m).is_err());
+        assert!(event_branch(&avps, &m.shared).is_err());
         avps.push("uri", Value::str("sip:bob@127.0.0.2:5070"));
         avps.push("received", Value::str("sip:127.0.0.3:5071"));
         avps.push("bflags", Value::Int(4));
-        let b = event_branch(&avps, &m).unwrap();
+        let b = event_branch(&avps, &m.shared).unwrap();
         assert_eq!(b.uri, "sip:bob@127.0.0.2:5070");
         assert_eq!(b.dst_uri.as_deref(), Some("sip:127.0.0.3:5071"));
         assert_eq!(b.bflags, 4);
         // a Path wins over received
         avps.push("path", Value::str("<sip:127.0.0.4:5072;lr>, <sip:core;lr>"));
-        let b = event_branch(&avps, &m).unwrap();
+        let b = event_branch(&avps, &m.shared).unwrap();
         assert_eq!(b.dst_uri.as_deref(), Some("sip:127.0.0.4:5072;lr"));
         assert_eq!(
             b.path.as_deref(),

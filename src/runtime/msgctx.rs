@@ -551,6 +551,14 @@ impl MessageAccess for SipCtx {
         }
         self.err.take()
     }
+
+    fn read_pv(&mut self, pv: &PvSpec, err: &mut Option<ErrInfo>) -> Option<Value> {
+        let v = MessageAccess::get_pv(self, pv);
+        if let Some(e) = self.take_error() {
+            *err = Some(e);
+        }
+        v
+    }
 }
 
 /// Values of the header lines named `name` (case-insensitive; compact and long forms of a known

@@ -260,12 +260,7 @@ impl RunCtx<'_> {
     /// A message pseudo-variable; a parse error met while reading it is kept for `error_route`.
     #[inline]
     pub(crate) fn read_message_pv(&mut self, spec: &PvSpec) -> Option<Value> {
-        let m = self.msg.as_mut()?;
-        let v = m.get_pv(spec);
-        if let Some(e) = m.take_error() {
-            self.err = Some(e);
-        }
-        v
+        self.msg.as_mut()?.read_pv(spec, &mut self.err)
     }
 
     /// The integer of an integer-typed `$var(name)` read straight from its slot (no

@@ -218,6 +218,15 @@ pub trait MessageAccess {
     fn take_error(&mut self) -> Option<super::errinfo::ErrInfo> {
         None
     }
+    /// [`MessageAccess::get_pv`] then [`MessageAccess::take_error`] in one call (one dynamic
+    /// dispatch per read): an error met is stored in `err`.
+    fn read_pv(&mut self, pv: &PvSpec, err: &mut Option<super::errinfo::ErrInfo>) -> Option<Value> {
+        let v = self.get_pv(pv);
+        if let Some(e) = self.take_error() {
+            *err = Some(e);
+        }
+        v
+    }
 }
 
 /// A script function: returns >0 true, <0 false, 0 = stop the script.

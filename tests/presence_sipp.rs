@@ -23,6 +23,7 @@ struct Params {
     db_update_period: u32,
     clean_period: u32,
     pidf_manipulation: u8,
+    min_expires: u32,
 }
 
 const DEFAULT: Params = Params {
@@ -31,6 +32,7 @@ const DEFAULT: Params = Params {
     fallback2db: 0,
     db_update_period: 1,
     clean_period: 100,
+    min_expires: 0,
 };
 
 /// The presence part of the residential_full scenario script: initial PUBLISH / SUBSCRIBE
@@ -59,6 +61,7 @@ modparam("presence_xml", "pidf_manipulation", {pidf})
 modparam("presence", "fallback2db", {fb})
 modparam("presence", "db_update_period", {dbu})
 modparam("presence", "clean_period", {clean})
+modparam("presence", "min_expires", {min_expires})
 
 route {{
     if (has_totag()) {{
@@ -101,6 +104,7 @@ route[handle_presence] {{
         dbu = p.db_update_period,
         clean = p.clean_period,
         pidf = p.pidf_manipulation,
+        min_expires = p.min_expires,
     )
 }
 
@@ -795,6 +799,33 @@ fn subscribe_errors() {
     Run::new("refused SUBSCRIBEs", &wrap("errors", &s, &vars))
         .towards_port(osips.port)
         .done(&osips);
+}
+
+/// With `min_expires` 60 a PUBLISH or SUBSCRIBE asking for 5 seconds gets 423 with
+/// `Min-Expires: 60` (RFC 3903 §6, RFC 6665 §4.2.1.1) and stores nothing; 120 seconds is fine.
+#[test]
+fn too_brief_expires() {
+    let Some((_dir, url, osips)) = fresh_osips(&Params {
+        min_expires: 60,
+        ..DEFAULT
+    }) else {
+        return;
+    };
+    let mut vars = Vec::new();
+    let mut s = publish(1, "Event: presence\nExpires: 5\n", Some(&pidf("too-brief")));
+    s += &recv("response=\"423\"", &["Min-Expires: 60"], "p", &mut vars);
+    s += &subscribe(1, 5, None);
+    s += &recv("response=\"423\"", &["Min-Expires: 60"], "s", &mut vars);
+    Run::new("too brief requests", &wrap("brief", &s, &vars))
+        .towards_port(osips.port)
+        .done(&osips);
+    assert!(presentity_bodies(&url).is_empty());
+    assert_eq!(
+        osips.mi("subs_phtable_list", json!({})).unwrap()["Subscriptions"],
+        json!([])
+    );
+    publish_new(&osips, "long-enough", 120);
+    assert_eq!(presentity_bodies(&url).len(), 1);
 }
 
 /// RFC 3857 watcher information and a change of authorization: alice watches her watchers

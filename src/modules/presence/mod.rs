@@ -52,6 +52,9 @@ pub struct Config {
     pub expires_offset: u32,
     pub max_expires_subscribe: u32,
     pub max_expires_publish: u32,
+    /// The shortest Expires a PUBLISH or SUBSCRIBE may ask for; shorter non-zero ones get
+    /// `423 Interval Too Brief` (0: no minimum). Kamailio's parameter: OpenSIPS 3.x has none.
+    pub min_expires: u32,
     /// Seconds between cleanups (0: none).
     pub clean_period: u64,
     /// Seconds between writes of changed subscriptions (without fallback2db; 0: none).
@@ -71,6 +74,7 @@ impl Default for Config {
             expires_offset: 0,
             max_expires_subscribe: 3600,
             max_expires_publish: 3600,
+            min_expires: 0,
             clean_period: 100,
             db_update_period: 100,
             server_address: None,
@@ -120,6 +124,7 @@ fn config(ctx: &InitCtx<'_>) -> Result<Config, String> {
         expires_offset: cap(uint(ctx, "expires_offset", 0)?),
         max_expires_subscribe: cap(uint(ctx, "max_expires_subscribe", 3600)?),
         max_expires_publish: cap(uint(ctx, "max_expires_publish", 3600)?),
+        min_expires: cap(uint(ctx, "min_expires", 0)?),
         clean_period: uint(ctx, "clean_period", 100)?,
         db_update_period: uint(ctx, "db_update_period", 100)?,
         server_address: (!server_address.trim().is_empty())
@@ -252,6 +257,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ParamSpec::int("expires_offset"),
         ParamSpec::int("max_expires_subscribe"),
         ParamSpec::int("max_expires_publish"),
+        ParamSpec::int("min_expires"),
         ParamSpec::int("clean_period"),
         ParamSpec::int("db_update_period"),
         ParamSpec::str("server_address"),

@@ -38,6 +38,19 @@ fn bad_event() -> Refusal {
     }
 }
 
+/// `423 Interval Too Brief` with `Min-Expires` (RFC 3903 §6 step 5, RFC 6665 §4.2.1.1) when
+/// `expires` is non-zero and below `min_expires` (0: no minimum); else `expires` capped at `max`.
+pub fn check_expires(expires: u32, min_expires: u32, max: u32) -> Result<u32, Refusal> {
+    if expires != 0 && expires < min_expires {
+        return Err(Refusal {
+            code: 423,
+            reason: "Interval Too Brief",
+            headers: format!("Min-Expires: {min_expires}\r\n"),
+        });
+    }
+    Ok(expires.min(max))
+}
+
 /// A new entity tag, unique in this process and unlikely to repeat across restarts.
 pub fn new_etag() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
@@ -113,8 +126,8 @@ fn process(p: &Presence, m: &SipCtx, sender: Option<&str>) -> Result<Accepted, R
         Some(Ok(e)) => e,
         Some(Err(_)) => return Err(refuse(400, "Bad request")),
         None => ev.default_expires,
-    }
-    .min(p.cfg.max_expires_publish);
+    };
+    let expires = check_expires(expires, p.cfg.min_expires, p.cfg.max_expires_publish)?;
     let (user, domain) = target(m)?;
     let body = m.msg.body();
     if body.is_empty() && if_match.is_none() {
@@ -287,5 +300,18 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with("a."));
         assert!(a.bytes().all(|c| c.is_ascii_graphic()));
+    }
+
+    #[test]
+    fn expires_below_the_minimum_is_too_brief() {
+        let r = check_expires(5, 60, 3600).unwrap_err();
+        assert_eq!((r.code, r.reason), (423, "Interval Too Brief"));
+        assert_eq!(r.headers, "Min-Expires: 60\r\n");
+        // Expires: 0 ends the publication or subscription whatever the minimum.
+        assert_eq!(check_expires(0, 60, 3600), Ok(0));
+        assert_eq!(check_expires(60, 60, 3600), Ok(60));
+        assert_eq!(check_expires(7200, 60, 3600), Ok(3600));
+        // No minimum set.
+        assert_eq!(check_expires(1, 0, 3600), Ok(1));
     }
 }

@@ -9,7 +9,7 @@ use crate::script::{ArgValue, RunCtx};
 use crate::sip::Uri;
 
 use super::event::{self, AuthDecision, EventPackage};
-use super::publish::{Refusal, target};
+use super::publish::{Refusal, check_expires, target};
 use super::store::Watcher;
 use super::subs::{DialogKey, Status, Subscription};
 use super::{Presence, notify, now, reply};
@@ -96,8 +96,8 @@ fn read(p: &Presence, m: &SipCtx) -> Result<Request, Refusal> {
         Some(Ok(e)) => e,
         Some(Err(_)) => return Err(bad_request()),
         None => ev.default_expires,
-    }
-    .min(p.cfg.max_expires_subscribe);
+    };
+    let expires = check_expires(expires, p.cfg.min_expires, p.cfg.max_expires_subscribe)?;
     let to = msg.to().map_err(|_| bad_request())?;
     let (to_user, to_domain) = user_host(&to.uri);
     let from = msg.from().map_err(|_| bad_request())?;

@@ -1,5 +1,6 @@
-//! Dynamic branches (§8.3): `t_wait_for_new_branches` keeps an INVITE transaction open (a
-//! "phony" pending branch) after its branches ended, for at most `fr_inv_timeout`;
+//! Dynamic branches (§8.3): `t_wait_for_new_branches([branches])` keeps an INVITE transaction
+//! open (a "phony" pending branch) after its branches ended, for at most `fr_inv_timeout` or
+//! until `branches` branches were injected;
 //! `t_inject_branches("msg"|"event"[, flags])` adds new branches: the current message's
 //! destinations, or the contact of the usrloc event (E_UL_CONTACT_*) whose attributes an
 //! event_routing notification route holds as `$avp(uri)`, `$avp(received)`... ; flags `cancel`
@@ -138,15 +139,25 @@ fn stop_waiting(tx: &Arc<Transaction>) {
     }
 }
 
-/// `t_wait_for_new_branches()`: INVITE transactions only.
-pub fn t_wait_for_new_branches(ctx: &mut RunCtx<'_>, _args: &[ArgValue<'_>]) -> i32 {
+/// `t_wait_for_new_branches([branches])`: INVITE transactions only; `branches` (> 0) ends the
+/// wait once that many branches were injected (0 or none: no limit).
+pub fn t_wait_for_new_branches(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
+    let max = args
+        .first()
+        .and_then(ArgValue::int)
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|&n| n > 0);
     let Some(m) = sip(ctx) else { return -1 };
-    wait_for_new_branches(m)
+    wait_for_branches(m, max)
 }
 
 /// The transaction of the run waits for new branches (OpenSIPS tm API
 /// `t_wait_for_new_branches`, as registrar's lookup uses it for push contacts).
 pub fn wait_for_new_branches(m: &SipCtx) -> i32 {
+    wait_for_branches(m, None)
+}
+
+fn wait_for_branches(m: &SipCtx, max: Option<u32>) -> i32 {
     if m.msg.method() != Method::Invite {
         tracing::error!("t_wait_for_new_branches: for INVITE transactions only");
         return -1;
@@ -160,6 +171,7 @@ pub fn wait_for_new_branches(m: &SipCtx) -> i32 {
         return -1;
     }
     st.waiting = true;
+    st.waiting_left = max;
     if let Some(t) = st.waiting_timer.take() {
         crate::timer::global().cancel(t);
     }
@@ -373,7 +385,7 @@ fn inject(tx: &Arc<Transaction>, specs: &[BranchSpec], flags: InjectFlags) -> i3
     if specs.is_empty() {
         return -1;
     }
-    let ended = {
+    let (ended, all_came) = {
         let mut st = tx.state.lock();
         if st.uas.status >= 200 || st.cancelled || st.deleted {
             return -1;
@@ -385,21 +397,31 @@ fn inject(tx: &Arc<Transaction>, specs: &[BranchSpec], flags: InjectFlags) -> i3
                 ended |= uac::cancel_branch(tx, b, i);
             }
         }
-        if add_branches(tx, &mut st, specs) == 0 {
+        let sent = add_branches(tx, &mut st, specs);
+        if sent == 0 {
             drop(st);
             if ended {
                 reply::check_final(tx);
             }
             return -1;
         }
-        ended
+        let all_came = st.waiting && count_injected(&mut st.waiting_left, sent);
+        (ended, all_came)
     };
-    if flags.last {
+    if flags.last || all_came {
         stop_waiting(tx);
     } else if ended {
         reply::check_final(tx);
     }
     1
+}
+
+/// Counts `sent` injected branches against the `t_wait_for_new_branches(branches)` limit;
+/// true when it is reached (the wait ends).
+fn count_injected(left: &mut Option<u32>, sent: usize) -> bool {
+    let Some(n) = left else { return false };
+    *n = n.saturating_sub(u32::try_from(sent).unwrap_or(u32::MAX));
+    *n == 0
 }
 
 /// OpenSIPS tm API `t_inject_ul_event_branch`: a new branch of `tx` towards the contact of
@@ -449,6 +471,37 @@ mod tests {
         assert_eq!(f("cancel, l"), Some(both));
         assert_eq!(f("x"), None);
         assert_eq!(f("cancelx"), None);
+    }
+
+    #[test]
+    fn injected_branches_count_down_the_wait() {
+        let mut unlimited = None;
+        assert!(!count_injected(&mut unlimited, 5));
+        assert_eq!(unlimited, None);
+        let mut left = Some(3);
+        assert!(!count_injected(&mut left, 1));
+        assert_eq!(left, Some(2));
+        // Two at once (a "msg" injection with an added branch) reach the limit.
+        assert!(count_injected(&mut left, 2));
+        let mut left = Some(1);
+        assert!(count_injected(&mut left, 4));
+        assert_eq!(left, Some(0));
+    }
+
+    #[test]
+    fn wait_takes_an_optional_branch_count() {
+        let check = |call: &str| {
+            crate::script::check_str(
+                "t.cfg",
+                &format!("loadmodule \"tm.so\"\nroute {{ t_newtran(); {call}; exit; }}\n"),
+                &crate::script::Registry::builtin(),
+            )
+            .script
+            .is_some()
+        };
+        assert!(check("t_wait_for_new_branches()"));
+        assert!(check("t_wait_for_new_branches(2)"));
+        assert!(!check("t_wait_for_new_branches(2, 3)"));
     }
 
     #[test]

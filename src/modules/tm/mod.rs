@@ -180,7 +180,7 @@ pub static DESCRIPTOR: ModuleDescriptor = ModuleDescriptor {
         ),
         f(
             "t_wait_for_new_branches",
-            &[],
+            &[p::OPT_INT],
             R,
             inject::t_wait_for_new_branches,
         ),

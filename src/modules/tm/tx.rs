@@ -92,6 +92,9 @@ pub struct TxState {
     /// `t_wait_for_new_branches`: a phony pending branch keeps the transaction open.
     pub waiting: bool,
     pub waiting_timer: Option<TimerId>,
+    /// `t_wait_for_new_branches(branches)`: how many injected branches are still awaited
+    /// (None: no limit).
+    pub waiting_left: Option<u32>,
 }
 
 fn next_id() -> u64 {
@@ -150,6 +153,7 @@ impl Transaction {
                 originated: false,
                 waiting: false,
                 waiting_timer: None,
+                waiting_left: None,
             }),
             cancel_hdrs: Mutex::new(CancelHdrs::default()),
         })

@@ -115,15 +115,7 @@ fn register_over(
 
 /// The caller's INVITE to `user`, answered and hung up.
 fn call_answered(o: &Osips, user: &str) -> Sipp {
-    let mut s = invite(RURI, TO_SERVICE, 1, true);
-    s += r#"<recv response="100" optional="true"/>
-<recv response="180" optional="true"/>
-<recv response="200" rrs="true"/>"#;
-    s += &scenario::in_dialog("ACK", 1, false);
-    s += "<pause milliseconds=\"200\"/>";
-    s += &scenario::in_dialog("BYE", 2, false);
-    s += r#"<recv response="200"/>"#;
-    Run::new("caller", &scenario::wrap("ebr", &s, &[]))
+    Run::new("caller", &scenario::uac_answered("ebr"))
         .towards_port(o.port)
         .service(user)
         .timeout(20)

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::osips::Osips;
 use common::scenario;
-use common::sipp::{Run, Sipp};
+use common::sipp::{self, Run, Sipp};
 use serde_json::{Value, json};
 
 const HEAD: &str = r#"
@@ -142,15 +142,6 @@ fn register_device_for(o: &Osips, contact_port: u16, expires: u32, what: &str) -
         .towards_port(o.port)
         .timeout(20)
         .start()
-}
-
-/// The caller's INVITE to `user`, answered and hung up.
-fn call_answered(o: &Osips, user: &str) -> Sipp {
-    Run::new("caller", &scenario::uac_answered("pn"))
-        .towards_port(o.port)
-        .service(user)
-        .timeout(25)
-        .done(o)
 }
 
 /// The one push the gateway receives (the event as JSON).
@@ -289,8 +280,9 @@ fn push_only_aor_with_a_script_that_only_relays() {
     let awake_port = common::free_udp_port();
     let callee = woken_device(awake_port);
 
-    let (caller, push, rereg) =
-        push_then_reregister(&o, &gw, awake_port, || call_answered(&o, "dev"));
+    let (caller, push, rereg) = push_then_reregister(&o, &gw, awake_port, || {
+        sipp::call_answered(&o, "pn", "dev", 25)
+    });
     rereg.success(&o);
     let callee = callee.success(&o);
 
@@ -312,24 +304,6 @@ fn push_only_aor_with_a_script_that_only_relays() {
     assert!(log.contains("for ini-INVITE"), "{log}");
 }
 
-/// A callee that rings and is cancelled: 180, CANCEL answered 200, INVITE 487, ACK.
-fn uas_rings_until_cancelled() -> String {
-    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
-    s += &scenario::reply("180 Ringing", true, false, None, false);
-    s += r#"<recv request="CANCEL"/>"#;
-    s += &scenario::reply("200 OK", true, false, None, false);
-    s += &scenario::reply(
-        "487 Request Terminated",
-        true,
-        false,
-        Some("1 INVITE"),
-        false,
-    );
-    s += r#"<recv request="ACK"/>"#;
-    s += "<pause milliseconds=\"300\"/>";
-    scenario::wrap("plain", &s, &[])
-}
-
 #[test]
 fn plain_contact_rings_at_once_and_the_woken_push_contact_takes_the_call() {
     if common::sipp().is_none() {
@@ -349,15 +323,19 @@ fn plain_contact_rings_at_once_and_the_woken_push_contact_takes_the_call() {
     let (asleep, asleep_port) = register_asleep(&o);
     assert_eq!(contacts(&o).len(), 2);
 
-    let desk = Run::new("desk phone", &uas_rings_until_cancelled())
-        .port(plain_port)
-        .timeout(25)
-        .uas();
+    let desk = Run::new(
+        "desk phone",
+        &scenario::uas_ring_until_cancel("plain", None),
+    )
+    .port(plain_port)
+    .timeout(25)
+    .uas();
     let awake_port = common::free_udp_port();
     let mobile = woken_device(awake_port);
 
-    let (caller, push, rereg) =
-        push_then_reregister(&o, &gw, awake_port, || call_answered(&o, "dev"));
+    let (caller, push, rereg) = push_then_reregister(&o, &gw, awake_port, || {
+        sipp::call_answered(&o, "pn", "dev", 25)
+    });
     rereg.success(&o);
     let mobile = mobile.success(&o);
     let desk = desk.success(&o);

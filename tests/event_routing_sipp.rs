@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::osips::Osips;
 use common::scenario::{self, Check, RURI, TO_SERVICE, ack_final, invite};
-use common::sipp::{Run, Sipp, Transport};
+use common::sipp::{self, Run, Sipp, Transport};
 
 const SCRIPT: &str = r#"
 socket = udp:127.0.0.1:@PORT@
@@ -113,23 +113,6 @@ fn register_over(
         .start()
 }
 
-/// The caller's INVITE to `user`, answered and hung up.
-fn call_answered(o: &Osips, user: &str) -> Sipp {
-    let mut s = invite(RURI, TO_SERVICE, 1, true);
-    s += r#"<recv response="100" optional="true"/>
-<recv response="180" optional="true"/>
-<recv response="200" rrs="true"/>"#;
-    s += &scenario::in_dialog("ACK", 1, false);
-    s += "<pause milliseconds=\"200\"/>";
-    s += &scenario::in_dialog("BYE", 2, false);
-    s += r#"<recv response="200"/>"#;
-    Run::new("caller", &scenario::wrap("ebr", &s, &[]))
-        .towards_port(o.port)
-        .service(user)
-        .timeout(20)
-        .done(o)
-}
-
 /// The caller's INVITE to `user`, ended by osips with `code`.
 fn call_failed(o: &Osips, user: &str, code: u16) -> Sipp {
     let mut s = invite(RURI, TO_SERVICE, 1, true);
@@ -157,7 +140,7 @@ fn a_registration_during_the_call_is_injected_and_answers() {
         .timeout(20)
         .uas();
     let reg = register_later(&o, "bob", callee_port, 1000);
-    let caller = call_answered(&o, "bob");
+    let caller = sipp::call_answered(&o, "ebr", "bob", 20);
     reg.success(&o);
     let callee = callee.success(&o);
     assert_eq!(callee.received("INVITE"), 1);
@@ -224,21 +207,6 @@ fn flag_l_ends_the_wait_with_the_injected_branch() {
     assert_eq!(caller.received("SIP/2.0 486"), 1);
 }
 
-/// Callee: rings, then wants the CANCEL within 2.2 s (fr_inv_timeout would send it only after
-/// 4 s); answers it and ends the INVITE with 487.
-fn uas_ring_until_early_cancel() -> String {
-    let reply =
-        |code: &str, tag: bool, cseq: Option<&str>| scenario::reply(code, tag, false, cseq, false);
-    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
-    s += &reply("180 Ringing", true, None);
-    s += r#"<recv request="CANCEL" timeout="2200"/>"#;
-    s += &reply("200 OK", true, None);
-    s += &reply("487 Request Terminated", true, Some("1 INVITE"));
-    s += r#"<recv request="ACK" crlf="true"/>"#;
-    s += "<pause milliseconds=\"300\"/>";
-    scenario::wrap("ebr", &s, &[])
-}
-
 #[test]
 fn flag_cancel_replaces_the_ringing_branch() {
     if common::sipp().is_none() {
@@ -246,10 +214,15 @@ fn flag_cancel_replaces_the_ringing_branch() {
     }
     let (o, _) = start();
     let (first, second) = (common::free_udp_port(), common::free_udp_port());
-    let ringing = Run::new("first contact", &uas_ring_until_early_cancel())
-        .port(first)
-        .timeout(20)
-        .uas();
+    // the first contact rings and wants the CANCEL within 2.2 s (fr_inv_timeout would send it
+    // only after 4 s)
+    let ringing = Run::new(
+        "first contact",
+        &scenario::uas_ring_until_cancel("ebr", Some(2200)),
+    )
+    .port(first)
+    .timeout(20)
+    .uas();
     // the second contact rings long: only the "cancel" flag ends the first one early
     let answers = Run::new("second contact", &scenario::uas_answer("ebr", 2500, false))
         .port(second)
@@ -257,7 +230,7 @@ fn flag_cancel_replaces_the_ringing_branch() {
         .uas();
     let reg1 = register_later(&o, "pick", first, 300);
     let reg2 = register_later(&o, "pick", second, 1000);
-    let caller = call_answered(&o, "pick");
+    let caller = sipp::call_answered(&o, "ebr", "pick", 20);
     reg1.success(&o);
     reg2.success(&o);
     let ringing = ringing.success(&o);

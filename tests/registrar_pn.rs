@@ -16,8 +16,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::osips::Osips;
-use common::scenario::{self, RURI, TO_SERVICE, invite};
-use common::sipp::{Run, Sipp};
+use common::scenario;
+use common::sipp::{self, Run, Sipp};
 use serde_json::{Value, json};
 
 const HEAD: &str = r#"
@@ -41,12 +41,20 @@ modparam("registrar", "pn_ct_match_params", "pn-provider, pn-prid, pn-param")
 modparam("registrar", "pn_refresh_timeout", 8)
 "#;
 
-const ROUTES: &str = r#"
+const STARTUP_ROUTE: &str = r#"
 startup_route {
     # the push gateway: it turns the event into an APNs / FCM request
     subscribe_event("E_UL_CONTACT_REFRESH", "udp:127.0.0.1:@PUSH@");
 }
+"#;
 
+const EVENT_ROUTE: &str = r#"
+event_route[E_UL_CONTACT_REFRESH] {
+    xlog("PN: wake up $param(aor) $param(uri) for $param(reason) $param(req_callid)\n");
+}
+"#;
+
+const ROUTES: &str = r#"
 route {
     if (is_method("REGISTER")) {
         save("location");
@@ -71,18 +79,10 @@ route {
         exit;
     }
 }
-
-event_route[E_UL_CONTACT_REFRESH] {
-    xlog("PN: wake up $param(aor) $param(uri) for $param(reason) $param(req_callid)\n");
-}
 "#;
 
 /// Nothing about push notifications in the request route: lookup() and t_relay() only.
 const MINIMAL_ROUTES: &str = r#"
-startup_route {
-    subscribe_event("E_UL_CONTACT_REFRESH", "udp:127.0.0.1:@PUSH@");
-}
-
 route {
     if (is_method("REGISTER")) {
         save("location");
@@ -92,16 +92,18 @@ route {
     lookup("location");
     if ($rc == 1) t_relay();
 }
-
-event_route[E_UL_CONTACT_REFRESH] {
-    xlog("PN: wake up $param(aor) $param(uri) for $param(reason) $param(req_callid)\n");
-}
 "#;
+
+/// The whole script around the request `route`: the push gateway's subscription and the
+/// event_route.
+fn script(route: &str) -> String {
+    format!("{HEAD}{STARTUP_ROUTE}{route}{EVENT_ROUTE}")
+}
 
 const PN: &str = ";pn-provider=apns;pn-prid=DEVTOKEN1;pn-param=ABCD.com.example.voip";
 
 fn start(push_port: u16) -> Osips {
-    start_with(push_port, &format!("{HEAD}{ROUTES}"))
+    start_with(push_port, &script(ROUTES))
 }
 
 fn start_with(push_port: u16, script: &str) -> Osips {
@@ -140,23 +142,6 @@ fn register_device_for(o: &Osips, contact_port: u16, expires: u32, what: &str) -
         .towards_port(o.port)
         .timeout(20)
         .start()
-}
-
-/// The caller's INVITE to `user`, answered and hung up.
-fn call_answered(o: &Osips, user: &str) -> Sipp {
-    let mut s = invite(RURI, TO_SERVICE, 1, true);
-    s += r#"<recv response="100" optional="true"/>
-<recv response="180" optional="true"/>
-<recv response="200" rrs="true"/>"#;
-    s += &scenario::in_dialog("ACK", 1, false);
-    s += "<pause milliseconds=\"200\"/>";
-    s += &scenario::in_dialog("BYE", 2, false);
-    s += r#"<recv response="200"/>"#;
-    Run::new("caller", &scenario::wrap("pn", &s, &[]))
-        .towards_port(o.port)
-        .service(user)
-        .timeout(25)
-        .done(o)
 }
 
 /// The one push the gateway receives (the event as JSON).
@@ -222,45 +207,89 @@ fn assert_nothing_received(sock: &UdpSocket, what: &str) {
     assert!(sock.recv_from(&mut buf).is_err(), "{what} got a request");
 }
 
+/// The push gateway's socket, waiting up to `wait` for a push.
+fn push_gateway(wait: Duration) -> UdpSocket {
+    let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
+    gw.set_read_timeout(Some(wait)).unwrap();
+    gw
+}
+
+fn port_of(sock: &UdpSocket) -> u16 {
+    sock.local_addr().unwrap().port()
+}
+
+/// The device registers, then sleeps: nothing answers on its first address (the socket).
+fn register_asleep(o: &Osips) -> (UdpSocket, u16) {
+    let asleep = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let asleep_port = port_of(&asleep);
+    register_device(o, asleep_port, "device registers").success(o);
+    (asleep, asleep_port)
+}
+
+/// The device once woken: it answers the call on `awake_port`.
+fn woken_device(awake_port: u16) -> Sipp {
+    Run::new("woken device", &scenario::uas_answer("pn", 100, false))
+        .port(awake_port)
+        .timeout(25)
+        .uas()
+}
+
+/// `callee` got one INVITE for dev at `port`, its Request-URI without PN parameters.
+fn assert_invite_at(callee: &Sipp, port: u16) {
+    assert_eq!(
+        callee.received(&format!("INVITE sip:dev@127.0.0.1:{port} SIP/2.0")),
+        1,
+        "{}",
+        callee.messages()
+    );
+}
+
+/// A REGISTER of dev with a plain `contact`, answered `code`.
+fn register_plain(o: &Osips, contact: &str, code: u16, what: &str) {
+    let xml = scenario::register(
+        &format!("sip:127.0.0.1:{}", o.port),
+        "sip:dev@127.0.0.1",
+        contact,
+        300,
+        code,
+    );
+    Run::new(what, &xml)
+        .towards_port(o.port)
+        .timeout(20)
+        .start()
+        .success(o);
+}
+
+/// `modparam("module", "name", value)` as the script writes it.
+fn modparam(module: &str, name: &str, value: &str) -> String {
+    format!("modparam(\"{module}\", \"{name}\", {value})")
+}
+
 #[test]
 fn push_only_aor_with_a_script_that_only_relays() {
     if common::sipp().is_none() {
         return;
     }
-    let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
-    gw.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    let o = start_with(
-        gw.local_addr().unwrap().port(),
-        &format!("{HEAD}{MINIMAL_ROUTES}"),
-    );
+    let gw = push_gateway(Duration::from_secs(15));
+    let o = start_with(port_of(&gw), &script(MINIMAL_ROUTES));
 
-    // the device registers, then sleeps: nothing answers on its first address
-    let asleep = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let asleep_port = asleep.local_addr().unwrap().port();
-    register_device(&o, asleep_port, "device registers").success(&o);
+    let (asleep, asleep_port) = register_asleep(&o);
     assert_eq!(contacts(&o).len(), 1);
 
     // woken up, it answers on a new address
     let awake_port = common::free_udp_port();
-    let callee = Run::new("woken device", &scenario::uas_answer("pn", 100, false))
-        .port(awake_port)
-        .timeout(25)
-        .uas();
+    let callee = woken_device(awake_port);
 
-    let (caller, push, rereg) =
-        push_then_reregister(&o, &gw, awake_port, || call_answered(&o, "dev"));
+    let (caller, push, rereg) = push_then_reregister(&o, &gw, awake_port, || {
+        sipp::call_answered(&o, "pn", "dev", 25)
+    });
     rereg.success(&o);
     let callee = callee.success(&o);
 
     assert_invite_push(&push, asleep_port);
     // the INVITE reached the new address, its Request-URI without pn-provider / pn-prid /
     // pn-param (the binding keeps them)
-    assert_eq!(
-        callee.received(&format!("INVITE sip:dev@127.0.0.1:{awake_port} SIP/2.0")),
-        1,
-        "{}",
-        callee.messages()
-    );
+    assert_invite_at(&callee, awake_port);
     assert_eq!(caller.received("SIP/2.0 200"), 2, "INVITE and BYE answered");
     assert_nothing_received(&asleep, "the old address");
 
@@ -275,85 +304,49 @@ fn push_only_aor_with_a_script_that_only_relays() {
     assert!(log.contains("for ini-INVITE"), "{log}");
 }
 
-/// A callee that rings and is cancelled: 180, CANCEL answered 200, INVITE 487, ACK.
-fn uas_rings_until_cancelled() -> String {
-    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
-    s += &scenario::reply("180 Ringing", true, false, None, false);
-    s += r#"<recv request="CANCEL"/>"#;
-    s += &scenario::reply("200 OK", true, false, None, false);
-    s += &scenario::reply(
-        "487 Request Terminated",
-        true,
-        false,
-        Some("1 INVITE"),
-        false,
-    );
-    s += r#"<recv request="ACK"/>"#;
-    s += "<pause milliseconds=\"300\"/>";
-    scenario::wrap("plain", &s, &[])
-}
-
 #[test]
 fn plain_contact_rings_at_once_and_the_woken_push_contact_takes_the_call() {
     if common::sipp().is_none() {
         return;
     }
-    let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
-    gw.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    let o = start(gw.local_addr().unwrap().port());
+    let gw = push_gateway(Duration::from_secs(15));
+    let o = start(port_of(&gw));
 
     // a desk phone (plain contact) and a mobile (push contact) share the AOR
     let plain_port = common::free_udp_port();
-    let plain = scenario::register(
-        &format!("sip:127.0.0.1:{}", o.port),
-        "sip:dev@127.0.0.1",
+    register_plain(
+        &o,
         &format!("<sip:dev@127.0.0.1:{plain_port}>"),
-        300,
         200,
+        "plain contact registers",
     );
-    Run::new("plain contact registers", &plain)
-        .towards_port(o.port)
-        .timeout(20)
-        .start()
-        .success(&o);
-    let asleep = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let asleep_port = asleep.local_addr().unwrap().port();
-    register_device(&o, asleep_port, "device registers").success(&o);
+    let (asleep, asleep_port) = register_asleep(&o);
     assert_eq!(contacts(&o).len(), 2);
 
-    let desk = Run::new("desk phone", &uas_rings_until_cancelled())
-        .port(plain_port)
-        .timeout(25)
-        .uas();
+    let desk = Run::new(
+        "desk phone",
+        &scenario::uas_ring_until_cancel("plain", None),
+    )
+    .port(plain_port)
+    .timeout(25)
+    .uas();
     let awake_port = common::free_udp_port();
-    let mobile = Run::new("woken device", &scenario::uas_answer("pn", 100, false))
-        .port(awake_port)
-        .timeout(25)
-        .uas();
+    let mobile = woken_device(awake_port);
 
-    let (caller, push, rereg) =
-        push_then_reregister(&o, &gw, awake_port, || call_answered(&o, "dev"));
+    let (caller, push, rereg) = push_then_reregister(&o, &gw, awake_port, || {
+        sipp::call_answered(&o, "pn", "dev", 25)
+    });
     rereg.success(&o);
     let mobile = mobile.success(&o);
     let desk = desk.success(&o);
 
     assert_invite_push(&push, asleep_port);
     // the desk phone got the INVITE at once (lookup returned 1, t_relay) and was cancelled
-    assert_eq!(
-        desk.received(&format!("INVITE sip:dev@127.0.0.1:{plain_port} SIP/2.0")),
-        1,
-        "{}",
-        desk.messages()
-    );
+    assert_invite_at(&desk, plain_port);
     assert_eq!(desk.received("CANCEL "), 1, "{}", desk.messages());
     assert!(caller.received("SIP/2.0 180") >= 1, "{}", caller.messages());
     // the mobile got it once woken, without the PN parameters
-    assert_eq!(
-        mobile.received(&format!("INVITE sip:dev@127.0.0.1:{awake_port} SIP/2.0")),
-        1,
-        "{}",
-        mobile.messages()
-    );
+    assert_invite_at(&mobile, awake_port);
     assert_eq!(caller.received("SIP/2.0 200"), 2, "INVITE and BYE answered");
     assert_nothing_received(&asleep, "the old address");
     let log = o.log();
@@ -369,27 +362,22 @@ fn no_re_registration_in_time_fails_the_call() {
     if common::sipp().is_none() {
         return;
     }
-    let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
-    gw.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let gw = push_gateway(Duration::from_secs(15));
     // the device has 2 s to re-register; the INVITE waits 4 s for new branches
-    let script = format!("{HEAD}{ROUTES}")
+    let refresh = |v: &str| modparam("registrar", "pn_refresh_timeout", v);
+    let script = script(ROUTES)
         .replace(
-            "modparam(\"tm\", \"fr_inv_timeout\", 8)",
-            "modparam(\"tm\", \"fr_inv_timeout\", 4)",
+            &modparam("tm", "fr_inv_timeout", "8"),
+            &modparam("tm", "fr_inv_timeout", "4"),
         )
-        .replace(
-            "modparam(\"registrar\", \"pn_refresh_timeout\", 8)",
-            "modparam(\"registrar\", \"pn_refresh_timeout\", 2)",
-        );
-    assert!(script.contains("\"pn_refresh_timeout\", 2)"));
-    let o = start_with(gw.local_addr().unwrap().port(), &script);
-    let asleep = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let asleep_port = asleep.local_addr().unwrap().port();
-    register_device(&o, asleep_port, "device registers").success(&o);
+        .replace(&refresh("8"), &refresh("2"));
+    assert!(script.contains(&refresh("2")));
+    let o = start_with(port_of(&gw), &script);
+    let (asleep, asleep_port) = register_asleep(&o);
 
     // the device wakes up too late: after pn_refresh_timeout, before the INVITE gives up
     let late = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let late_port = late.local_addr().unwrap().port();
+    let late_port = port_of(&late);
     let caller = Run::new("caller", &scenario::uac_expect("pn", 408))
         .towards_port(o.port)
         .service("dev")
@@ -414,7 +402,7 @@ fn a_new_address_with_the_same_pn_params_updates_the_one_binding() {
         return;
     }
     let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let o = start(gw.local_addr().unwrap().port());
+    let o = start(port_of(&gw));
     for (i, port) in [5071u16, 5072, 5073].into_iter().enumerate() {
         register_device(&o, port, &format!("register #{i}")).success(&o);
         let cs = contacts(&o);
@@ -422,32 +410,15 @@ fn a_new_address_with_the_same_pn_params_updates_the_one_binding() {
         assert!(cs[0].contains(&format!("127.0.0.1:{port};")), "{cs:?}");
     }
     // a non-PN contact of the same AOR is matched by URI as usual
-    let plain = scenario::register(
-        &format!("sip:127.0.0.1:{}", o.port),
-        "sip:dev@127.0.0.1",
-        "<sip:dev@127.0.0.1:5074>",
-        300,
-        200,
-    );
-    Run::new("plain contact", &plain)
-        .towards_port(o.port)
-        .timeout(20)
-        .start()
-        .success(&o);
+    register_plain(&o, "<sip:dev@127.0.0.1:5074>", 200, "plain contact");
     assert_eq!(contacts(&o).len(), 2);
     // an unsupported provider is refused with 555
-    let bad = scenario::register(
-        &format!("sip:127.0.0.1:{}", o.port),
-        "sip:dev@127.0.0.1",
+    register_plain(
+        &o,
         "<sip:dev@127.0.0.1:5075;pn-provider=webpush;pn-prid=x;pn-param=y>",
-        300,
         555,
+        "unsupported provider",
     );
-    Run::new("unsupported provider", &bad)
-        .towards_port(o.port)
-        .timeout(20)
-        .start()
-        .success(&o);
     assert_eq!(contacts(&o).len(), 2);
 }
 
@@ -456,15 +427,15 @@ fn a_binding_not_refreshed_in_time_gets_one_push() {
     if common::sipp().is_none() {
         return;
     }
-    let gw = UdpSocket::bind("127.0.0.1:0").unwrap();
-    gw.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+    let gw = push_gateway(Duration::from_secs(6));
     // 60 s bindings, the refresh event 58 s before expiry: 2 s after each registration
-    let o = Osips::script(&format!("{HEAD}{ROUTES}").replace(
-        "modparam(\"registrar\", \"pn_refresh_timeout\", 8)",
-        "modparam(\"registrar\", \"pn_trigger_interval\", 58)",
-    ))
-    .vars(&[("@PUSH@", gw.local_addr().unwrap().port().to_string())])
-    .start();
+    let o = start_with(
+        port_of(&gw),
+        &script(ROUTES).replace(
+            &modparam("registrar", "pn_refresh_timeout", "8"),
+            &modparam("registrar", "pn_trigger_interval", "58"),
+        ),
+    );
     register_device_for(&o, 5071, 60, "device registers").success(&o);
     let push = recv_push(&gw);
     assert_eq!(push["method"], "E_UL_CONTACT_REFRESH", "{push}");
@@ -516,7 +487,7 @@ fn check(script: &str) -> (bool, String) {
 
 #[test]
 fn check_mode_accepts_the_pn_modparams_and_names_a_bad_provider() {
-    let script = format!("{HEAD}{ROUTES}")
+    let script = script(ROUTES)
         .replace("@PORT@", "5060")
         .replace("@HTTP@", "8888")
         .replace("@PUSH@", "9");

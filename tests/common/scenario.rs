@@ -414,6 +414,28 @@ pub fn uas_answer(name: &str, ring_ms: u32, record_route: bool) -> String {
     wrap(name, &s, &[])
 }
 
+/// Callee: rings (180) until cancelled, answers the CANCEL 200 and ends the INVITE with 487,
+/// then takes the ACK. With `cancel_within_ms` sipp fails when the CANCEL comes later.
+pub fn uas_ring_until_cancel(name: &str, cancel_within_ms: Option<u32>) -> String {
+    let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);
+    s += &reply("180 Ringing", true, false, None, false);
+    s += &match cancel_within_ms {
+        Some(ms) => format!(r#"<recv request="CANCEL" timeout="{ms}"/>"#),
+        None => r#"<recv request="CANCEL"/>"#.to_string(),
+    };
+    s += &reply("200 OK", true, false, None, false);
+    s += &reply(
+        "487 Request Terminated",
+        true,
+        false,
+        Some("1 INVITE"),
+        false,
+    );
+    s += r#"<recv request="ACK" crlf="true"/>"#;
+    s += "<pause milliseconds=\"300\"/>";
+    wrap(name, &s, &[])
+}
+
 /// Callee: 486 Busy Here, then the ACK.
 pub fn uas_busy(name: &str, record_route: bool) -> String {
     let mut s = String::from(r#"<recv request="INVITE" crlf="true"/>"#);

@@ -458,6 +458,16 @@ pub fn call(o: &Osips, user: &str, call_id: &str, code: u16, reply_re: &str) -> 
     .done(o)
 }
 
+/// The caller's INVITE to `user` through osips ([`scenario::uac_answered`] named `name`):
+/// answered, ACKed and hung up within `timeout` seconds.
+pub fn call_answered(o: &Osips, name: &str, user: &str, timeout: u32) -> Sipp {
+    Run::new("caller", &scenario::uac_answered(name))
+        .towards_port(o.port)
+        .service(user)
+        .timeout(timeout)
+        .done(o)
+}
+
 /// An OPTIONS from `user@example.com` on `ip` to osips that must get `code`, the reply
 /// matching `reply_re`.
 pub fn options_from(o: &Osips, ip: &str, user: &str, code: u16, reply_re: &str) -> Sipp {

@@ -148,9 +148,7 @@ pub fn notify_on_event(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
         },
         tx,
     };
-    let now = Instant::now();
-    let sub = Subscription::new(filters, now + timeout, Kind::Notify(target));
-    match TABLE.add(event, sub, now) {
+    match subscribe(event, filters, target, timeout) {
         Ok(_) => 1,
         Err(e) => {
             tracing::error!("notify_on_event: {e}");
@@ -175,22 +173,23 @@ pub fn api_notify_on_event(
     if !hook(event) {
         return Err(format!("event <{event}> is not available"));
     }
-    subscribe_func(event, filters, pack, notify, timeout, tx)
+    subscribe(event, filters, func_target(pack, notify, tx), timeout)
 }
 
-/// The subscription of [`api_notify_on_event`], once the event is hooked.
-fn subscribe_func(
-    event: &str,
-    filters: Vec<Filter>,
-    pack: Option<PackFn>,
-    notify: NotifyFn,
-    timeout: Duration,
-    tx: Option<TxRef>,
-) -> Result<u64, String> {
-    let target = Target {
+fn func_target(pack: Option<PackFn>, notify: NotifyFn, tx: Option<TxRef>) -> Target {
+    Target {
         action: Action::Func { pack, notify },
         tx,
-    };
+    }
+}
+
+/// Adds a notify subscription of `target` to `event`, alive for `timeout` from now.
+fn subscribe(
+    event: &str,
+    filters: Vec<Filter>,
+    target: Target,
+    timeout: Duration,
+) -> Result<u64, String> {
     let now = Instant::now();
     let sub = Subscription::new(filters, now + timeout, Kind::Notify(target));
     TABLE.add(event, sub, now).map_err(|e| e.to_string())
@@ -297,15 +296,8 @@ mod tests {
             Filter::uri_param("uri", "pn-provider", "apns"),
             Filter::uri_param("uri", "pn-prid", "TOKEN"),
         ];
-        subscribe_func(
-            EV,
-            filters,
-            Some(trim_uri),
-            notify,
-            Duration::from_millis(600),
-            None,
-        )
-        .unwrap();
+        let target = func_target(Some(trim_uri), notify, None);
+        subscribe(EV, filters, target, Duration::from_millis(600)).unwrap();
         assert_eq!(TABLE.live(EV, Instant::now()), 1);
         let wait = Duration::from_secs(5);
         // another device: nothing
@@ -355,7 +347,8 @@ mod tests {
                     .send(avps.get("uri", 0).as_str().map(|s| s.into_owned()));
             },
         );
-        subscribe_func(EV, Vec::new(), None, notify, Duration::from_secs(5), None).unwrap();
+        let target = func_target(None, notify, None);
+        subscribe(EV, Vec::new(), target, Duration::from_secs(5)).unwrap();
         let uri = "sip:dev@127.0.0.9:7001;pn-provider=apns;pn-prid=TOKEN";
         raised(EV, &contact(uri));
         assert_eq!(

@@ -211,6 +211,25 @@ pub fn apply(m: &mut SipCtx, ts: Vec<Target>, flags: &LookupFlags) -> i32 {
 mod tests {
     use super::*;
 
+    /// A plain binding of `uri`: no Path, no NAT address, no instance.
+    fn binding(uri: &str, callid: &str, last_modified: i64) -> Target {
+        Target {
+            uri: uri.into(),
+            received: None,
+            path: None,
+            q: Q_UNSPECIFIED,
+            cflags: 0,
+            socket: None,
+            methods: u32::MAX,
+            instance: None,
+            callid: callid.into(),
+            last_modified,
+            user_agent: String::new(),
+            contact_id: 1,
+            flags: 0,
+        }
+    }
+
     #[test]
     fn path_first_hop() {
         assert_eq!(
@@ -219,19 +238,8 @@ mod tests {
         );
         assert_eq!(first_path_uri("").as_deref(), None);
         let t = Target {
-            uri: "sip:a@127.0.0.5".into(),
             received: Some("sip:127.0.0.9:5999".into()),
-            path: None,
-            q: Q_UNSPECIFIED,
-            cflags: 0,
-            socket: None,
-            methods: u32::MAX,
-            instance: None,
-            callid: "c".into(),
-            last_modified: 0,
-            user_agent: String::new(),
-            contact_id: 1,
-            flags: 0,
+            ..binding("sip:a@127.0.0.5", "c", 0)
         };
         assert_eq!(next_hop(&t).as_deref(), Some("sip:127.0.0.9:5999"));
         let with_path = Target {
@@ -244,19 +252,8 @@ mod tests {
     #[test]
     fn gruus_select_one_binding() {
         let t = |uri: &str, inst: Option<&str>, cid: &str, lm: i64| Target {
-            uri: uri.into(),
-            received: None,
-            path: None,
-            q: Q_UNSPECIFIED,
-            cflags: 0,
-            socket: None,
-            methods: u32::MAX,
             instance: inst.map(str::to_string),
-            callid: cid.into(),
-            last_modified: lm,
-            user_agent: String::new(),
-            contact_id: 1,
-            flags: 0,
+            ..binding(uri, cid, lm)
         };
         let ts = vec![
             t("sip:a@127.0.0.2", Some("urn:x"), "c1", 10),
@@ -291,19 +288,9 @@ mod tests {
             ..PnConfig::default()
         };
         let t = |uri: &str, flags: u32, lm: i64| Target {
-            uri: uri.into(),
-            received: None,
-            path: None,
-            q: Q_UNSPECIFIED,
-            cflags: 0,
-            socket: None,
-            methods: u32::MAX,
-            instance: None,
-            callid: "c".into(),
-            last_modified: lm,
-            user_agent: String::new(),
             contact_id: lm as u64,
             flags,
+            ..binding(uri, "c", lm)
         };
         let pn_uri = "sip:d@127.0.0.5:5070;pn-provider=apns;pn-prid=T;pn-param=P";
         let ts = vec![

@@ -3,10 +3,10 @@
 //! RFC 8599 push contacts due a refresh are set apart ([`pn_split`]) and woken by
 //! [`super::pn_wake`].
 
+use crate::modules::tm::inject::{first_path_uri, socket_id};
 use crate::modules::usrloc::contact::{Q_UNSPECIFIED, method_bit};
 use crate::modules::usrloc::{self, UlError};
 use crate::runtime::{Branch, SipCtx};
-use crate::transport::SocketId;
 
 use super::flags::LookupFlags;
 use super::gruu::GruuTarget;
@@ -84,25 +84,6 @@ pub fn gruu_filter(ts: Vec<Target>, target: &GruuTarget) -> Vec<Target> {
     chosen.into_iter().collect()
 }
 
-/// The first URI of a Path value (`<sip:edge;lr>, <sip:core;lr>` gives `sip:edge;lr`).
-fn first_path_uri(path: &str) -> Option<String> {
-    let first = path.split(',').next()?.trim();
-    let inner = first
-        .strip_prefix('<')
-        .and_then(|r| r.split_once('>'))
-        .map(|(u, _)| u)
-        .unwrap_or(first);
-    Some(inner.trim().to_string()).filter(|u| !u.is_empty())
-}
-
-fn socket_id(m: &SipCtx, name: &str) -> Option<SocketId> {
-    let core = m.shared.core()?;
-    core.transport()
-        .sockets()
-        .iter()
-        .position(|l| l.def.to_string().split(" as ").next() == Some(name))
-}
-
 /// Where a contact is sent: the first Path hop, else the NAT `received` address.
 fn next_hop(t: &Target) -> Option<String> {
     t.path
@@ -165,7 +146,7 @@ pub fn single_branch_wake(send: &[Target], mut wake: Vec<Target>) -> Vec<Target>
 /// Appends every target as a branch.
 pub fn push_branches(m: &mut SipCtx, ts: impl IntoIterator<Item = Target>) {
     for t in ts {
-        let socket = t.socket.as_deref().and_then(|s| socket_id(m, s));
+        let socket = t.socket.as_deref().and_then(|s| socket_id(&m.shared, s));
         m.branches.push(Branch {
             dst_uri: next_hop(&t),
             q: (t.q != Q_UNSPECIFIED).then_some(i32::from(t.q)),
@@ -196,7 +177,7 @@ pub fn apply(m: &mut SipCtx, ts: Vec<Target>, flags: &LookupFlags) -> i32 {
             return INTERNAL_ERROR;
         }
         m.bflags |= best.cflags;
-        if let Some(s) = best.socket.as_deref().and_then(|s| socket_id(m, s)) {
+        if let Some(s) = best.socket.as_deref().and_then(|s| socket_id(&m.shared, s)) {
             m.send_socket = Some(s);
         }
         if flags.no_branches {

@@ -249,7 +249,7 @@ fn avp_int(avps: &AvpStore, name: &str) -> Option<i64> {
 }
 
 /// The first URI of a Path value (`<sip:edge;lr>, <sip:core;lr>` gives `sip:edge;lr`).
-fn first_path_uri(path: &str) -> Option<String> {
+pub(crate) fn first_path_uri(path: &str) -> Option<String> {
     let first = path.split(',').next()?.trim();
     let inner = first
         .strip_prefix('<')
@@ -259,7 +259,8 @@ fn first_path_uri(path: &str) -> Option<String> {
     Some(inner.trim().to_string()).filter(|u| !u.is_empty())
 }
 
-fn socket_id(shared: &Shared, name: &str) -> Option<SocketId> {
+/// The index of the listening socket written `name` (`udp:127.0.0.1:5060`).
+pub(crate) fn socket_id(shared: &Shared, name: &str) -> Option<SocketId> {
     let core = shared.core()?;
     core.transport()
         .sockets()

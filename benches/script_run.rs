@@ -17,7 +17,7 @@ use osips::runtime::handler::run_route;
 use osips::runtime::msgctx::SipCtx;
 use osips::runtime::{Runtime, Shared};
 use osips::sip::Msg;
-use osips::transport::{Proto, ReceiveInfo};
+use osips::transport::ReceiveInfo;
 
 const MSG_SCRIPT: &str = include_str!("../tests/fixtures/script/run_30.cfg");
 

@@ -14,7 +14,7 @@ use osips::runtime::msgctx::SipCtx;
 use osips::runtime::{Runtime, Shared};
 use osips::script::ast::RouteKind;
 use osips::sip::Msg;
-use osips::transport::{Proto, ReceiveInfo};
+use osips::transport::ReceiveInfo;
 
 #[global_allocator]
 static ALLOC: Counting = Counting;

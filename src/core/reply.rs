@@ -229,7 +229,6 @@ pub fn reply_to_raw(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::Proto;
 
     const REQ: &str = "INVITE sip:bob@127.0.0.1 SIP/2.0\r\n\
         Via: SIP/2.0/UDP 127.0.0.5:5070;rport;branch=z9hG4bKa, SIP/2.0/UDP 127.0.0.6;branch=z9hG4bKb\r\n\
@@ -238,14 +237,11 @@ mod tests {
         CSeq: 4 INVITE\r\nContact: <sip:alice@127.0.0.5:5070>\r\nContent-Length: 0\r\n\r\n";
 
     fn info() -> ReceiveInfo {
-        ReceiveInfo {
-            proto: Proto::Udp,
-            src: "127.0.0.5:40000".parse().unwrap(),
-            local: "127.0.0.1:5060".parse().unwrap(),
-            socket: 0,
-            conn: None,
-            force_rport: false,
-        }
+        ReceiveInfo::udp(
+            "127.0.0.5:40000".parse().unwrap(),
+            "127.0.0.1:5060".parse().unwrap(),
+            0,
+        )
     }
 
     #[test]

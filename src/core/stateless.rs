@@ -223,14 +223,11 @@ mod tests {
     }
 
     fn info() -> ReceiveInfo {
-        ReceiveInfo {
-            proto: Proto::Udp,
-            src: "127.0.0.5:40000".parse().unwrap(),
-            local: "127.0.0.1:5060".parse().unwrap(),
-            socket: 0,
-            conn: None,
-            force_rport: false,
-        }
+        ReceiveInfo::udp(
+            "127.0.0.5:40000".parse().unwrap(),
+            "127.0.0.1:5060".parse().unwrap(),
+            0,
+        )
     }
 
     fn parse(s: &str) -> Msg {

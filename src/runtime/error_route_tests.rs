@@ -9,7 +9,7 @@ use super::handler::ScriptHandler;
 use super::{Runtime, Shared};
 use crate::core::RequestHandler;
 use crate::sip::Msg;
-use crate::transport::{Proto, ReceiveInfo};
+use crate::transport::ReceiveInfo;
 
 fn request(from: &str, ruri: &str) -> Msg {
     let text = format!(
@@ -26,14 +26,11 @@ Content-Length: 0\r\n\r\n"
 }
 
 fn info() -> ReceiveInfo {
-    ReceiveInfo {
-        proto: Proto::Udp,
-        src: "127.0.0.9:5062".parse().unwrap(),
-        local: "127.0.0.1:5060".parse().unwrap(),
-        socket: 0,
-        conn: None,
-        force_rport: false,
-    }
+    ReceiveInfo::udp(
+        "127.0.0.9:5062".parse().unwrap(),
+        "127.0.0.1:5060".parse().unwrap(),
+        0,
+    )
 }
 
 const SCRIPT: &str = r#"

@@ -30,14 +30,11 @@ Content-Length: 4\r\n\
 v=0\n";
 
 fn info() -> ReceiveInfo {
-    ReceiveInfo {
-        proto: Proto::Udp,
-        src: "127.0.0.9:5062".parse().unwrap(),
-        local: "127.0.0.1:5060".parse().unwrap(),
-        socket: 0,
-        conn: None,
-        force_rport: false,
-    }
+    ReceiveInfo::udp(
+        "127.0.0.9:5062".parse().unwrap(),
+        "127.0.0.1:5060".parse().unwrap(),
+        0,
+    )
 }
 
 fn shared(script: &str) -> Arc<Shared> {

@@ -26,6 +26,20 @@ pub struct ReceiveInfo {
     pub force_rport: bool,
 }
 
+impl ReceiveInfo {
+    /// A datagram from `src` received on `local` (listening socket `socket`).
+    pub fn udp(src: SocketAddr, local: SocketAddr, socket: SocketId) -> ReceiveInfo {
+        ReceiveInfo {
+            proto: Proto::Udp,
+            src,
+            local,
+            socket,
+            conn: None,
+            force_rport: false,
+        }
+    }
+}
+
 /// Where to send a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Destination {

@@ -62,7 +62,7 @@ mod tests {
     use crate::runtime::{Runtime, Shared};
     use crate::script::vars::{AvpStore, VarStore};
     use crate::sip::Msg;
-    use crate::transport::{Proto, ReceiveInfo};
+    use crate::transport::ReceiveInfo;
 
     const SCRIPT: &str = "socket = udp:127.0.0.1:5060
 route { exit; }
@@ -81,14 +81,11 @@ route[dr_check] {
              Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.9>;tag=1\r\nTo: <sip:{user}@127.0.0.1>\r\n\
              Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
         );
-        let info = ReceiveInfo {
-            proto: Proto::Udp,
-            src: "127.0.0.9:5062".parse().unwrap(),
-            local: "127.0.0.1:5060".parse().unwrap(),
-            socket: 0,
-            conn: None,
-            force_rport: false,
-        };
+        let info = ReceiveInfo::udp(
+            "127.0.0.9:5062".parse().unwrap(),
+            "127.0.0.1:5060".parse().unwrap(),
+            0,
+        );
         SipCtx::new(Msg::parse(Bytes::from(msg)).unwrap(), info, shared)
     }
 

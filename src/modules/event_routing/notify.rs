@@ -15,7 +15,7 @@ use crate::runtime::{Shared, SipCtx};
 use crate::script::vars::AvpStore;
 use crate::script::{Script, Value};
 use crate::sip::Msg;
-use crate::transport::{Proto, ReceiveInfo};
+use crate::transport::ReceiveInfo;
 
 /// A module's handler of a notification (OpenSIPS `ebr_notify_cb`): the subscriber's
 /// transaction, if it still exists, and the event's attributes as AVPs.
@@ -67,14 +67,7 @@ Content-Length: 0\r\n\r\n";
 fn dummy_ctx(shared: Arc<Shared>) -> Option<SipCtx> {
     let msg = Msg::parse(Bytes::from_static(DUMMY)).ok()?;
     let nowhere = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
-    let info = ReceiveInfo {
-        proto: Proto::Udp,
-        src: nowhere,
-        local: nowhere,
-        socket: 0,
-        conn: None,
-        force_rport: false,
-    };
+    let info = ReceiveInfo::udp(nowhere, nowhere, 0);
     Some(SipCtx::new(msg, info, shared))
 }
 

@@ -11,19 +11,16 @@ use super::{RegConfig, lookup};
 use crate::modules::usrloc::{self, Config, DbMode, Usrloc};
 use crate::runtime::{Runtime, Shared, SipCtx};
 use crate::sip::Msg;
-use crate::transport::{Proto, ReceiveInfo};
+use crate::transport::ReceiveInfo;
 
 fn ctx(msg: &str) -> Option<SipCtx> {
     let rt = Runtime::load_str("t.cfg", "socket = udp:127.0.0.1:5060\nroute { exit; }\n").unwrap();
     let shared = Arc::new(Shared::new(rt.script, rt.settings, 0));
-    let info = ReceiveInfo {
-        proto: Proto::Udp,
-        src: "127.0.0.9:5062".parse().unwrap(),
-        local: "127.0.0.1:5060".parse().unwrap(),
-        socket: 0,
-        conn: None,
-        force_rport: false,
-    };
+    let info = ReceiveInfo::udp(
+        "127.0.0.9:5062".parse().unwrap(),
+        "127.0.0.1:5060".parse().unwrap(),
+        0,
+    );
     let m = Msg::parse(Bytes::from(msg.to_string())).ok()?;
     Some(SipCtx::new(m, info, shared))
 }

@@ -47,14 +47,7 @@ pub enum LocalError {
 
 fn nowhere() -> ReceiveInfo {
     let addr = SocketAddr::from(([0, 0, 0, 0], 0));
-    ReceiveInfo {
-        proto: Proto::Udp,
-        src: addr,
-        local: addr,
-        socket: 0,
-        conn: None,
-        force_rport: false,
-    }
+    ReceiveInfo::udp(addr, addr, 0)
 }
 
 /// How deep `local_route` runs may nest (a `t_new_request` in `local_route` starts another).

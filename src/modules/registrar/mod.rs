@@ -288,6 +288,18 @@ fn use_domain() -> bool {
 }
 
 /// The AOR named by `arg`, else by the To URI (REGISTER) or the Request-URI.
+/// The AOR a check function asks about (`given`, else the request's) and the usrloc `table` it
+/// looks in; None when there is no message, the AOR does not parse or the table is unknown.
+fn aor_in(
+    ctx: &mut RunCtx<'_>,
+    cfg: &RegConfig,
+    table: &str,
+    given: Option<&str>,
+) -> Option<(String, std::sync::Arc<usrloc::Domain>)> {
+    let aor = aor_arg(sip(ctx)?, cfg, given).ok()?;
+    Some((aor, usrloc::domain(table).ok()?))
+}
+
 fn aor_arg(m: &SipCtx, cfg: &RegConfig, arg: Option<&str>) -> Result<String, &'static str> {
     let text = match arg.filter(|a| !a.is_empty()) {
         Some(a) => a.to_string(),
@@ -481,11 +493,7 @@ fn w_is_registered(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     let table = str_arg(args, 0).unwrap_or("location").to_string();
     let given = str_arg(args, 1).map(str::to_string);
     let callid = str_arg(args, 2).map(str::to_string);
-    let Some(m) = sip(ctx) else { return -1 };
-    let Ok(aor) = aor_arg(m, &st.cfg, given.as_deref()) else {
-        return -1;
-    };
-    let Ok(dom) = usrloc::domain(&table) else {
+    let Some((aor, dom)) = aor_in(ctx, &st.cfg, &table, given.as_deref()) else {
         return -1;
     };
     let now = usrloc::now();
@@ -675,11 +683,7 @@ fn w_is_ip_registered(ctx: &mut RunCtx<'_>, args: &[ArgValue<'_>]) -> i32 {
     if ips.is_empty() {
         return -1;
     }
-    let Some(m) = sip(ctx) else { return -1 };
-    let Ok(aor) = aor_arg(m, &st.cfg, given.as_deref()) else {
-        return -1;
-    };
-    let Ok(dom) = usrloc::domain(&table) else {
+    let Some((aor, dom)) = aor_in(ctx, &st.cfg, &table, given.as_deref()) else {
         return -1;
     };
     let now = usrloc::now();

@@ -185,15 +185,8 @@ impl<'s> Interpreter<'s> {
                 let r = self.route(ctx, rc);
                 Self::halt_or(r, ctx)
             }
+            // `block` already ran the slot-to-slot shapes (`assign_slot`): the rest is evaluated.
             CStmtKind::Assign { lhs, op, rhs } => {
-                if let Some(dst) = lhs.slot
-                    && matches!(op, AssignOp::Set | AssignOp::Replace)
-                    && ctx.vars.bound_to() != 0
-                    && Self::assign_slot(ctx, dst, rhs)
-                {
-                    ctx.last_rc = 1;
-                    return Ctl::Next;
-                }
                 let r = self.assign(ctx, lhs, *op, rhs, s);
                 ctx.last_rc = r;
                 Ctl::Next
